@@ -511,3 +511,28 @@ export interface ArtifactEvent {
    */
   tag?: string
 }
+/**
+ * The part of a core v1 Secret hookwise reads when it runs outside Kubernetes (secrets folder).
+ *
+ * This interface was referenced by `HookwiseApi`'s JSON-Schema
+ * via the `definition` "Secret".
+ */
+export interface Secret {
+  apiVersion: 'v1'
+  kind: 'Secret'
+  metadata: ObjectMeta
+  type?: string
+  immutable?: boolean
+  /**
+   * Values, base64-encoded.
+   */
+  data?: {
+    [k: string]: string
+  }
+  /**
+   * Values as plain text; they win over data for the same key.
+   */
+  stringData?: {
+    [k: string]: string
+  }
+}

@@ -1,0 +1,49 @@
+// The canonical artifact event: parsing from JSON text and validation against its schema. Pure.
+import type { ArtifactEvent } from './types.generated.js'
+import type { Diagnostic } from '../errors.js'
+import { validators } from './validators.js'
+import { schemaDiagnostics } from './schema-errors.js'
+
+/** Events larger than this are refused. */
+export const MAX_EVENT_BYTES = 1024 * 1024
+
+export type EventResult = { ok: true; event: ArtifactEvent } | { ok: false; diagnostics: Diagnostic[] }
+
+/** Validates one event (already parsed); `file` names its source in diagnostics. Does not change `value`. */
+export function validateEvent(value: unknown, file?: string): EventResult {
+  const copy = structuredClone(value)
+  if (validators.ArtifactEvent(copy)) return { ok: true, event: copy as ArtifactEvent }
+  const where = file ? { file } : {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, diagnostics: [{ ...where, code: 'HW_EVENT_INVALID', severity: 'error', message: 'an event must be a JSON object', hint: 'send {"type": ..., "entity": ..., "project": ..., "collection": ..., "artifact": {...}}' }] }
+  }
+  return { ok: false, diagnostics: schemaDiagnostics(validators.ArtifactEvent.errors ?? [], value, 'HW_EVENT_INVALID', () => where) }
+}
+
+/** Parses JSON text into a value, with the line and column of a syntax error. */
+export function parseJson(text: string, file?: string): { ok: true; value: unknown } | { ok: false; diagnostics: Diagnostic[] } {
+  const where = file ? { file } : {}
+  if (Buffer.byteLength(text) > MAX_EVENT_BYTES) {
+    return { ok: false, diagnostics: [{ ...where, code: 'HW_FILE_TOO_LARGE', severity: 'error', message: `event is larger than ${MAX_EVENT_BYTES / 1024} KiB`, hint: 'send metadata that fits; large files belong in the artifact, not the event' }] }
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) }
+  } catch (err) {
+    const message = (err as Error).message
+    const at = /position (\d+)/.exec(message)
+    let line = 1
+    let column = 1
+    if (at) {
+      const before = text.slice(0, Number(at[1]))
+      line = before.split('\n').length
+      column = before.length - before.lastIndexOf('\n')
+    }
+    return { ok: false, diagnostics: [{ ...where, line, column, code: 'HW_EVENT_JSON', severity: 'error', message: `not valid JSON: ${message}`, hint: 'send one JSON object (or, where a list is accepted, an array of objects)' }] }
+  }
+}
+
+/** Parses and validates the text of one event. */
+export function parseEvent(text: string, file?: string): EventResult {
+  const parsed = parseJson(text, file)
+  return parsed.ok ? validateEvent(parsed.value, file) : parsed
+}

@@ -1,0 +1,88 @@
+// Every error hookwise reports has a stable code from this table. docs/errors.md documents each one
+// (test/errors.test.ts fails when a code is missing there). `disposition` says what happens next:
+// terminal errors need the user to change something; transient ones are retried by hookwise.
+
+export type Disposition = 'terminal' | 'transient'
+
+export const ERROR_CODES = {
+  HW_USAGE: { disposition: 'terminal', summary: 'The command line is not valid.' },
+  HW_PATH_NOT_FOUND: { disposition: 'terminal', summary: 'A file or folder given on the command line does not exist or cannot be read.' },
+  HW_FILE_TOO_LARGE: { disposition: 'terminal', summary: 'A manifest or event file is larger than hookwise reads.' },
+  HW_YAML_SYNTAX: { disposition: 'terminal', summary: 'A YAML document could not be parsed.' },
+  HW_YAML_LIMIT: { disposition: 'terminal', summary: 'A YAML document exceeds a safety limit (aliases, nesting).' },
+  HW_NOT_AN_OBJECT: { disposition: 'terminal', summary: 'A YAML document is not a mapping with apiVersion and kind.' },
+  HW_UNKNOWN_KIND: { disposition: 'terminal', summary: 'A document is of a kind hookwise does not load; it is ignored (warning).' },
+  HW_SCHEMA: { disposition: 'terminal', summary: 'An object does not match the JSON Schema of its kind.' },
+  HW_DUPLICATE_NAME: { disposition: 'terminal', summary: 'Two objects of one kind have the same namespace and name.' },
+  HW_REGEX_INVALID: { disposition: 'terminal', summary: 'A regular expression does not compile.' },
+  HW_SCOPE_FIELDS: { disposition: 'terminal', summary: 'The scope fields do not fit the scope type.' },
+  HW_EVENT_FILTER_FIELDS: { disposition: 'terminal', summary: 'The event filter fields do not fit the event type.' },
+  HW_METADATA_CONDITION: { disposition: 'terminal', summary: 'A metadata condition is incomplete or its value does not fit its operator.' },
+  HW_PAYLOAD_CHOICE: { disposition: 'terminal', summary: 'An action needs exactly one of payload and payloadTemplate.' },
+  HW_TEMPLATE_SYNTAX: { disposition: 'terminal', summary: 'A payload template does not parse.' },
+  HW_TEMPLATE_UNKNOWN_VARIABLE: { disposition: 'terminal', summary: 'A payload template uses a variable that does not exist or is not available for the event type.' },
+  HW_TEMPLATE_SECRET_NOT_GRANTED: { disposition: 'terminal', summary: 'A payload template uses a secret its webhook does not grant.' },
+  HW_WEBHOOK_NOT_FOUND: { disposition: 'terminal', summary: 'An automation refers to a Webhook that does not exist in its namespace.' },
+  HW_SIGNING_SECRET_UNKNOWN: { disposition: 'terminal', summary: 'signing.secret is not one of the webhook secrets.' },
+  HW_SECRET_NAME_RESERVED: { disposition: 'terminal', summary: 'A webhook secret is named like a built-in variable.' },
+  HW_HEADER_RESERVED: { disposition: 'terminal', summary: 'A static header would override one hookwise sets.' },
+  HW_URL_INVALID: { disposition: 'terminal', summary: 'A webhook URL is not a valid http(s) URL without credentials.' },
+  HW_SECRET_DATA_INVALID: { disposition: 'terminal', summary: 'A Secret data value is not valid base64.' },
+  HW_SECRET_NOT_FOUND: { disposition: 'transient', summary: 'A Secret or key a webhook refers to does not exist (yet).' },
+  HW_AUTOMATION_NOT_FOUND: { disposition: 'terminal', summary: 'The automation named on the command line is not in the manifests.' },
+  HW_EVENT_JSON: { disposition: 'terminal', summary: 'An event is not valid JSON.' },
+  HW_EVENT_INVALID: { disposition: 'terminal', summary: 'An event does not match the canonical event schema.' },
+} as const satisfies Record<string, { disposition: Disposition; summary: string }>
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+/** Where in the user's input a problem is. All fields are optional: an event from HTTP has no file. */
+export interface Location {
+  file?: string
+  line?: number
+  column?: number
+  /** The object, as `Kind namespace/name`. */
+  object?: string
+  /** Field path inside the object or event, e.g. `spec.event.aliasRegex`. */
+  path?: string
+}
+
+/** One problem found in the user's input. Validation collects these instead of stopping at the first. */
+export interface Diagnostic extends Location {
+  code: ErrorCode
+  severity: 'error' | 'warning'
+  message: string
+  /** What to do about it. */
+  hint?: string
+}
+
+/** An error hookwise throws: a stable code, a message that says what is wrong, a hint that says what to do. */
+export class HookwiseError extends Error {
+  readonly code: ErrorCode
+  readonly hint: string | undefined
+  readonly location: Location
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; location?: Location; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'HookwiseError'
+    this.code = code
+    this.hint = options.hint
+    this.location = options.location ?? {}
+  }
+
+  get disposition(): Disposition {
+    return ERROR_CODES[this.code].disposition
+  }
+
+  toDiagnostic(): Diagnostic {
+    return { ...this.location, code: this.code, severity: 'error', message: this.message, ...(this.hint ? { hint: this.hint } : {}) }
+  }
+}
+
+/** The command line is wrong: the CLI exits with status 2. */
+export class UsageError extends HookwiseError {
+  constructor(message: string, hint?: string) {
+    super('HW_USAGE', message, hint === undefined ? {} : { hint })
+    this.name = 'UsageError'
+  }
+}

@@ -1,0 +1,79 @@
+// Finds the automations an event fires. Automations are indexed by event type and scope key, so the
+// cost of one event depends on the automations in its own registry, collection and project, not on
+// how many automations exist elsewhere. Pure.
+import type { ArtifactEvent } from '../api/types.generated.js'
+import type { CompiledAutomation } from '../reconcile/desired-state.js'
+
+type Bucket = Map<string, CompiledAutomation[]>
+
+interface ByScope {
+  registry: Bucket
+  collection: Bucket
+  project: Bucket
+}
+
+const SEP = '\u0000'
+
+function push(bucket: Bucket, key: string, a: CompiledAutomation): void {
+  const list = bucket.get(key)
+  if (list) list.push(a)
+  else bucket.set(key, [a])
+}
+
+/** Whether the filters of `a` (alias, tag, collection, metadata) accept the event. Scope and type are the index's job. */
+export function filtersAccept(a: CompiledAutomation, event: ArtifactEvent): boolean {
+  if (a.aliasRegex && (event.alias === undefined || !a.aliasRegex.test(event.alias))) return false
+  if (a.tagRegex && (event.tag === undefined || !a.tagRegex.test(event.tag))) return false
+  if (a.collectionRegex && !a.collectionRegex.test(event.collection)) return false
+  if (a.metadata.length > 0) {
+    const metadata = event.artifact.metadata ?? {}
+    for (const c of a.metadata) {
+      if (!c.test(Object.hasOwn(metadata, c.key) ? metadata[c.key] : undefined)) return false
+    }
+  }
+  return true
+}
+
+export class AutomationIndex {
+  private readonly byType = new Map<string, ByScope>()
+  readonly size: number
+
+  /** `automations` must be sorted by key (as the desired state is): matches come out in that order. */
+  constructor(automations: readonly CompiledAutomation[]) {
+    let size = 0
+    for (const a of automations) {
+      if (a.spec.enabled === false) continue
+      size++
+      let scopes = this.byType.get(a.spec.event.type)
+      if (!scopes) {
+        scopes = { registry: new Map(), collection: new Map(), project: new Map() }
+        this.byType.set(a.spec.event.type, scopes)
+      }
+      const s = a.spec.scope
+      if (s.type === 'Registry') push(scopes.registry, s.registry!, a)
+      else if (s.type === 'Collection') push(scopes.collection, s.registry! + SEP + s.collection!, a)
+      else push(scopes.project, s.entity! + SEP + s.project!, a)
+    }
+    this.size = size
+  }
+
+  /** The enabled automations the event fires, ordered by namespace/name. */
+  match(event: ArtifactEvent): CompiledAutomation[] {
+    const scopes = this.byType.get(event.type)
+    if (!scopes) return []
+    const candidates: CompiledAutomation[][] = []
+    if (event.registry !== undefined) {
+      const r = scopes.registry.get(event.registry)
+      if (r) candidates.push(r)
+      const c = scopes.collection.get(event.registry + SEP + event.collection)
+      if (c) candidates.push(c)
+    }
+    const p = scopes.project.get(event.entity + SEP + event.project)
+    if (p) candidates.push(p)
+
+    const out: CompiledAutomation[] = []
+    for (const list of candidates) for (const a of list) if (filtersAccept(a, event)) out.push(a)
+    if (candidates.length > 1) out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    return out
+  }
+}

@@ -1,0 +1,98 @@
+// The CRDs enforce cross-field rules with CEL (x-kubernetes-validations in the schemas). Outside
+// Kubernetes nobody runs CEL, so each rule has a TypeScript twin here, applied the same way the API
+// server applies CEL: at the schema node that declares it, with `self` the value there. The message
+// shown comes from the schema, so both places say the same thing. test/cel-twins.test.ts fails when a
+// rule in a schema has no twin.
+import type { ErrorCode } from '../errors.js'
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Self = any
+
+export interface CelTwin {
+  code: ErrorCode
+  /** Field under `self` the diagnostic points at; `self` itself when absent. */
+  field?: (self: Self) => string | undefined
+  holds(self: Self): boolean
+}
+
+const has = (v: unknown): boolean => v !== undefined
+const RESERVED_HEADERS = ['authorization', 'content-type', 'content-length', 'host', 'user-agent', 'webhook-id', 'webhook-timestamp', 'webhook-signature', 'x-wandb-signature', 'x-hub-signature-256']
+
+export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
+  // Webhook
+  "self.name != 'ACCESS_TOKEN'": { code: 'HW_SECRET_NAME_RESERVED', field: () => 'name', holds: (s) => s.name !== 'ACCESS_TOKEN' },
+  [`self.all(k, !(k.lowerAscii() in [${RESERVED_HEADERS.map((h) => `'${h}'`).join(', ')}]))`]: {
+    code: 'HW_HEADER_RESERVED',
+    field: (s) => Object.keys(s).find((k) => RESERVED_HEADERS.includes(k.toLowerCase())),
+    holds: (s) => Object.keys(s).every((k) => !RESERVED_HEADERS.includes(k.toLowerCase())),
+  },
+  "!has(self.signing) || (has(self.secrets) && self.secrets.exists(s, s.name == self.signing.secret))": {
+    code: 'HW_SIGNING_SECRET_UNKNOWN',
+    field: () => 'signing.secret',
+    holds: (s) => !has(s.signing) || (has(s.secrets) && s.secrets.some((x: Self) => x.name === s.signing.secret)),
+  },
+  // Automation scope
+  "self.type == 'Project' || has(self.registry)": { code: 'HW_SCOPE_FIELDS', field: () => 'registry', holds: (s) => s.type === 'Project' || has(s.registry) },
+  "self.type != 'Collection' || has(self.collection)": { code: 'HW_SCOPE_FIELDS', field: () => 'collection', holds: (s) => s.type !== 'Collection' || has(s.collection) },
+  "self.type != 'Registry' || !has(self.collection)": { code: 'HW_SCOPE_FIELDS', field: () => 'collection', holds: (s) => s.type !== 'Registry' || !has(s.collection) },
+  "self.type != 'Project' || (has(self.entity) && has(self.project))": {
+    code: 'HW_SCOPE_FIELDS',
+    field: (s) => (has(s.entity) ? 'project' : 'entity'),
+    holds: (s) => s.type !== 'Project' || (has(s.entity) && has(s.project)),
+  },
+  "self.type != 'Project' || (!has(self.registry) && !has(self.collection))": {
+    code: 'HW_SCOPE_FIELDS',
+    field: (s) => (has(s.registry) ? 'registry' : 'collection'),
+    holds: (s) => s.type !== 'Project' || (!has(s.registry) && !has(s.collection)),
+  },
+  "self.type == 'Project' || (!has(self.entity) && !has(self.project) && !has(self.collectionRegex))": {
+    code: 'HW_SCOPE_FIELDS',
+    field: (s) => ['entity', 'project', 'collectionRegex'].find((f) => has(s[f])),
+    holds: (s) => s.type === 'Project' || (!has(s.entity) && !has(s.project) && !has(s.collectionRegex)),
+  },
+  // Automation event filter
+  "self.type != 'ADD_ARTIFACT_ALIAS' || has(self.aliasRegex)": { code: 'HW_EVENT_FILTER_FIELDS', field: () => 'aliasRegex', holds: (s) => s.type !== 'ADD_ARTIFACT_ALIAS' || has(s.aliasRegex) },
+  "!has(self.aliasRegex) || self.type == 'ADD_ARTIFACT_ALIAS'": { code: 'HW_EVENT_FILTER_FIELDS', field: () => 'aliasRegex', holds: (s) => !has(s.aliasRegex) || s.type === 'ADD_ARTIFACT_ALIAS' },
+  "!has(self.tagRegex) || self.type == 'ADD_ARTIFACT_TAG' || self.type == 'REMOVE_ARTIFACT_TAG'": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: () => 'tagRegex',
+    holds: (s) => !has(s.tagRegex) || s.type === 'ADD_ARTIFACT_TAG' || s.type === 'REMOVE_ARTIFACT_TAG',
+  },
+  "self.op == 'exists' || has(self.value)": { code: 'HW_METADATA_CONDITION', field: () => 'value', holds: (s) => s.op === 'exists' || has(s.value) },
+  "self.op != 'exists' || !has(self.value)": { code: 'HW_METADATA_CONDITION', field: () => 'value', holds: (s) => s.op !== 'exists' || !has(s.value) },
+  // Automation action
+  'has(self.payload) != has(self.payloadTemplate)': { code: 'HW_PAYLOAD_CHOICE', holds: (s) => has(s.payload) !== has(s.payloadTemplate) },
+}
+
+export interface RuleViolation {
+  code: ErrorCode
+  message: string
+  /** Path of the field the violation points at. */
+  path: Array<string | number>
+}
+
+/**
+ * Applies the twins of every x-kubernetes-validations rule of `schema` to `value`, recursing like the
+ * API server does. Call it only on values that passed schema validation.
+ */
+export function checkCelRules(schema: Record<string, unknown>, value: unknown, path: Array<string | number>, defs: Map<string, Record<string, unknown>>, out: RuleViolation[] = []): RuleViolation[] {
+  const node = typeof schema.$ref === 'string' ? { ...defs.get(schema.$ref.slice(schema.$ref.lastIndexOf('/') + 1)), ...schema, $ref: undefined } : schema
+  if (value === undefined || value === null) return out
+  const rules = (node['x-kubernetes-validations'] ?? []) as Array<{ rule: string; message: string }>
+  for (const { rule, message } of rules) {
+    const twin = CEL_TWINS[rule]
+    if (!twin) throw new Error(`CEL rule without a TypeScript twin: ${rule}`)
+    if (!twin.holds(value)) {
+      const field = twin.field?.(value)
+      out.push({ code: twin.code, message, path: field ? [...path, ...field.split('.')] : path })
+    }
+  }
+  if (typeof value !== 'object') return out
+  const properties = node.properties as Record<string, Record<string, unknown>> | undefined
+  if (properties && !Array.isArray(value)) {
+    for (const [key, sub] of Object.entries(properties)) checkCelRules(sub, (value as Record<string, unknown>)[key], [...path, key], defs, out)
+  }
+  const items = node.items as Record<string, unknown> | undefined
+  if (items && Array.isArray(value)) value.forEach((item, i) => checkCelRules(items, item, [...path, i], defs, out))
+  return out
+}

@@ -1,0 +1,57 @@
+// What a set of manifests means once validated and compiled: the input of matching and delivery.
+import type { AutomationSpec, WebhookSpec } from '../api/types.generated.js'
+import type { Diagnostic } from '../errors.js'
+import type { SourceRef } from '../sources/manifest.js'
+import type { CompiledTemplate } from '../template/compile.js'
+
+export const DEFAULT_NAMESPACE = 'default'
+
+/** `namespace/name`. */
+export type ObjectKey = string
+export const objectKey = (namespace: string, name: string): ObjectKey => `${namespace}/${name}`
+
+export interface WebhookEntry {
+  namespace: string
+  name: string
+  /** The spec with schema defaults filled in. */
+  spec: WebhookSpec
+  source: SourceRef
+  /** False when the webhook has errors: automations using it do not fire. */
+  valid: boolean
+}
+
+export interface CompiledCondition {
+  key: string
+  test(value: unknown): boolean
+}
+
+export interface CompiledAutomation {
+  namespace: string
+  name: string
+  key: ObjectKey
+  /** The spec with schema defaults filled in. */
+  spec: AutomationSpec
+  source: SourceRef
+  template: CompiledTemplate
+  aliasRegex?: RegExp
+  tagRegex?: RegExp
+  collectionRegex?: RegExp
+  metadata: CompiledCondition[]
+}
+
+export interface SecretEntry {
+  namespace: string
+  name: string
+  /** Values by key, decoded to text. */
+  data: Readonly<Record<string, string>>
+  source: SourceRef
+}
+
+export interface DesiredState {
+  webhooks: Map<ObjectKey, WebhookEntry>
+  /** Valid automations, sorted by key, whether enabled or not. */
+  automations: CompiledAutomation[]
+  secrets: Map<ObjectKey, SecretEntry>
+  /** Every problem found, errors and warnings, in input order. */
+  diagnostics: Diagnostic[]
+}

@@ -1,0 +1,29 @@
+// Resolves the secret values a webhook is granted from Secret objects of its own namespace. Pure.
+import type { SecretKeySelector } from '../api/types.generated.js'
+import { HookwiseError } from '../errors.js'
+import { ACCESS_TOKEN } from '../template/variables.js'
+import { objectKey, type SecretEntry, type WebhookEntry } from './desired-state.js'
+
+export type SecretLookup = (namespace: string, name: string) => SecretEntry | undefined
+
+/** Values by variable name (ACCESS_TOKEN and each of spec.secrets). Throws HW_SECRET_NOT_FOUND naming secret and key. */
+export function resolveWebhookSecrets(webhook: WebhookEntry, lookup: SecretLookup): Record<string, string> {
+  const refs: Array<[string, SecretKeySelector]> = []
+  if (webhook.spec.accessToken) refs.push([ACCESS_TOKEN, webhook.spec.accessToken.secretKeyRef])
+  for (const s of webhook.spec.secrets ?? []) refs.push([s.name, s.secretKeyRef])
+  const values: Record<string, string> = {}
+  for (const [variable, ref] of refs) {
+    const secret = lookup(webhook.namespace, ref.name)
+    const value = secret?.data[ref.key]
+    if (value === undefined) {
+      const what = secret ? `Secret ${objectKey(webhook.namespace, ref.name)} has no key ${ref.key}` : `Secret ${objectKey(webhook.namespace, ref.name)} not found`
+      throw new HookwiseError('HW_SECRET_NOT_FOUND', `webhook ${objectKey(webhook.namespace, webhook.name)} needs ${variable}: ${what}`, {
+        hint: `create Secret ${ref.name} with key ${ref.key} in namespace ${webhook.namespace} (outside Kubernetes: a Secret manifest in the --secrets folder)`,
+      })
+    }
+    values[variable] = value
+  }
+  return values
+}
+
+export const mapLookup = (secrets: ReadonlyMap<string, SecretEntry>): SecretLookup => (namespace, name) => secrets.get(objectKey(namespace, name))

@@ -1,0 +1,294 @@
+// Validation in two layers, schema then meaning, and compilation of what is valid. Pure: manifest
+// objects in, desired state and diagnostics out. Every diagnostic names file, line, column, object
+// and field path.
+import type { AutomationSpec, EventFilter, MetadataCondition, WebhookSpec } from '../api/types.generated.js'
+import { allDefinitions, schemas, API_GROUP, API_GROUP_VERSION } from '../api/schemas.js'
+import { validators } from '../api/validators.js'
+import { formatPath, schemaDiagnostics, type FieldPath } from '../api/schema-errors.js'
+import type { Diagnostic, ErrorCode } from '../errors.js'
+import type { ManifestObject } from '../sources/manifest.js'
+import { compilePayload, compilePayloadText, type TemplateProblem } from '../template/compile.js'
+import { ACCESS_TOKEN, METADATA_PREFIX, VARIABLES, isReservedSecretName, type EventType } from '../template/variables.js'
+import { checkCelRules } from './cel-twins.js'
+import {
+  DEFAULT_NAMESPACE,
+  objectKey,
+  type CompiledAutomation,
+  type CompiledCondition,
+  type DesiredState,
+  type SecretEntry,
+  type WebhookEntry,
+} from './desired-state.js'
+
+const defs = allDefinitions()
+
+type Kind = 'Webhook' | 'Automation' | 'Secret'
+
+interface Checked {
+  kind: Kind
+  namespace: string
+  name: string
+  body: Record<string, unknown>
+  object: ManifestObject
+  label: string
+}
+
+class Reporter {
+  readonly diagnostics: Diagnostic[] = []
+
+  at(object: ManifestObject, label: string | undefined, path: FieldPath, code: ErrorCode, message: string, hint: string, severity: Diagnostic['severity'] = 'error'): void {
+    const { line, column } = object.source.locate(path)
+    this.diagnostics.push({
+      file: object.source.file,
+      line,
+      column,
+      ...(label ? { object: label } : {}),
+      ...(path.length ? { path: formatPath(path) } : {}),
+      code,
+      severity,
+      message,
+      hint,
+    })
+  }
+}
+
+function kindOf(o: ManifestObject, r: Reporter): Kind | undefined {
+  if (o.apiVersion === API_GROUP_VERSION && (o.kind === 'Webhook' || o.kind === 'Automation')) return o.kind
+  if (o.apiVersion === 'v1' && o.kind === 'Secret') return 'Secret'
+  const path = typeof o.apiVersion === 'string' ? ['kind'] : ['apiVersion']
+  if (typeof o.apiVersion === 'string' && o.apiVersion.startsWith(`${API_GROUP}/`)) {
+    r.at(o, undefined, path, 'HW_UNKNOWN_KIND', `${String(o.kind)} in ${o.apiVersion} is not a kind hookwise knows`, `use apiVersion ${API_GROUP_VERSION} with kind Webhook or Automation`)
+  } else if (o.apiVersion === undefined || o.kind === undefined) {
+    r.at(o, undefined, path, 'HW_NOT_AN_OBJECT', 'the document has no apiVersion and kind', `start it with apiVersion: ${API_GROUP_VERSION} and kind: Webhook or Automation`)
+  } else {
+    r.at(o, undefined, path, 'HW_UNKNOWN_KIND', `ignoring ${String(o.kind)} (${String(o.apiVersion)}): hookwise loads Webhook, Automation and v1 Secret objects`, 'move other manifests out of this folder to silence this warning', 'warning')
+  }
+  return undefined
+}
+
+function schemaLayer(o: ManifestObject, kind: Kind, r: Reporter): Checked | undefined {
+  const metadata = o.body.metadata as { name?: unknown; namespace?: unknown } | undefined
+  const name = typeof metadata?.name === 'string' ? metadata.name : undefined
+  const namespace = typeof metadata?.namespace === 'string' ? metadata.namespace : DEFAULT_NAMESPACE
+  const label = name ? `${kind} ${namespace}/${name}` : `${kind} (no name, document ${o.source.document + 1})`
+  const body = structuredClone(o.body)
+  const validate = validators[kind]
+  if (!validate(body)) {
+    const found = schemaDiagnostics(validate.errors ?? [], o.body, 'HW_SCHEMA', (path) => ({ file: o.source.file, ...o.source.locate(path), object: label }))
+    r.diagnostics.push(...found)
+    return undefined
+  }
+  return { kind, namespace, name: name!, body, object: o, label }
+}
+
+/** Compiles a regular expression, or reports why it does not compile. */
+function regex(c: Checked, path: FieldPath, source: string | undefined, r: Reporter): RegExp | undefined | null {
+  if (source === undefined) return undefined
+  try {
+    return new RegExp(source)
+  } catch (err) {
+    r.at(c.object, c.label, path, 'HW_REGEX_INVALID', `${JSON.stringify(source)} is not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`, 'fix the expression (JavaScript syntax); escape literal characters such as . ( [ with a backslash')
+    return null
+  }
+}
+
+function compileCondition(c: Checked, i: number, cond: MetadataCondition, r: Reporter): CompiledCondition | null {
+  const path: FieldPath = ['spec', 'event', 'metadata', i, 'value']
+  const text = (v: unknown): string | undefined => (v === undefined ? undefined : typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v))
+  const number = (v: unknown): number | undefined => {
+    if (typeof v === 'number') return Number.isFinite(v) ? v : undefined
+    if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v)
+    return undefined
+  }
+  const { key, op, value } = cond
+  switch (op) {
+    case 'exists':
+      return { key, test: (v) => v !== undefined }
+    case 'eq':
+      return { key, test: (v) => text(v) === value }
+    case 'ne':
+      return { key, test: (v) => text(v) !== value }
+    case 'regex': {
+      const re = regex(c, path, value, r)
+      if (!re) return null
+      return { key, test: (v) => { const t = text(v); return t !== undefined && re.test(t) } }
+    }
+    default: {
+      const bound = number(value)
+      if (bound === undefined) {
+        r.at(c.object, c.label, path, 'HW_METADATA_CONDITION', `${op} compares numbers, but ${JSON.stringify(value)} is not a number`, 'write a number in quotes, e.g. value: "0.9"')
+        return null
+      }
+      const cmp = { gt: (a: number) => a > bound, gte: (a: number) => a >= bound, lt: (a: number) => a < bound, lte: (a: number) => a <= bound }[op]
+      return { key, test: (v) => { const n = number(v); return n !== undefined && cmp(n) } }
+    }
+  }
+}
+
+function variableProblem(name: string, eventType: EventType, granted: ReadonlySet<string>, webhook: string): { code: ErrorCode; message: string; hint: string } | undefined {
+  const builtin = VARIABLES[name]
+  if (builtin) {
+    if (builtin.events && !builtin.events.includes(eventType)) {
+      return { code: 'HW_TEMPLATE_UNKNOWN_VARIABLE', message: `\${${name}} is not available for ${eventType} events`, hint: `\${${name}} exists only for ${builtin.events.join(' and ')} events; remove it or change spec.event.type` }
+    }
+    return undefined
+  }
+  if (name.startsWith(METADATA_PREFIX)) return undefined
+  if (granted.has(name)) return undefined
+  if (/^[A-Z][A-Z0-9_]*$/.test(name) || name === ACCESS_TOKEN) {
+    return {
+      code: 'HW_TEMPLATE_SECRET_NOT_GRANTED',
+      message: `\${${name}} is not a secret of webhook ${webhook}`,
+      hint: name === ACCESS_TOKEN ? `set spec.accessToken on webhook ${webhook}` : `add {name: ${name}, secretKeyRef: ...} to spec.secrets of webhook ${webhook}, or fix the name`,
+    }
+  }
+  return { code: 'HW_TEMPLATE_UNKNOWN_VARIABLE', message: `\${${name}} is not a known variable`, hint: `known variables: ${Object.keys(VARIABLES).join(', ')}, artifact_metadata.KEY, and the webhook's secrets` }
+}
+
+function meaningOfWebhook(c: Checked, r: Reporter): boolean {
+  const spec = c.body.spec as WebhookSpec
+  const before = r.diagnostics.length
+  for (const v of checkCelRules((schemas.webhook.properties as Record<string, Record<string, unknown>>).spec!, spec, ['spec'], defs)) {
+    r.at(c.object, c.label, v.path, v.code, v.message, hintFor(v.code))
+  }
+  let url: URL | undefined
+  try {
+    url = new URL(spec.url)
+  } catch {
+    r.at(c.object, c.label, ['spec', 'url'], 'HW_URL_INVALID', `${JSON.stringify(spec.url)} is not a valid URL`, 'write a full URL, e.g. https://hooks.example.com/path')
+  }
+  if (url && (url.username || url.password)) {
+    r.at(c.object, c.label, ['spec', 'url'], 'HW_URL_INVALID', 'the URL contains credentials', 'remove user:password@ from the URL and use spec.accessToken or spec.headers with a secret instead')
+  }
+  ;(spec.secrets ?? []).forEach((s, i) => {
+    if (s.name !== ACCESS_TOKEN && isReservedSecretName(s.name)) {
+      r.at(c.object, c.label, ['spec', 'secrets', i, 'name'], 'HW_SECRET_NAME_RESERVED', `secret name ${s.name} is also a built-in variable`, 'choose another name, e.g. in UPPER_CASE')
+    }
+  })
+  return r.diagnostics.length === before
+}
+
+function hintFor(code: ErrorCode): string {
+  switch (code) {
+    case 'HW_SCOPE_FIELDS': return 'Registry: registry; Collection: registry and collection; Project: entity, project and optionally collectionRegex'
+    case 'HW_EVENT_FILTER_FIELDS': return 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there), tagRegex with ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG'
+    case 'HW_METADATA_CONDITION': return 'eq, ne, regex, gt, gte, lt and lte need a value; exists takes none'
+    case 'HW_PAYLOAD_CHOICE': return 'keep payload (structured) or payloadTemplate (JSON text), not both'
+    case 'HW_SIGNING_SECRET_UNKNOWN': return 'add the secret to spec.secrets, or name one that is there'
+    case 'HW_HEADER_RESERVED': return 'remove the header; hookwise sets it'
+    case 'HW_SECRET_NAME_RESERVED': return 'choose another secret name'
+    default: return 'fix the field'
+  }
+}
+
+function meaningOfAutomation(c: Checked, webhooks: ReadonlyMap<string, { entry: WebhookEntry }>, r: Reporter): CompiledAutomation | undefined {
+  const spec = c.body.spec as AutomationSpec
+  const before = r.diagnostics.length
+  for (const v of checkCelRules((schemas.automation.properties as Record<string, Record<string, unknown>>).spec!, spec, ['spec'], defs)) {
+    r.at(c.object, c.label, v.path, v.code, v.message, hintFor(v.code))
+  }
+  const event: EventFilter = spec.event
+  const aliasRegex = regex(c, ['spec', 'event', 'aliasRegex'], event.aliasRegex, r)
+  const tagRegex = regex(c, ['spec', 'event', 'tagRegex'], event.tagRegex, r)
+  const collectionRegex = regex(c, ['spec', 'scope', 'collectionRegex'], spec.scope.collectionRegex, r)
+  const metadata = (event.metadata ?? []).map((cond, i) => compileCondition(c, i, cond, r))
+
+  const webhook = webhooks.get(objectKey(c.namespace, spec.action.webhook))
+  if (!webhook) {
+    r.at(c.object, c.label, ['spec', 'action', 'webhook'], 'HW_WEBHOOK_NOT_FOUND', `webhook ${spec.action.webhook} does not exist in namespace ${c.namespace}`, `create Webhook ${c.namespace}/${spec.action.webhook}, or name an existing one (automations use webhooks of their own namespace)`)
+  }
+  const granted = new Set<string>((webhook?.entry.spec.secrets ?? []).map((s) => s.name))
+  if (webhook?.entry.spec.accessToken) granted.add(ACCESS_TOKEN)
+
+  const payloadPath: FieldPath = spec.action.payloadTemplate !== undefined ? ['spec', 'action', 'payloadTemplate'] : ['spec', 'action', 'payload']
+  const compiled = spec.action.payloadTemplate !== undefined ? compilePayloadText(spec.action.payloadTemplate) : spec.action.payload !== undefined ? compilePayload(spec.action.payload) : undefined
+  const where = (p: { path: Array<string | number>; offset: number }): FieldPath => [...payloadPath, ...p.path]
+  const excerpt = (p: { path: Array<string | number>; offset: number }): string => (spec.action.payloadTemplate !== undefined ? ` (character ${p.offset + 1} of the template)` : '')
+  if (compiled && !compiled.ok) {
+    for (const p of compiled.problems as TemplateProblem[]) r.at(c.object, c.label, where(p), 'HW_TEMPLATE_SYNTAX', `${p.message}${excerpt(p)}`, p.hint)
+  } else if (compiled?.ok) {
+    for (const p of compiled.template.placeholders) {
+      const problem = variableProblem(p.name, event.type, granted, spec.action.webhook)
+      if (problem && !(problem.code === 'HW_TEMPLATE_SECRET_NOT_GRANTED' && !webhook)) r.at(c.object, c.label, where(p), problem.code, `${problem.message}${excerpt(p)}`, problem.hint)
+    }
+  }
+  if (r.diagnostics.length !== before || !compiled?.ok || aliasRegex === null || tagRegex === null || collectionRegex === null || metadata.includes(null)) return undefined
+  return {
+    namespace: c.namespace,
+    name: c.name,
+    key: objectKey(c.namespace, c.name),
+    spec,
+    source: c.object.source,
+    template: compiled.template,
+    ...(aliasRegex ? { aliasRegex } : {}),
+    ...(tagRegex ? { tagRegex } : {}),
+    ...(collectionRegex ? { collectionRegex } : {}),
+    metadata: metadata as CompiledCondition[],
+  }
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+function secretEntry(c: Checked, r: Reporter): SecretEntry | undefined {
+  const data: Record<string, string> = {}
+  let ok = true
+  for (const [key, value] of Object.entries((c.body.data ?? {}) as Record<string, string>)) {
+    if (!BASE64.test(value)) {
+      r.at(c.object, c.label, ['data', key], 'HW_SECRET_DATA_INVALID', `data.${key} is not valid base64`, 'encode the value with `base64 -w0`, or put the plain text under stringData')
+      ok = false
+    } else {
+      data[key] = Buffer.from(value, 'base64').toString('utf8')
+    }
+  }
+  Object.assign(data, c.body.stringData ?? {})
+  return ok ? { namespace: c.namespace, name: c.name, data, source: c.object.source } : undefined
+}
+
+/** Validates and compiles manifest objects into the desired state they describe. */
+export function validateObjects(objects: readonly ManifestObject[], earlier: readonly Diagnostic[] = []): DesiredState {
+  const r = new Reporter()
+  r.diagnostics.push(...earlier)
+  const checked: Checked[] = []
+  const seen = new Map<string, Checked>()
+  for (const o of objects) {
+    const kind = kindOf(o, r)
+    if (!kind) continue
+    const c = schemaLayer(o, kind, r)
+    if (!c) continue
+    const id = `${kind}/${c.namespace}/${c.name}`
+    const first = seen.get(id)
+    if (first) {
+      r.at(o, c.label, ['metadata', 'name'], 'HW_DUPLICATE_NAME', `${c.label} is defined twice; the first is at ${first.object.source.file}:${first.object.source.line}`, 'rename one of them or remove the copy; both are ignored until then')
+      continue
+    }
+    seen.set(id, c)
+    checked.push(c)
+  }
+  const duplicated = new Set(r.diagnostics.filter((d) => d.code === 'HW_DUPLICATE_NAME').map((d) => d.object))
+  const usable = checked.filter((c) => !duplicated.has(c.label))
+
+  const webhooks = new Map<string, { entry: WebhookEntry }>()
+  const secrets = new Map<string, SecretEntry>()
+  for (const c of usable) {
+    if (c.kind === 'Webhook') {
+      const valid = meaningOfWebhook(c, r)
+      webhooks.set(objectKey(c.namespace, c.name), { entry: { namespace: c.namespace, name: c.name, spec: c.body.spec as WebhookSpec, source: c.object.source, valid } })
+    } else if (c.kind === 'Secret') {
+      const s = secretEntry(c, r)
+      if (s) secrets.set(objectKey(c.namespace, c.name), s)
+    }
+  }
+  const automations: CompiledAutomation[] = []
+  for (const c of usable) {
+    if (c.kind !== 'Automation') continue
+    const a = meaningOfAutomation(c, webhooks, r)
+    if (a) automations.push(a)
+  }
+  automations.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  return {
+    webhooks: new Map([...webhooks].map(([k, v]) => [k, v.entry])),
+    automations,
+    secrets,
+    diagnostics: r.diagnostics,
+  }
+}

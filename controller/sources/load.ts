@@ -1,0 +1,35 @@
+// Desired state from folders: manifests, plus a separate secrets folder so secret values never need to live in git.
+import { realpath } from 'node:fs/promises'
+import type { Diagnostic } from '../errors.js'
+import { validateObjects } from '../reconcile/validate.js'
+import type { DesiredState } from '../reconcile/desired-state.js'
+import { loadTree } from './folder.js'
+
+export interface FolderSources {
+  manifests: readonly string[]
+  /** Folders whose Secret objects supply values outside Kubernetes; other kinds there are ignored. */
+  secrets?: readonly string[]
+}
+
+export interface LoadedState extends DesiredState {
+  files: string[]
+}
+
+export async function loadDesiredState(sources: FolderSources): Promise<LoadedState> {
+  const manifests = await loadTree(sources.manifests)
+  const secrets = await loadTree(sources.secrets ?? [])
+  const notes: Diagnostic[] = []
+  // A secrets folder inside the manifests folder (as in examples/) is read once, as manifests.
+  const alreadyRead = new Set(await Promise.all(manifests.files.map((f) => realpath(f))))
+  const secretFiles = new Set<string>()
+  for (const f of secrets.files) if (!alreadyRead.has(await realpath(f))) secretFiles.add(f)
+  const secretObjects = secrets.objects.filter((o) => {
+    if (!secretFiles.has(o.source.file)) return false
+    if (o.apiVersion === 'v1' && o.kind === 'Secret') return true
+    notes.push({ code: 'HW_UNKNOWN_KIND', severity: 'warning', file: o.source.file, line: o.source.line, column: o.source.column, message: `ignoring ${String(o.kind)}: only Secrets are read from a secrets folder`, hint: 'move Webhooks and Automations to the manifests folder' })
+    return false
+  })
+  const secretDiagnostics = secrets.diagnostics.filter((d) => d.file === undefined || secretFiles.has(d.file))
+  const state = validateObjects([...manifests.objects, ...secretObjects], [...manifests.diagnostics, ...secretDiagnostics, ...notes])
+  return { ...state, files: [...manifests.files, ...secretFiles] }
+}

@@ -1,0 +1,129 @@
+// Parses the text of one YAML file into objects that remember where each of their fields is, so that
+// every later error can name file, line and column. Pure: text in, objects and diagnostics out.
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml'
+import type { Diagnostic } from '../errors.js'
+
+/** Files larger than this are refused before parsing. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+/** Alias expansions allowed per document: defeats "billion laughs" documents. */
+const MAX_ALIAS_COUNT = 100
+/** Syntax errors reported per document; one broken bracket can cause hundreds. */
+const MAX_SYNTAX_ERRORS = 5
+
+export type FieldPath = ReadonlyArray<string | number>
+
+/** Position of an object's document, and of any field in it. */
+export interface SourceRef {
+  file: string
+  /** 0-based index of the document within its file. */
+  document: number
+  line: number
+  column: number
+  /** Line and column of a field; falls back to the nearest existing parent, then to the document. */
+  locate(path: FieldPath): { line: number; column: number }
+}
+
+/** A YAML document that is a mapping, with where it came from. */
+export interface ManifestObject {
+  apiVersion: unknown
+  kind: unknown
+  /** The document as plain data (JSON-compatible). */
+  body: Record<string, unknown>
+  source: SourceRef
+}
+
+export interface ParsedManifest {
+  objects: ManifestObject[]
+  diagnostics: Diagnostic[]
+}
+
+export function parseManifest(text: string, file: string): ParsedManifest {
+  const objects: ManifestObject[] = []
+  const diagnostics: Diagnostic[] = []
+  if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
+    diagnostics.push({
+      code: 'HW_FILE_TOO_LARGE', severity: 'error', file, line: 1, column: 1,
+      message: `file is larger than ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB`,
+      hint: 'split it into several files; manifests this large are not hand-written',
+    })
+    return { objects, diagnostics }
+  }
+  const lineCounter = new LineCounter()
+  let documents: Document.Parsed[]
+  try {
+    documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true }) as Document.Parsed[]
+  } catch (err) {
+    // The parser is recursive in places: pathological nesting can exhaust the stack.
+    diagnostics.push({ code: 'HW_YAML_LIMIT', severity: 'error', file, line: 1, column: 1, message: `YAML could not be parsed: ${(err as Error).message}`, hint: 'nest less deeply' })
+    return { objects, diagnostics }
+  }
+  const pos = (offset: number): { line: number; column: number } => {
+    const p = lineCounter.linePos(offset)
+    return { line: p.line, column: p.col }
+  }
+
+  documents.forEach((doc, index) => {
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) {
+        diagnostics.push({ code: 'HW_YAML_SYNTAX', severity: 'error', file, ...pos(e.pos[0]), message: firstLine(e.message), hint: 'fix the YAML syntax at this position' })
+      }
+      const more = doc.errors.length - MAX_SYNTAX_ERRORS
+      if (more > 0) {
+        diagnostics.push({ code: 'HW_YAML_SYNTAX', severity: 'error', file, ...pos(doc.errors[MAX_SYNTAX_ERRORS]!.pos[0]), message: `${more} more syntax errors in document ${index + 1} not shown`, hint: 'fix the errors above first' })
+      }
+      return
+    }
+    if (doc.contents === null) return // an empty document, e.g. a trailing ---
+    const start = pos(doc.contents.range[0])
+    let body: unknown
+    try {
+      body = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT })
+    } catch (err) {
+      diagnostics.push({
+        code: 'HW_YAML_LIMIT', severity: 'error', file, ...start,
+        message: `document ${index + 1} cannot be expanded: ${(err as Error).message}`,
+        hint: `use fewer YAML aliases (at most ${MAX_ALIAS_COUNT} expansions per document)`,
+      })
+      return
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      diagnostics.push({ code: 'HW_NOT_AN_OBJECT', severity: 'error', file, ...start, message: `document ${index + 1} is not a mapping`, hint: 'each YAML document must be one object with apiVersion, kind, metadata and spec' })
+      return
+    }
+    const record = body as Record<string, unknown>
+    objects.push({
+      apiVersion: record.apiVersion,
+      kind: record.kind,
+      body: record,
+      source: { file, document: index, ...start, locate: (path) => locate(doc, path, pos, start) },
+    })
+  })
+  return { objects, diagnostics }
+}
+
+function locate(doc: Document.Parsed, path: FieldPath, pos: (offset: number) => { line: number; column: number }, fallback: { line: number; column: number }): { line: number; column: number } {
+  let node: YamlNode | null | undefined = doc.contents
+  let best = fallback
+  for (const segment of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : p.key) === String(segment))
+      if (!pair) break
+      if (isScalar(pair.key) && pair.key.range) best = pos(pair.key.range[0])
+      node = pair.value as YamlNode | null
+      // A field's position is its key: "aliasRegex:" is where the user looks. Values of scalars keep the key.
+      if (node && !isScalar(node) && node.range) best = pos(node.range[0])
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment] as YamlNode | undefined
+      if (!item?.range) break
+      best = pos(item.range[0])
+      node = item
+    } else {
+      break
+    }
+  }
+  return best
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message
+}

@@ -1,0 +1,263 @@
+// Compiles payload templates once, when they are loaded, into a list of literal JSON text and slots.
+// Rendering then only concatenates: the literals are valid JSON by construction and every slot is
+// escaped (inside a JSON string) or serialised (a ${json:...} value), so the body is always valid
+// JSON, and a value that itself contains "${...}" is never expanded again.
+import type { ArtifactEvent } from '../api/types.generated.js'
+import { HookwiseError } from '../errors.js'
+import { METADATA_PREFIX, VARIABLES } from './variables.js'
+
+/** A `${...}` reference in a template. */
+export interface Placeholder {
+  /** The variable, e.g. `artifact_version_string`, `artifact_metadata.accuracy` or a secret name. */
+  name: string
+  /** `${json:NAME}`: inserted as a JSON value rather than as text inside a string. */
+  json: boolean
+  /** Where in the payload: the field path of a structured payload (empty for payloadTemplate text). */
+  path: Array<string | number>
+  /** Character offset of `${` in the string or text that holds it. */
+  offset: number
+}
+
+/** A syntax problem in a template; validation turns these into diagnostics with positions. */
+export interface TemplateProblem {
+  message: string
+  hint: string
+  path: Array<string | number>
+  offset: number
+}
+
+export interface RenderContext {
+  event: ArtifactEvent
+  /** Secret values by variable name, including ACCESS_TOKEN when the webhook has an access token. */
+  secrets: Readonly<Record<string, string>>
+}
+
+export interface CompiledTemplate {
+  placeholders: Placeholder[]
+  /** The request body, valid JSON. Throws HW_SECRET_NOT_FOUND when a secret the template uses has no value. */
+  render(context: RenderContext): string
+}
+
+export type CompileResult = { ok: true; template: CompiledTemplate } | { ok: false; problems: TemplateProblem[] }
+
+const NAME = /^(?:[A-Za-z_][A-Za-z0-9_]*|artifact_metadata\.[^{}]+)$/
+
+type Slot = (context: RenderContext) => string
+
+/** Builds literal text and slots, merging adjacent literals. */
+class Builder {
+  readonly literals: string[] = ['']
+  readonly slots: Slot[] = []
+  readonly placeholders: Placeholder[] = []
+  readonly problems: TemplateProblem[] = []
+
+  text(s: string): void {
+    this.literals[this.literals.length - 1] += s
+  }
+
+  slot(p: Placeholder): void {
+    this.placeholders.push(p)
+    this.slots.push(p.json ? jsonSlot(valueOf(p.name)) : textSlot(valueOf(p.name)))
+    this.literals.push('')
+  }
+
+  problem(message: string, hint: string, path: Array<string | number>, offset: number): void {
+    this.problems.push({ message, hint, path, offset })
+  }
+
+  result(): CompileResult {
+    if (this.problems.length > 0) return { ok: false, problems: this.problems }
+    const { literals, slots } = this
+    const render = (context: RenderContext): string => {
+      let out = literals[0]!
+      for (let i = 0; i < slots.length; i++) out += slots[i]!(context) + literals[i + 1]!
+      return out
+    }
+    return { ok: true, template: { placeholders: this.placeholders, render } }
+  }
+}
+
+/** Splits a string into literal text and `${...}` references. `$${` is a literal `${`. */
+function scan(
+  s: string,
+  path: Array<string | number>,
+  b: Builder,
+  onText: (text: string) => void,
+  onPlaceholder: (p: Placeholder) => void,
+): void {
+  let i = 0
+  let text = ''
+  while (i < s.length) {
+    const c = s[i]
+    if (c === '$' && s[i + 1] === '$' && s[i + 2] === '{') {
+      text += '${'
+      i += 3
+      continue
+    }
+    if (c === '$' && s[i + 1] === '{') {
+      const end = s.indexOf('}', i + 2)
+      if (end < 0) {
+        b.problem(`unterminated \${ at character ${i + 1}`, 'close the reference with }, or write $${ for a literal ${', path, i)
+        return
+      }
+      const inner = s.slice(i + 2, end)
+      const json = inner.startsWith('json:')
+      const name = json ? inner.slice(5) : inner
+      if (!NAME.test(name)) {
+        b.problem(`\${${inner}} is not a variable reference`, 'variable names are letters, digits and _ (no spaces), e.g. ${artifact_version_string} or ${artifact_metadata.accuracy}; write $${ for a literal ${', path, i)
+      } else {
+        if (text) onText(text)
+        text = ''
+        onPlaceholder({ name, json, path, offset: i })
+      }
+      i = end + 1
+      continue
+    }
+    text += c
+    i++
+  }
+  if (text) onText(text)
+}
+
+const escapeText = (s: string): string => JSON.stringify(s).slice(1, -1)
+
+function toText(v: unknown): string {
+  if (typeof v === 'string') return v
+  if (v === null || v === undefined) return ''
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v)
+  return JSON.stringify(v)
+}
+
+function valueOf(name: string): (context: RenderContext) => unknown {
+  const builtin = VARIABLES[name]
+  if (builtin) return (c) => builtin.value(c.event)
+  if (name.startsWith(METADATA_PREFIX)) {
+    const key = name.slice(METADATA_PREFIX.length)
+    return (c) => {
+      const metadata = c.event.artifact.metadata
+      return metadata && Object.hasOwn(metadata, key) ? metadata[key] : undefined
+    }
+  }
+  return (c) => {
+    const value = c.secrets[name]
+    if (value === undefined) {
+      throw new HookwiseError('HW_SECRET_NOT_FOUND', `the payload uses \${${name}} but the webhook's secret ${name} has no value`, {
+        hint: 'create the Secret and key the webhook refers to (with --secrets DIR outside Kubernetes)',
+      })
+    }
+    return value
+  }
+}
+
+const textSlot = (get: (c: RenderContext) => unknown): Slot => (c) => escapeText(toText(get(c)))
+const jsonSlot = (get: (c: RenderContext) => unknown): Slot => (c) => {
+  const v = get(c)
+  return v === undefined ? 'null' : JSON.stringify(v)
+}
+
+/** Compiles a structured payload (action.payload): the body is its JSON with references filled in. */
+export function compilePayload(payload: unknown): CompileResult {
+  const b = new Builder()
+  const emitString = (s: string, path: Array<string | number>, isKey: boolean): void => {
+    const parts: Array<string | Placeholder> = []
+    scan(s, path, b, (t) => parts.push(t), (p) => parts.push(p))
+    const only = parts.length === 1 ? parts[0] : undefined
+    if (!isKey && typeof only === 'object' && only.json) {
+      b.slot(only)
+      return
+    }
+    b.text('"')
+    for (const part of parts) {
+      if (typeof part === 'string') b.text(escapeText(part))
+      else if (part.json) b.problem(isKey ? `\${json:${part.name}} cannot be used in a key` : `\${json:${part.name}} must be the whole string value`, 'write "${json:NAME}" alone as a value to insert it with its JSON type, or ${NAME} to insert its text', path, part.offset)
+      else b.slot(part)
+    }
+    b.text('"')
+  }
+  const emit = (v: unknown, path: Array<string | number>): void => {
+    if (typeof v === 'string') emitString(v, path, false)
+    else if (typeof v === 'number') b.text(Number.isFinite(v) ? JSON.stringify(v) : 'null')
+    else if (typeof v === 'boolean' || v === null) b.text(JSON.stringify(v))
+    else if (Array.isArray(v)) {
+      b.text('[')
+      v.forEach((item, i) => {
+        if (i > 0) b.text(',')
+        emit(item, [...path, i])
+      })
+      b.text(']')
+    } else if (typeof v === 'object') {
+      b.text('{')
+      Object.entries(v as Record<string, unknown>).forEach(([key, item], i) => {
+        if (i > 0) b.text(',')
+        emitString(key, [...path, key], true)
+        b.text(':')
+        emit(item, [...path, key])
+      })
+      b.text('}')
+    } else {
+      b.problem(`a ${typeof v} cannot be part of a JSON payload`, 'use strings, numbers, booleans, null, lists and maps', path, 0)
+    }
+  }
+  emit(payload, [])
+  return b.result()
+}
+
+/**
+ * Compiles JSON text with references (action.payloadTemplate), as pasted from W&B. References inside
+ * JSON strings insert escaped text; outside strings only ${json:NAME} is allowed. The body keeps the
+ * template's own formatting.
+ */
+export function compilePayloadText(source: string): CompileResult {
+  const b = new Builder()
+  const probe: string[] = []
+  let inString = false
+  let i = 0
+  let literalStart = 0
+  const flush = (end: number): void => {
+    const t = source.slice(literalStart, end)
+    b.text(t)
+    probe.push(t)
+  }
+  while (i < source.length) {
+    const c = source[i]
+    if (c === '$' && (source[i + 1] === '{' || (source[i + 1] === '$' && source[i + 2] === '{'))) {
+      flush(i)
+      const escaped = source[i + 1] === '$'
+      const end = escaped ? i + 3 : source.indexOf('}', i + 2) + 1
+      if (end === 0) {
+        b.problem(`unterminated \${ at character ${i + 1}`, 'close the reference with }, or write $${ for a literal ${', [], i)
+        break
+      }
+      const offset = i
+      scan(source.slice(i, end), [], b, (t) => { b.text(t); probe.push(t) }, (p) => {
+        const placeholder = { ...p, offset }
+        if (inString && placeholder.json) {
+          b.problem(`\${json:${p.name}} is inside quotes`, 'write ${json:NAME} without quotes to insert a JSON value, or ${NAME} inside quotes to insert text', [], offset)
+        } else if (!inString && !placeholder.json) {
+          b.problem(`\${${p.name}} is outside a JSON string`, 'put it inside quotes ("${NAME}") to insert text, or write ${json:NAME} to insert a JSON value', [], offset)
+        } else {
+          b.slot(placeholder)
+          probe.push(inString ? '' : 'null')
+        }
+      })
+      i = end
+      literalStart = i
+      continue
+    }
+    if (inString && c === '\\') {
+      i += 2
+      continue
+    }
+    if (c === '"') inString = !inString
+    i++
+  }
+  flush(source.length)
+  if (b.problems.length === 0) {
+    try {
+      JSON.parse(probe.join(''))
+    } catch (err) {
+      b.problem(`payloadTemplate is not valid JSON: ${(err as Error).message}`, 'check quotes, commas and brackets; references go inside quotes ("${NAME}") or as ${json:NAME} values', [], 0)
+    }
+  }
+  return b.result()
+}

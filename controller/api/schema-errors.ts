@@ -30,6 +30,8 @@ const show = (v: unknown): string => {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s
 }
 
+const noun = (jsonType: string): string => (jsonType === 'object' ? 'map' : jsonType === 'array' ? 'list' : jsonType)
+const article = (word: string): string => `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`
 const typeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v === 'object' ? 'map' : typeof v)
 
 /** Closest candidate by edit distance, when it is close enough to be a likely typo. */
@@ -100,8 +102,8 @@ function convert(e: ErrorObject, data: unknown): Converted | undefined {
       const quote = want === 'string' && (typeof value === 'number' || typeof value === 'boolean')
       return {
         path,
-        message: `must be ${want === 'object' ? 'a map' : want === 'array' ? 'a list' : `a ${want}`}, not ${typeOf(value)}${value !== null && typeof value !== 'object' ? ` ${show(value)}` : ''}`,
-        hint: quote ? `write it as a string: quote it, e.g. "${String(value)}"` : `write a ${want === 'object' ? 'map' : want === 'array' ? 'list' : want} here${about}`,
+        message: `must be ${article(noun(want))}, not ${typeOf(value)}${value !== null && typeof value !== 'object' ? ` ${show(value)}` : ''}`,
+        hint: quote ? `write it as a string: quote it, e.g. "${String(value)}"` : `write ${article(noun(want))} here${about}`,
       }
     }
     case 'pattern':

@@ -181,7 +181,7 @@ function hintFor(code: ErrorCode): string {
   }
 }
 
-function meaningOfAutomation(c: Checked, webhooks: ReadonlyMap<string, { entry: WebhookEntry }>, r: Reporter): CompiledAutomation | undefined {
+function meaningOfAutomation(c: Checked, webhooks: ReadonlyMap<string, { entry: WebhookEntry }>, brokenWebhooks: ReadonlySet<string>, r: Reporter): CompiledAutomation | undefined {
   const spec = c.body.spec as AutomationSpec
   const before = r.diagnostics.length
   for (const v of checkCelRules((schemas.automation.properties as Record<string, Record<string, unknown>>).spec!, spec, ['spec'], defs)) {
@@ -193,8 +193,11 @@ function meaningOfAutomation(c: Checked, webhooks: ReadonlyMap<string, { entry: 
   const collectionRegex = regex(c, ['spec', 'scope', 'collectionRegex'], spec.scope.collectionRegex, r)
   const metadata = (event.metadata ?? []).map((cond, i) => compileCondition(c, i, cond, r))
 
-  const webhook = webhooks.get(objectKey(c.namespace, spec.action.webhook))
-  if (!webhook) {
+  const webhookKey = objectKey(c.namespace, spec.action.webhook)
+  const webhook = webhooks.get(webhookKey)
+  if (!webhook && brokenWebhooks.has(webhookKey)) {
+    r.at(c.object, c.label, ['spec', 'action', 'webhook'], 'HW_WEBHOOK_INVALID', `webhook ${spec.action.webhook} has errors, so this automation cannot fire`, `fix the errors reported for Webhook ${webhookKey}`)
+  } else if (!webhook) {
     r.at(c.object, c.label, ['spec', 'action', 'webhook'], 'HW_WEBHOOK_NOT_FOUND', `webhook ${spec.action.webhook} does not exist in namespace ${c.namespace}`, `create Webhook ${c.namespace}/${spec.action.webhook}, or name an existing one (automations use webhooks of their own namespace)`)
   }
   const granted = new Set<string>((webhook?.entry.spec.secrets ?? []).map((s) => s.name))
@@ -250,11 +253,17 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
   r.diagnostics.push(...earlier)
   const checked: Checked[] = []
   const seen = new Map<string, Checked>()
+  // Webhooks that exist but failed the schema: their automations say so rather than "not found".
+  const brokenWebhooks = new Set<string>()
   for (const o of objects) {
     const kind = kindOf(o, r)
     if (!kind) continue
     const c = schemaLayer(o, kind, r)
-    if (!c) continue
+    if (!c) {
+      const meta = o.body.metadata as { name?: unknown; namespace?: unknown } | undefined
+      if (kind === 'Webhook' && typeof meta?.name === 'string') brokenWebhooks.add(objectKey(typeof meta.namespace === 'string' ? meta.namespace : DEFAULT_NAMESPACE, meta.name))
+      continue
+    }
     const id = `${kind}/${c.namespace}/${c.name}`
     const first = seen.get(id)
     if (first) {
@@ -281,7 +290,7 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
   const automations: CompiledAutomation[] = []
   for (const c of usable) {
     if (c.kind !== 'Automation') continue
-    const a = meaningOfAutomation(c, webhooks, r)
+    const a = meaningOfAutomation(c, webhooks, brokenWebhooks, r)
     if (a) automations.push(a)
   }
   automations.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))

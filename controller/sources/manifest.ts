@@ -108,10 +108,9 @@ function locate(doc: Document.Parsed, path: FieldPath, pos: (offset: number) => 
     if (isMap(node)) {
       const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : p.key) === String(segment))
       if (!pair) break
+      // A field's position is its key: "aliasRegex:" is where the user looks.
       if (isScalar(pair.key) && pair.key.range) best = pos(pair.key.range[0])
       node = pair.value as YamlNode | null
-      // A field's position is its key: "aliasRegex:" is where the user looks. Values of scalars keep the key.
-      if (node && !isScalar(node) && node.range) best = pos(node.range[0])
     } else if (isSeq(node) && typeof segment === 'number') {
       const item = node.items[segment] as YamlNode | undefined
       if (!item?.range) break

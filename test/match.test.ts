@@ -1,0 +1,94 @@
+// Matching: scope, event type, alias/tag/collection regexes, metadata conditions, enabled, order.
+import t from 'tap'
+import { parseManifest } from '../controller/sources/manifest.js'
+import { validateObjects } from '../controller/reconcile/validate.js'
+import { AutomationIndex } from '../controller/match/automation-index.js'
+import type { ArtifactEvent } from '../controller/api/types.generated.js'
+
+const webhook = (ns = 'default'): string => `apiVersion: hookwise.dev/v1alpha1\nkind: Webhook\nmetadata: {name: hook, namespace: ${ns}}\nspec: {url: "https://example.com/"}\n`
+
+function automation(name: string, scope: string, event: string, extra = '', ns = 'default'): string {
+  return `---\napiVersion: hookwise.dev/v1alpha1\nkind: Automation\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n${extra}  scope: ${scope}\n  event: ${event}\n  action: {webhook: hook, payload: {x: "\${event_type}"}}\n`
+}
+
+function index(text: string): AutomationIndex {
+  const parsed = parseManifest(text, 'm.yaml')
+  const state = validateObjects(parsed.objects, parsed.diagnostics)
+  if (state.diagnostics.length) throw new Error(JSON.stringify(state.diagnostics, null, 2))
+  return new AutomationIndex(state.automations)
+}
+
+const base: ArtifactEvent = {
+  type: 'ADD_ARTIFACT_ALIAS', entity: 'acme', project: 'wandb-registry-model', registry: 'model', collection: 'churn-classifier', alias: 'production',
+  artifact: { id: 'X', name: 'churn-classifier', version: 'v7', metadata: { accuracy: 0.93, framework: 'xgboost', epochs: '12', flag: true } },
+}
+const names = (idx: AutomationIndex, e: Partial<ArtifactEvent>): string[] => idx.match({ ...base, ...e } as ArtifactEvent).map((a) => a.key)
+
+t.test('scopes: Registry, Collection and Project', async (t) => {
+  const idx = index(webhook() +
+    automation('reg', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}') +
+    automation('coll', '{type: Collection, registry: model, collection: churn-classifier}', '{type: LINK_ARTIFACT}') +
+    automation('other-coll', '{type: Collection, registry: model, collection: fraud}', '{type: LINK_ARTIFACT}') +
+    automation('other-reg', '{type: Registry, registry: dataset}', '{type: LINK_ARTIFACT}') +
+    automation('proj', '{type: Project, entity: acme, project: wandb-registry-model}', '{type: LINK_ARTIFACT}') +
+    automation('proj-regex', '{type: Project, entity: acme, project: wandb-registry-model, collectionRegex: "^churn-"}', '{type: LINK_ARTIFACT}') +
+    automation('proj-regex-no', '{type: Project, entity: acme, project: wandb-registry-model, collectionRegex: "^fraud-"}', '{type: LINK_ARTIFACT}'))
+  t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined }), ['default/coll', 'default/proj', 'default/proj-regex', 'default/reg'])
+  t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined, registry: undefined }), ['default/proj', 'default/proj-regex'], 'no registry: only project scopes')
+  t.same(names(idx, { type: 'UNLINK_ARTIFACT', alias: undefined }), [], 'another event type matches nothing')
+  t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined, entity: 'other' }), ['default/coll', 'default/reg'])
+})
+
+t.test('alias and tag regexes', async (t) => {
+  const idx = index(webhook() +
+    automation('prod', '{type: Registry, registry: model}', '{type: ADD_ARTIFACT_ALIAS, aliasRegex: "^production$"}') +
+    automation('any-alias', '{type: Registry, registry: model}', '{type: ADD_ARTIFACT_ALIAS, aliasRegex: "."}') +
+    automation('tag', '{type: Registry, registry: model}', '{type: ADD_ARTIFACT_TAG, tagRegex: "^cand"}') +
+    automation('any-tag', '{type: Registry, registry: model}', '{type: REMOVE_ARTIFACT_TAG}'))
+  t.same(names(idx, {}), ['default/any-alias', 'default/prod'])
+  t.same(names(idx, { alias: 'production-old' }), ['default/any-alias'])
+  t.same(names(idx, { type: 'ADD_ARTIFACT_TAG', alias: undefined, tag: 'candidate' }), ['default/tag'])
+  t.same(names(idx, { type: 'ADD_ARTIFACT_TAG', alias: undefined, tag: 'x-candidate' }), [])
+  t.same(names(idx, { type: 'REMOVE_ARTIFACT_TAG', alias: undefined, tag: 'anything' }), ['default/any-tag'])
+})
+
+t.test('metadata conditions', async (t) => {
+  const cases: Array<[string, string, boolean]> = [
+    ['accuracy', 'op: gte, value: "0.93"', true],
+    ['accuracy', 'op: gt, value: "0.93"', false],
+    ['accuracy', 'op: lt, value: "1"', true],
+    ['accuracy', 'op: lte, value: "0.5"', false],
+    ['epochs', 'op: gt, value: "10"', true], // numeric strings compare as numbers
+    ['framework', 'op: gt, value: "1"', false], // not a number: no match
+    ['framework', 'op: eq, value: xgboost', true],
+    ['framework', 'op: ne, value: xgboost', false],
+    ['missing', 'op: ne, value: xgboost', true],
+    ['flag', 'op: eq, value: "true"', true],
+    ['accuracy', 'op: eq, value: "0.93"', true],
+    ['framework', 'op: regex, value: "^xg"', true],
+    ['framework', 'op: regex, value: "^tf"', false],
+    ['missing', 'op: exists', false],
+    ['framework', 'op: exists', true],
+    ['missing', 'op: gt, value: "0"', false],
+  ]
+  for (const [key, cond, expected] of cases) {
+    const idx = index(webhook() + automation('m', '{type: Registry, registry: model}', `{type: ADD_ARTIFACT_ALIAS, aliasRegex: ".", metadata: [{key: ${key}, ${cond}}]}`))
+    t.equal(names(idx, {}).length === 1, expected, `${key} ${cond}`)
+  }
+})
+
+t.test('disabled automations never match; enabled is the default', async (t) => {
+  const idx = index(webhook() +
+    automation('off', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}', '  enabled: false\n') +
+    automation('on', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}'))
+  t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined }), ['default/on'])
+  t.equal(idx.size, 1)
+})
+
+t.test('namespaces: every namespace matches any event (single team), ordered by namespace/name', async (t) => {
+  const idx = index(webhook('b') + '---\n' + webhook('a') +
+    automation('z', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}', '', 'b') +
+    automation('y', '{type: Project, entity: acme, project: wandb-registry-model}', '{type: LINK_ARTIFACT}', '', 'a') +
+    automation('x', '{type: Collection, registry: model, collection: churn-classifier}', '{type: LINK_ARTIFACT}', '', 'b'))
+  t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined }), ['a/y', 'b/x', 'b/z'])
+})

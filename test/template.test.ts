@@ -125,3 +125,12 @@ t.test('syntax problems are collected with their paths', async (t) => {
   t.notOk(text.ok)
   if (!text.ok) t.same(text.problems.map((p) => p.message), ['${json:alias} is inside quotes', '${alias} is outside a JSON string', 'unterminated ${ at character 45'])
 })
+
+t.test('a per-event cache shares event variables across automations but never secrets', async (t) => {
+  const a = compiled({ v: '${artifact_version_string}', s: '${KEY}', j: '${json:artifact_metadata.accuracy}' })
+  const b = compiled({ v: '${artifact_version_string}', s: '${KEY}', t: '${artifact_metadata.accuracy}' })
+  const cache = new Map<string, string>()
+  t.equal(a.render({ event: event(), secrets: { KEY: 'first' }, cache }), '{"v":"acme/wandb-registry-model/churn-classifier:production","s":"first","j":0.93}')
+  t.equal(b.render({ event: event(), secrets: { KEY: 'second' }, cache }), '{"v":"acme/wandb-registry-model/churn-classifier:production","s":"second","t":"0.93"}')
+  t.same([...cache.keys()].sort(), ['j:artifact_metadata.accuracy', 't:artifact_metadata.accuracy', 't:artifact_version_string'])
+})

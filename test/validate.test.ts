@@ -3,6 +3,7 @@ import t from 'tap'
 import { join } from 'node:path'
 import { loadDesiredState } from '../controller/sources/load.js'
 import type { Diagnostic } from '../controller/errors.js'
+import type { TapTest } from './helpers/cli.js'
 
 const WEBHOOK = `apiVersion: hookwise.dev/v1alpha1
 kind: Webhook
@@ -39,7 +40,7 @@ const ALIAS_SPEC = `  scope:
       version: \${artifact_version_string}
 `
 
-async function diagnose(t: Tap.Test, files: Record<string, string>): Promise<{ dir: string; diagnostics: Diagnostic[]; automations: string[] }> {
+async function diagnose(t: TapTest, files: Record<string, string>): Promise<{ dir: string; diagnostics: Diagnostic[]; automations: string[] }> {
   const dir = t.testdir(files)
   const state = await loadDesiredState({ manifests: [dir] })
   return { dir, diagnostics: state.diagnostics, automations: state.automations.map((a) => a.key) }

@@ -4,7 +4,13 @@
 import type { ArtifactEvent } from '../api/types.generated.js'
 import type { CompiledAutomation } from '../reconcile/desired-state.js'
 
-type Bucket = Map<string, CompiledAutomation[]>
+/** An automation with its rank in namespace/name order, so merging buckets sorts numbers, not strings. */
+interface Entry {
+  automation: CompiledAutomation
+  rank: number
+}
+
+type Bucket = Map<string, Entry[]>
 
 interface ByScope {
   registry: Bucket
@@ -14,10 +20,10 @@ interface ByScope {
 
 const SEP = '\u0000'
 
-function push(bucket: Bucket, key: string, a: CompiledAutomation): void {
+function push(bucket: Bucket, key: string, e: Entry): void {
   const list = bucket.get(key)
-  if (list) list.push(a)
-  else bucket.set(key, [a])
+  if (list) list.push(e)
+  else bucket.set(key, [e])
 }
 
 /** Whether the filters of `a` (alias, tag, collection, metadata) accept the event. Scope and type are the index's job. */
@@ -41,18 +47,19 @@ export class AutomationIndex {
   /** `automations` must be sorted by key (as the desired state is): matches come out in that order. */
   constructor(automations: readonly CompiledAutomation[]) {
     let size = 0
-    for (const a of automations) {
+    for (const [rank, a] of automations.entries()) {
       if (a.spec.enabled === false) continue
       size++
+      const entry = { automation: a, rank }
       let scopes = this.byType.get(a.spec.event.type)
       if (!scopes) {
         scopes = { registry: new Map(), collection: new Map(), project: new Map() }
         this.byType.set(a.spec.event.type, scopes)
       }
       const s = a.spec.scope
-      if (s.type === 'Registry') push(scopes.registry, s.registry!, a)
-      else if (s.type === 'Collection') push(scopes.collection, s.registry! + SEP + s.collection!, a)
-      else push(scopes.project, s.entity! + SEP + s.project!, a)
+      if (s.type === 'Registry') push(scopes.registry, s.registry!, entry)
+      else if (s.type === 'Collection') push(scopes.collection, s.registry! + SEP + s.collection!, entry)
+      else push(scopes.project, s.entity! + SEP + s.project!, entry)
     }
     this.size = size
   }
@@ -61,7 +68,7 @@ export class AutomationIndex {
   match(event: ArtifactEvent): CompiledAutomation[] {
     const scopes = this.byType.get(event.type)
     if (!scopes) return []
-    const candidates: CompiledAutomation[][] = []
+    const candidates: Entry[][] = []
     if (event.registry !== undefined) {
       const r = scopes.registry.get(event.registry)
       if (r) candidates.push(r)
@@ -71,9 +78,9 @@ export class AutomationIndex {
     const p = scopes.project.get(event.entity + SEP + event.project)
     if (p) candidates.push(p)
 
-    const out: CompiledAutomation[] = []
-    for (const list of candidates) for (const a of list) if (filtersAccept(a, event)) out.push(a)
-    if (candidates.length > 1) out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    return out
+    const out: Entry[] = []
+    for (const list of candidates) for (const e of list) if (filtersAccept(e.automation, event)) out.push(e)
+    if (candidates.length > 1) out.sort((a, b) => a.rank - b.rank)
+    return out.map((e) => e.automation)
   }
 }

@@ -3,6 +3,7 @@ import type { AutomationSpec, WebhookSpec } from '../api/types.generated.js'
 import type { Diagnostic } from '../errors.js'
 import type { SourceRef } from '../sources/manifest.js'
 import type { CompiledTemplate } from '../template/compile.js'
+import type { TextMatcher } from '../match/text-matcher.js'
 
 export const DEFAULT_NAMESPACE = 'default'
 
@@ -33,9 +34,9 @@ export interface CompiledAutomation {
   spec: AutomationSpec
   source: SourceRef
   template: CompiledTemplate
-  aliasRegex?: RegExp
-  tagRegex?: RegExp
-  collectionRegex?: RegExp
+  aliasRegex?: TextMatcher
+  tagRegex?: TextMatcher
+  collectionRegex?: TextMatcher
   metadata: CompiledCondition[]
 }
 

@@ -10,6 +10,7 @@ import type { ManifestObject } from '../sources/manifest.js'
 import { compilePayload, compilePayloadText, type TemplateProblem } from '../template/compile.js'
 import { ACCESS_TOKEN, METADATA_PREFIX, VARIABLES, isReservedSecretName, type EventType } from '../template/variables.js'
 import { checkCelRules } from './cel-twins.js'
+import { compileTextMatcher, type TextMatcher } from '../match/text-matcher.js'
 import {
   DEFAULT_NAMESPACE,
   objectKey,
@@ -82,10 +83,10 @@ function schemaLayer(o: ManifestObject, kind: Kind, r: Reporter): Checked | unde
 }
 
 /** Compiles a regular expression, or reports why it does not compile. */
-function regex(c: Checked, path: FieldPath, source: string | undefined, r: Reporter): RegExp | undefined | null {
+function regex(c: Checked, path: FieldPath, source: string | undefined, r: Reporter): TextMatcher | undefined | null {
   if (source === undefined) return undefined
   try {
-    return new RegExp(source)
+    return compileTextMatcher(source)
   } catch (err) {
     r.at(c.object, c.label, path, 'HW_REGEX_INVALID', `${JSON.stringify(source)} is not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`, 'fix the expression (JavaScript syntax); escape literal characters such as . ( [ with a backslash')
     return null

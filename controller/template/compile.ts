@@ -30,6 +30,12 @@ export interface RenderContext {
   event: ArtifactEvent
   /** Secret values by variable name, including ACCESS_TOKEN when the webhook has an access token. */
   secrets: Readonly<Record<string, string>>
+  /**
+   * Rendered text of the event's variables, shared by every automation rendered for this event, so
+   * each is computed and escaped once. Pass a new Map per event (never share one across events);
+   * secrets are never cached, as they differ per webhook.
+   */
+  cache?: Map<string, string>
 }
 
 export interface CompiledTemplate {
@@ -57,7 +63,11 @@ class Builder {
 
   slot(p: Placeholder): void {
     this.placeholders.push(p)
-    this.slots.push(p.json ? jsonSlot(valueOf(p.name)) : textSlot(valueOf(p.name)))
+    const get = valueOf(p.name)
+    const text: Slot = p.json ? (c) => toJson(get(c)) : (c) => escapeText(toText(get(c)))
+    const fromEvent = VARIABLES[p.name] !== undefined || p.name.startsWith(METADATA_PREFIX)
+    const key = `${p.json ? 'j' : 't'}:${p.name}`
+    this.slots.push(fromEvent ? cached(key, text) : text)
     this.literals.push('')
   }
 
@@ -119,7 +129,27 @@ function scan(
   if (text) onText(text)
 }
 
-const escapeText = (s: string): string => JSON.stringify(s).slice(1, -1)
+/** Whether a string holds a character JSON must escape: quote, backslash, control, or a (lone) surrogate. */
+function needsEscape(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return true
+  }
+  return false
+}
+
+// Most values need no escaping and are inserted as they are; the rest go through JSON.stringify,
+// which also writes lone surrogates as \uXXXX.
+const escapeText = (s: string): string => (needsEscape(s) ? JSON.stringify(s).slice(1, -1) : s)
+
+/** JSON text of a value; the same as JSON.stringify, with fast paths for the common cases. */
+function toJson(v: unknown): string {
+  if (typeof v === 'string') return `"${escapeText(v)}"`
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null'
+  if (typeof v === 'boolean') return v ? 'true' : 'false'
+  if (v === undefined || v === null) return 'null'
+  return JSON.stringify(v)
+}
 
 function toText(v: unknown): string {
   if (typeof v === 'string') return v
@@ -149,10 +179,16 @@ function valueOf(name: string): (context: RenderContext) => unknown {
   }
 }
 
-const textSlot = (get: (c: RenderContext) => unknown): Slot => (c) => escapeText(toText(get(c)))
-const jsonSlot = (get: (c: RenderContext) => unknown): Slot => (c) => {
-  const v = get(c)
-  return v === undefined ? 'null' : JSON.stringify(v)
+function cached(key: string, slot: Slot): Slot {
+  return (c) => {
+    if (!c.cache) return slot(c)
+    let text = c.cache.get(key)
+    if (text === undefined) {
+      text = slot(c)
+      c.cache.set(key, text)
+    }
+    return text
+  }
 }
 
 /** Compiles a structured payload (action.payload): the body is its JSON with references filled in. */

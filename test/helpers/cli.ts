@@ -18,3 +18,6 @@ export async function hookwise(args: string[], stdin = ''): Promise<CliRun> {
   return { status, stdout, stderr }
 }
 
+
+/** The type of the `t` a tap test callback receives. */
+export type TapTest = Parameters<Parameters<typeof import('tap').default.test>[0]>[0]

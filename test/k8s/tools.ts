@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { dirname, join, relative } from 'node:path'
+import { basename, dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const toolsSource = join(dirname(fileURLToPath(import.meta.url)), 'tools')
@@ -209,8 +209,12 @@ export async function ensureTools(cfg: HarnessConfig, log: (line: string) => voi
   const release = await lock(`${dir}.lock`, log)
   try {
     if (existsSync(join(dir, 'tools.json'))) return toolsIn(dir, versions)
+    // Holding the lock, any partial build of this set is left over from a build that was killed.
+    for (const name of await readdir(cfg.cacheRoot)) {
+      if (name.startsWith(`${basename(dir)}.partial-`))
+        await rm(join(cfg.cacheRoot, name), { recursive: true, force: true })
+    }
     const partial = `${dir}.partial-${process.pid}`
-    await rm(partial, { recursive: true, force: true })
     await mkdir(join(partial, 'bin'), { recursive: true })
     const helmMod = await readFile(join(toolsSource, 'helm', 'go.mod'), 'utf8')
     const started = Date.now()

@@ -1,0 +1,185 @@
+// The egress policy (SSRF guard): which URLs and which addresses hookwise may send webhooks to.
+//
+// The URL check is a fast, early answer. The check that matters is on the address actually
+// connected to: the undici connector below resolves the host name itself, checks every address
+// it got and hands the socket only addresses that passed, so a DNS answer that changes between a
+// check and the connection (DNS rebinding) cannot reach a refused address. IP-literal hosts skip
+// DNS (Node does not call `lookup` for them), so the connector checks those before connecting.
+import dns from 'node:dns'
+import net from 'node:net'
+import { buildConnector } from 'undici'
+import { UsageError } from '../errors.js'
+
+export interface EgressPolicy {
+  /** Allow `http:` URLs (`--allow-insecure-http`). Without it only `https:` is sent. */
+  allowInsecureHttp: boolean
+  /** CIDRs that are reachable although a refused range contains them (`--egress-allow`), e.g. `10.0.0.0/8`. */
+  allow: string[]
+}
+
+/** The policy with nothing allowed: https only, public addresses only. */
+export const DEFAULT_EGRESS_POLICY: EgressPolicy = Object.freeze({ allowInsecureHttp: false, allow: Object.freeze([]) as unknown as string[] })
+
+/** Thrown (or passed to the socket) when the policy refuses an address. `code` is the SendErrorCode it maps to. */
+export class EgressDeniedError extends Error {
+  readonly code = 'EGRESS_DENIED'
+  constructor(message: string) {
+    super(message)
+    this.name = 'EgressDeniedError'
+  }
+}
+
+type Family = 'ipv4' | 'ipv6'
+type Range = readonly [address: string, prefix: number, family: Family]
+
+// Refused unless allowed. IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) match the IPv4 ranges:
+// net.BlockList checks them against IPv4 rules itself. net.BlockList is built into Node, so the
+// policy needs no dependency.
+const REFUSED: ReadonlyArray<{ what: string; ranges: readonly Range[] }> = [
+  { what: 'loopback', ranges: [['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']] },
+  { what: 'link-local (includes the cloud metadata address 169.254.169.254)', ranges: [['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']] },
+  { what: 'unspecified', ranges: [['0.0.0.0', 8, 'ipv4'], ['::', 128, 'ipv6']] },
+  { what: 'private', ranges: [['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['fc00::', 7, 'ipv6']] },
+  { what: 'carrier-grade NAT (shared address space)', ranges: [['100.64.0.0', 10, 'ipv4']] },
+  { what: 'multicast', ranges: [['224.0.0.0', 4, 'ipv4'], ['ff00::', 8, 'ipv6']] },
+  { what: 'reserved or broadcast', ranges: [['240.0.0.0', 4, 'ipv4']] },
+  // Deprecated IPv4-compatible IPv6 (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) can carry any IPv4
+  // address, including the ones above; webhooks have no business there.
+  { what: 'IPv4-compatible or NAT64 IPv6', ranges: [['::', 96, 'ipv6'], ['64:ff9b::', 96, 'ipv6']] },
+]
+
+const REFUSED_LISTS = REFUSED.map(({ what, ranges }) => {
+  const list = new net.BlockList()
+  for (const [address, prefix, family] of ranges) list.addSubnet(address, prefix, family)
+  return { what, list }
+})
+
+/**
+ * Parses `--egress-allow` CIDRs into a net.BlockList (used here as an allow list).
+ * Throws a UsageError naming the bad entry when one is not a CIDR.
+ */
+export function parseAllowList(cidrs: readonly string[]): net.BlockList {
+  const list = new net.BlockList()
+  for (const cidr of cidrs) {
+    const m = /^([^/\s]+)\/(\d{1,3})$/.exec(cidr.trim())
+    const family = m ? net.isIP(m[1]!) : 0
+    const prefix = m ? Number(m[2]) : NaN
+    const max = family === 4 ? 32 : 128
+    if (!m || family === 0 || prefix > max) {
+      throw new UsageError(
+        `--egress-allow "${cidr}" is not a CIDR: ${!m ? 'expected ADDRESS/PREFIX' : family === 0 ? `"${m[1]}" is not an IP address` : `the prefix must be 0..${max}`}`,
+        'write an address and a prefix length, e.g. --egress-allow 10.0.0.0/8 or --egress-allow fd00::/8',
+      )
+    }
+    list.addSubnet(m[1]!, prefix, family === 4 ? 'ipv4' : 'ipv6')
+  }
+  return list
+}
+
+/** Checks one IP address; undefined when it may be connected to, else why not. */
+export function checkAddress(address: string, allow: net.BlockList): string | undefined {
+  const version = net.isIP(address)
+  if (version === 0) return `"${address}" is not an IP address`
+  const family: Family = version === 4 ? 'ipv4' : 'ipv6'
+  if (allow.check(address, family)) return undefined
+  for (const { what, list } of REFUSED_LISTS) {
+    if (list.check(address, family)) {
+      return `address ${address} is ${what}; the egress policy refuses it (allow it with --egress-allow CIDR if this receiver is trusted)`
+    }
+  }
+  return undefined
+}
+
+/** Strips the brackets of an IPv6 URL host. */
+function bareHost(hostname: string): string {
+  return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname
+}
+
+/**
+ * Checks a webhook URL before sending: https only (http with allowInsecureHttp), no credentials,
+ * and an IP-literal host must pass checkAddress. Host names are checked when they are resolved,
+ * by the connector of createEgressConnector. Returns undefined or the reason for refusing.
+ */
+export function checkUrl(url: string, policy: EgressPolicy, allow: net.BlockList = parseAllowList(policy.allow)): string | undefined {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return `"${url}" is not a valid URL`
+  }
+  if (u.protocol === 'http:') {
+    if (!policy.allowInsecureHttp) return `${u.origin} uses http; only https is sent (use https, or run with --allow-insecure-http)`
+  } else if (u.protocol !== 'https:') {
+    return `${u.protocol} URLs are not sent; use https`
+  }
+  if (u.username || u.password) return 'the URL carries credentials (user:password@); use the webhook accessToken or secrets instead'
+  const host = bareHost(u.hostname)
+  return net.isIP(host) ? checkAddress(host, allow) : undefined
+}
+
+/** A dns.lookup-compatible function (the `lookup` option of net.connect). */
+export type LookupFunction = typeof dns.lookup
+
+interface LookupAddress { address: string; family: number }
+
+/**
+ * Wraps a lookup function so that only addresses the policy allows come out: it resolves every
+ * address of the host, drops refused ones and fails with EgressDeniedError when none is left.
+ */
+export function checkedLookup(allow: net.BlockList, lookup: LookupFunction = dns.lookup): LookupFunction {
+  const wrapped = (hostname: string, options: unknown, callback?: unknown): void => {
+    const cb = (typeof options === 'function' ? options : callback) as (err: Error | null, address?: string | LookupAddress[], family?: number) => void
+    const opts = (typeof options === 'object' && options !== null ? options : typeof options === 'number' ? { family: options } : {}) as dns.LookupOptions
+    lookup(hostname, { ...opts, all: true }, (err, addresses) => {
+      if (err) return cb(err)
+      const list = addresses as LookupAddress[]
+      const allowed = list.filter((a) => checkAddress(a.address, allow) === undefined)
+      if (allowed.length === 0) {
+        const reasons = list.map((a) => checkAddress(a.address, allow)).join('; ')
+        return cb(new EgressDeniedError(`${hostname} resolves to no address the egress policy allows: ${reasons || 'no addresses'}`))
+      }
+      if (opts.all) return cb(null, allowed)
+      const first = allowed[0]!
+      cb(null, first.address, first.family)
+    })
+  }
+  return wrapped as unknown as LookupFunction
+}
+
+/** The connect function of an undici Client/Agent (the `connect` option). */
+export type Connector = buildConnector.connector
+
+export interface EgressConnectorOptions {
+  /** Resolver, dns.lookup by default; tests inject one to script DNS answers. */
+  lookup?: LookupFunction
+  /** The connector wrapped, undici's buildConnector by default; tests inject a spy. */
+  baseConnect?: Connector
+  /** Connect timeout in ms passed to undici's connector (default 10 s). */
+  connectTimeoutMs?: number
+}
+
+/**
+ * An undici connector that enforces the policy on the address actually connected to: host names
+ * resolve through checkedLookup; IP-literal hosts are checked here, since Node skips lookup for
+ * them. A refusal reaches the request as an EgressDeniedError and nothing is connected.
+ */
+export function createEgressConnector(policy: EgressPolicy, options: EgressConnectorOptions = {}): Connector {
+  const allow = parseAllowList(policy.allow)
+  const base = options.baseConnect ?? buildConnector({ lookup: checkedLookup(allow, options.lookup), timeout: options.connectTimeoutMs ?? 10_000 })
+  return (opts, callback) => {
+    const host = bareHost(opts.hostname)
+    if (net.isIP(host)) {
+      const reason = checkAddress(host, allow)
+      if (reason) {
+        process.nextTick(() => callback(new EgressDeniedError(reason), null))
+        return
+      }
+    }
+    if (opts.protocol !== 'https:' && !(opts.protocol === 'http:' && policy.allowInsecureHttp)) {
+      const reason = `${opts.protocol} is not allowed by the egress policy; use https, or run with --allow-insecure-http`
+      process.nextTick(() => callback(new EgressDeniedError(reason), null))
+      return
+    }
+    return base(opts, callback)
+  }
+}

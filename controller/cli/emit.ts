@@ -1,0 +1,140 @@
+// `hookwise emit`: sends events to a running hookwise from a CI pipeline or a registry hook.
+import { readFileSync } from 'node:fs'
+import { request } from 'undici'
+import { parseEvent, validateEvent } from '../api/event.js'
+import type { ArtifactEvent } from '../api/types.generated.js'
+import { HookwiseError, UsageError } from '../errors.js'
+import { formatText } from './diagnostics-format.js'
+import { readInput, type CliIO } from './io.js'
+
+export interface EmitOptions {
+  to: string
+  tokenFile?: string
+  event?: string
+  type?: string
+  entity?: string
+  project?: string
+  registry?: string
+  collection?: string
+  artifactId?: string
+  artifactName?: string
+  artifactVersion?: string
+  artifactType?: string
+  alias?: string
+  tag?: string
+  author?: string
+  id?: string
+  metadata?: string[]
+  /** Attempts when the server answers 429/503 or cannot be reached. Default 5. */
+  attempts?: number
+}
+
+function metadataValue(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+function eventFromFlags(o: EmitOptions): unknown {
+  const metadata: Record<string, unknown> = {}
+  for (const kv of o.metadata ?? []) {
+    const i = kv.indexOf('=')
+    if (i <= 0) throw new UsageError(`--metadata ${kv} is not KEY=VALUE`, 'e.g. --metadata accuracy=0.93 (values are parsed as JSON when they can be)')
+    metadata[kv.slice(0, i)] = metadataValue(kv.slice(i + 1))
+  }
+  const name = o.artifactName ?? o.collection
+  return {
+    ...(o.id ? { id: o.id } : {}),
+    type: o.type,
+    ...(o.author ? { author: o.author } : {}),
+    entity: o.entity,
+    project: o.project,
+    ...(o.registry ? { registry: o.registry } : {}),
+    collection: o.collection,
+    artifact: {
+      id: o.artifactId ?? (name && o.artifactVersion ? Buffer.from(`${name}:${o.artifactVersion}`).toString('base64') : undefined),
+      name,
+      version: o.artifactVersion,
+      ...(o.artifactType ? { type: o.artifactType } : {}),
+      ...(o.metadata?.length ? { metadata } : {}),
+    },
+    ...(o.alias ? { alias: o.alias } : {}),
+    ...(o.tag ? { tag: o.tag } : {}),
+  }
+}
+
+function intakeUrl(to: string): string {
+  let url: URL
+  try {
+    url = new URL(to)
+  } catch {
+    throw new UsageError(`--to ${to} is not a URL`, 'e.g. --to http://hookwise.ml-platform:8080')
+  }
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/events'
+  return url.toString()
+}
+
+export async function emitCommand(o: EmitOptions, io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let event: ArtifactEvent
+  if (o.event) {
+    const parsed = parseEvent(await readInput(o.event, io), o.event)
+    if (!parsed.ok) {
+      io.err(`${parsed.diagnostics.map(formatText).join('\n')}\n`)
+      return 1
+    }
+    event = parsed.event
+  } else {
+    const r = validateEvent(eventFromFlags(o))
+    if (!r.ok) {
+      io.err(`${r.diagnostics.map((d) => formatText({ ...d, path: `--${(d.path ?? '').replace(/^artifact\./, 'artifact-').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` })).join('\n')}\n`)
+      return 1
+    }
+    event = r.event
+  }
+  const url = intakeUrl(o.to)
+  let token = env.HOOKWISE_INTAKE_TOKEN?.trim()
+  if (o.tokenFile) {
+    try {
+      token = readFileSync(o.tokenFile, 'utf8').split('\n')[0]!.trim()
+    } catch {
+      throw new UsageError(`--token-file ${o.tokenFile} cannot be read`)
+    }
+  }
+  const body = JSON.stringify(event)
+  const attempts = o.attempts ?? 5
+  for (let attempt = 1; ; attempt++) {
+    let status: number
+    let text: string
+    let retryAfter: number | undefined
+    try {
+      const res = await request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body,
+        headersTimeout: 30_000,
+        bodyTimeout: 30_000,
+      })
+      status = res.statusCode
+      text = await res.body.text()
+      const ra = Number(res.headers['retry-after'])
+      retryAfter = Number.isFinite(ra) ? ra : undefined
+    } catch (err) {
+      if (attempt >= attempts) throw new HookwiseError('HW_USAGE', `cannot reach ${url}: ${(err as Error).message}`, { hint: 'check --to and that hookwise run is listening there' })
+      await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** (attempt - 1), 10_000)))
+      continue
+    }
+    if ((status === 429 || status === 503) && attempt < attempts) {
+      await new Promise((r) => setTimeout(r, Math.min((retryAfter ?? 2 ** attempt) * 1000, 30_000)))
+      continue
+    }
+    if (status === 202) {
+      const answer = JSON.parse(text) as { events: Array<{ id: string; duplicate: boolean; deliveries: unknown[] }> }
+      for (const e of answer.events) io.out(e.duplicate ? `event ${e.id}: duplicate, already accepted\n` : `event ${e.id}: accepted, ${e.deliveries.length} deliver${e.deliveries.length === 1 ? 'y' : 'ies'}\n`)
+      return 0
+    }
+    io.err(`${url} answered ${status}: ${text}\n`)
+    return 1
+  }
+}

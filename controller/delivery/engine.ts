@@ -1,0 +1,303 @@
+// The delivery engine: accepts events (matched and persisted before anyone is told "accepted"),
+// and works the outbox: due deliveries are rendered with the current secrets, sent, judged by the
+// retry policy and recorded, attempt by attempt. Time, randomness, the sender, the retry policy
+// and the circuit breaker are injected.
+import { randomUUID } from 'node:crypto'
+import type { ArtifactEvent, WebhookSpec } from '../api/types.generated.js'
+import { HookwiseError } from '../errors.js'
+import { AutomationIndex } from '../match/automation-index.js'
+import type { CompiledAutomation, DesiredState, WebhookEntry } from '../reconcile/desired-state.js'
+import { mapLookup, resolveWebhookSecrets, type SecretLookup } from '../reconcile/secrets.js'
+import { buildRequest, maskedHeaders } from './request.js'
+import type { Sender, SendResult } from './send-result.js'
+import type { DeliveryRow, DeliveryStatus, Store } from './store.js'
+
+/** What to do after an attempt. */
+export type Verdict = { kind: 'success' } | { kind: 'retry'; delayMs: number } | { kind: 'fail' } | { kind: 'gone' }
+
+export interface RetryDecider {
+  /** `attempt` is the number of the attempt just made (1-based). */
+  decide(attempt: number, result: SendResult, retry: WebhookSpec['retry'], now: number): Verdict
+}
+
+export interface Breaker {
+  /** Undefined when a request may go to `origin` now; otherwise when to try again. */
+  blockedUntil(origin: string, now: number): number | undefined
+  record(origin: string, ok: boolean, now: number): void
+}
+
+/** What an attempt did, for status, metrics and logs. */
+export interface AttemptReport {
+  delivery: DeliveryRow
+  attempt: number
+  result: SendResult
+  status: DeliveryStatus
+  verdict: Verdict['kind']
+}
+
+export interface EngineOptions {
+  store: Store
+  sender: Sender
+  retry: RetryDecider
+  breaker: Breaker
+  now?: () => number
+  /** A re-sent event id within this window is not delivered again. Default 24 h. */
+  dedupWindowMs?: number
+  /** Pending deliveries beyond which the intake refuses new events. Default 100,000. */
+  maxPending?: number
+  /** Attempts in flight per webhook. Default 8. */
+  perWebhookConcurrency?: number
+  /** Attempts in flight in all. Default 128. */
+  concurrency?: number
+  /** How often the outbox is polled for due work when nothing wakes it. Default 200 ms. */
+  pollIntervalMs?: number
+  onAccepted?: (events: AcceptedEvent[]) => void
+  onAttempt?: (report: AttemptReport) => void
+  onError?: (err: unknown) => void
+}
+
+export interface AcceptedEvent {
+  id: string
+  duplicate: boolean
+  deliveries: Array<{ id: string; automation: string; webhook: string }>
+}
+
+/** The queue is over its bound: the intake answers 503 with Retry-After. */
+export class QueueFullError extends Error {
+  readonly retryAfterSeconds: number
+  constructor(pending: number, max: number) {
+    super(`the delivery queue holds ${pending} pending deliveries (limit ${max}); retry later`)
+    this.retryAfterSeconds = 5
+  }
+}
+
+const WAIT_FOR_WEBHOOK_MS = 30_000
+
+export class DeliveryEngine {
+  private readonly o: Required<Omit<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>> & Pick<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>
+  private state: DesiredState | undefined
+  private index = new AutomationIndex([])
+  private automations = new Map<string, CompiledAutomation>()
+  private secrets: SecretLookup = () => undefined
+  private readonly inFlight = new Set<string>()
+  private readonly inFlightPerWebhook = new Map<string, number>()
+  private readonly running = new Set<Promise<void>>()
+  /** Webhooks that answered 410, by key, with the spec they had: cleared when the spec changes. */
+  private readonly gone = new Map<string, string>()
+  private pending: number
+  private timer: NodeJS.Timeout | undefined
+  private ticking = false
+  private again = false
+  private stopped = true
+
+  constructor(options: EngineOptions) {
+    this.o = {
+      now: Date.now,
+      dedupWindowMs: 24 * 3600_000,
+      maxPending: 100_000,
+      perWebhookConcurrency: 8,
+      concurrency: 128,
+      pollIntervalMs: 200,
+      ...options,
+    }
+    this.pending = this.o.store.pendingCount()
+  }
+
+  /** Applies a new desired state: new matches use it at once; pending deliveries of removed automations are cancelled. */
+  setState(state: DesiredState): { cancelled: number } {
+    this.state = state
+    this.index = new AutomationIndex(state.automations)
+    this.automations = new Map(state.automations.map((a) => [a.key, a]))
+    this.secrets = mapLookup(state.secrets)
+    for (const [key, spec] of this.gone) if (JSON.stringify(state.webhooks.get(key)?.spec) !== spec) this.gone.delete(key)
+    let cancelled = 0
+    const now = this.o.now()
+    for (const key of this.o.store.automationsWithPending()) {
+      if (!this.automations.has(key)) cancelled += this.o.store.cancelAutomation(key, 'automation removed', now)
+    }
+    this.pending -= cancelled
+    this.kick()
+    return { cancelled }
+  }
+
+  /** Replaces where Secret values come from (Kubernetes mode reads them from the cluster). */
+  setSecretLookup(lookup: SecretLookup): void {
+    this.secrets = lookup
+  }
+
+  get pendingCount(): number {
+    return this.pending
+  }
+
+  get ready(): boolean {
+    return this.state !== undefined
+  }
+
+  /**
+   * Matches and durably records events; returns once they and their deliveries are stored.
+   * Throws QueueFullError when the queue is over its bound (nothing is stored then).
+   */
+  accept(events: readonly ArtifactEvent[]): AcceptedEvent[] {
+    const now = this.o.now()
+    const items = events.map((e) => {
+      const event: ArtifactEvent = { ...e, id: e.id ?? `evt_${randomUUID()}`, time: e.time ?? new Date(now).toISOString() }
+      const deliveries = this.index.match(event).map((a) => ({ id: `msg_${randomUUID()}`, automation: a.key, webhook: `${a.namespace}/${a.spec.action.webhook}` }))
+      return { eventId: event.id!, body: JSON.stringify(event), deliveries }
+    })
+    const adding = items.reduce((n, i) => n + i.deliveries.length, 0)
+    if (adding > 0 && this.pending + adding > this.o.maxPending) throw new QueueFullError(this.pending, this.o.maxPending)
+    const stored = this.o.store.enqueue(items, now, now - this.o.dedupWindowMs)
+    const accepted = items.map((item, i) => {
+      const deliveries = stored[i]
+      return { id: item.eventId, duplicate: deliveries === null, deliveries: deliveries ?? [] }
+    })
+    this.pending += accepted.reduce((n, a) => n + a.deliveries.length, 0)
+    this.o.onAccepted?.(accepted)
+    if (adding > 0) this.kick()
+    return accepted
+  }
+
+  start(): void {
+    this.stopped = false
+    this.kick()
+  }
+
+  /** Stops taking new work and waits for attempts in flight (up to `graceMs`); unfinished ones stay pending. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    let timeout: NodeJS.Timeout | undefined
+    await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => { timeout = setTimeout(r, graceMs) })])
+    clearTimeout(timeout)
+  }
+
+  /** Looks for due work now. */
+  kick(): void {
+    if (this.stopped) return
+    if (this.ticking) {
+      this.again = true
+      return
+    }
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = setTimeout(() => this.tick(), 0)
+  }
+
+  private tick(): void {
+    this.timer = undefined
+    if (this.stopped || !this.state) return
+    this.ticking = true
+    try {
+      do {
+        this.again = false
+        this.dispatchDue()
+      } while (this.again && !this.stopped)
+    } catch (err) {
+      this.o.onError?.(err)
+    } finally {
+      this.ticking = false
+    }
+    if (!this.stopped) this.timer = setTimeout(() => this.tick(), this.o.pollIntervalMs)
+  }
+
+  private dispatchDue(): void {
+    const free = this.o.concurrency - this.inFlight.size
+    if (free <= 0) return
+    const now = this.o.now()
+    // Read more than we can start: rows of a saturated webhook must not hide others.
+    for (const row of this.o.store.due(now, free * 4 + this.inFlight.size)) {
+      if (this.inFlight.size >= this.o.concurrency) break
+      if (this.inFlight.has(row.id)) continue
+      const busy = this.inFlightPerWebhook.get(row.webhook) ?? 0
+      if (busy >= this.o.perWebhookConcurrency) continue
+      if (!this.ready || !this.prepare(row, now)) continue
+      this.inFlight.add(row.id)
+      this.inFlightPerWebhook.set(row.webhook, busy + 1)
+      const p = this.attempt(row)
+        .catch((err) => this.o.onError?.(err))
+        .finally(() => {
+          this.inFlight.delete(row.id)
+          this.inFlightPerWebhook.set(row.webhook, (this.inFlightPerWebhook.get(row.webhook) ?? 1) - 1)
+          this.running.delete(p)
+          this.kick()
+        })
+      this.running.add(p)
+    }
+  }
+
+  /** Checks what must hold before an attempt; reschedules (without counting an attempt) when it does not. */
+  private prepare(row: DeliveryRow, now: number): boolean {
+    const automation = this.automations.get(row.automation)
+    if (!automation) {
+      this.pending -= this.o.store.cancelAutomation(row.automation, 'automation removed', now)
+      return false
+    }
+    const webhook = this.state!.webhooks.get(row.webhook)
+    const wait = (ms: number, reason: string): false => {
+      this.o.store.reschedule(row.id, now + ms, now, reason)
+      return false
+    }
+    if (!webhook || !webhook.valid) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} is not ready`)
+    if (webhook.spec.suspend) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} is suspended`)
+    if (this.gone.has(row.webhook)) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} answered 410 Gone; change the Webhook to resume`)
+    const origin = originOf(webhook.spec.url)
+    const blocked = this.o.breaker.blockedUntil(origin, now)
+    if (blocked !== undefined) return wait(Math.max(blocked - now, 1), `circuit open for ${origin}`)
+    return true
+  }
+
+  private async attempt(row: DeliveryRow): Promise<void> {
+    const automation = this.automations.get(row.automation)!
+    const webhook = this.state!.webhooks.get(row.webhook) as WebhookEntry
+    const startedAt = this.o.now()
+    let secrets: Record<string, string>
+    try {
+      secrets = resolveWebhookSecrets(webhook, this.secrets)
+    } catch (err) {
+      if (err instanceof HookwiseError) {
+        this.o.store.reschedule(row.id, startedAt + WAIT_FOR_WEBHOOK_MS, startedAt, err.message)
+        return
+      }
+      throw err
+    }
+    const event = JSON.parse(this.o.store.eventBody(row.eventSeq)!) as ArtifactEvent
+    const body = automation.template.render({ event, secrets })
+    const usesSecret = automation.template.placeholders.some((p) => Object.hasOwn(secrets, p.name))
+    const maskedBody = usesSecret ? automation.template.render({ event, secrets: Object.fromEntries(Object.keys(secrets).map((k) => [k, '****'])) }) : body
+    const request = buildRequest({ webhook: webhook.spec, secrets, body, deliveryId: row.id, timestamp: Math.floor(startedAt / 1000) })
+    // The sender enforces the egress policy (URL and connected address) and reports EGRESS_DENIED.
+    const result = await this.o.sender.send(request, { timeoutMs: (webhook.spec.timeoutSeconds ?? 15) * 1000 })
+    const n = row.attempts + 1
+    const now = this.o.now()
+    const verdict = this.o.retry.decide(n, result, webhook.spec.retry, now)
+    const endpointFailed = result.error !== undefined ? result.error.code !== 'EGRESS_DENIED' : (result.statusCode ?? 0) >= 500 || result.statusCode === 429 || result.statusCode === 408
+    if (result.error?.code !== 'EGRESS_DENIED') this.o.breaker.record(originOf(request.url), !endpointFailed, now)
+    if (verdict.kind === 'gone') this.gone.set(row.webhook, JSON.stringify(webhook.spec))
+    const status: DeliveryStatus = verdict.kind === 'success' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed'
+    this.o.store.recordAttempt(
+      {
+        deliveryId: row.id,
+        n,
+        startedAt,
+        latencyMs: Math.round(result.latencyMs),
+        url: request.url,
+        requestHeaders: maskedHeaders(request.headers),
+        body: maskedBody,
+        statusCode: result.statusCode ?? null,
+        responseHead: result.bodyHead ?? null,
+        error: result.error ? `${result.error.code}: ${result.error.message}` : null,
+      },
+      { status, nextAttemptAt: verdict.kind === 'retry' ? now + verdict.delayMs : now, now },
+    )
+    if (status !== 'pending') this.pending--
+    this.o.onAttempt?.({ delivery: { ...row, status, attempts: n }, attempt: n, result, status, verdict: verdict.kind })
+  }
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    return url
+  }
+}

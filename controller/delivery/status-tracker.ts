@@ -1,0 +1,71 @@
+// What happened lately, per automation and per webhook: the facts status is made of (served at
+// /v1/status and by `hookwise get`; written onto the custom resources in Kubernetes mode).
+import type { DeliveryRecord } from '../api/types.generated.js'
+import type { AcceptedEvent, AttemptReport } from './engine.js'
+
+export interface AutomationFacts {
+  lastTriggered?: string
+  lastDelivery?: DeliveryRecord
+  counters: { triggered: number; succeeded: number; failed: number }
+}
+
+export interface WebhookFacts {
+  lastDelivery?: DeliveryRecord
+  consecutiveFailures: number
+  /** Set when the endpoint answered 410 Gone. */
+  gone?: boolean
+}
+
+const OUTCOME = { succeeded: 'Succeeded', pending: 'Retrying', failed: 'Failed', cancelled: 'Cancelled' } as const
+
+export class StatusTracker {
+  readonly automations = new Map<string, AutomationFacts>()
+  readonly webhooks = new Map<string, WebhookFacts>()
+
+  private automation(key: string): AutomationFacts {
+    let f = this.automations.get(key)
+    if (!f) {
+      f = { counters: { triggered: 0, succeeded: 0, failed: 0 } }
+      this.automations.set(key, f)
+    }
+    return f
+  }
+
+  private webhook(key: string): WebhookFacts {
+    let f = this.webhooks.get(key)
+    if (!f) {
+      f = { consecutiveFailures: 0 }
+      this.webhooks.set(key, f)
+    }
+    return f
+  }
+
+  accepted(events: readonly AcceptedEvent[], now: number): void {
+    const time = new Date(now).toISOString()
+    for (const e of events) {
+      for (const d of e.deliveries) {
+        const f = this.automation(d.automation)
+        f.lastTriggered = time
+        f.counters.triggered++
+      }
+    }
+  }
+
+  attempted(r: AttemptReport, now: number): void {
+    const record: DeliveryRecord = {
+      id: r.delivery.id,
+      time: new Date(now).toISOString(),
+      outcome: OUTCOME[r.status],
+      attempts: r.attempt,
+      ...(r.result.statusCode !== undefined ? { statusCode: r.result.statusCode } : {}),
+    }
+    const a = this.automation(r.delivery.automation)
+    a.lastDelivery = record
+    if (r.status === 'succeeded') a.counters.succeeded++
+    if (r.status === 'failed') a.counters.failed++
+    const w = this.webhook(r.delivery.webhook)
+    w.lastDelivery = record
+    w.consecutiveFailures = r.verdict === 'success' ? 0 : w.consecutiveFailures + 1
+    w.gone = r.verdict === 'gone' ? true : r.verdict === 'success' ? false : w.gone
+  }
+}

@@ -1,0 +1,291 @@
+// The durable outbox and history: one SQLite file under the state folder (better-sqlite3).
+// Every event and the deliveries it matched are written in one transaction before the intake
+// answers 202; a delivery stays `pending` until an attempt succeeds, fails for good, or its
+// automation is removed, so a crash (even kill -9) loses nothing: pending work is picked up again.
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled'
+
+export interface DeliveryRow {
+  id: string
+  eventSeq: number
+  eventId: string
+  automation: string
+  webhook: string
+  status: DeliveryStatus
+  attempts: number
+  nextAttemptAt: number
+  createdAt: number
+  updatedAt: number
+  lastStatusCode: number | null
+  lastError: string | null
+}
+
+export interface AttemptRow {
+  deliveryId: string
+  n: number
+  startedAt: number
+  latencyMs: number
+  url: string
+  /** Request headers as sent, with credentials masked. */
+  requestHeaders: Record<string, string>
+  /** The body as sent, with secret values masked. */
+  body: string
+  statusCode: number | null
+  responseHead: string | null
+  error: string | null
+}
+
+export interface NewDelivery {
+  id: string
+  automation: string
+  webhook: string
+}
+
+export interface StoreOptions {
+  /** `full` fsyncs every commit (survives power loss); `normal` (default) survives process crashes. */
+  durability?: 'normal' | 'full'
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_id ON events(id, received_at);
+CREATE TABLE IF NOT EXISTS deliveries (
+  id TEXT PRIMARY KEY,
+  event_seq INTEGER NOT NULL REFERENCES events(seq),
+  automation TEXT NOT NULL,
+  webhook TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_status_code INTEGER,
+  last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_automation ON deliveries(automation, created_at);
+CREATE TABLE IF NOT EXISTS attempts (
+  delivery_id TEXT NOT NULL REFERENCES deliveries(id),
+  n INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  latency_ms INTEGER NOT NULL,
+  url TEXT NOT NULL,
+  request_headers TEXT NOT NULL,
+  body TEXT NOT NULL,
+  status_code INTEGER,
+  response_head TEXT,
+  error TEXT,
+  PRIMARY KEY (delivery_id, n)
+);
+`
+
+interface RawDelivery {
+  id: string
+  event_seq: number
+  event_id: string
+  automation: string
+  webhook: string
+  status: DeliveryStatus
+  attempts: number
+  next_attempt_at: number
+  created_at: number
+  updated_at: number
+  last_status_code: number | null
+  last_error: string | null
+}
+
+const toDelivery = (r: RawDelivery): DeliveryRow => ({
+  id: r.id,
+  eventSeq: r.event_seq,
+  eventId: r.event_id,
+  automation: r.automation,
+  webhook: r.webhook,
+  status: r.status,
+  attempts: r.attempts,
+  nextAttemptAt: r.next_attempt_at,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  lastStatusCode: r.last_status_code,
+  lastError: r.last_error,
+})
+
+const DELIVERY_COLUMNS = 'd.id, d.event_seq, e.id AS event_id, d.automation, d.webhook, d.status, d.attempts, d.next_attempt_at, d.created_at, d.updated_at, d.last_status_code, d.last_error'
+
+export class Store {
+  readonly path: string
+  private readonly db: Database.Database
+  private readonly stmt
+
+  constructor(stateDir: string, options: StoreOptions = {}) {
+    mkdirSync(stateDir, { recursive: true })
+    this.path = join(stateDir, 'hookwise.db')
+    this.db = new Database(this.path)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`)
+    this.db.pragma('foreign_keys = ON')
+    this.db.pragma('busy_timeout = 5000')
+    this.db.exec(SCHEMA)
+    const db = this.db
+    this.stmt = {
+      recentEvent: db.prepare<[string, number], { seq: number }>('SELECT seq FROM events WHERE id = ? AND received_at >= ? LIMIT 1'),
+      insertEvent: db.prepare<[string, number, string]>('INSERT INTO events (id, received_at, body) VALUES (?, ?, ?)'),
+      insertDelivery: db.prepare<[string, number | bigint, string, string, number, number, number]>(
+        "INSERT INTO deliveries (id, event_seq, automation, webhook, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+      ),
+      due: db.prepare<[number, number], RawDelivery>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.rowid LIMIT ?`),
+      nextDue: db.prepare<[], { t: number | null }>("SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'"),
+      pendingCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'"),
+      oldestPending: db.prepare<[], { t: number | null }>("SELECT MIN(created_at) AS t FROM deliveries WHERE status = 'pending'"),
+      eventBody: db.prepare<[number], { body: string }>('SELECT body FROM events WHERE seq = ?'),
+      get: db.prepare<[string], RawDelivery>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`),
+      insertAttempt: db.prepare('INSERT INTO attempts (delivery_id, n, started_at, latency_ms, url, request_headers, body, status_code, response_head, error) VALUES (@deliveryId, @n, @startedAt, @latencyMs, @url, @requestHeaders, @body, @statusCode, @responseHead, @error)'),
+      finishAttempt: db.prepare<[DeliveryStatus, number, number, number | null, string | null, number, string]>(
+        'UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ?',
+      ),
+      reschedule: db.prepare<[number, string | null, number, string]>("UPDATE deliveries SET next_attempt_at = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ? AND status = 'pending'"),
+      cancelAutomation: db.prepare<[string, number, string]>("UPDATE deliveries SET status = 'cancelled', last_error = ?, updated_at = ? WHERE automation = ? AND status = 'pending'"),
+      pendingAutomations: db.prepare<[], { automation: string }>("SELECT DISTINCT automation FROM deliveries WHERE status = 'pending'"),
+      redeliver: db.prepare<[number, number, string]>("UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND status != 'pending'"),
+      attempts: db.prepare<[string], Record<string, unknown>>('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY n'),
+      pruneAttempts: db.prepare<[number]>("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE status != 'pending' AND updated_at < ?)"),
+      pruneDeliveries: db.prepare<[number]>("DELETE FROM deliveries WHERE status != 'pending' AND updated_at < ?"),
+      pruneEvents: db.prepare<[number]>('DELETE FROM events WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)'),
+    }
+  }
+
+  /**
+   * Records events and their deliveries in one transaction. An event whose id was received since
+   * `dedupSince` is a duplicate: nothing is written for it. Returns, per event, its deliveries or null.
+   */
+  enqueue(items: ReadonlyArray<{ eventId: string; body: string; deliveries: NewDelivery[] }>, now: number, dedupSince: number): Array<NewDelivery[] | null> {
+    return this.db.transaction(() =>
+      items.map((item) => {
+        if (this.stmt.recentEvent.get(item.eventId, dedupSince)) return null
+        const seq = this.stmt.insertEvent.run(item.eventId, now, item.body).lastInsertRowid
+        for (const d of item.deliveries) this.stmt.insertDelivery.run(d.id, seq, d.automation, d.webhook, now, now, now)
+        return item.deliveries
+      }),
+    )()
+  }
+
+  /** Pending deliveries due at `now`, oldest first. */
+  due(now: number, limit: number): DeliveryRow[] {
+    return this.stmt.due.all(now, limit).map(toDelivery)
+  }
+
+  /** When the next pending delivery is due, if any. */
+  nextDueAt(): number | undefined {
+    return this.stmt.nextDue.get()?.t ?? undefined
+  }
+
+  pendingCount(): number {
+    return this.stmt.pendingCount.get()!.n
+  }
+
+  oldestPendingCreatedAt(): number | undefined {
+    return this.stmt.oldestPending.get()?.t ?? undefined
+  }
+
+  eventBody(seq: number): string | undefined {
+    return this.stmt.eventBody.get(seq)?.body
+  }
+
+  get(id: string): DeliveryRow | undefined {
+    const r = this.stmt.get.get(id)
+    return r ? toDelivery(r) : undefined
+  }
+
+  /** Records an attempt and the delivery's new state in one transaction. */
+  recordAttempt(attempt: AttemptRow, next: { status: DeliveryStatus; nextAttemptAt: number; now: number }): void {
+    this.db.transaction(() => {
+      this.stmt.insertAttempt.run({ ...attempt, requestHeaders: JSON.stringify(attempt.requestHeaders) })
+      this.stmt.finishAttempt.run(next.status, attempt.n, next.nextAttemptAt, attempt.statusCode, attempt.error, next.now, attempt.deliveryId)
+    })()
+  }
+
+  /** Moves a pending delivery's next attempt without counting an attempt (circuit open, secret missing, suspended). */
+  reschedule(id: string, nextAttemptAt: number, now: number, reason?: string): void {
+    this.stmt.reschedule.run(nextAttemptAt, reason ?? null, now, id)
+  }
+
+  /** Cancels the pending deliveries of an automation that no longer exists; returns how many. */
+  cancelAutomation(automation: string, reason: string, now: number): number {
+    return this.stmt.cancelAutomation.run(reason, now, automation).changes
+  }
+
+  /** Automations that have pending deliveries. */
+  automationsWithPending(): string[] {
+    return this.stmt.pendingAutomations.all().map((r) => r.automation)
+  }
+
+  /** Puts a finished delivery back in the queue, with the same id; false when it is pending or unknown. */
+  redeliver(id: string, now: number): boolean {
+    return this.stmt.redeliver.run(now, now, id).changes === 1
+  }
+
+  attempts(id: string): AttemptRow[] {
+    return this.stmt.attempts.all(id).map((r) => ({
+      deliveryId: r.delivery_id as string,
+      n: r.n as number,
+      startedAt: r.started_at as number,
+      latencyMs: r.latency_ms as number,
+      url: r.url as string,
+      requestHeaders: JSON.parse(r.request_headers as string) as Record<string, string>,
+      body: r.body as string,
+      statusCode: r.status_code as number | null,
+      responseHead: r.response_head as string | null,
+      error: r.error as string | null,
+    }))
+  }
+
+  /** Lists deliveries, newest first. */
+  list(filter: { automation?: string; status?: DeliveryStatus; limit?: number } = {}): DeliveryRow[] {
+    const where: string[] = []
+    const params: Array<string | number> = []
+    if (filter.automation) {
+      where.push('d.automation = ?')
+      params.push(filter.automation)
+    }
+    if (filter.status) {
+      where.push('d.status = ?')
+      params.push(filter.status)
+    }
+    params.push(filter.limit ?? 100)
+    const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?`
+    return (this.db.prepare(sql).all(...params) as RawDelivery[]).map(toDelivery)
+  }
+
+  /** Per-automation counts for status views. */
+  countsByAutomation(): Map<string, Record<DeliveryStatus, number>> {
+    const rows = this.db.prepare('SELECT automation, status, COUNT(*) AS n FROM deliveries GROUP BY automation, status').all() as Array<{ automation: string; status: DeliveryStatus; n: number }>
+    const out = new Map<string, Record<DeliveryStatus, number>>()
+    for (const r of rows) {
+      const c = out.get(r.automation) ?? { pending: 0, succeeded: 0, failed: 0, cancelled: 0 }
+      c[r.status] = r.n
+      out.set(r.automation, c)
+    }
+    return out
+  }
+
+  /** Deletes finished deliveries (and their attempts) last updated before `before`, and events no delivery needs that are older than `eventsBefore`. */
+  prune(before: number, eventsBefore: number): { deliveries: number; events: number } {
+    return this.db.transaction(() => {
+      this.stmt.pruneAttempts.run(before)
+      const deliveries = this.stmt.pruneDeliveries.run(before).changes
+      const events = this.stmt.pruneEvents.run(eventsBefore).changes
+      return { deliveries, events }
+    })()
+  }
+
+  close(): void {
+    this.db.close()
+  }
+}

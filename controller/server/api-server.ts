@@ -1,0 +1,160 @@
+// The HTTP API: event intake, delivery history and redelivery, status, health and metrics.
+// Bad input always gets a 4xx problem body naming the field; never a 500.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { timingSafeEqual } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import { parseJson, validateEvent } from '../api/event.js'
+import type { ArtifactEvent } from '../api/types.generated.js'
+import type { Diagnostic } from '../errors.js'
+import { QueueFullError, type DeliveryEngine } from '../delivery/engine.js'
+import type { DeliveryStatus, Store } from '../delivery/store.js'
+import { BodyTooLargeError, readBody } from './read-body.js'
+import { sendJson, sendProblem } from './problem.js'
+
+export interface ApiServerOptions {
+  engine: DeliveryEngine
+  store: Store
+  /** Accepted bearer tokens; empty means no authentication (the server then listens on loopback only). */
+  tokens: readonly string[]
+  /** Largest accepted request body. Default 1 MiB. */
+  bodyLimit?: number
+  /** Largest number of events in one request. Default 1,000. */
+  maxEventsPerRequest?: number
+  /** JSON for GET /v1/status. */
+  status: () => unknown
+  /** Prometheus text for GET /metrics. */
+  metrics?: () => Promise<{ contentType: string; body: string }>
+  onEvents?: (accepted: number, duplicates: number) => void
+  onError?: (err: unknown) => void
+}
+
+const STATUSES: readonly DeliveryStatus[] = ['pending', 'succeeded', 'failed', 'cancelled']
+
+function authorized(req: IncomingMessage, tokens: readonly string[]): boolean {
+  if (tokens.length === 0) return true
+  const header = req.headers.authorization ?? ''
+  const match = /^Bearer (.+)$/.exec(header)
+  if (!match) return false
+  const given = Buffer.from(match[1]!)
+  return tokens.some((t) => {
+    const want = Buffer.from(t)
+    return want.length === given.length && timingSafeEqual(want, given)
+  })
+}
+
+export class ApiServer {
+  private readonly server: Server
+  private readonly o: ApiServerOptions
+
+  constructor(options: ApiServerOptions) {
+    this.o = options
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch((err) => {
+        this.o.onError?.(err)
+        if (!res.headersSent) sendProblem(res, 500, 'Internal Error', 'hookwise failed to handle the request; see its log')
+        else res.destroy()
+      })
+    })
+    this.server.keepAliveTimeout = 65_000
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject)
+        resolve(this.server.address() as AddressInfo)
+      })
+    })
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve())
+      this.server.closeAllConnections()
+    })
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://hookwise')
+    const path = url.pathname
+    if (path === '/healthz') return sendJson(res, 200, { ok: true })
+    if (path === '/readyz') return this.o.engine.ready ? sendJson(res, 200, { ready: true }) : sendJson(res, 503, { ready: false })
+    if (path === '/metrics' && this.o.metrics) {
+      const m = await this.o.metrics()
+      res.writeHead(200, { 'Content-Type': m.contentType })
+      res.end(m.body)
+      return
+    }
+    if (!path.startsWith('/v1/')) return sendProblem(res, 404, 'Not Found', `no route ${req.method} ${path}`)
+    if (!authorized(req, this.o.tokens)) {
+      return sendProblem(res, 401, 'Unauthorized', 'send Authorization: Bearer <intake token>', { headers: { 'WWW-Authenticate': 'Bearer realm="hookwise"' } })
+    }
+    if (path === '/v1/events') {
+      if (req.method !== 'POST') return sendProblem(res, 405, 'Method Not Allowed', 'POST events to /v1/events', { headers: { Allow: 'POST' } })
+      return this.intake(req, res)
+    }
+    if (path === '/v1/status' && req.method === 'GET') return sendJson(res, 200, this.o.status())
+    if (path === '/v1/deliveries' && req.method === 'GET') {
+      const status = url.searchParams.get('status') ?? undefined
+      if (status !== undefined && !STATUSES.includes(status as DeliveryStatus)) return sendProblem(res, 400, 'Bad Request', `status must be one of ${STATUSES.join(', ')}`)
+      const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 1000)
+      const automation = url.searchParams.get('automation') ?? undefined
+      return sendJson(res, 200, this.o.store.list({ ...(automation ? { automation } : {}), ...(status ? { status: status as DeliveryStatus } : {}), limit }))
+    }
+    const one = /^\/v1\/deliveries\/([^/]+)(\/redeliver)?$/.exec(path)
+    if (one) {
+      const id = decodeURIComponent(one[1]!)
+      const delivery = this.o.store.get(id)
+      if (!delivery) return sendProblem(res, 404, 'Not Found', `no delivery ${id}`)
+      if (one[2]) {
+        if (req.method !== 'POST') return sendProblem(res, 405, 'Method Not Allowed', 'POST to redeliver', { headers: { Allow: 'POST' } })
+        if (delivery.status === 'pending') return sendProblem(res, 409, 'Conflict', `delivery ${id} is still pending`)
+        this.o.store.redeliver(id, Date.now())
+        this.o.engine.kick()
+        return sendJson(res, 202, { id, status: 'pending' })
+      }
+      if (req.method !== 'GET') return sendProblem(res, 405, 'Method Not Allowed', 'GET a delivery', { headers: { Allow: 'GET' } })
+      return sendJson(res, 200, { ...delivery, attempts: this.o.store.attempts(id) })
+    }
+    return sendProblem(res, 404, 'Not Found', `no route ${req.method} ${path}`)
+  }
+
+  private async intake(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const limit = this.o.bodyLimit ?? 1024 * 1024
+    let raw: Buffer
+    try {
+      raw = await readBody(req, limit)
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        res.setHeader('Connection', 'close')
+        return sendProblem(res, 413, 'Payload Too Large', `the body is larger than ${limit} bytes; send fewer events per request`)
+      }
+      throw err
+    }
+    const parsed = parseJson(raw.toString('utf8'))
+    if (!parsed.ok) return sendProblem(res, 400, 'Bad Request', 'the body is not valid JSON', { errors: parsed.diagnostics })
+    const values = Array.isArray(parsed.value) ? parsed.value : [parsed.value]
+    const max = this.o.maxEventsPerRequest ?? 1000
+    if (values.length === 0) return sendProblem(res, 400, 'Bad Request', 'the array holds no events')
+    if (values.length > max) return sendProblem(res, 413, 'Payload Too Large', `at most ${max} events per request; got ${values.length}`)
+    const events: ArtifactEvent[] = []
+    const errors: Diagnostic[] = []
+    values.forEach((v, i) => {
+      const r = validateEvent(v)
+      if (r.ok) events.push(r.event)
+      else errors.push(...r.diagnostics.map((d) => (Array.isArray(parsed.value) ? { ...d, path: `[${i}]${d.path ? `.${d.path}` : ''}` } : d)))
+    })
+    if (errors.length) return sendProblem(res, 400, 'Bad Request', `${errors.length === 1 ? 'a field is' : 'fields are'} not valid; nothing was accepted`, { errors })
+    let accepted
+    try {
+      accepted = this.o.engine.accept(events)
+    } catch (err) {
+      if (err instanceof QueueFullError) return sendProblem(res, 503, 'Service Unavailable', err.message, { headers: { 'Retry-After': String(err.retryAfterSeconds) } })
+      throw err
+    }
+    const duplicates = accepted.filter((a) => a.duplicate).length
+    this.o.onEvents?.(accepted.length - duplicates, duplicates)
+    return sendJson(res, 202, { accepted: accepted.length - duplicates, duplicates, events: accepted })
+  }
+}

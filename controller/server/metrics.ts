@@ -1,0 +1,38 @@
+// Prometheus metrics (prom-client), on a registry of their own so tests and several controllers in
+// one process do not collide.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { AttemptReport, DeliveryEngine } from '../delivery/engine.js'
+import type { Store } from '../delivery/store.js'
+
+export interface Metrics {
+  events(accepted: number, duplicates: number): void
+  attempt(report: AttemptReport): void
+  render(engine: DeliveryEngine, store: Store): Promise<{ contentType: string; body: string }>
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry()
+  const events = new Counter({ name: 'hookwise_events_received_total', help: 'Events accepted by the intake, by whether they were duplicates.', labelNames: ['duplicate'], registers: [registry] })
+  const deliveries = new Counter({ name: 'hookwise_deliveries_total', help: 'Deliveries finished, by outcome (succeeded, failed).', labelNames: ['outcome'], registers: [registry] })
+  const attempts = new Counter({ name: 'hookwise_delivery_attempts_total', help: 'Delivery attempts, by result (success, retry, fail, gone).', labelNames: ['result'], registers: [registry] })
+  const latency = new Histogram({ name: 'hookwise_delivery_attempt_duration_seconds', help: 'Latency of delivery attempts.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] })
+  const depth = new Gauge({ name: 'hookwise_queue_pending', help: 'Deliveries waiting to be sent.', registers: [registry] })
+  const oldest = new Gauge({ name: 'hookwise_queue_oldest_pending_age_seconds', help: 'Age of the oldest pending delivery.', registers: [registry] })
+  return {
+    events: (accepted, duplicates) => {
+      events.inc({ duplicate: 'false' }, accepted)
+      events.inc({ duplicate: 'true' }, duplicates)
+    },
+    attempt: (r) => {
+      attempts.inc({ result: r.verdict })
+      latency.observe(r.result.latencyMs / 1000)
+      if (r.status === 'succeeded' || r.status === 'failed') deliveries.inc({ outcome: r.status })
+    },
+    render: async (engine, store) => {
+      depth.set(engine.pendingCount)
+      const created = store.oldestPendingCreatedAt()
+      oldest.set(created === undefined ? 0 : (Date.now() - created) / 1000)
+      return { contentType: registry.contentType, body: await registry.metrics() }
+    },
+  }
+}

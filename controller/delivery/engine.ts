@@ -10,10 +10,12 @@ import type { CompiledAutomation, DesiredState, WebhookEntry } from '../reconcil
 import { mapLookup, resolveWebhookSecrets, type SecretLookup } from '../reconcile/secrets.js'
 import { buildRequest, maskedHeaders } from './request.js'
 import type { Sender, SendResult } from './send-result.js'
+import { endpointOk, originOf } from './circuit-breaker.js'
+import type { Decision } from './retry-policy.js'
 import type { DeliveryRow, DeliveryStatus, Store } from './store.js'
 
-/** What to do after an attempt. */
-export type Verdict = { kind: 'success' } | { kind: 'retry'; delayMs: number } | { kind: 'fail' } | { kind: 'gone' }
+/** What to do after an attempt (the retry policy's decision). */
+export type Verdict = Decision
 
 export interface RetryDecider {
   /** `attempt` is the number of the attempt just made (1-based). */
@@ -270,8 +272,8 @@ export class DeliveryEngine {
     const n = row.attempts + 1
     const now = this.o.now()
     const verdict = this.o.retry.decide(n, result, webhook.spec.retry, now)
-    const endpointFailed = result.error !== undefined ? result.error.code !== 'EGRESS_DENIED' : (result.statusCode ?? 0) >= 500 || result.statusCode === 429 || result.statusCode === 408
-    if (result.error?.code !== 'EGRESS_DENIED') this.o.breaker.record(originOf(request.url), !endpointFailed, now)
+    const healthy = endpointOk(result)
+    if (healthy !== undefined) this.o.breaker.record(originOf(request.url), healthy, now)
     if (verdict.kind === 'gone') this.gone.set(row.webhook, JSON.stringify(webhook.spec))
     const status: DeliveryStatus = verdict.kind === 'success' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed'
     this.o.store.recordAttempt(
@@ -287,17 +289,9 @@ export class DeliveryEngine {
         responseHead: result.bodyHead ?? null,
         error: result.error ? `${result.error.code}: ${result.error.message}` : null,
       },
-      { status, nextAttemptAt: verdict.kind === 'retry' ? now + verdict.delayMs : now, now },
+      { status, nextAttemptAt: verdict.kind === 'retry' ? now + verdict.delayMs : now, now, ...(verdict.kind === 'fail' || verdict.kind === 'gone' ? { lastError: verdict.reason } : {}) },
     )
     if (status !== 'pending') this.pending--
     this.o.onAttempt?.({ delivery: { ...row, status, attempts: n }, attempt: n, result, status, verdict: verdict.kind })
-  }
-}
-
-function originOf(url: string): string {
-  try {
-    return new URL(url).origin
-  } catch {
-    return url
   }
 }

@@ -204,10 +204,10 @@ export class Store {
   }
 
   /** Records an attempt and the delivery's new state in one transaction. */
-  recordAttempt(attempt: AttemptRow, next: { status: DeliveryStatus; nextAttemptAt: number; now: number }): void {
+  recordAttempt(attempt: AttemptRow, next: { status: DeliveryStatus; nextAttemptAt: number; now: number; lastError?: string }): void {
     this.db.transaction(() => {
       this.stmt.insertAttempt.run({ ...attempt, requestHeaders: JSON.stringify(attempt.requestHeaders) })
-      this.stmt.finishAttempt.run(next.status, attempt.n, next.nextAttemptAt, attempt.statusCode, attempt.error, next.now, attempt.deliveryId)
+      this.stmt.finishAttempt.run(next.status, attempt.n, next.nextAttemptAt, attempt.statusCode, next.lastError ?? attempt.error, next.now, attempt.deliveryId)
     })()
   }
 

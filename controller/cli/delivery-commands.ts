@@ -1,0 +1,98 @@
+// Registers the commands of the delivery side: run, emit, deliveries, delivery, redeliver, get, describe.
+import { InvalidArgumentError, Option, type Command } from 'commander'
+import type { DeliveryStatus } from '../delivery/store.js'
+import { emitCommand, type EmitOptions } from './emit.js'
+import { deliveriesCommand, deliveryCommand, redeliverCommand } from './history.js'
+import type { CliIO } from './io.js'
+import { runCommand, type RunOptions } from './run.js'
+import { describeCommand, getCommand } from './status.js'
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+function positive(value: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('expected a positive whole number')
+  return Number(value)
+}
+
+export function registerDeliveryCommands(cli: Command, io: CliIO, setStatus: (status: number) => void): void {
+  cli
+    .command('run')
+    .description('run the controller on a folder: watch it, take events over HTTP, deliver durably')
+    .requiredOption('--dir <dir>', 'folder of Webhook and Automation manifests, watched for changes (repeatable)', collect)
+    .option('--secrets <dir>', 'folder of Secret manifests (repeatable)', collect)
+    .option('--state <dir>', 'folder of the delivery queue and history (SQLite)', './.hookwise')
+    .option('--listen <host:port>', 'address of the HTTP API (intake, status, metrics)', '127.0.0.1:8080')
+    .option('--intake-token-file <file>', 'bearer tokens the API accepts, one per line (or HOOKWISE_INTAKE_TOKEN); without any, only loopback')
+    .option('--allow-insecure-http', 'allow http:// webhook URLs (default: https only)')
+    .option('--egress-allow <cidr>', 'allow deliveries to addresses in this private, loopback or link-local range (repeatable)', collect)
+    .addOption(new Option('--durability <mode>', 'normal survives crashes; full also survives power loss (slower)').choices(['normal', 'full']).default('normal'))
+    .option('--max-pending <n>', 'pending deliveries beyond which the intake answers 503', positive, 100_000)
+    .option('--retention-hours <n>', 'how long finished deliveries and their attempts are kept', positive, 24 * 7)
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
+    .action(async (opts: RunOptions) => setStatus(await runCommand(opts, io)))
+
+  cli
+    .command('emit')
+    .description('send an artifact event to a running hookwise (from CI, a registry hook, a script)')
+    .requiredOption('--to <url>', 'hookwise API URL, e.g. http://127.0.0.1:8080')
+    .option('--token-file <file>', 'intake bearer token (or HOOKWISE_INTAKE_TOKEN)')
+    .option('--event <file>', 'the event as a JSON file (- for standard input); or build it from the flags below')
+    .option('--type <type>', 'event type, e.g. ADD_ARTIFACT_ALIAS')
+    .option('--entity <entity>', 'entity (team)')
+    .option('--project <project>', 'project')
+    .option('--registry <registry>', 'registry of the collection')
+    .option('--collection <collection>', 'collection')
+    .option('--artifact-name <name>', 'artifact name (default: the collection)')
+    .option('--artifact-version <version>', 'version, e.g. v7')
+    .option('--artifact-id <id>', 'artifact id (default: base64 of name:version)')
+    .option('--artifact-type <type>', 'artifact type, e.g. model')
+    .option('--alias <alias>', 'alias added (ADD_ARTIFACT_ALIAS)')
+    .option('--tag <tag>', 'tag added or removed (tag events)')
+    .option('--author <user>', 'who caused the event')
+    .option('--id <id>', 'event id, for deduplication (default: generated)')
+    .option('--metadata <key=value>', 'a top-level metadata value, JSON when it parses (repeatable)', collect)
+    .action(async (opts: EmitOptions) => setStatus(await emitCommand(opts, io)))
+
+  cli
+    .command('deliveries')
+    .description('list deliveries from the state folder, newest first')
+    .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
+    .option('--automation <[namespace/]name>', 'only this automation')
+    .addOption(new Option('--status <status>', 'only this status').choices(['pending', 'succeeded', 'failed', 'cancelled']))
+    .option('--limit <n>', 'at most this many', positive, 50)
+    .option('--json', 'print JSON')
+    .action((opts: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean }) => setStatus(deliveriesCommand(opts, io)))
+
+  cli
+    .command('delivery')
+    .description('show one delivery and every attempt: headers (secrets masked), body, response')
+    .argument('<id>', 'delivery id (the webhook-id header)')
+    .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
+    .option('--json', 'print JSON')
+    .action((id: string, opts: { state: string; json?: boolean }) => setStatus(deliveryCommand(id, opts, io)))
+
+  cli
+    .command('redeliver')
+    .description('queue a finished delivery again, with the same webhook-id')
+    .argument('<id>', 'delivery id')
+    .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
+    .action((id: string, opts: { state: string }) => setStatus(redeliverCommand(id, opts, io)))
+
+  cli
+    .command('get')
+    .description('list webhooks or automations with their status, from a running hookwise')
+    .argument('<kind>', 'webhooks or automations')
+    .option('--server <url>', 'hookwise API URL', 'http://127.0.0.1:8080')
+    .option('--token-file <file>', 'bearer token (or HOOKWISE_INTAKE_TOKEN)')
+    .option('--json', 'print JSON')
+    .action(async (kind: string, opts: { server: string; tokenFile?: string; json?: boolean }) => setStatus(await getCommand(kind, opts, io)))
+
+  cli
+    .command('describe')
+    .description('show the conditions, last delivery and errors of an automation or webhook')
+    .argument('<kind>', 'automation or webhook')
+    .argument('<name>', '[namespace/]name')
+    .option('--server <url>', 'hookwise API URL', 'http://127.0.0.1:8080')
+    .option('--token-file <file>', 'bearer token (or HOOKWISE_INTAKE_TOKEN)')
+    .action(async (kind: string, name: string, opts: { server: string; tokenFile?: string }) => setStatus(await describeCommand(kind, name, opts, io)))
+}

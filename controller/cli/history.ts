@@ -1,0 +1,89 @@
+// Delivery history from the state folder: `hookwise deliveries`, `hookwise delivery ID`,
+// `hookwise redeliver ID`. They read the SQLite file directly, so they work whether or not the
+// controller is running (a running controller picks a redelivery up within its poll interval).
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { Store, type DeliveryRow, type DeliveryStatus } from '../delivery/store.js'
+import { HookwiseError } from '../errors.js'
+import type { CliIO } from './io.js'
+
+function openStore(state: string): Store {
+  if (!existsSync(join(state, 'hookwise.db'))) {
+    throw new HookwiseError('HW_PATH_NOT_FOUND', `no hookwise state in ${state}`, { hint: 'pass the --state folder hookwise run uses (default ./.hookwise)' })
+  }
+  return new Store(state)
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
+
+/** A fixed-width table, kubectl style. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd()
+  return [line(header), ...rows.map(line)].join('\n')
+}
+
+function deliveryCells(d: DeliveryRow): string[] {
+  return [d.id, d.automation, d.status.toUpperCase(), String(d.attempts), d.lastStatusCode === null ? '-' : String(d.lastStatusCode), iso(d.createdAt), d.lastError ?? '']
+}
+
+export function deliveriesCommand(o: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean }, io: CliIO): number {
+  const store = openStore(o.state)
+  try {
+    const rows = store.list({ ...(o.automation ? { automation: o.automation.includes('/') ? o.automation : `default/${o.automation}` } : {}), ...(o.status ? { status: o.status } : {}), limit: o.limit })
+    if (o.json) io.out(`${JSON.stringify(rows, null, 2)}\n`)
+    else if (rows.length === 0) io.out('no deliveries\n')
+    else io.out(`${table(['ID', 'AUTOMATION', 'STATUS', 'ATTEMPTS', 'CODE', 'CREATED', 'LAST ERROR'], rows.map(deliveryCells))}\n`)
+    return 0
+  } finally {
+    store.close()
+  }
+}
+
+export function deliveryCommand(id: string, o: { state: string; json?: boolean }, io: CliIO): number {
+  const store = openStore(o.state)
+  try {
+    const d = store.get(id)
+    if (!d) throw new HookwiseError('HW_PATH_NOT_FOUND', `no delivery ${id}`, { hint: 'list them with hookwise deliveries' })
+    const attempts = store.attempts(id)
+    if (o.json) {
+      io.out(`${JSON.stringify({ ...d, attempts }, null, 2)}\n`)
+      return 0
+    }
+    const lines = [
+      `Delivery:    ${d.id}`,
+      `Event:       ${d.eventId}`,
+      `Automation:  ${d.automation}`,
+      `Webhook:     ${d.webhook}`,
+      `Status:      ${d.status}${d.status === 'pending' ? ` (next attempt ${iso(d.nextAttemptAt)})` : ''}`,
+      `Attempts:    ${d.attempts}`,
+    ]
+    for (const a of attempts) {
+      lines.push('', `Attempt ${a.n} at ${iso(a.startedAt)}: ${a.statusCode ?? a.error} in ${a.latencyMs} ms`, `  POST ${a.url}`)
+      for (const [k, v] of Object.entries(a.requestHeaders)) lines.push(`  ${k}: ${v}`)
+      lines.push(`  body: ${a.body}`)
+      if (a.responseHead) lines.push(`  response: ${a.responseHead}`)
+      if (a.error) lines.push(`  error: ${a.error}`)
+    }
+    io.out(`${lines.join('\n')}\n`)
+    return 0
+  } finally {
+    store.close()
+  }
+}
+
+export function redeliverCommand(id: string, o: { state: string }, io: CliIO): number {
+  const store = openStore(o.state)
+  try {
+    const d = store.get(id)
+    if (!d) throw new HookwiseError('HW_PATH_NOT_FOUND', `no delivery ${id}`, { hint: 'list them with hookwise deliveries' })
+    if (!store.redeliver(id, Date.now())) {
+      io.err(`delivery ${id} is still pending; it will be attempted again by itself\n`)
+      return 1
+    }
+    io.out(`delivery ${id} queued again (same webhook-id)\n`)
+    return 0
+  } finally {
+    store.close()
+  }
+}

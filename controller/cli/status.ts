@@ -1,0 +1,73 @@
+// `hookwise get webhooks|automations` and `hookwise describe automation|webhook NAME`: the status
+// a running controller serves at /v1/status, printed kubectl style.
+import { readFileSync } from 'node:fs'
+import { request } from 'undici'
+import { HookwiseError, UsageError } from '../errors.js'
+import type { StatusReport } from '../server/status-report.js'
+import { formatText } from './diagnostics-format.js'
+import { table } from './history.js'
+import type { CliIO } from './io.js'
+
+export interface ServerOptions {
+  server: string
+  tokenFile?: string
+}
+
+async function fetchStatus(o: ServerOptions, env: NodeJS.ProcessEnv): Promise<StatusReport> {
+  let token = env.HOOKWISE_INTAKE_TOKEN?.trim()
+  if (o.tokenFile) token = readFileSync(o.tokenFile, 'utf8').split('\n')[0]!.trim()
+  const url = new URL('/v1/status', o.server).toString()
+  try {
+    const res = await request(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, headersTimeout: 10_000 })
+    const text = await res.body.text()
+    if (res.statusCode !== 200) throw new HookwiseError('HW_USAGE', `${url} answered ${res.statusCode}: ${text}`, { hint: res.statusCode === 401 ? 'pass --token-file or set HOOKWISE_INTAKE_TOKEN' : 'check --server' })
+    return JSON.parse(text) as StatusReport
+  } catch (err) {
+    if (err instanceof HookwiseError) throw err
+    throw new HookwiseError('HW_USAGE', `cannot reach ${url}: ${(err as Error).message}`, { hint: 'start hookwise run, or point --server at it' })
+  }
+}
+
+function age(iso: string | undefined, now: number): string {
+  if (!iso) return '-'
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000))
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : s < 172800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`
+}
+
+export async function getCommand(kind: string, o: ServerOptions & { json?: boolean }, io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (!['webhooks', 'webhook', 'automations', 'automation'].includes(kind)) throw new UsageError(`cannot get ${kind}`, 'use hookwise get webhooks or hookwise get automations')
+  const report = await fetchStatus(o, env)
+  const now = Date.now()
+  if (kind.startsWith('webhook')) {
+    if (o.json) io.out(`${JSON.stringify(report.webhooks, null, 2)}\n`)
+    else io.out(`${table(['NAMESPACE', 'NAME', 'READY', 'HEALTHY', 'LAST DELIVERY', 'FAILURES', 'URL'], report.webhooks.map((w) => [w.namespace, w.name, w.ready ? 'True' : 'False', w.gone ? 'Gone' : w.healthy ? 'True' : 'False', age(w.lastDelivery?.time, now), String(w.consecutiveFailures), w.url]))}\n`)
+  } else if (o.json) io.out(`${JSON.stringify(report.automations, null, 2)}\n`)
+  else io.out(`${table(['NAMESPACE', 'NAME', 'READY', 'EVENT', 'WEBHOOK', 'LAST DELIVERY', 'FAILURES'], report.automations.map((a) => [a.namespace, a.name, a.ready ? 'True' : 'False', a.event || '-', a.webhook || '-', age(a.lastDelivery?.time, now), String(a.deliveries.failed)]))}\n`)
+  return 0
+}
+
+export async function describeCommand(kind: string, name: string, o: ServerOptions, io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [namespace, short] = name.includes('/') ? (name.split('/', 2) as [string, string]) : ['default', name]
+  const report = await fetchStatus(o, env)
+  const lines: string[] = []
+  if (kind === 'automation' || kind === 'automations') {
+    const a = report.automations.find((x) => x.namespace === namespace && x.name === short)
+    if (!a) throw new HookwiseError('HW_AUTOMATION_NOT_FOUND', `automation ${namespace}/${short} is not known to ${o.server}`)
+    lines.push(`Name:          ${a.name}`, `Namespace:     ${a.namespace}`, `Event:         ${a.event || '-'}`, `Webhook:       ${a.webhook || '-'}`, `Enabled:       ${a.enabled}`,
+      `Ready:         ${a.ready ? 'True' : 'False'}`, `Last triggered: ${a.lastTriggered ?? '-'}`,
+      `Last delivery: ${a.lastDelivery ? `${a.lastDelivery.id} ${a.lastDelivery.outcome} ${a.lastDelivery.statusCode ?? ''} after ${a.lastDelivery.attempts} attempt(s) at ${a.lastDelivery.time}` : '-'}`,
+      `Deliveries:    ${a.deliveries.succeeded} succeeded, ${a.deliveries.failed} failed, ${a.deliveries.pending} pending, ${a.deliveries.cancelled} cancelled`)
+    if (a.errors.length) lines.push('Errors:', ...a.errors.map((d) => `  ${formatText(d).replace(/\n/g, '\n  ')}`))
+  } else if (kind === 'webhook' || kind === 'webhooks') {
+    const w = report.webhooks.find((x) => x.namespace === namespace && x.name === short)
+    if (!w) throw new HookwiseError('HW_WEBHOOK_NOT_FOUND', `webhook ${namespace}/${short} is not known to ${o.server}`)
+    lines.push(`Name:          ${w.name}`, `Namespace:     ${w.namespace}`, `URL:           ${w.url}`, `Ready:         ${w.ready ? 'True' : 'False'}`,
+      `Healthy:       ${w.gone ? 'False (Gone: the endpoint answered 410)' : w.healthy ? 'True' : `False (${w.consecutiveFailures} consecutive failures)`}`,
+      `Last delivery: ${w.lastDelivery ? `${w.lastDelivery.id} ${w.lastDelivery.outcome} ${w.lastDelivery.statusCode ?? ''} at ${w.lastDelivery.time}` : '-'}`)
+    if (w.errors.length) lines.push('Errors:', ...w.errors.map((d) => `  ${formatText(d).replace(/\n/g, '\n  ')}`))
+  } else {
+    throw new UsageError(`cannot describe ${kind}`, 'use hookwise describe automation NAME or hookwise describe webhook NAME')
+  }
+  io.out(`${lines.join('\n')}\n`)
+  return 0
+}

@@ -2,6 +2,11 @@
 // bodies, keep-alive. Loopback is allowed explicitly; the default policy refuses it.
 import t from 'tap'
 import net from 'node:net'
+import https from 'node:https'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setImmediate as tick } from 'node:timers/promises'
 import type { AddressInfo } from 'node:net'
 import { UndiciSender, BODY_HEAD_BYTES } from '../controller/delivery/sender.js'
@@ -168,4 +173,35 @@ t.test('send never throws: a malformed URL is a refusal, close() is idempotent e
   await sender.close()
   const after = await sender.send(post('http://127.0.0.1:9/'), { timeoutMs: 100 })
   t.equal(after.error?.code, 'NETWORK', 'a closed sender reports, it does not throw')
+})
+
+t.test('https: a receiver with an untrusted certificate is NETWORK; trusted via ca, it is reached by host name', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookwise-tls-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+  const cert = readFileSync(join(dir, 'cert.pem'), 'utf8')
+  let connections = 0
+  const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+    req.resume()
+    req.on('end', () => res.end(`tls ${req.headers.host}`))
+  })
+  server.on('secureConnection', () => connections++)
+  server.on('tlsClientError', () => undefined)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  const port = (server.address() as AddressInfo).port
+  const egress = { allowInsecureHttp: false, allow: ['127.0.0.0/8'] }
+
+  const untrusted = await newSender(t, { egress }).send(post(`https://localhost:${port}/`), { timeoutMs: 2000 })
+  t.equal(untrusted.error?.code, 'NETWORK')
+  t.match(untrusted.error?.message, /^DEPTH_ZERO_SELF_SIGNED_CERT: /)
+
+  const trusted = newSender(t, { egress, ca: [cert] })
+  const ok = await trusted.send(post(`https://localhost:${port}/`), { timeoutMs: 2000 })
+  t.equal(ok.error, undefined)
+  t.equal(ok.bodyHead, `tls localhost:${port}`)
+  const denied = await newSender(t, { egress: { allowInsecureHttp: false, allow: [] }, ca: [cert] }).send(post(`https://localhost:${port}/`), { timeoutMs: 2000 })
+  t.equal(denied.error?.code, 'EGRESS_DENIED')
+  t.equal(connections, 1, 'only the trusted, allowed request completed a handshake')
 })

@@ -7,6 +7,7 @@
 // DNS (Node does not call `lookup` for them), so the connector checks those before connecting.
 import dns from 'node:dns'
 import net from 'node:net'
+import tls from 'node:tls'
 import { buildConnector } from 'undici'
 import { UsageError } from '../errors.js'
 
@@ -156,6 +157,8 @@ export interface EgressConnectorOptions {
   baseConnect?: Connector
   /** Connect timeout in ms passed to undici's connector (default 10 s). */
   connectTimeoutMs?: number
+  /** Extra trusted CA certificates (PEM) for https receivers, added to Node's defaults. */
+  ca?: string[]
 }
 
 /**
@@ -165,7 +168,11 @@ export interface EgressConnectorOptions {
  */
 export function createEgressConnector(policy: EgressPolicy, options: EgressConnectorOptions = {}): Connector {
   const allow = parseAllowList(policy.allow)
-  const base = options.baseConnect ?? buildConnector({ lookup: checkedLookup(allow, options.lookup), timeout: options.connectTimeoutMs ?? 10_000 })
+  const base = options.baseConnect ?? buildConnector({
+    lookup: checkedLookup(allow, options.lookup),
+    timeout: options.connectTimeoutMs ?? 10_000,
+    ...(options.ca ? { ca: [...tls.rootCertificates, ...options.ca] } : {}),
+  })
   return (opts, callback) => {
     const host = bareHost(opts.hostname)
     if (net.isIP(host)) {

@@ -20,6 +20,8 @@ export interface UndiciSenderOptions {
   connectionsPerOrigin?: number
   /** Idle keep-alive connections close after this many ms (default 30 s; a server's keep-alive hint may shorten it). */
   keepAliveTimeoutMs?: number
+  /** Extra trusted CA certificates (PEM), e.g. a private CA of an allowed internal receiver. */
+  ca?: string[]
   /** Test hooks for the connector: a scripted resolver or a spy in place of the real connect. */
   connector?: Pick<EgressConnectorOptions, 'lookup' | 'baseConnect'>
 }
@@ -34,7 +36,7 @@ export class UndiciSender implements Sender {
     this.policy = options.egress ?? DEFAULT_EGRESS_POLICY
     this.allow = parseAllowList(this.policy.allow)
     this.agent = new Agent({
-      connect: createEgressConnector(this.policy, { ...options.connector }),
+      connect: createEgressConnector(this.policy, { ...options.connector, ...(options.ca ? { ca: options.ca } : {}) }),
       connections: options.connectionsPerOrigin ?? 16,
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
       keepAliveMaxTimeout: Math.max(options.keepAliveTimeoutMs ?? 30_000, 60_000),

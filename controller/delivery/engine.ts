@@ -69,6 +69,7 @@ export class QueueFullError extends Error {
   readonly retryAfterSeconds: number
   constructor(pending: number, max: number) {
     super(`the delivery queue holds ${pending} pending deliveries (limit ${max}); retry later`)
+    this.name = 'QueueFullError'
     this.retryAfterSeconds = 5
   }
 }

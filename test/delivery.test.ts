@@ -1,0 +1,270 @@
+// The delivery engine over a real SQLite outbox, a real undici sender and real receivers on
+// loopback; the clock is injected so retries are tested without waiting for them.
+import t from 'tap'
+import { Webhook as StandardWebhook } from 'standardwebhooks'
+import { parseManifest } from '../controller/sources/manifest.js'
+import { validateObjects } from '../controller/reconcile/validate.js'
+import { DeliveryEngine, type AttemptReport } from '../controller/delivery/engine.js'
+import { Store } from '../controller/delivery/store.js'
+import { UndiciSender } from '../controller/delivery/sender.js'
+import { createBreaker, createRetryDecider } from '../controller/delivery/policies.js'
+import type { ArtifactEvent } from '../controller/api/types.generated.js'
+import { startReceiver, type Receiver } from './helpers/receiver.js'
+import type { TapTest } from './helpers/cli.js'
+
+const SIGNING = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+
+function manifests(url: string, extra = ''): string {
+  return `apiVersion: hookwise.dev/v1alpha1
+kind: Webhook
+metadata: {name: hook}
+spec:
+  url: ${url}
+  accessToken: {secretKeyRef: {name: creds, key: token}}
+  secrets: [{name: SIGNING_KEY, secretKeyRef: {name: creds, key: signing}}, {name: API_KEY, secretKeyRef: {name: creds, key: api}}]
+  signing: {secret: SIGNING_KEY, scheme: standard-webhooks}
+  headers: {X-Team: ml}
+  retry: {maxAttempts: 3}
+${extra}---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {token: tok-123, signing: ${SIGNING}, api: key-456}
+---
+apiVersion: hookwise.dev/v1alpha1
+kind: Automation
+metadata: {name: deploy}
+spec:
+  scope: {type: Registry, registry: model}
+  event: {type: LINK_ARTIFACT}
+  action:
+    webhook: hook
+    payload: {version: "\${artifact_version_string}", key: "\${API_KEY}"}
+`
+}
+
+function state(text: string) {
+  const parsed = parseManifest(text, 'm.yaml')
+  const s = validateObjects(parsed.objects, parsed.diagnostics)
+  if (s.diagnostics.length) throw new Error(JSON.stringify(s.diagnostics))
+  return s
+}
+
+const event = (id: string): ArtifactEvent => ({
+  id, type: 'LINK_ARTIFACT', author: 'alice', entity: 'acme', project: 'p', registry: 'model', collection: 'churn',
+  artifact: { id: 'QQ==', name: 'churn', version: 'v7' },
+})
+
+interface Harness {
+  engine: DeliveryEngine
+  store: Store
+  receiver: Receiver
+  clock: { now: number }
+  reports: AttemptReport[]
+  settle(): Promise<void>
+}
+
+async function harness(t: TapTest, options: { url?: (r: Receiver) => string; maxPending?: number; extraWebhookSpec?: string } = {}): Promise<Harness> {
+  const receiver = await startReceiver(t)
+  const store = new Store(t.testdir({}))
+  const clock = { now: Date.parse('2026-11-27T10:00:00Z') }
+  const reports: AttemptReport[] = []
+  const sender = new UndiciSender({ egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] } })
+  const engine = new DeliveryEngine({
+    store,
+    sender,
+    retry: createRetryDecider(() => 0.5), // no jitter: 5 s, 30 s, ...
+    breaker: createBreaker(),
+    now: () => clock.now,
+    pollIntervalMs: 10,
+    ...(options.maxPending ? { maxPending: options.maxPending } : {}),
+    onAttempt: (r) => reports.push(r),
+  })
+  engine.setState(state(manifests(options.url ? options.url(receiver) : `${receiver.url}/hook`, options.extraWebhookSpec)))
+  engine.start()
+  t.teardown(async () => {
+    await engine.stop()
+    await sender.close()
+    store.close()
+  })
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 200 && engine.pendingCount > 0 && store.due(clock.now, 1).length > 0; i++) await new Promise((r) => setTimeout(r, 10))
+    await new Promise((r) => setTimeout(r, 30))
+  }
+  return { engine, store, receiver, clock, reports, settle }
+}
+
+t.test('an accepted event is stored, then delivered with the exact request', async (t) => {
+  const h = await harness(t)
+  const [accepted] = h.engine.accept([event('e-1')])
+  t.equal(accepted!.deliveries.length, 1)
+  const id = accepted!.deliveries[0]!.id
+  t.equal(h.store.get(id)?.status, 'pending', 'stored before anything is sent')
+  const [got] = await h.receiver.waitFor(1)
+  t.equal(got!.path, '/hook')
+  t.equal(got!.body, '{"version":"acme/p/churn:v7","key":"key-456"}')
+  t.match(got!.headers, { 'content-type': 'application/json', 'user-agent': 'hookwise/0.1.0', 'webhook-id': id, authorization: 'Bearer tok-123', 'x-team': 'ml' })
+  // The signature verifies with the standardwebhooks package (timestamp is the injected clock's).
+  const wh = new StandardWebhook(SIGNING)
+  t.equal(got!.headers['webhook-timestamp'], String(Math.floor(h.clock.now / 1000)))
+  t.throws(() => wh.verify(got!.body, got!.headers as Record<string, string>), /timestamp too old/, 'the verifier checks our (injected, old) timestamp')
+  await h.settle()
+  const d = h.store.get(id)!
+  t.match(d, { status: 'succeeded', attempts: 1, lastStatusCode: 200 })
+  const [attempt] = h.store.attempts(id)
+  t.match(attempt, { n: 1, url: `${h.receiver.url}/hook`, statusCode: 200, error: null })
+  t.equal(attempt!.requestHeaders.Authorization, 'Bearer ****', 'history masks the token')
+  t.equal(attempt!.body, '{"version":"acme/p/churn:v7","key":"****"}', 'history masks secret values in the body')
+  t.equal(h.engine.pendingCount, 0)
+})
+
+t.test('re-sent event ids are not delivered twice', async (t) => {
+  const h = await harness(t)
+  const first = h.engine.accept([event('e-dup')])
+  const again = h.engine.accept([event('e-dup'), event('e-new')])
+  t.equal(first[0]!.duplicate, false)
+  t.same(again.map((a) => [a.id, a.duplicate, a.deliveries.length]), [['e-dup', true, 0], ['e-new', false, 1]])
+  await h.receiver.waitFor(2)
+  await h.settle()
+  t.equal(h.receiver.received.length, 2)
+})
+
+t.test('5xx and network errors are retried on the schedule with the same webhook-id; 4xx fails at once', async (t) => {
+  const h = await harness(t)
+  h.receiver.script = [503, { status: 429, headers: { 'retry-after': '60' } }, 200]
+  const [a] = h.engine.accept([event('e-retry')])
+  const id = a!.deliveries[0]!.id
+  await h.receiver.waitFor(1)
+  await h.settle()
+  t.match(h.store.get(id), { status: 'pending', attempts: 1, lastStatusCode: 503, nextAttemptAt: h.clock.now + 5_000 })
+  h.clock.now += 5_000
+  h.engine.kick()
+  await h.receiver.waitFor(2)
+  await h.settle()
+  t.match(h.store.get(id), { status: 'pending', attempts: 2, lastStatusCode: 429, nextAttemptAt: h.clock.now + 60_000 }, 'Retry-After 60 beats the 30 s schedule')
+  h.clock.now += 60_000
+  h.engine.kick()
+  await h.receiver.waitFor(3)
+  await h.settle()
+  t.match(h.store.get(id), { status: 'succeeded', attempts: 3, lastStatusCode: 200 })
+  t.same(new Set(h.receiver.received.map((r) => r.headers['webhook-id'])), new Set([id]), 'one webhook-id across retries')
+
+  h.receiver.script = [400]
+  const [b] = h.engine.accept([event('e-400')])
+  await h.receiver.waitFor(4)
+  await h.settle()
+  t.match(h.store.get(b!.deliveries[0]!.id), { status: 'failed', attempts: 1, lastStatusCode: 400, lastError: /^the receiver answered 400, which is not retried/ })
+})
+
+t.test('maxAttempts bounds retries; then the delivery is failed', async (t) => {
+  const h = await harness(t)
+  h.receiver.fallback = 500
+  const [a] = h.engine.accept([event('e-max')])
+  const id = a!.deliveries[0]!.id
+  for (let n = 1; n <= 3; n++) {
+    await h.receiver.waitFor(n)
+    await h.settle()
+    h.clock.now += 31_000
+    h.engine.kick()
+  }
+  await h.settle()
+  t.match(h.store.get(id), { status: 'failed', attempts: 3, lastError: /^gave up after 3 attempts \(spec.retry.maxAttempts 3\)/ })
+  t.equal(h.receiver.received.length, 3)
+})
+
+t.test('410 marks the webhook gone: later deliveries wait until the Webhook changes', async (t) => {
+  const h = await harness(t)
+  h.receiver.script = [410]
+  const [a] = h.engine.accept([event('e-gone')])
+  await h.receiver.waitFor(1)
+  await h.settle()
+  t.match(h.store.get(a!.deliveries[0]!.id), { status: 'failed', lastError: /410 Gone/ })
+  const [b] = h.engine.accept([event('e-after')])
+  await h.settle()
+  t.equal(h.receiver.received.length, 1, 'nothing sent to a gone webhook')
+  t.match(h.store.get(b!.deliveries[0]!.id), { status: 'pending', lastError: /answered 410 Gone; change the Webhook to resume/ })
+  h.engine.setState(state(manifests(`${h.receiver.url}/hook2`)))
+  h.clock.now += 31_000
+  h.engine.kick()
+  await h.receiver.waitFor(2)
+  t.equal(h.receiver.received[1]!.path, '/hook2')
+})
+
+t.test('the egress policy refuses cloud metadata addresses without retrying', async (t) => {
+  const h = await harness(t, { url: () => 'http://169.254.169.254/latest/meta-data' })
+  const [a] = h.engine.accept([event('e-ssrf')])
+  await h.settle()
+  t.match(h.store.get(a!.deliveries[0]!.id), { status: 'failed', attempts: 1, lastError: /169\.254\.169\.254/ })
+  t.match(h.reports[0], { verdict: 'fail', result: { error: { code: 'EGRESS_DENIED' } } })
+})
+
+t.test('removing an automation cancels its pending deliveries', async (t) => {
+  const h = await harness(t)
+  h.receiver.fallback = 503
+  const [a] = h.engine.accept([event('e-cancel')])
+  await h.receiver.waitFor(1)
+  await h.settle()
+  const onlyWebhook = manifests(`${h.receiver.url}/hook`).split('---\napiVersion: hookwise.dev/v1alpha1\nkind: Automation')[0]!
+  t.same(h.engine.setState(state(onlyWebhook)), { cancelled: 1 })
+  t.match(h.store.get(a!.deliveries[0]!.id), { status: 'cancelled', lastError: 'automation removed' })
+  t.equal(h.engine.pendingCount, 0)
+})
+
+t.test('a missing Secret makes deliveries wait, not fail; they go once it exists', async (t) => {
+  const h = await harness(t)
+  const without = manifests(`${h.receiver.url}/hook`).replace(/---\napiVersion: v1\nkind: Secret[\s\S]*?\n---\n/, '---\n')
+  h.engine.setState(state(without))
+  const [a] = h.engine.accept([event('e-nosecret')])
+  await h.settle()
+  t.match(h.store.get(a!.deliveries[0]!.id), { status: 'pending', attempts: 0, lastError: 'webhook default/hook needs ACCESS_TOKEN: Secret default/creds not found' })
+  h.engine.setState(state(manifests(`${h.receiver.url}/hook`)))
+  h.clock.now += 31_000
+  h.engine.kick()
+  await h.receiver.waitFor(1)
+  await h.settle()
+  t.match(h.store.get(a!.deliveries[0]!.id), { status: 'succeeded', attempts: 1 })
+})
+
+t.test('the circuit opens after consecutive failures: jobs wait, nothing is dropped', async (t) => {
+  const h = await harness(t)
+  h.receiver.fallback = 503
+  const accepted = h.engine.accept(Array.from({ length: 8 }, (_, i) => event(`e-cb-${i}`)))
+  await h.receiver.waitFor(5)
+  await h.settle()
+  t.ok(h.receiver.received.length >= 5 && h.receiver.received.length <= 8, `${h.receiver.received.length} attempts before the circuit opened`)
+  const ids = accepted.map((a) => a.deliveries[0]!.id)
+  t.ok(ids.every((id) => h.store.get(id)!.status === 'pending'), 'all still pending')
+  const before = h.receiver.received.length
+  h.clock.now += 10_000
+  h.engine.kick()
+  await h.settle()
+  t.equal(h.receiver.received.length, before, 'no request while the circuit is open')
+  h.receiver.fallback = 200
+  h.clock.now += 60_000
+  h.engine.kick()
+  await h.receiver.waitFor(before + 1)
+  await h.settle()
+  t.equal(h.receiver.received.length, before + 1, 'half-open: one probe')
+  // The others were told to wait for the probe; on the (fake) clock that wait has to pass.
+  h.clock.now += 60_000
+  h.engine.kick()
+  await h.receiver.waitFor(before + 8)
+  await h.settle()
+  t.ok(ids.every((id) => h.store.get(id)!.status === 'succeeded'), 'all delivered after the endpoint recovered')
+})
+
+t.test('the queue bound refuses new events with QueueFullError, storing nothing', async (t) => {
+  const h = await harness(t, { maxPending: 2 })
+  h.receiver.fallback = 503
+  h.engine.accept([event('q-1'), event('q-2')])
+  t.throws(() => h.engine.accept([event('q-3')]), { name: 'QueueFullError', retryAfterSeconds: 5 })
+  t.equal(h.store.list({}).length, 2)
+})
+
+t.test('a suspended webhook holds its deliveries', async (t) => {
+  const h = await harness(t, { extraWebhookSpec: '  suspend: true\n' })
+  const [a] = h.engine.accept([event('e-susp')])
+  await h.settle()
+  t.equal(h.receiver.received.length, 0)
+  t.match(h.store.get(a!.deliveries[0]!.id), { status: 'pending', lastError: 'webhook default/hook is suspended' })
+})

@@ -129,6 +129,19 @@ t.test('a 10 MB response: only the first 4 KiB is kept and the call returns prom
   t.ok(written < 10 * 1024 * 1024, `the server could not write it all (${written} bytes): the rest was not read`)
 })
 
+t.test('a body that stalls after the first 4 KiB: the head is kept and the call still ends by timeoutMs', async (t) => {
+  const server = await startServer(t, (_req, res) => {
+    res.writeHead(503, { 'Content-Length': '20000' })
+    res.write('z'.repeat(5000))
+  })
+  const started = Date.now()
+  const result = await newSender(t).send(post(server.url()), { timeoutMs: 300 })
+  const took = Date.now() - started
+  t.equal(result.statusCode, 503)
+  t.equal(result.bodyHead, 'z'.repeat(BODY_HEAD_BYTES))
+  t.ok(took < 1000, `returned after ${took} ms`)
+})
+
 t.test('a multi-byte character cut at 4 KiB is dropped, not garbled', async (t) => {
   const text = `${'a'.repeat(BODY_HEAD_BYTES - 1)}żółć and more`
   const server = await startServer(t, (_req, res) => res.end(text))

@@ -19,7 +19,7 @@ export interface EgressPolicy {
 }
 
 /** The policy with nothing allowed: https only, public addresses only. */
-export const DEFAULT_EGRESS_POLICY: EgressPolicy = Object.freeze({ allowInsecureHttp: false, allow: Object.freeze([]) as unknown as string[] })
+export const DEFAULT_EGRESS_POLICY: Readonly<EgressPolicy> = Object.freeze({ allowInsecureHttp: false, allow: [] })
 
 /** Thrown (or passed to the socket) when the policy refuses an address. `code` is the SendErrorCode it maps to. */
 export class EgressDeniedError extends Error {

@@ -75,8 +75,8 @@ export class UndiciSender implements Sender {
       }
       const bodyHead = await readHead(response.body, BODY_HEAD_BYTES)
       const latencyMs = elapsed()
-      clearTimeout(timer)
-      // Drain a short remainder so the connection goes back to the pool; a long one is cut.
+      // Drain a short remainder so the connection goes back to the pool; a long one is cut. The
+      // timer still runs: a receiver trickling the rest cannot hold the worker past timeoutMs.
       await response.body.dump({ limit: DRAIN_LIMIT_BYTES }).catch(() => undefined)
       return { statusCode: response.statusCode, headers, bodyHead, latencyMs }
     } catch (err) {

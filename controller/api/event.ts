@@ -9,8 +9,26 @@ export const MAX_EVENT_BYTES = 1024 * 1024
 
 export type EventResult = { ok: true; event: ArtifactEvent } | { ok: false; diagnostics: Diagnostic[] }
 
+/** Objects and arrays nested deeper than this are refused: cloning and validating an event recurse, and overflow the stack near 10,000 levels. */
+export const MAX_EVENT_DEPTH = 100
+
+/** Whether `value` nests objects or arrays more than `max` levels deep. Iterative, so any depth is safe to ask about. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (typeof v !== 'object' || v === null) continue
+    if (depth > max) return true
+    for (const child of Object.values(v)) stack.push([child, depth + 1])
+  }
+  return false
+}
+
 /** Validates one event (already parsed); `file` names its source in diagnostics. Does not change `value`. */
 export function validateEvent(value: unknown, file?: string): EventResult {
+  if (nestedDeeperThan(value, MAX_EVENT_DEPTH)) {
+    return { ok: false, diagnostics: [{ ...(file ? { file } : {}), code: 'HW_EVENT_INVALID', severity: 'error', message: `the event nests objects or arrays more than ${MAX_EVENT_DEPTH} levels deep`, hint: 'flatten the metadata' }] }
+  }
   const copy = structuredClone(value)
   if (validators.ArtifactEvent(copy)) return { ok: true, event: copy as ArtifactEvent }
   const where = file ? { file } : {}

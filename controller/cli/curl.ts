@@ -1,0 +1,31 @@
+import { loadAutomationInput, renderBody, webhookSecrets, type AutomationInputOptions } from './automation-input.js'
+import { curlScript } from './curl-script.js'
+import type { CliIO } from './io.js'
+
+export interface CurlOptions extends AutomationInputOptions {
+  /** Put the secret values in the script instead of asking for them as shell variables. */
+  revealSecrets?: boolean
+  deliveryId: string
+  timestamp?: number
+}
+
+/** `hookwise curl`: prints a bash script (curl + openssl) that sends exactly the request an automation sends for an event. */
+export async function curlCommand(options: CurlOptions, io: CliIO): Promise<number> {
+  const input = await loadAutomationInput(options, io)
+  if (!input) return 1
+  // Masked, the script asks for the secrets, so they are needed only when the body uses them.
+  const reveal = options.revealSecrets === true
+  const secrets = webhookSecrets(input, reveal)
+  const body = renderBody(input, secrets)
+  io.out(curlScript({
+    automation: input.automation.key,
+    webhook: input.webhook,
+    ...(input.event.id === undefined ? {} : { eventId: input.event.id }),
+    body,
+    secrets,
+    reveal,
+    deliveryId: options.deliveryId,
+    ...(options.timestamp === undefined ? {} : { timestamp: options.timestamp }),
+  }))
+  return 0
+}

@@ -6,7 +6,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { HookwiseError, UsageError } from '../errors.js'
 import { VERSION } from '../version.js'
 import { DIAGNOSTICS_FORMATS, type DiagnosticsFormat } from './diagnostics-format.js'
+import { curlCommand } from './curl.js'
 import { processIO, type CliIO } from './io.js'
+import { listenCommand, parsePort, parseStatus } from './listen.js'
 import { matchCommand } from './match.js'
 import { renderCommand } from './render.js'
 import { validateCommand } from './validate.js'
@@ -58,6 +60,33 @@ function program(io: CliIO, setStatus: (status: number) => void): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (opts: { manifests: string[]; event: string; format: 'text' | 'json' }) => {
       setStatus(await matchCommand(opts, io))
+    })
+
+  cli
+    .command('curl')
+    .description('print a bash script (curl + openssl) that sends exactly the request an automation sends for an event')
+    .requiredOption('--manifests <dir>', 'folder of Webhook and Automation manifests (repeatable)', collect)
+    .requiredOption('--automation <[namespace/]name>', 'the automation (namespace defaults to default)')
+    .requiredOption('--event <file>', 'the event, as a JSON file (- for standard input)')
+    .option('--secrets <dir>', 'folder of Secret manifests (repeatable; needed with --reveal-secrets or when the body uses a secret)', collect)
+    .option('--reveal-secrets', 'put the secret values in the script instead of asking for them as shell variables')
+    .option('--delivery-id <id>', 'delivery id for the webhook-id header and the signature', 'curl-preview')
+    .option('--timestamp <unix-seconds>', 'timestamp to sign with (default: when the script runs)', integer)
+    .action(async (opts: { manifests: string[]; automation: string; event: string; secrets?: string[]; revealSecrets?: boolean; deliveryId: string; timestamp?: number }) => {
+      setStatus(await curlCommand(opts, io))
+    })
+
+  cli
+    .command('listen')
+    .description('receive webhooks locally: print each one and whether its signature verifies')
+    .requiredOption('--port <port>', 'port to listen on (0 picks a free one)', parsePort)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--secret <secret>', 'signing secret to verify signatures with')
+    .addOption(new Option('--scheme <scheme>', 'signature scheme (default wandb when --secret is given)').choices(['wandb', 'standard-webhooks', 'github']))
+    .option('--status <code>', 'HTTP status to answer with', parseStatus, 200)
+    .option('--json', 'print one JSON object per webhook, one per line')
+    .action(async (opts: { port: number; host: string; secret?: string; scheme?: 'wandb' | 'standard-webhooks' | 'github'; status: number; json?: boolean }) => {
+      setStatus(await listenCommand(opts, io))
     })
   return cli
 }

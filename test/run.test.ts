@@ -241,3 +241,26 @@ t.test('the queue bound answers 503 with Retry-After', async (t) => {
   const full = await r.post('/v1/events', event('q-2'))
   t.match(full, { status: 503, headers: { 'retry-after': '5' }, json: { title: 'Service Unavailable', detail: 'the delivery queue holds 1 pending deliveries (limit 1); retry later' } })
 })
+
+t.test('hookwise test webhook sends a one-off payload with the credentials and prints the answer', async (t) => {
+  const receiver = await startReceiver(t)
+  const root = t.testdir({ m: { 'hook.yaml': webhookYaml(`${receiver.url}/hook`) }, s: { 'creds.yaml': secretYaml }, 'payload.json': '{"hello": "world"}' })
+  const args = ['test', 'webhook', 'hook', '--manifests', join(root, 'm'), '--secrets', join(root, 's')]
+  const ok = await hookwise([...args, '--payload', join(root, 'payload.json'), '--allow-insecure-http', '--egress-allow', '127.0.0.0/8'])
+  t.equal(ok.status, 0)
+  t.match(ok.stdout, new RegExp(`^POST ${receiver.url}/hook\\nstatus: 200 in \\d+ ms\\nbody: \\{"ok":true\\}\\n$`))
+  t.equal(receiver.received[0]!.body, '{"hello": "world"}')
+  t.equal(receiver.received[0]!.headers.authorization, `Bearer ${WEBHOOK_TOKEN}`)
+  t.match(receiver.received[0]!.headers['webhook-id'], /^test_/)
+
+  receiver.fallback = 500
+  const failed = await hookwise([...args, '--allow-insecure-http', '--egress-allow', '127.0.0.0/8', '--json'])
+  t.equal(failed.status, 1)
+  t.match(JSON.parse(failed.stdout), { ok: false, statusCode: 500, body: '{"ok":false}' })
+  t.match(JSON.parse(receiver.received[1]!.body), { test: true, source: 'hookwise/0.1.0', webhook: 'default/hook' })
+
+  const refused = await hookwise(args)
+  t.equal(refused.status, 1)
+  t.match(refused.stdout, /^POST http:\/\/127\.0\.0\.1:\d+\/hook\nerror: EGRESS_DENIED: /)
+  t.equal(receiver.received.length, 2, 'a refused URL is never contacted')
+})

@@ -6,6 +6,7 @@ import { deliveriesCommand, deliveryCommand, redeliverCommand } from './history.
 import type { CliIO } from './io.js'
 import { runCommand, type RunOptions } from './run.js'
 import { describeCommand, getCommand } from './status.js'
+import { testWebhookCommand, type TestWebhookOptions } from './test-webhook.js'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
@@ -95,4 +96,17 @@ export function registerDeliveryCommands(cli: Command, io: CliIO, setStatus: (st
     .option('--server <url>', 'hookwise API URL', 'http://127.0.0.1:8080')
     .option('--token-file <file>', 'bearer token (or HOOKWISE_INTAKE_TOKEN)')
     .action(async (kind: string, name: string, opts: { server: string; tokenFile?: string }) => setStatus(await describeCommand(kind, name, opts, io)))
+
+  cli
+    .command('test')
+    .description('send a one-off test payload with the webhook\'s credentials and print the answer (not recorded)')
+    .argument('<kind>', 'webhook')
+    .argument('<name>', '[namespace/]name')
+    .requiredOption('--manifests <dir>', 'folder of manifests (repeatable)', collect)
+    .option('--secrets <dir>', 'folder of Secret manifests (repeatable)', collect)
+    .option('--payload <file>', 'JSON body to send (- for standard input); default: a small test object')
+    .option('--allow-insecure-http', 'allow an http:// URL')
+    .option('--egress-allow <cidr>', 'allow a private, loopback or link-local range (repeatable)', collect)
+    .option('--json', 'print JSON')
+    .action(async (kind: string, name: string, opts: TestWebhookOptions) => setStatus(await testWebhookCommand(kind, name, opts, io)))
 }

@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { HookwiseError, UsageError } from '../errors.js'
 import { VERSION } from '../version.js'
 import { DIAGNOSTICS_FORMATS, type DiagnosticsFormat } from './diagnostics-format.js'
+import { registerDeliveryCommands } from './delivery-commands.js'
 import { curlCommand } from './curl.js'
 import { processIO, type CliIO } from './io.js'
 import { listenCommand, parsePort, parseStatus } from './listen.js'
@@ -88,6 +89,7 @@ function program(io: CliIO, setStatus: (status: number) => void): Command {
     .action(async (opts: { port: number; host: string; secret?: string; scheme?: 'wandb' | 'standard-webhooks' | 'github'; status: number; json?: boolean }) => {
       setStatus(await listenCommand(opts, io))
     })
+  registerDeliveryCommands(cli, io, setStatus)
   return cli
 }
 

@@ -73,11 +73,12 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   const sender = new UndiciSender({ egress: { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] } })
   const tracker = new StatusTracker()
   const metrics = createMetrics()
+  const breaker = createBreaker()
   const engine = new DeliveryEngine({
     store,
     sender,
     retry: createRetryDecider(),
-    breaker: createBreaker(),
+    breaker,
     maxPending: options.maxPending,
     onAccepted: (accepted) => tracker.accepted(accepted, Date.now()),
     onAttempt: (r) => {
@@ -103,7 +104,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     store,
     tokens,
     status: () => statusReport(state!, tracker, store),
-    metrics: () => metrics.render(engine, store),
+    metrics: () => metrics.render(engine, store, breaker),
     onEvents: (accepted, duplicates) => {
       metrics.events(accepted, duplicates)
       log.info({ accepted, duplicates }, 'events received')

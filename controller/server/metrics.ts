@@ -3,11 +3,12 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { AttemptReport, DeliveryEngine } from '../delivery/engine.js'
 import type { Store } from '../delivery/store.js'
+import type { CircuitBreaker } from '../delivery/circuit-breaker.js'
 
 export interface Metrics {
   events(accepted: number, duplicates: number): void
   attempt(report: AttemptReport): void
-  render(engine: DeliveryEngine, store: Store): Promise<{ contentType: string; body: string }>
+  render(engine: DeliveryEngine, store: Store, breaker: CircuitBreaker): Promise<{ contentType: string; body: string }>
 }
 
 export function createMetrics(): Metrics {
@@ -18,6 +19,7 @@ export function createMetrics(): Metrics {
   const latency = new Histogram({ name: 'hookwise_delivery_attempt_duration_seconds', help: 'Latency of delivery attempts.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] })
   const depth = new Gauge({ name: 'hookwise_queue_pending', help: 'Deliveries waiting to be sent.', registers: [registry] })
   const oldest = new Gauge({ name: 'hookwise_queue_oldest_pending_age_seconds', help: 'Age of the oldest pending delivery.', registers: [registry] })
+  const circuit = new Gauge({ name: 'hookwise_circuit_state', help: 'Circuit breaker per endpoint origin with failures on record: 0 closed, 1 half-open, 2 open.', labelNames: ['origin'], registers: [registry] })
   return {
     events: (accepted, duplicates) => {
       events.inc({ duplicate: 'false' }, accepted)
@@ -28,8 +30,10 @@ export function createMetrics(): Metrics {
       latency.observe(r.result.latencyMs / 1000)
       if (r.status === 'succeeded' || r.status === 'failed') deliveries.inc({ outcome: r.status })
     },
-    render: async (engine, store) => {
+    render: async (engine, store, breaker) => {
       depth.set(engine.pendingCount)
+      circuit.reset()
+      for (const c of breaker.snapshot()) circuit.set({ origin: c.origin }, c.state === 'open' ? 2 : c.state === 'half-open' ? 1 : 0)
       const created = store.oldestPendingCreatedAt()
       oldest.set(created === undefined ? 0 : (Date.now() - created) / 1000)
       return { contentType: registry.contentType, body: await registry.metrics() }

@@ -31,6 +31,9 @@ export const ERROR_CODES = {
   HW_SECRET_DATA_INVALID: { disposition: 'terminal', summary: 'A Secret data value is not valid base64.' },
   HW_SECRET_NOT_FOUND: { disposition: 'transient', summary: 'A Secret or key a webhook refers to does not exist (yet).' },
   HW_AUTOMATION_NOT_FOUND: { disposition: 'terminal', summary: 'The automation named on the command line is not in the manifests.' },
+  HW_SERVER_UNREACHABLE: { disposition: 'transient', summary: 'A command could not reach the hookwise API, or the API refused the request.' },
+  HW_LISTEN_FAILED: { disposition: 'terminal', summary: 'hookwise could not listen on the address given.' },
+  HW_CURL_UNSUPPORTED: { disposition: 'terminal', summary: 'hookwise curl cannot reproduce this request as a shell script.' },
   HW_EVENT_JSON: { disposition: 'terminal', summary: 'An event is not valid JSON.' },
   HW_EVENT_INVALID: { disposition: 'terminal', summary: 'An event does not match the canonical event schema.' },
 } as const satisfies Record<string, { disposition: Disposition; summary: string }>

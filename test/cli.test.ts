@@ -114,7 +114,7 @@ t.test('render: missing secrets, unknown automation, invalid event, event that w
 
   const unknown = await hookwise(['render', '--manifests', examples, '--automation', 'team/nope', '--event', ev('add-alias-production')])
   t.equal(unknown.status, 1)
-  t.equal(unknown.stderr, 'error HW_AUTOMATION_NOT_FOUND: automation team/nope is not in examples\n  hint: automations found: default/announce-linked-versions, default/deploy-production, default/evaluate-candidates, default/slack-new-versions\n')
+  t.equal(unknown.stderr, 'error HW_AUTOMATION_NOT_FOUND: automation team/nope is not in examples\n  hint: automations found: default/announce-linked-versions, default/deploy-production, default/evaluate-candidates, default/local-echo, default/slack-new-versions\n')
 
   const badEvent = await hookwise(['render', '--manifests', examples, '--automation', 'deploy-production', '--event', '-'], '{"type": "ADD_ARTIFACT_ALIAS"}')
   t.equal(badEvent.status, 1)
@@ -135,7 +135,7 @@ t.test('render: missing secrets, unknown automation, invalid event, event that w
 
 t.test('match prints NAMESPACE/NAME of each match', async (t) => {
   t.same(await hookwise(['match', '--manifests', examples, '--event', ev('add-alias-production')]), { status: 0, stdout: 'default/deploy-production\n', stderr: '' })
-  t.same(await hookwise(['match', '--manifests', examples, '--event', ev('link-artifact')]), { status: 0, stdout: 'default/announce-linked-versions\n', stderr: '' })
+  t.same(await hookwise(['match', '--manifests', examples, '--event', ev('link-artifact')]), { status: 0, stdout: 'default/announce-linked-versions\ndefault/local-echo\n', stderr: '' })
   const low = JSON.stringify({ type: 'ADD_ARTIFACT_ALIAS', entity: 'acme', project: 'p', registry: 'model', collection: 'churn-classifier', alias: 'production', artifact: { id: 'X', name: 'n', version: 'v1', metadata: { accuracy: 0.5 } } })
   t.same(await hookwise(['match', '--manifests', examples, '--event', '-'], low), { status: 0, stdout: '', stderr: '' }, 'accuracy below the threshold: no match')
   const json = await hookwise(['match', '--manifests', examples, '--event', ev('add-tag-candidate'), '--format', 'json'])

@@ -219,7 +219,7 @@ t.test('secrets the body uses become shell variables too; JSON-escaped ones need
 
   const escaped = fixture(t, { url: `${listener.url}/`, scheme: 'github', key: KEYS.github, extra: { API_KEY: 'has "quotes"' }, payload: { auth: '${API_KEY}' } })
   const refused = await hookwise(['curl', ...args(escaped, 'structured'), '--secrets', join(escaped, 'secrets')])
-  t.same(refused, { status: 1, stdout: '', stderr: 'error HW_SECRET_DATA_INVALID: the body holds the secret API_KEY JSON-escaped, so the script cannot take it from a shell variable\n  hint: run hookwise curl with --reveal-secrets to put the secret in the script, and keep the script private\n' })
+  t.same(refused, { status: 1, stdout: '', stderr: 'error HW_CURL_UNSUPPORTED: the body holds the secret API_KEY JSON-escaped, so the script cannot take it from a shell variable\n  hint: run hookwise curl with --reveal-secrets to put the secret in the script, and keep the script private\n' })
   const shown = await hookwise(['curl', ...args(escaped, 'structured'), '--secrets', join(escaped, 'secrets'), '--reveal-secrets'])
   t.equal((await runScript(escaped, shown.stdout, {})).code, 0)
   const [, s] = await listener.waitFor(2)

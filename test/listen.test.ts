@@ -156,5 +156,5 @@ t.test('usage errors exit 2; a port in use exits 1 and says what to do', async (
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { busy.close() })
   const port = (busy.address() as { port: number }).port
-  t.match(await run(['--port', String(port)]), { code: 1, stderr: new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*\\n  hint: choose another --port`) })
+  t.match(await run(['--port', String(port)]), { code: 1, stderr: new RegExp(`^error HW_LISTEN_FAILED: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*\\n  hint: choose another --port`) })
 })

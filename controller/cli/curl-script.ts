@@ -26,7 +26,7 @@ export interface CurlScriptInput {
 
 /** Single-quotes text for bash: everything inside is literal, newlines included. */
 export function shellQuote(text: string): string {
-  if (text.includes('\0')) throw new HookwiseError('HW_SECRET_DATA_INVALID', 'a value contains a NUL byte, which a shell variable cannot hold', { hint: 'hookwise curl cannot reproduce this request; use hookwise render --show-headers' })
+  if (text.includes('\0')) throw new HookwiseError('HW_CURL_UNSUPPORTED', 'a value contains a NUL byte, which a shell variable cannot hold', { hint: 'hookwise curl cannot reproduce this request; use hookwise render --show-headers' })
   return `'${text.replaceAll("'", `'\\''`)}'`
 }
 
@@ -146,7 +146,7 @@ function splitOnSecrets(body: string, secrets: Readonly<Record<string, string>>,
   for (const [variable, value] of values) {
     const escaped = JSON.stringify(value).slice(1, -1)
     if (!reveal && escaped !== value && body.includes(escaped)) {
-      throw new HookwiseError('HW_SECRET_DATA_INVALID', `the body holds the secret ${variable} JSON-escaped, so the script cannot take it from a shell variable`, { hint: 'run hookwise curl with --reveal-secrets to put the secret in the script, and keep the script private' })
+      throw new HookwiseError('HW_CURL_UNSUPPORTED', `the body holds the secret ${variable} JSON-escaped, so the script cannot take it from a shell variable`, { hint: 'run hookwise curl with --reveal-secrets to put the secret in the script, and keep the script private' })
     }
   }
   const parts: BodyPart[] = []

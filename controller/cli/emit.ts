@@ -121,7 +121,7 @@ export async function emitCommand(o: EmitOptions, io: CliIO, env: NodeJS.Process
       const ra = Number(res.headers['retry-after'])
       retryAfter = Number.isFinite(ra) ? ra : undefined
     } catch (err) {
-      if (attempt >= attempts) throw new HookwiseError('HW_USAGE', `cannot reach ${url}: ${(err as Error).message}`, { hint: 'check --to and that hookwise run is listening there' })
+      if (attempt >= attempts) throw new HookwiseError('HW_SERVER_UNREACHABLE', `cannot reach ${url}: ${(err as Error).message}`, { hint: 'check --to and that hookwise run is listening there' })
       await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** (attempt - 1), 10_000)))
       continue
     }

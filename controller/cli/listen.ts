@@ -79,7 +79,7 @@ export async function listenCommand(options: ListenOptions, io: CliIO, stop?: Ab
       server.listen(options.port, options.host, () => { server.off('error', reject); resolve() })
     })
   } catch (err) {
-    io.err(`error: cannot listen on ${options.host}:${options.port}: ${(err as Error).message}\n  hint: choose another --port (0 picks a free one) or --host\n`)
+    io.err(`error HW_LISTEN_FAILED: cannot listen on ${options.host}:${options.port}: ${(err as Error).message}\n  hint: choose another --port (0 picks a free one) or --host\n`)
     return 1
   }
   const { address, port } = server.address() as AddressInfo

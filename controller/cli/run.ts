@@ -7,7 +7,7 @@ import { createBreaker, createRetryDecider } from '../delivery/policies.js'
 import { UndiciSender } from '../delivery/sender.js'
 import { StatusTracker } from '../delivery/status-tracker.js'
 import { Store } from '../delivery/store.js'
-import { UsageError } from '../errors.js'
+import { HookwiseError, UsageError } from '../errors.js'
 import { createLogger, type Logger } from '../log.js'
 import { ApiServer } from '../server/api-server.js'
 import { createMetrics } from '../server/metrics.js'
@@ -111,7 +111,15 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     },
     onError: (err) => log.error({ err }, 'request failed'),
   })
-  const address = await server.listen(host, port)
+  let address
+  try {
+    address = await server.listen(host, port)
+  } catch (err) {
+    await watch.close()
+    await sender.close()
+    store.close()
+    throw new HookwiseError('HW_LISTEN_FAILED', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { hint: 'choose another --listen address (port 0 picks a free one)' })
+  }
   engine.start()
   const retentionMs = options.retentionHours * 3600_000
   const prune = setInterval(() => {

@@ -20,11 +20,11 @@ async function fetchStatus(o: ServerOptions, env: NodeJS.ProcessEnv): Promise<St
   try {
     const res = await request(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, headersTimeout: 10_000 })
     const text = await res.body.text()
-    if (res.statusCode !== 200) throw new HookwiseError('HW_USAGE', `${url} answered ${res.statusCode}: ${text}`, { hint: res.statusCode === 401 ? 'pass --token-file or set HOOKWISE_INTAKE_TOKEN' : 'check --server' })
+    if (res.statusCode !== 200) throw new HookwiseError('HW_SERVER_UNREACHABLE', `${url} answered ${res.statusCode}: ${text}`, { hint: res.statusCode === 401 ? 'pass --token-file or set HOOKWISE_INTAKE_TOKEN' : 'check --server' })
     return JSON.parse(text) as StatusReport
   } catch (err) {
     if (err instanceof HookwiseError) throw err
-    throw new HookwiseError('HW_USAGE', `cannot reach ${url}: ${(err as Error).message}`, { hint: 'start hookwise run, or point --server at it' })
+    throw new HookwiseError('HW_SERVER_UNREACHABLE', `cannot reach ${url}: ${(err as Error).message}`, { hint: 'start hookwise run, or point --server at it' })
   }
 }
 

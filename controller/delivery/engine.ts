@@ -92,6 +92,15 @@ export class DeliveryEngine {
   private ticking = false
   private again = false
   private stopped = true
+  /** Due rows read from the outbox and not started yet, per webhook, oldest last (see dispatchDue). */
+  private cached = new Map<string, DeliveryRow[]>()
+  private cachedCount = 0
+  /** When the outbox was last read; 0 forces a read (an outside change, a new state). */
+  private readAt = 0
+  /** The last read filled its limit: more due rows may wait behind the cached ones. */
+  private more = false
+  /** Webhooks that got new deliveries since the last read. */
+  private readonly fresh = new Set<string>()
 
   constructor(options: EngineOptions) {
     this.o = {
@@ -156,7 +165,10 @@ export class DeliveryEngine {
     })
     this.pending += accepted.reduce((n, a) => n + a.deliveries.length, 0)
     this.o.onAccepted?.(accepted)
-    if (adding > 0) this.kick()
+    if (adding > 0) {
+      for (const a of accepted) for (const d of a.deliveries) this.fresh.add(d.webhook)
+      this.wake()
+    }
     return accepted
   }
 
@@ -175,8 +187,13 @@ export class DeliveryEngine {
     clearTimeout(timeout)
   }
 
-  /** Looks for due work now. */
+  /** Looks for due work now, reading the outbox again (call after changing it from outside the engine). */
   kick(): void {
+    this.readAt = 0
+    this.wake()
+  }
+
+  private wake(): void {
     if (this.stopped) return
     if (this.ticking) {
       this.again = true
@@ -203,29 +220,73 @@ export class DeliveryEngine {
     if (!this.stopped) this.timer = setTimeout(() => this.tick(), this.o.pollIntervalMs)
   }
 
+  // Reading the outbox costs time per row, so rows read once are kept and started as slots free
+  // up. The outbox is read again when it may hold due work the cache lacks: after pollIntervalMs
+  // (retries coming due), after an outside change (kick, a new state), when the cache ran dry after
+  // a read that filled its limit, or when a webhook with a free slot got new deliveries.
   private dispatchDue(): void {
-    const free = this.o.concurrency - this.inFlight.size
-    if (free <= 0) return
+    if (this.inFlight.size >= this.o.concurrency || !this.ready) return
     const now = this.o.now()
-    // Read more than we can start: rows of a saturated webhook must not hide others.
-    for (const row of this.o.store.due(now, free * 4 + this.inFlight.size)) {
-      if (this.inFlight.size >= this.o.concurrency) break
-      if (this.inFlight.has(row.id)) continue
-      const busy = this.inFlightPerWebhook.get(row.webhook) ?? 0
-      if (busy >= this.o.perWebhookConcurrency) continue
-      if (!this.ready || !this.prepare(row, now)) continue
-      this.inFlight.add(row.id)
-      this.inFlightPerWebhook.set(row.webhook, busy + 1)
-      const p = this.attempt(row)
-        .catch((err) => this.o.onError?.(err))
-        .finally(() => {
-          this.inFlight.delete(row.id)
-          this.inFlightPerWebhook.set(row.webhook, (this.inFlightPerWebhook.get(row.webhook) ?? 1) - 1)
-          this.running.delete(p)
-          this.kick()
-        })
-      this.running.add(p)
+    if (now - this.readAt >= this.o.pollIntervalMs || now < this.readAt) this.read(now)
+    this.startCached(now)
+    if (this.inFlight.size < this.o.concurrency && this.mayMissWork()) {
+      this.read(now)
+      this.startCached(now)
     }
+  }
+
+  private mayMissWork(): boolean {
+    if (this.cachedCount === 0 && this.more) return true
+    for (const w of this.fresh) if ((this.inFlightPerWebhook.get(w) ?? 0) < this.o.perWebhookConcurrency) return true
+    return false
+  }
+
+  private read(now: number): void {
+    // Read more than we can start: rows of a saturated webhook must not hide others.
+    const limit = this.o.concurrency * 4 + this.inFlight.size
+    const rows = this.o.store.due(now, limit)
+    this.cached = new Map()
+    this.cachedCount = 0
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const row = rows[i]!
+      if (this.inFlight.has(row.id)) continue
+      const list = this.cached.get(row.webhook)
+      if (list) list.push(row)
+      else this.cached.set(row.webhook, [row])
+      this.cachedCount++
+    }
+    this.more = rows.length === limit
+    this.readAt = Math.max(now, 1)
+    this.fresh.clear()
+  }
+
+  private startCached(now: number): void {
+    for (const [webhook, rows] of this.cached) {
+      let busy = this.inFlightPerWebhook.get(webhook) ?? 0
+      while (rows.length > 0 && busy < this.o.perWebhookConcurrency) {
+        if (this.inFlight.size >= this.o.concurrency) return
+        const row = rows.pop()!
+        this.cachedCount--
+        if (!this.prepare(row, now)) continue
+        this.launch(row)
+        busy++
+      }
+      if (rows.length === 0) this.cached.delete(webhook)
+    }
+  }
+
+  private launch(row: DeliveryRow): void {
+    this.inFlight.add(row.id)
+    this.inFlightPerWebhook.set(row.webhook, (this.inFlightPerWebhook.get(row.webhook) ?? 0) + 1)
+    const p = this.attempt(row)
+      .catch((err) => this.o.onError?.(err))
+      .finally(() => {
+        this.inFlight.delete(row.id)
+        this.inFlightPerWebhook.set(row.webhook, (this.inFlightPerWebhook.get(row.webhook) ?? 1) - 1)
+        this.running.delete(p)
+        this.wake()
+      })
+    this.running.add(p)
   }
 
   /** Checks what must hold before an attempt; reschedules (without counting an attempt) when it does not. */

@@ -2,11 +2,18 @@ import type { IncomingMessage } from 'node:http'
 
 export class BodyTooLargeError extends Error {}
 
-/** Reads a request body up to `limit` bytes; rejects with BodyTooLargeError beyond it (without reading the rest). */
+/**
+ * Beyond the limit, up to this much more of a body is read and thrown away before the 413 is sent.
+ * A server that answers and closes while the client is still uploading makes most clients fail
+ * with EPIPE or ECONNRESET instead of reading the answer; a body larger still is cut off at once.
+ */
+export const DISCARD_BYTES = 16 * 1024 * 1024
+
+/** Reads a request body up to `limit` bytes; rejects with BodyTooLargeError beyond it (after discarding up to DISCARD_BYTES more). */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'])
-    if (Number.isFinite(declared) && declared > limit) {
+    if (Number.isFinite(declared) && declared > limit + DISCARD_BYTES) {
       reject(new BodyTooLargeError())
       return
     }
@@ -14,15 +21,18 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     let size = 0
     req.on('data', (chunk: Buffer) => {
       size += chunk.length
-      if (size > limit) {
+      if (size <= limit) {
+        chunks.push(chunk)
+        return
+      }
+      chunks.length = 0
+      if (size > limit + DISCARD_BYTES) {
         req.removeAllListeners('data')
         req.pause()
         reject(new BodyTooLargeError())
-        return
       }
-      chunks.push(chunk)
     })
-    req.on('end', () => resolve(Buffer.concat(chunks)))
+    req.on('end', () => (size > limit ? reject(new BodyTooLargeError()) : resolve(Buffer.concat(chunks))))
     req.on('error', reject)
   })
 }

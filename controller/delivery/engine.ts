@@ -12,7 +12,7 @@ import { buildRequest, maskedHeaders } from './request.js'
 import type { Sender, SendResult } from './send-result.js'
 import { endpointOk, originOf } from './circuit-breaker.js'
 import type { Decision } from './retry-policy.js'
-import type { DeliveryRow, DeliveryStatus, Store } from './store.js'
+import type { AttemptRow, DeliveryRow, DeliveryStatus, NextState, Store } from './store.js'
 
 /** What to do after an attempt (the retry policy's decision). */
 export type Verdict = Decision
@@ -101,6 +101,10 @@ export class DeliveryEngine {
   private more = false
   /** Webhooks that got new deliveries since the last read. */
   private readonly fresh = new Set<string>()
+  /** Intake calls waiting to be stored together (see acceptGrouped). */
+  private toAccept: Array<{ events: readonly ArtifactEvent[]; resolve: (accepted: AcceptedEvent[]) => void; reject: (err: unknown) => void }> = []
+  /** Finished attempts waiting to be recorded together (see record). */
+  private toRecord: Array<{ attempt: AttemptRow; next: NextState; resolve: () => void; reject: (err: unknown) => void }> = []
 
   constructor(options: EngineOptions) {
     this.o = {
@@ -151,21 +155,76 @@ export class DeliveryEngine {
    */
   accept(events: readonly ArtifactEvent[]): AcceptedEvent[] {
     const now = this.o.now()
-    const items = events.map((e) => {
+    const items = this.matchEvents(events, now)
+    const adding = items.reduce((n, i) => n + i.deliveries.length, 0)
+    if (adding > 0 && this.pending + adding > this.o.maxPending) throw new QueueFullError(this.pending, this.o.maxPending)
+    return this.persist(items, now)
+  }
+
+  /**
+   * Like accept, but the events of every call made in the same turn of the event loop are stored
+   * in one transaction (group commit: the intake's concurrent requests share one commit). Resolves
+   * once this call's events and deliveries are stored; rejects with QueueFullError, storing
+   * nothing of this call, when they would take the queue over its bound.
+   */
+  acceptGrouped(events: readonly ArtifactEvent[]): Promise<AcceptedEvent[]> {
+    return new Promise((resolve, reject) => {
+      if (this.toAccept.push({ events, resolve, reject }) > 1) return
+      setImmediate(() => {
+        const calls = this.toAccept
+        this.toAccept = []
+        const now = this.o.now()
+        const taken: Array<{ call: (typeof calls)[number]; from: number; to: number }> = []
+        const items: ReturnType<DeliveryEngine['matchEvents']> = []
+        let adding = 0
+        for (const call of calls) {
+          let mine
+          try {
+            mine = this.matchEvents(call.events, now)
+          } catch (err) {
+            call.reject(err)
+            continue
+          }
+          const n = mine.reduce((k, i) => k + i.deliveries.length, 0)
+          if (n > 0 && this.pending + adding + n > this.o.maxPending) {
+            call.reject(new QueueFullError(this.pending + adding, this.o.maxPending))
+            continue
+          }
+          adding += n
+          taken.push({ call, from: items.length, to: items.length + mine.length })
+          items.push(...mine)
+        }
+        if (taken.length === 0) return
+        let accepted: AcceptedEvent[]
+        try {
+          accepted = this.persist(items, now)
+        } catch (err) {
+          for (const t of taken) t.call.reject(err)
+          return
+        }
+        for (const t of taken) t.call.resolve(accepted.slice(t.from, t.to))
+      })
+    })
+  }
+
+  private matchEvents(events: readonly ArtifactEvent[], now: number): Array<{ eventId: string; body: string; deliveries: Array<{ id: string; automation: string; webhook: string }> }> {
+    return events.map((e) => {
       const event: ArtifactEvent = { ...e, id: e.id ?? `evt_${randomUUID()}`, time: e.time ?? new Date(now).toISOString() }
       const deliveries = this.index.match(event).map((a) => ({ id: `msg_${randomUUID()}`, automation: a.key, webhook: `${a.namespace}/${a.spec.action.webhook}` }))
       return { eventId: event.id!, body: JSON.stringify(event), deliveries }
     })
-    const adding = items.reduce((n, i) => n + i.deliveries.length, 0)
-    if (adding > 0 && this.pending + adding > this.o.maxPending) throw new QueueFullError(this.pending, this.o.maxPending)
+  }
+
+  private persist(items: ReturnType<DeliveryEngine['matchEvents']>, now: number): AcceptedEvent[] {
     const stored = this.o.store.enqueue(items, now, now - this.o.dedupWindowMs)
     const accepted = items.map((item, i) => {
       const deliveries = stored[i]
       return { id: item.eventId, duplicate: deliveries === null, deliveries: deliveries ?? [] }
     })
-    this.pending += accepted.reduce((n, a) => n + a.deliveries.length, 0)
+    const added = accepted.reduce((n, a) => n + a.deliveries.length, 0)
+    this.pending += added
     this.o.onAccepted?.(accepted)
-    if (adding > 0) {
+    if (added > 0) {
       for (const a of accepted) for (const d of a.deliveries) this.fresh.add(d.webhook)
       this.wake()
     }
@@ -338,7 +397,7 @@ export class DeliveryEngine {
     if (healthy !== undefined) this.o.breaker.record(originOf(request.url), healthy, now)
     if (verdict.kind === 'gone') this.gone.set(row.webhook, JSON.stringify(webhook.spec))
     const status: DeliveryStatus = verdict.kind === 'success' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed'
-    this.o.store.recordAttempt(
+    await this.record(
       {
         deliveryId: row.id,
         n,
@@ -355,5 +414,28 @@ export class DeliveryEngine {
     )
     if (status !== 'pending') this.pending--
     this.o.onAttempt?.({ delivery: { ...row, status, attempts: n }, attempt: n, result, status, verdict: verdict.kind })
+  }
+
+  /**
+   * Records an attempt; attempts finishing in the same turn of the event loop share one
+   * transaction (one commit instead of one each). Resolves once committed: until then the delivery
+   * stays in flight, so it is never started again, and a crash leaves it pending (sent again later
+   * with the same webhook-id, as after any crash mid-attempt).
+   */
+  private record(attempt: AttemptRow, next: NextState): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.toRecord.push({ attempt, next, resolve, reject }) > 1) return
+      setImmediate(() => {
+        const batch = this.toRecord
+        this.toRecord = []
+        try {
+          this.o.store.recordAttempts(batch)
+        } catch (err) {
+          for (const b of batch) b.reject(err)
+          return
+        }
+        for (const b of batch) b.resolve()
+      })
+    })
   }
 }

@@ -44,6 +44,14 @@ export interface NewDelivery {
   webhook: string
 }
 
+/** A delivery's state after an attempt. */
+export interface NextState {
+  status: DeliveryStatus
+  nextAttemptAt: number
+  now: number
+  lastError?: string
+}
+
 export interface StoreOptions {
   /** `full` fsyncs every commit (survives power loss); `normal` (default) survives process crashes. */
   durability?: 'normal' | 'full'
@@ -204,10 +212,17 @@ export class Store {
   }
 
   /** Records an attempt and the delivery's new state in one transaction. */
-  recordAttempt(attempt: AttemptRow, next: { status: DeliveryStatus; nextAttemptAt: number; now: number; lastError?: string }): void {
+  recordAttempt(attempt: AttemptRow, next: NextState): void {
+    this.recordAttempts([{ attempt, next }])
+  }
+
+  /** Records several attempts and their deliveries' new states in one transaction (one commit for all). */
+  recordAttempts(items: ReadonlyArray<{ attempt: AttemptRow; next: NextState }>): void {
     this.db.transaction(() => {
-      this.stmt.insertAttempt.run({ ...attempt, requestHeaders: JSON.stringify(attempt.requestHeaders) })
-      this.stmt.finishAttempt.run(next.status, attempt.n, next.nextAttemptAt, attempt.statusCode, next.lastError ?? attempt.error, next.now, attempt.deliveryId)
+      for (const { attempt, next } of items) {
+        this.stmt.insertAttempt.run({ ...attempt, requestHeaders: JSON.stringify(attempt.requestHeaders) })
+        this.stmt.finishAttempt.run(next.status, attempt.n, next.nextAttemptAt, attempt.statusCode, next.lastError ?? attempt.error, next.now, attempt.deliveryId)
+      }
     })()
   }
 

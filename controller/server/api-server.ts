@@ -148,7 +148,7 @@ export class ApiServer {
     if (errors.length) return sendProblem(res, 400, 'Bad Request', `${errors.length === 1 ? 'a field is' : 'fields are'} not valid; nothing was accepted`, { errors })
     let accepted
     try {
-      accepted = this.o.engine.accept(events)
+      accepted = await this.o.engine.acceptGrouped(events)
     } catch (err) {
       if (err instanceof QueueFullError) return sendProblem(res, 503, 'Service Unavailable', err.message, { headers: { 'Retry-After': String(err.retryAfterSeconds) } })
       throw err

@@ -76,6 +76,15 @@ export class QueueFullError extends Error {
 
 const WAIT_FOR_WEBHOOK_MS = 30_000
 
+/**
+ * A new delivery id (the webhook-id): `msg_`, the time in ms as 12 hex digits, then 20 random hex
+ * digits. Ids made later sort later, so the outbox's primary-key index (and the attempts' index)
+ * grow at one end: a commit of many deliveries writes a few index pages, not one random page each.
+ */
+export function deliveryId(now: number): string {
+  return `msg_${Math.max(0, Math.floor(now)).toString(16).padStart(12, '0')}${randomUUID().replace(/-/g, '').slice(0, 20)}`
+}
+
 export class DeliveryEngine {
   private readonly o: Required<Omit<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>> & Pick<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>
   private state: DesiredState | undefined
@@ -210,7 +219,7 @@ export class DeliveryEngine {
   private matchEvents(events: readonly ArtifactEvent[], now: number): Array<{ eventId: string; body: string; deliveries: Array<{ id: string; automation: string; webhook: string }> }> {
     return events.map((e) => {
       const event: ArtifactEvent = { ...e, id: e.id ?? `evt_${randomUUID()}`, time: e.time ?? new Date(now).toISOString() }
-      const deliveries = this.index.match(event).map((a) => ({ id: `msg_${randomUUID()}`, automation: a.key, webhook: `${a.namespace}/${a.spec.action.webhook}` }))
+      const deliveries = this.index.match(event).map((a) => ({ id: deliveryId(now), automation: a.key, webhook: `${a.namespace}/${a.spec.action.webhook}` }))
       return { eventId: event.id!, body: JSON.stringify(event), deliveries }
     })
   }

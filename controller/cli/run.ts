@@ -29,6 +29,12 @@ export interface RunOptions {
   durability: 'normal' | 'full'
   maxPending: number
   retentionHours: number
+  /** Attempts in flight in all (engine default 128). */
+  concurrency?: number
+  /** Attempts in flight per webhook (engine default 8). */
+  perWebhookConcurrency?: number
+  /** Most connections open at once to one origin (sender default 16). */
+  connectionsPerOrigin?: number
 }
 
 export function parseListen(value: string): { host: string; port: number } {
@@ -70,7 +76,10 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     host = '127.0.0.1'
   }
   const store = new Store(options.state, { durability: options.durability })
-  const sender = new UndiciSender({ egress: { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] } })
+  const sender = new UndiciSender({
+    egress: { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] },
+    ...(options.connectionsPerOrigin ? { connectionsPerOrigin: options.connectionsPerOrigin } : {}),
+  })
   const tracker = new StatusTracker()
   const metrics = createMetrics()
   const breaker = createBreaker()
@@ -80,6 +89,8 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     retry: createRetryDecider(),
     breaker,
     maxPending: options.maxPending,
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.perWebhookConcurrency ? { perWebhookConcurrency: options.perWebhookConcurrency } : {}),
     onAccepted: (accepted) => tracker.accepted(accepted, Date.now()),
     onAttempt: (r) => {
       tracker.attempted(r, Date.now())

@@ -1,0 +1,349 @@
+// Benchmark: durable delivery end to end. Events go over HTTP to the intake of a `hookwise run`
+// child process (POST /v1/events, one event per request), into its SQLite outbox, and out through
+// undici to a receiver process on 127.0.0.1 (bench/delivery-receiver.ts). The baseline, measured
+// in the same run against the same receiver, is a plain undici POST loop with no intake and no
+// queue. Prints one JSON line per phase:
+//   plain      requests/s of the plain loop (BENCH_PLAIN_CONCURRENCY requests in flight)
+//   durable    deliveries/s: BENCH_EVENTS events sent as fast as the intake takes them by
+//              BENCH_CLIENTS clients, over the time until the receiver has them all; ratioToPlain.
+//              Twice: one event per request, then BENCH_BATCH events per request (an array)
+//   latency    p50/p99 event-to-delivery latency at a fixed BENCH_RATE events/s (open loop:
+//              sends follow the schedule whether or not earlier ones were answered); latency is
+//              the receiver's arrival time minus the client's send time, carried in the event's
+//              artifact metadata (`sentAt`), both read from this machine's clock
+//   summary    the targets (≥ 5,000 deliveries/s, ratio ≥ 0.5, p99 < 50 ms) and whether each is met
+// Everything listens on 127.0.0.1; the run is bounded (BENCH_TIMEOUT_S) and kills its children.
+// Run: npm run bench:delivery   (not part of npm test)
+// Knobs (environment): BENCH_EVENTS (20000), BENCH_CLIENTS (4), BENCH_BATCH (50), BENCH_PLAIN_CONCURRENCY (16),
+// BENCH_RATE (1000), BENCH_SECONDS (5), BENCH_LOG_LEVEL (info), BENCH_RUN_ARGS (extra `hookwise
+// run` flags; default "--per-webhook-concurrency 32 --connections-per-origin 32"), BENCH_NODE_ARGS (extra node flags for the controller, e.g. "--cpu-prof
+// --cpu-prof-dir=/tmp/prof"), BENCH_TIMEOUT_S (240).
+import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { Pool } from 'undici'
+import type { PhaseStats, ReceiverRequest } from './delivery-receiver.js'
+
+const env = (name: string, fallback: number): number => {
+  const v = Number(process.env[name] ?? fallback)
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`)
+  return v
+}
+const EVENTS = env('BENCH_EVENTS', 20_000)
+const CLIENTS = env('BENCH_CLIENTS', 4)
+const BATCH = env('BENCH_BATCH', 50)
+const PLAIN_CONCURRENCY = env('BENCH_PLAIN_CONCURRENCY', 16)
+const RATE = env('BENCH_RATE', 1000)
+const SECONDS = env('BENCH_SECONDS', 5)
+const TIMEOUT_S = env('BENCH_TIMEOUT_S', 240)
+const WARMUP = Math.min(2000, EVENTS)
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info'
+// One receiver gets everything, so the per-webhook limit (default 8) is raised to let it be busy.
+const RUN_ARGS = (process.env.BENCH_RUN_ARGS ?? '--per-webhook-concurrency 32 --connections-per-origin 32').split(/\s+/).filter(Boolean)
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
+const TARGETS = { deliveriesPerSecond: 5000, ratioToPlain: 0.5, p99Ms: 50 }
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = resolve(here, '..')
+const clock = (): number => performance.timeOrigin + performance.now()
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+const log = (line: Record<string, unknown>): void => console.log(JSON.stringify({ bench: 'delivery', ...line }))
+
+// ---- children, cleanup and the overall bound ----
+
+const children: ChildProcess[] = []
+let workDir: string | undefined
+function killChildren(signal: NodeJS.Signals = 'SIGKILL'): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(signal)
+}
+process.on('exit', () => {
+  killChildren()
+  if (workDir) rmSync(workDir, { recursive: true, force: true })
+})
+for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => process.exit(130))
+const deadline = setTimeout(() => {
+  console.error(`bench:delivery: gave up after ${TIMEOUT_S} s`)
+  process.exit(1)
+}, TIMEOUT_S * 1000)
+deadline.unref()
+
+// ---- the receiver process ----
+
+interface ReceiverHandle {
+  port: number
+  wait(phase: string, n: number, timeoutMs: number): Promise<PhaseStats>
+  stats(phase: string): Promise<PhaseStats>
+}
+
+async function startReceiver(): Promise<ReceiverHandle> {
+  const child = fork(join(here, 'delivery-receiver.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  children.push(child)
+  const replies = new Map<number, (s: PhaseStats) => void>()
+  let ref = 0
+  const port = await new Promise<number>((ok, fail) => {
+    child.once('exit', (code) => fail(new Error(`the receiver exited (${code}) before listening`)))
+    child.on('message', (m: { ready?: boolean; port?: number; ref?: number; stats?: PhaseStats }) => {
+      if (m.ready) ok(m.port!)
+      else if (m.ref !== undefined) {
+        replies.get(m.ref)?.(m.stats!)
+        replies.delete(m.ref)
+      }
+    })
+  })
+  const ask = (req: Omit<ReceiverRequest, 'ref'>, timeoutMs = 10_000): Promise<PhaseStats> =>
+    new Promise((ok, fail) => {
+      const r = ++ref
+      const timer = setTimeout(() => {
+        replies.delete(r)
+        fail(new Error(`receiver: no answer to ${JSON.stringify(req)} within ${timeoutMs} ms`))
+      }, timeoutMs)
+      replies.set(r, (s) => {
+        clearTimeout(timer)
+        ok(s)
+      })
+      child.send({ ...req, ref: r })
+    })
+  return {
+    port,
+    wait: (phase, n, timeoutMs) => ask({ op: 'wait', phase, n }, timeoutMs),
+    stats: (phase) => ask({ op: 'stats', phase }),
+  }
+}
+
+// ---- the controller process ----
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer()
+    s.once('error', fail)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => ok(port))
+    })
+  })
+}
+
+function writeManifests(dir: string, receiverPort: number): { manifests: string; secrets: string } {
+  const manifests = join(dir, 'manifests')
+  const secrets = join(dir, 'secrets')
+  mkdirSync(manifests)
+  mkdirSync(secrets)
+  // Standard Webhooks signing, so each delivery carries the HMAC work a real one does.
+  writeFileSync(join(secrets, 'secrets.yaml'), `apiVersion: v1
+kind: Secret
+metadata: {name: bench}
+stringData: {signing-key: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}
+`)
+  writeFileSync(join(manifests, 'bench.yaml'), `apiVersion: hookwise.dev/v1alpha1
+kind: Webhook
+metadata: {name: bench-receiver}
+spec:
+  url: http://127.0.0.1:${receiverPort}/hook
+  secrets:
+    - {name: SIGNING_KEY, secretKeyRef: {name: bench, key: signing-key}}
+  signing: {secret: SIGNING_KEY, scheme: standard-webhooks}
+  timeoutSeconds: 10
+---
+apiVersion: hookwise.dev/v1alpha1
+kind: Automation
+metadata: {name: bench-deploy}
+spec:
+  scope: {type: Collection, registry: model, collection: churn-classifier}
+  event: {type: ADD_ARTIFACT_ALIAS, aliasRegex: ^production$}
+  action:
+    webhook: bench-receiver
+    payload:
+      phase: \${artifact_metadata.phase}
+      sentAt: \${json:artifact_metadata.sentAt}
+      event: \${event_id}
+      version: \${artifact_version_string}
+      author: \${event_author}
+      accuracy: \${json:artifact_metadata.accuracy}
+`)
+  return { manifests, secrets }
+}
+
+async function startController(dir: string, receiverPort: number): Promise<{ url: string; child: ChildProcess }> {
+  const { manifests, secrets } = writeManifests(dir, receiverPort)
+  const port = await freePort()
+  const args = [
+    ...NODE_ARGS, '--import', 'tsx', join(root, 'controller/cli/main.ts'), 'run',
+    '--dir', manifests, '--secrets', secrets, '--state', join(dir, 'state'), '--listen', `127.0.0.1:${port}`,
+    '--allow-insecure-http', '--egress-allow', '127.0.0.1/32', '--log-level', LOG_LEVEL, ...RUN_ARGS,
+  ]
+  // Logs go to /dev/null: their cost (serialising and writing each line) stays in the measurement.
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+  children.push(child)
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`hookwise run exited with ${child.exitCode}`)
+    try {
+      const res = await fetch(`${url}/readyz`)
+      if (res.status === 200) break
+    } catch {
+      // not listening yet
+    }
+    if (i > 300) throw new Error('hookwise run was not ready within 30 s')
+    await sleep(100)
+  }
+  return { url, child }
+}
+
+async function stopController(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  const exited = new Promise((r) => child.once('exit', r))
+  child.kill('SIGTERM')
+  if (await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)])) return
+  child.kill('SIGKILL')
+  await exited
+}
+
+// ---- load ----
+
+function eventBody(phase: string, i: number, sentAt: number): string {
+  return JSON.stringify({
+    id: `${phase}-${i}`, type: 'ADD_ARTIFACT_ALIAS', author: 'alice', entity: 'acme', project: 'wandb-registry-model', registry: 'model',
+    collection: 'churn-classifier', alias: 'production',
+    artifact: { id: 'QXJ0aWZhY3Q6NTE3ODg5ODg3', name: 'churn-classifier', version: `v${i}`, type: 'model', aliases: ['latest', 'production'], metadata: { accuracy: 0.93, framework: 'xgboost', phase, sentAt } },
+  })
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' }
+
+/** POSTs events `phase-from` … `phase-(from+count-1)`: one event, or an array of them. */
+async function postEvents(pool: Pool, phase: string, from: number, count = 1): Promise<void> {
+  const sentAt = clock()
+  const body = count === 1 ? eventBody(phase, from, sentAt) : `[${Array.from({ length: count }, (_, k) => eventBody(phase, from + k, sentAt)).join(',')}]`
+  const res = await pool.request({ path: '/v1/events', method: 'POST', headers: JSON_HEADERS, body })
+  const text = await res.body.text()
+  if (res.statusCode !== 202) throw new Error(`intake answered ${res.statusCode}: ${text.slice(0, 300)}`)
+}
+
+/** Sends events `phase-0` … `phase-(n-1)`, `batch` per request, from `clients` closed-loop clients; resolves when all were accepted. */
+async function sendClosedLoop(pool: Pool, phase: string, n: number, clients: number, batch = 1): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (next < n) {
+      const from = next
+      next = Math.min(n, next + batch)
+      await postEvents(pool, phase, from, next - from)
+    }
+  }))
+}
+
+/** Sends `rate` events/s for `seconds`, on schedule (open loop); returns how far sends fell behind the schedule. */
+async function sendOpenLoop(pool: Pool, phase: string, rate: number, seconds: number): Promise<{ sent: number; maxLagMs: number }> {
+  const total = Math.round(rate * seconds)
+  const interval = 1000 / rate
+  const start = clock()
+  const inFlight: Array<Promise<void>> = []
+  let sent = 0
+  let maxLagMs = 0
+  let failure: unknown
+  while (sent < total && failure === undefined) {
+    const now = clock()
+    const due = Math.min(total, Math.floor((now - start) / interval) + 1)
+    if (sent < due) maxLagMs = Math.max(maxLagMs, now - (start + sent * interval))
+    for (; sent < due; sent++) inFlight.push(postEvents(pool, phase, sent).catch((err) => { failure = err }))
+    await sleep(Math.max(0, start + sent * interval - clock()))
+  }
+  await Promise.all(inFlight)
+  if (failure !== undefined) throw failure
+  return { sent, maxLagMs: Math.round(maxLagMs * 100) / 100 }
+}
+
+async function plainLoop(receiverPort: number, phase: string, n: number, concurrency: number): Promise<void> {
+  const pool = new Pool(`http://127.0.0.1:${receiverPort}`, { connections: concurrency })
+  let next = 0
+  try {
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++
+        const body = JSON.stringify({ phase, sentAt: clock(), event: `${phase}-${i}`, version: `v${i}`, author: 'alice', accuracy: 0.93 })
+        const res = await pool.request({ path: '/hook', method: 'POST', headers: JSON_HEADERS, body })
+        await res.body.dump()
+        if (res.statusCode !== 200) throw new Error(`receiver answered ${res.statusCode}`)
+      }
+    }))
+  } finally {
+    await pool.close()
+  }
+}
+
+// ---- the run ----
+
+async function main(): Promise<void> {
+  workDir = mkdtempSync(join(tmpdir(), 'hookwise-bench-'))
+  const receiver = await startReceiver()
+  const controller = await startController(workDir, receiver.port)
+  const intake = new Pool(controller.url, { connections: Math.max(CLIENTS, 8) })
+  const deliveryTimeout = Math.max(30_000, (EVENTS / 500) * 1000)
+  try {
+    // Warm-up: JIT, connection pools, SQLite pages.
+    await plainLoop(receiver.port, 'warm-plain', WARMUP, PLAIN_CONCURRENCY)
+    await sendClosedLoop(intake, 'warm', WARMUP, CLIENTS)
+    await receiver.wait('warm', WARMUP, deliveryTimeout)
+
+    // Baseline: the plain undici loop to the same receiver.
+    const plainStart = clock()
+    await plainLoop(receiver.port, 'plain', EVENTS, PLAIN_CONCURRENCY)
+    const plain = await receiver.wait('plain', EVENTS, deliveryTimeout)
+    const plainPerSecond = (EVENTS * 1000) / (plain.lastAt - plainStart)
+    log({ phase: 'plain', requests: EVENTS, concurrency: PLAIN_CONCURRENCY, requestsPerSecond: Math.round(plainPerSecond) })
+
+    // Durable throughput: one event per request (a registry hook, a CI step), then BATCH per request
+    // (a bridge that forwards events in arrays), so the intake's per-request cost shows apart.
+    const durableRuns: Array<{ batch: number; perSecond: number; ratio: number }> = []
+    for (const batch of [1, BATCH]) {
+      const phase = `durable-${batch}`
+      const start = clock()
+      await sendClosedLoop(intake, phase, EVENTS, CLIENTS, batch)
+      const acceptedAt = clock()
+      const durable = await receiver.wait(phase, EVENTS, deliveryTimeout)
+      await sleep(200) // let any duplicate show up before counting distinct ids
+      const final = await receiver.stats(phase)
+      const perSecond = (EVENTS * 1000) / (durable.lastAt - start)
+      const ratio = perSecond / plainPerSecond
+      durableRuns.push({ batch, perSecond, ratio })
+      log({
+        phase: 'durable', events: EVENTS, clients: CLIENTS, eventsPerRequest: batch,
+        intakeEventsPerSecond: Math.round((EVENTS * 1000) / (acceptedAt - start)),
+        deliveriesPerSecond: Math.round(perSecond), delivered: final.count, distinct: final.distinct,
+        ratioToPlain: Number(ratio.toFixed(2)),
+      })
+      if (BATCH === 1) break
+    }
+
+    // Latency at a fixed rate, open loop.
+    const paced = await sendOpenLoop(intake, 'latency', RATE, SECONDS)
+    await receiver.wait('latency', paced.sent, deliveryTimeout)
+    const lat = await receiver.stats('latency')
+    log({ phase: 'latency', rate: RATE, seconds: SECONDS, events: paced.sent, delivered: lat.count, clientMaxLagMs: paced.maxLagMs, ...(lat.latency ? { p50Ms: lat.latency.p50, p90Ms: lat.latency.p90, p99Ms: lat.latency.p99, maxMs: lat.latency.max } : {}) })
+
+    const p99 = lat.latency?.p99 ?? Infinity
+    for (const d of durableRuns) {
+      log({
+        phase: 'summary', eventsPerRequest: d.batch, logLevel: LOG_LEVEL, runArgs: RUN_ARGS.join(' '),
+        deliveriesPerSecond: Math.round(d.perSecond), ratioToPlain: Number(d.ratio.toFixed(2)), p99Ms: p99,
+        met: { deliveriesPerSecond: d.perSecond >= TARGETS.deliveriesPerSecond, ratioToPlain: d.ratio >= TARGETS.ratioToPlain, p99Ms: p99 < TARGETS.p99Ms },
+        targets: TARGETS,
+      })
+    }
+  } finally {
+    await intake.close()
+    await stopController(controller.child)
+    killChildren('SIGTERM')
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err)
+    process.exit(1)
+  },
+)

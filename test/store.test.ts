@@ -1,0 +1,60 @@
+// The SQLite outbox on its own: dedup window, retention, redelivery, and the history CLI on a state folder.
+import t from 'tap'
+import { Store } from '../controller/delivery/store.js'
+import { hookwise } from './helpers/cli.js'
+
+const T0 = Date.parse('2026-11-27T10:00:00Z')
+const HOUR = 3600_000
+
+function attempt(id: string, n: number, at: number, statusCode: number) {
+  return { deliveryId: id, n, startedAt: at, latencyMs: 12, url: 'https://example.com/h', requestHeaders: { 'webhook-id': id }, body: '{}', statusCode, responseHead: 'ok', error: null }
+}
+
+t.test('dedup window: the same event id is a duplicate inside it and new after it', async (t) => {
+  const store = new Store(t.testdir({}))
+  t.teardown(() => store.close())
+  const item = { eventId: 'e-1', body: '{}', deliveries: [{ id: 'd-1', automation: 'default/a', webhook: 'default/w' }] }
+  t.same(store.enqueue([item], T0, T0 - 24 * HOUR), [item.deliveries])
+  t.same(store.enqueue([{ ...item, deliveries: [{ ...item.deliveries[0]!, id: 'd-2' }] }], T0 + HOUR, T0 + HOUR - 24 * HOUR), [null])
+  t.same(store.enqueue([{ ...item, deliveries: [{ ...item.deliveries[0]!, id: 'd-3' }] }], T0 + 25 * HOUR, T0 + HOUR), [[{ id: 'd-3', automation: 'default/a', webhook: 'default/w' }]])
+  t.equal(store.pendingCount(), 2)
+})
+
+t.test('retention prunes finished deliveries, their attempts and unneeded events; pending ones stay', async (t) => {
+  const store = new Store(t.testdir({}))
+  t.teardown(() => store.close())
+  store.enqueue([
+    { eventId: 'old', body: '{}', deliveries: [{ id: 'd-old', automation: 'default/a', webhook: 'default/w' }] },
+    { eventId: 'waiting', body: '{}', deliveries: [{ id: 'd-wait', automation: 'default/a', webhook: 'default/w' }] },
+  ], T0, T0 - 24 * HOUR)
+  store.recordAttempt(attempt('d-old', 1, T0, 200), { status: 'succeeded', nextAttemptAt: T0, now: T0 })
+  t.same(store.prune(T0 - HOUR, T0 - HOUR), { deliveries: 0, events: 0 }, 'nothing is old enough yet')
+  t.same(store.prune(T0 + HOUR, T0 + HOUR), { deliveries: 1, events: 1 })
+  t.equal(store.get('d-old'), undefined)
+  t.same(store.attempts('d-old'), [])
+  t.match(store.get('d-wait'), { status: 'pending', eventId: 'waiting' }, 'a pending delivery and its event are kept')
+})
+
+t.test('the history CLI on a state folder: list, one delivery, redeliver', async (t) => {
+  const dir = t.testdir({})
+  const store = new Store(dir)
+  store.enqueue([{ eventId: 'e-9', body: '{}', deliveries: [{ id: 'd-9', automation: 'team/a', webhook: 'team/w' }] }], T0, T0 - HOUR)
+  store.recordAttempt(attempt('d-9', 1, T0, 500), { status: 'pending', nextAttemptAt: T0 + 5000, now: T0 })
+  store.recordAttempt(attempt('d-9', 2, T0 + 5000, 404), { status: 'failed', nextAttemptAt: T0 + 5000, now: T0 + 5000, lastError: 'the receiver answered 404, which is not retried' })
+  store.close()
+
+  const list = await hookwise(['deliveries', '--state', dir, '--status', 'failed'])
+  t.equal(list.stdout, [
+    'ID    AUTOMATION   STATUS   ATTEMPTS   CODE   CREATED                LAST ERROR',
+    'd-9   team/a       FAILED   2          404    2026-11-27T10:00:00Z   the receiver answered 404, which is not retried',
+    '',
+  ].join('\n'))
+  t.equal((await hookwise(['deliveries', '--state', dir, '--automation', 'other'])).stdout, 'no deliveries\n')
+  const one = await hookwise(['delivery', 'd-9', '--state', dir])
+  t.match(one.stdout, 'Attempt 1 at 2026-11-27T10:00:00Z: 500 in 12 ms\n  POST https://example.com/h\n  webhook-id: d-9\n  body: {}\n  response: ok\n')
+  t.match(one.stdout, 'Attempt 2 at 2026-11-27T10:00:05Z: 404 in 12 ms')
+  t.same(await hookwise(['redeliver', 'd-9', '--state', dir]), { status: 0, stdout: 'delivery d-9 queued again (same webhook-id)\n', stderr: '' })
+  t.same(await hookwise(['redeliver', 'd-9', '--state', dir]), { status: 1, stdout: '', stderr: 'delivery d-9 is still pending; it will be attempted again by itself\n' })
+  t.match(await hookwise(['delivery', 'nope', '--state', dir]), { status: 1, stderr: 'error HW_PATH_NOT_FOUND: no delivery nope\n  hint: list them with hookwise deliveries\n' })
+  t.match(await hookwise(['deliveries', '--state', t.testdir({})]), { status: 1, stderr: /^error HW_PATH_NOT_FOUND: no hookwise state in / })
+})

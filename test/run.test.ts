@@ -58,7 +58,7 @@ async function run(t: TapTest, extra: Partial<RunOptions> = {}): Promise<Running
     dir: [join(root, 'manifests')], secrets: [join(root, 'secrets')], state: join(root, 'state'), listen: '127.0.0.1:0',
     intakeTokenFile: tokenFile, allowInsecureHttp: true, egressAllow: ['127.0.0.0/8'], logLevel: 'info', durability: 'normal', maxPending: 1000, retentionHours: 24,
     ...extra,
-  }, createLogger({ destination: sink }), {})
+  }, createLogger({ level: 'debug', destination: sink }), {})
   t.teardown(() => controller.stop())
   const base = `http://127.0.0.1:${controller.address.port}`
   const auth = { authorization: `Bearer ${TOKEN}` }

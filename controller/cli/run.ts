@@ -98,7 +98,9 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
       const fields = { delivery: r.delivery.id, automation: r.delivery.automation, webhook: r.delivery.webhook, attempt: r.attempt, status: r.status, statusCode: r.result.statusCode, latencyMs: Math.round(r.result.latencyMs), error: r.result.error?.code }
       if (r.status === 'failed') log.error(fields, `delivery failed: ${r.result.error?.message ?? `HTTP ${r.result.statusCode}`}`)
       else if (r.status === 'pending') log.warn(fields, 'delivery attempt failed; will retry')
-      else log.info(fields, 'delivered')
+      // Successes are the bulk of a busy controller's lines (one per delivery): debug, so the info
+      // level logs what needs attention; metrics and history count every success.
+      else log.debug(fields, 'delivered')
     },
     onError: (err) => log.error({ err }, 'delivery engine error'),
   })
@@ -118,7 +120,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     metrics: () => metrics.render(engine, store, breaker),
     onEvents: (accepted, duplicates) => {
       metrics.events(accepted, duplicates)
-      log.info({ accepted, duplicates }, 'events received')
+      log.debug({ accepted, duplicates }, 'events received')
     },
     onError: (err) => log.error({ err }, 'request failed'),
   })

@@ -1,0 +1,92 @@
+// A plan as Markdown for a pull-request comment: a summary table first, the head's validation
+// problems, then one collapsible section per added, changed or removed object. Pure.
+import type { Diagnostic } from '../errors.js'
+import type { FieldChange } from './diff.js'
+import type { Plan, PlannedObject, RequestSide } from './plan.js'
+
+/** The first line of every plan comment; CI scripts look for it to update their previous comment. */
+export const PLAN_HEADING = '### hookwise plan'
+
+const longestRun = (text: string, ch: string): number => Math.max(0, ...(text.match(new RegExp(`${ch}+`, 'g')) ?? []).map((r) => r.length))
+
+/** Inline code that survives backticks in the text. */
+export function code(text: string): string {
+  const ticks = '`'.repeat(longestRun(text, '`') + 1)
+  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : ''
+  return `${ticks}${pad}${text}${pad}${ticks}`
+}
+
+/** A fenced block that survives fences in the text. */
+export function fenced(lang: string, text: string): string {
+  const fence = '`'.repeat(Math.max(3, longestRun(text, '`') + 1))
+  return `${fence}${lang}\n${text}\n${fence}`
+}
+
+const html = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
+const shortSha = (sha: string | undefined): string => (sha ? ` (${code(sha.slice(0, 12))})` : '')
+
+function diffBlock(diff: readonly FieldChange[]): string {
+  const lines: string[] = []
+  for (const d of diff) {
+    if (d.change !== 'added') lines.push(`- ${d.path}: ${JSON.stringify(d.before)}`)
+    if (d.change !== 'removed') lines.push(`+ ${d.path}: ${JSON.stringify(d.after)}`)
+  }
+  return fenced('diff', lines.join('\n'))
+}
+
+function prettyBody(body: string): string {
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2)
+  } catch {
+    return body
+  }
+}
+
+function requestSide(title: string, side: RequestSide): string {
+  const heading = `**${title}** — ${side.fires ? 'this event fires it' : 'this event does not fire it'}`
+  if (!side.request) return `${heading}: no request (${side.error ?? 'not rendered'})`
+  const r = side.request
+  const head = [`${r.method} ${r.url}`, ...Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`)].join('\n')
+  return `${heading}:\n\n${fenced('http', head)}\n\n${fenced('json', prettyBody(r.body))}`
+}
+
+function section(o: PlannedObject): string {
+  const parts = [`<details>\n<summary>${o.kind} <code>${html(o.key)}</code>: ${o.change}</summary>`, code(o.location)]
+  if (o.diff.length) parts.push(diffBlock(o.diff))
+  if (o.keys?.length) parts.push(`Keys (values are never shown): ${o.keys.map((k) => `${code(k.key)} ${k.change}`).join(', ')}`)
+  const p = o.preview
+  if (p) {
+    const source = p.event.file ? `from ${code(p.event.file)}` : 'built-in sample'
+    parts.push(`Request for this ${code(p.event.type)} event (${source}; shown because ${p.reason}). Secrets are shown as \`****\`; the body is sent compact.`)
+    if (p.before) parts.push(requestSide('Before', p.before))
+    if (p.after) parts.push(requestSide(p.before ? 'After' : 'Request', p.after))
+  }
+  parts.push('</details>')
+  return parts.join('\n\n')
+}
+
+function diagnosticLine(d: Diagnostic): string {
+  const where = d.file ? `${code(`${d.file}${d.line ? `:${d.line}` : ''}${d.line && d.column ? `:${d.column}` : ''}`)} ` : ''
+  const what = [d.object, d.path].filter(Boolean).join(': ')
+  return `- ${where}**${d.severity}** ${code(d.code)}: ${what ? `${what}: ` : ''}${d.message}${d.hint ? ` — hint: ${d.hint}` : ''}`
+}
+
+/** The plan as a pull-request comment. */
+export function formatMarkdown(plan: Plan): string {
+  const errors = plan.diagnostics.filter((d) => d.severity === 'error').length
+  const { added, changed, removed, unchanged } = plan.counts
+  const out: string[] = [
+    PLAN_HEADING,
+    `${code(plan.base.ref)}${shortSha(plan.base.commit)} → ${plan.head.commit ? code(plan.head.ref) : plan.head.ref}${shortSha(plan.head.commit)}, manifests in ${code(plan.path)}`,
+    `**${added} added, ${changed} changed, ${removed} removed, ${unchanged} unchanged.** ${plan.valid ? 'The head is valid.' : `The head has ${errors} validation error${errors === 1 ? '' : 's'}: fix them before merging.`}`,
+  ]
+  if (plan.objects.length) {
+    out.push(['| object | kind | change |', '|---|---|---|', ...plan.objects.map((o) => `| ${cell(code(o.key))} | ${o.kind} | ${o.change} |`)].join('\n'))
+  } else {
+    out.push('No Webhook, Automation or Secret objects at either revision.')
+  }
+  if (plan.diagnostics.length) out.push(`#### Validation of the head\n\n${plan.diagnostics.map(diagnosticLine).join('\n')}`)
+  for (const o of plan.objects) if (o.change !== 'unchanged' || o.preview) out.push(section(o))
+  return `${out.join('\n\n')}\n`
+}

@@ -1,0 +1,121 @@
+// Events to preview an automation with: the first of the user's events that fires it, or a built-in
+// sample of its event type filled in to fit its scope and filters. Pure.
+import type { ArtifactEvent, AutomationSpec, MetadataCondition } from '../api/types.generated.js'
+import { AutomationIndex } from '../match/automation-index.js'
+import type { CompiledAutomation } from '../reconcile/desired-state.js'
+
+/** An event read from an events folder; `file` is how to name it in the plan. */
+export interface NamedEvent {
+  file: string
+  event: ArtifactEvent
+}
+
+/** The event an automation is previewed with, where it came from, and whether it fires the automation. */
+export interface ChosenEvent {
+  event: ArtifactEvent
+  /** The file it was read from; absent for a built-in sample. */
+  file?: string
+  fires: boolean
+}
+
+/** Whether `event` fires `a`, as if it were enabled (a disabled automation is previewed as it would send). */
+export function fires(a: CompiledAutomation, event: ArtifactEvent): boolean {
+  return new AutomationIndex([{ ...a, spec: { ...a.spec, enabled: true } }]).match(event).length > 0
+}
+
+/**
+ * The first event of `events` of the automation's type that fires it; else the first of its type; else
+ * the built-in sample. `events` should be in a stable order (sorted by file).
+ */
+export function chooseEvent(a: CompiledAutomation, events: readonly NamedEvent[]): ChosenEvent {
+  const ofType = events.filter((e) => e.event.type === a.spec.event.type)
+  const firing = ofType.find((e) => fires(a, e.event))
+  if (firing) return { event: firing.event, file: firing.file, fires: true }
+  if (ofType[0]) return { event: ofType[0].event, file: ofType[0].file, fires: false }
+  const event = sampleEvent(a.spec)
+  return { event, fires: fires(a, event) }
+}
+
+const META = /[\\.*+?()[\]{}|^$]/
+const UNESCAPED = /^(?:[^\\.*+?()[\]{}|^$]|\\[^A-Za-z0-9])*$/
+
+/**
+ * A string the regular expression matches, when it is simple enough to see one: an optionally anchored
+ * literal (`^production$`, `^churn-`, `-rc$`, `\.onnx`). Otherwise, or when the guess does not match,
+ * `fallback`.
+ */
+export function textMatching(source: string | undefined, fallback: string): string {
+  if (source === undefined) return fallback
+  const start = source.startsWith('^')
+  const end = source.endsWith('$') && !source.endsWith('\\$')
+  const middle = source.slice(start ? 1 : 0, end ? -1 : undefined)
+  let guess = fallback
+  if (UNESCAPED.test(middle)) {
+    const literal = middle.replace(/\\(.)/g, '$1')
+    guess = start && end ? literal : start ? `${literal}${literal ? '-' : ''}${fallback}` : end ? `${fallback}${literal}` : literal || fallback
+  }
+  try {
+    const regex = new RegExp(source)
+    if (regex.test(guess)) return guess
+    if (!META.test(fallback) && regex.test(fallback)) return fallback
+  } catch {
+    // validation reports a regex that does not compile
+  }
+  return guess
+}
+
+const numeric = (text: string | undefined): number | undefined => {
+  if (text === undefined || text.trim() === '') return undefined
+  const n = Number(text)
+  return Number.isFinite(n) ? n : undefined
+}
+
+/** A metadata value that satisfies one condition, for the simple cases. */
+function metadataValue(c: MetadataCondition): unknown {
+  const n = numeric(c.value)
+  switch (c.op) {
+    case 'exists': return 'example'
+    case 'eq': return n !== undefined && String(n) === c.value ? n : c.value ?? ''
+    case 'ne': return `not-${c.value ?? ''}`
+    case 'regex': return textMatching(c.value, 'example')
+    case 'gt': return n === undefined ? 1 : n + 1
+    case 'gte': return n ?? 1
+    case 'lt': return n === undefined ? 0 : n - 1
+    case 'lte': return n ?? 0
+  }
+}
+
+/** A built-in event of the automation's type, filled in to fit its scope, alias/tag regex and metadata conditions where they are simple. */
+export function sampleEvent(spec: AutomationSpec): ArtifactEvent {
+  const scope = spec.scope
+  const entity = scope.type === 'Project' ? scope.entity ?? 'acme' : 'acme'
+  const registry = scope.type === 'Project' ? undefined : scope.registry ?? 'model'
+  const project = scope.type === 'Project' ? scope.project ?? 'example-project' : `wandb-registry-${registry}`
+  const collection = scope.type === 'Collection' ? scope.collection ?? 'example-collection' : textMatching(scope.collectionRegex, 'example-collection')
+  const metadata: Record<string, unknown> = {}
+  for (const c of spec.event.metadata ?? []) metadata[c.key] = metadataValue(c)
+  const type = spec.event.type
+  const alias = type === 'ADD_ARTIFACT_ALIAS' ? textMatching(spec.event.aliasRegex, 'production') : undefined
+  const tag = type === 'ADD_ARTIFACT_TAG' || type === 'REMOVE_ARTIFACT_TAG' ? textMatching(spec.event.tagRegex, 'candidate') : undefined
+  return {
+    id: 'plan-sample',
+    type,
+    time: '2026-01-01T00:00:00Z',
+    author: 'sample-user',
+    entity,
+    project,
+    ...(registry !== undefined ? { registry } : {}),
+    collection,
+    artifact: {
+      id: 'QXJ0aWZhY3Q6MTIzNDU2Nzg5',
+      name: collection,
+      version: 'v7',
+      type: 'model',
+      aliases: alias !== undefined && alias !== 'latest' ? ['latest', alias] : ['latest'],
+      tags: tag !== undefined && type === 'ADD_ARTIFACT_TAG' ? [tag] : [],
+      metadata,
+    },
+    ...(alias !== undefined ? { alias } : {}),
+    ...(tag !== undefined ? { tag } : {}),
+  }
+}

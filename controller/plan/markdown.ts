@@ -44,8 +44,8 @@ function prettyBody(body: string): string {
 }
 
 function requestSide(title: string, side: RequestSide): string {
+  if (!side.request) return `**${title}**: no request — ${side.error ?? 'not rendered'}`
   const heading = `**${title}** — ${side.fires ? 'this event fires it' : 'this event does not fire it'}`
-  if (!side.request) return `${heading}: no request (${side.error ?? 'not rendered'})`
   const r = side.request
   const head = [`${r.method} ${r.url}`, ...Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`)].join('\n')
   return `${heading}:\n\n${fenced('http', head)}\n\n${fenced('json', prettyBody(r.body))}`
@@ -79,7 +79,7 @@ export function formatMarkdown(plan: Plan): string {
   const out: string[] = [
     PLAN_HEADING,
     `${code(plan.base.ref)}${shortSha(plan.base.commit)} → ${plan.head.commit ? code(plan.head.ref) : plan.head.ref}${shortSha(plan.head.commit)}, manifests in ${code(plan.path)}`,
-    `**${added} added, ${changed} changed, ${removed} removed, ${unchanged} unchanged.** ${plan.valid ? 'The head is valid.' : `The head has ${errors} validation error${errors === 1 ? '' : 's'}: fix them before merging.`}`,
+    `**${added} added, ${changed} changed, ${removed} removed, ${unchanged} unchanged.** ${plan.valid ? 'The head is valid.' : `The head has ${errors} validation error${errors === 1 ? '' : 's'}: fix ${errors === 1 ? 'it' : 'them'} before merging.`}`,
   ]
   if (plan.objects.length) {
     out.push(['| object | kind | change |', '|---|---|---|', ...plan.objects.map((o) => `| ${cell(code(o.key))} | ${o.kind} | ${o.change} |`)].join('\n'))

@@ -124,13 +124,14 @@ function secretKeys(before: RawObject | undefined, after: RawObject | undefined)
 }
 
 /** The request of automation `key` at one revision for `event`. */
-function requestAt(revision: PlanRevision, key: string, event: NamedEvent['event']): RequestSide {
+function requestAt(revision: PlanRevision, side: 'base' | 'head', key: string, event: NamedEvent['event']): RequestSide {
+  const where = `the ${side} (${revision.ref})`
   const automation = revision.state.automations.find((a) => a.key === key)
-  if (!automation) return { fires: false, error: `automation ${key} is not valid at ${revision.ref}; see the validation errors` }
+  if (!automation) return { fires: false, error: `automation ${key} is not valid at ${where}${side === 'head' ? '; see the validation errors' : ''}` }
   const webhookKey = objectKey(automation.namespace, automation.spec.action.webhook)
   const webhook = revision.state.webhooks.get(webhookKey)
   const firesHere = fires(automation, event)
-  if (!webhook?.valid) return { fires: firesHere, error: `webhook ${webhookKey} is not valid at ${revision.ref}; see the validation errors` }
+  if (!webhook?.valid) return { fires: firesHere, error: `webhook ${webhookKey} is not valid at ${where}${side === 'head' ? '; see the validation errors' : ''}` }
   try {
     return { fires: firesHere, request: previewRequest(automation, webhook, event) }
   } catch (err) {
@@ -144,13 +145,13 @@ function preview(input: PlanInput, key: string, change: Change, reason: string):
   const out: RequestPreview = { event: { type: '' }, reason }
   if (!compiled) {
     // Invalid at both revisions: nothing can be rendered.
-    out.after = { fires: false, error: `automation ${key} is not valid at ${input.head.ref}; see the validation errors` }
+    out.after = { fires: false, error: `automation ${key} is not valid at the head (${input.head.ref}); see the validation errors` }
     return out
   }
   const chosen = chooseEvent(compiled, input.events)
   out.event = { type: chosen.event.type, ...(chosen.file !== undefined ? { file: chosen.file } : {}), ...(chosen.event.id !== undefined ? { id: chosen.event.id } : {}) }
-  if (change !== 'added') out.before = requestAt(input.base, key, chosen.event)
-  out.after = requestAt(input.head, key, chosen.event)
+  if (change !== 'added') out.before = requestAt(input.base, 'base', key, chosen.event)
+  out.after = requestAt(input.head, 'head', key, chosen.event)
   return out
 }
 

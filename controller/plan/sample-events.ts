@@ -52,7 +52,10 @@ export function textMatching(source: string | undefined, fallback: string): stri
   let guess = fallback
   if (UNESCAPED.test(middle)) {
     const literal = middle.replace(/\\(.)/g, '$1')
-    guess = start && end ? literal : start ? `${literal}${literal ? '-' : ''}${fallback}` : end ? `${fallback}${literal}` : literal || fallback
+    // ^churn- gives churn-example, ^churn gives churn-example, -rc$ gives example-rc.
+    const before = /[A-Za-z0-9]$/.test(literal) ? '-' : ''
+    const after = /^[A-Za-z0-9]/.test(literal) ? '-' : ''
+    guess = start && end ? literal : start ? `${literal}${before}${fallback}` : end ? `${fallback}${after}${literal}` : literal || fallback
   }
   try {
     const regex = new RegExp(source)

@@ -27,17 +27,18 @@ export async function openRepository(cwd: string): Promise<Repository> {
 /** The commit SHA `ref` names. Throws a UsageError when git does not know the ref. */
 export async function resolveCommit(repo: Repository, ref: string): Promise<string> {
   if (ref.startsWith('-')) throw new UsageError(`${ref} is not a git ref`)
-  try {
-    return (await repo.git.raw(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`])).trim()
-  } catch {
+  // simple-git resolves, with empty output, when git exits 1 without writing to stderr (--quiet).
+  const sha = await repo.git.raw(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]).then((out) => out.trim(), () => '')
+  if (!/^[0-9a-f]{40,64}$/.test(sha)) {
     throw new UsageError(`git does not know the ref ${ref}`, 'fetch it first (in CI: git fetch origin BRANCH, or actions/checkout with fetch-depth: 0), or give a branch, tag or commit SHA')
   }
+  return sha
 }
 
 /** `path` (relative to `cwd`) as a path relative to the repository root, with `/` separators; `''` is the root. */
 export function pathInRepository(repo: Repository, cwd: string, path: string): string {
   const inside = relative(repo.root, resolve(cwd, path))
-  if (inside.startsWith('..') || isAbsolute(inside)) throw new UsageError(`--path ${path} is outside the repository ${repo.root}`)
+  if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) throw new UsageError(`--path ${path} is outside the repository ${repo.root}`)
   return inside.split(sep).join('/')
 }
 

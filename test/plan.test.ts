@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { planCommand, type PlanOptions } from '../controller/cli/plan.js'
 import type { Plan } from '../controller/plan/plan.js'
+import { formatMarkdown } from '../controller/plan/markdown.js'
 import { sampleEvent, textMatching, fires } from '../controller/plan/sample-events.js'
 import { loadDesiredState } from '../controller/sources/load.js'
 import type { TapTest } from './helpers/cli.js'
@@ -443,4 +444,21 @@ t.test('built-in sample events fit the scope and filters', async (t) => {
   const state = await loadDesiredState({ manifests: ['examples'] })
   t.ok(state.automations.length >= 5)
   for (const a of state.automations) t.ok(fires(a, sampleEvent(a.spec)), `the sample ${a.spec.event.type} event fires ${a.key}`)
+})
+
+t.test('a plan too long for a pull-request comment leaves out the previews, then the sections', async (t) => {
+  const { repo } = baseRepo(t)
+  repo.write(HEAD_CHANGES)
+  const p = JSON.parse((await plan(repo, { format: 'json' })).stdout) as Plan
+  const full = formatMarkdown(p)
+  t.equal(full, (await plan(repo, {})).stdout)
+  const noRequests = formatMarkdown(p, full.length - 1)
+  t.ok(noRequests.length < full.length)
+  t.ok(noRequests.includes('_The request previews are left out'))
+  t.notOk(noRequests.includes('```http'))
+  t.ok(noRequests.includes('```diff\n+ spec.action.payload.stage: "staging"'), 'diffs stay')
+  const table = formatMarkdown(p, noRequests.length - 1)
+  t.ok(table.includes('_The diffs and request previews are left out'))
+  t.notOk(table.includes('<details>'))
+  t.ok(table.includes('| `default/deploy` | Automation | changed |'))
 })

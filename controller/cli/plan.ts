@@ -1,5 +1,5 @@
 // `hookwise plan`: what a pull request changes in the manifests, for a reviewer — run inside a checkout.
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, realpath } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseEvent } from '../api/event.js'
 import { HookwiseError } from '../errors.js'
@@ -49,7 +49,8 @@ async function readEvents(dir: string, io: CliIO): Promise<NamedEvent[]> {
 
 /** Prints the plan; 0 when the head is valid, 1 when not. Usage problems (not a checkout, unknown ref) throw a UsageError (2). */
 export async function planCommand(options: PlanOptions, io: CliIO): Promise<number> {
-  const cwd = options.cwd ?? process.cwd()
+  // Real path, as the repository root is: a symlinked folder (macOS /tmp) still lies inside it.
+  const cwd = await realpath(options.cwd ?? process.cwd())
   const repo = await openRepository(cwd)
   const path = pathInRepository(repo, cwd, options.path)
   const baseCommit = await resolveCommit(repo, options.base)

@@ -66,14 +66,39 @@ function section(o: PlannedObject): string {
   return parts.join('\n\n')
 }
 
+function withoutPreview(o: PlannedObject): PlannedObject {
+  const { preview: _omitted, ...rest } = o
+  return rest
+}
+
 function diagnosticLine(d: Diagnostic): string {
   const where = d.file ? `${code(`${d.file}${d.line ? `:${d.line}` : ''}${d.line && d.column ? `:${d.column}` : ''}`)} ` : ''
   const what = [d.object, d.path].filter(Boolean).join(': ')
   return `- ${where}**${d.severity}** ${code(d.code)}: ${what ? `${what}: ` : ''}${d.message}${d.hint ? ` — hint: ${d.hint}` : ''}`
 }
 
-/** The plan as a pull-request comment. */
-export function formatMarkdown(plan: Plan): string {
+/** GitHub refuses comments longer than 65,536 characters; keep a margin for CI wrappers. */
+export const MAX_COMMENT_CHARS = 60_000
+
+/**
+ * The plan as a pull-request comment. When it would be longer than `maxChars`, the request previews
+ * are left out (with a note saying so), then the sections, so the comment can still be posted.
+ */
+export function formatMarkdown(plan: Plan, maxChars = MAX_COMMENT_CHARS): string {
+  const full = render(plan, 'full')
+  if (full.length <= maxChars) return full
+  const noRequests = render(plan, 'no-requests')
+  return noRequests.length <= maxChars ? noRequests : render(plan, 'table')
+}
+
+type Detail = 'full' | 'no-requests' | 'table'
+
+const OMITTED: Record<Exclude<Detail, 'full'>, string> = {
+  'no-requests': `_The request previews are left out: with them this comment would be longer than a pull-request comment may be. Run ${code('hookwise plan --format json')} to see them._`,
+  table: `_The diffs and request previews are left out: with them this comment would be longer than a pull-request comment may be. Run ${code('hookwise plan')} locally to see them._`,
+}
+
+function render(plan: Plan, detail: Detail): string {
   const errors = plan.diagnostics.filter((d) => d.severity === 'error').length
   const { added, changed, removed, unchanged } = plan.counts
   const out: string[] = [
@@ -87,6 +112,12 @@ export function formatMarkdown(plan: Plan): string {
     out.push('No Webhook, Automation or Secret objects at either revision.')
   }
   if (plan.diagnostics.length) out.push(`#### Validation of the head\n\n${plan.diagnostics.map(diagnosticLine).join('\n')}`)
-  for (const o of plan.objects) if (o.change !== 'unchanged' || o.preview) out.push(section(o))
+  if (detail !== 'full') out.push(OMITTED[detail])
+  if (detail !== 'table') {
+    for (const o of plan.objects) {
+      if (detail === 'full' && (o.change !== 'unchanged' || o.preview)) out.push(section(o))
+      else if (o.change !== 'unchanged') out.push(section(withoutPreview(o)))
+    }
+  }
   return `${out.join('\n\n')}\n`
 }

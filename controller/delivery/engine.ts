@@ -75,6 +75,9 @@ export class QueueFullError extends Error {
 }
 
 const WAIT_FOR_WEBHOOK_MS = 30_000
+/** Bounds of the in-memory copy of accepted events (see `events`): entries, and bytes of their JSON. */
+const EVENT_CACHE_ENTRIES = 50_000
+const EVENT_CACHE_BYTES = 64 * 1024 * 1024
 
 /**
  * A new delivery id (the webhook-id): `msg_`, the time in ms as 12 hex digits, then 20 random hex
@@ -112,6 +115,14 @@ export class DeliveryEngine {
   private readonly fresh = new Set<string>()
   /** Intake calls waiting to be stored together (see acceptGrouped). */
   private toAccept: Array<{ events: readonly ArtifactEvent[]; resolve: (accepted: AcceptedEvent[]) => void; reject: (err: unknown) => void }> = []
+  /**
+   * The parsed event of each pending delivery accepted by this process, so an attempt need not
+   * read and parse it from the store. Bounded; a delivery missing here (accepted before a restart,
+   * redelivered, or over the bound) reads its event from the store. Entries go when the delivery
+   * finishes; the whole map is dropped when deliveries are cancelled in bulk.
+   */
+  private readonly events = new Map<string, { event: ArtifactEvent; bytes: number }>()
+  private eventBytes = 0
   /** Finished attempts waiting to be recorded together (see record). */
   private toRecord: Array<{ attempt: AttemptRow; next: NextState; resolve: () => void; reject: (err: unknown) => void }> = []
 
@@ -141,6 +152,7 @@ export class DeliveryEngine {
       if (!this.automations.has(key)) cancelled += this.o.store.cancelAutomation(key, 'automation removed', now)
     }
     this.pending -= cancelled
+    if (cancelled > 0) this.forgetAllEvents()
     this.kick()
     return { cancelled }
   }
@@ -216,18 +228,37 @@ export class DeliveryEngine {
     })
   }
 
-  private matchEvents(events: readonly ArtifactEvent[], now: number): Array<{ eventId: string; body: string; deliveries: Array<{ id: string; automation: string; webhook: string }> }> {
+  private matchEvents(events: readonly ArtifactEvent[], now: number): Array<{ eventId: string; event: ArtifactEvent; body: string; deliveries: Array<{ id: string; automation: string; webhook: string }> }> {
     return events.map((e) => {
       const event: ArtifactEvent = { ...e, id: e.id ?? `evt_${randomUUID()}`, time: e.time ?? new Date(now).toISOString() }
       const deliveries = this.index.match(event).map((a) => ({ id: deliveryId(now), automation: a.key, webhook: `${a.namespace}/${a.spec.action.webhook}` }))
-      return { eventId: event.id!, body: JSON.stringify(event), deliveries }
+      return { eventId: event.id!, event, body: JSON.stringify(event), deliveries }
     })
+  }
+
+  private rememberEvent(deliveryId: string, event: ArtifactEvent, bytes: number): void {
+    if (this.events.size >= EVENT_CACHE_ENTRIES || this.eventBytes + bytes > EVENT_CACHE_BYTES) return
+    this.events.set(deliveryId, { event, bytes })
+    this.eventBytes += bytes
+  }
+
+  private forgetEvent(deliveryId: string): void {
+    const e = this.events.get(deliveryId)
+    if (!e) return
+    this.events.delete(deliveryId)
+    this.eventBytes -= e.bytes
+  }
+
+  private forgetAllEvents(): void {
+    this.events.clear()
+    this.eventBytes = 0
   }
 
   private persist(items: ReturnType<DeliveryEngine['matchEvents']>, now: number): AcceptedEvent[] {
     const stored = this.o.store.enqueue(items, now, now - this.o.dedupWindowMs)
     const accepted = items.map((item, i) => {
       const deliveries = stored[i]
+      if (deliveries) for (const d of deliveries) this.rememberEvent(d.id, item.event, item.body.length)
       return { id: item.eventId, duplicate: deliveries === null, deliveries: deliveries ?? [] }
     })
     const added = accepted.reduce((n, a) => n + a.deliveries.length, 0)
@@ -362,6 +393,7 @@ export class DeliveryEngine {
     const automation = this.automations.get(row.automation)
     if (!automation) {
       this.pending -= this.o.store.cancelAutomation(row.automation, 'automation removed', now)
+      this.forgetAllEvents()
       return false
     }
     const webhook = this.state!.webhooks.get(row.webhook)
@@ -392,7 +424,7 @@ export class DeliveryEngine {
       }
       throw err
     }
-    const event = JSON.parse(this.o.store.eventBody(row.eventSeq)!) as ArtifactEvent
+    const event = this.events.get(row.id)?.event ?? (JSON.parse(this.o.store.eventBody(row.eventSeq)!) as ArtifactEvent)
     const body = automation.template.render({ event, secrets })
     const usesSecret = automation.template.placeholders.some((p) => Object.hasOwn(secrets, p.name))
     const maskedBody = usesSecret ? automation.template.render({ event, secrets: Object.fromEntries(Object.keys(secrets).map((k) => [k, '****'])) }) : body
@@ -421,7 +453,10 @@ export class DeliveryEngine {
       },
       { status, nextAttemptAt: verdict.kind === 'retry' ? now + verdict.delayMs : now, now, ...(verdict.kind === 'fail' || verdict.kind === 'gone' ? { lastError: verdict.reason } : {}) },
     )
-    if (status !== 'pending') this.pending--
+    if (status !== 'pending') {
+      this.pending--
+      this.forgetEvent(row.id)
+    }
     this.o.onAttempt?.({ delivery: { ...row, status, attempts: n }, attempt: n, result, status, verdict: verdict.kind })
   }
 

@@ -101,6 +101,7 @@ export class DeliveryEngine {
   private readonly gone = new Map<string, string>()
   private pending: number
   private timer: NodeJS.Timeout | undefined
+  private immediate: NodeJS.Immediate | undefined
   private ticking = false
   private again = false
   private stopped = true
@@ -281,6 +282,8 @@ export class DeliveryEngine {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
+    if (this.immediate) clearImmediate(this.immediate)
+    this.immediate = undefined
     let timeout: NodeJS.Timeout | undefined
     await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => { timeout = setTimeout(r, graceMs) })])
     clearTimeout(timeout)
@@ -298,11 +301,17 @@ export class DeliveryEngine {
       this.again = true
       return
     }
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => this.tick(), 0)
+    // setImmediate, not setTimeout(0): a timer waits at least 1 ms, and a slot freed by a
+    // finished attempt should be refilled in the next turn of the event loop.
+    if (this.immediate) return
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined
+      this.tick()
+    })
   }
 
   private tick(): void {
+    if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     if (this.stopped || !this.state) return
     this.ticking = true
@@ -377,11 +386,21 @@ export class DeliveryEngine {
   private launch(row: DeliveryRow): void {
     this.inFlight.add(row.id)
     this.inFlightPerWebhook.set(row.webhook, (this.inFlightPerWebhook.get(row.webhook) ?? 0) + 1)
-    const p = this.attempt(row)
+    // The webhook's slot is freed as soon as its request is answered (release), so the next
+    // request can go while this attempt is being recorded; the delivery itself stays in flight
+    // (never started again) until its attempt is committed.
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      this.inFlightPerWebhook.set(row.webhook, (this.inFlightPerWebhook.get(row.webhook) ?? 1) - 1)
+      this.wake()
+    }
+    const p = this.attempt(row, release)
       .catch((err) => this.o.onError?.(err))
       .finally(() => {
         this.inFlight.delete(row.id)
-        this.inFlightPerWebhook.set(row.webhook, (this.inFlightPerWebhook.get(row.webhook) ?? 1) - 1)
+        release()
         this.running.delete(p)
         this.wake()
       })
@@ -410,7 +429,7 @@ export class DeliveryEngine {
     return true
   }
 
-  private async attempt(row: DeliveryRow): Promise<void> {
+  private async attempt(row: DeliveryRow, release: () => void): Promise<void> {
     const automation = this.automations.get(row.automation)!
     const webhook = this.state!.webhooks.get(row.webhook) as WebhookEntry
     const startedAt = this.o.now()
@@ -431,6 +450,7 @@ export class DeliveryEngine {
     const request = buildRequest({ webhook: webhook.spec, secrets, body, deliveryId: row.id, timestamp: Math.floor(startedAt / 1000) })
     // The sender enforces the egress policy (URL and connected address) and reports EGRESS_DENIED.
     const result = await this.o.sender.send(request, { timeoutMs: (webhook.spec.timeoutSeconds ?? 15) * 1000 })
+    release()
     const n = row.attempts + 1
     const now = this.o.now()
     const verdict = this.o.retry.decide(n, result, webhook.spec.retry, now)

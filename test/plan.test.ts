@@ -3,7 +3,7 @@
 // previews, markdown and json output, and exit codes 0, 1 and 2.
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -11,7 +11,9 @@ import { planCommand, type PlanOptions } from '../controller/cli/plan.js'
 import type { Plan } from '../controller/plan/plan.js'
 import { formatMarkdown } from '../controller/plan/markdown.js'
 import { sampleEvent, textMatching, fires } from '../controller/plan/sample-events.js'
+import { loadTree } from '../controller/sources/folder.js'
 import { loadDesiredState } from '../controller/sources/load.js'
+import { parse } from 'yaml'
 import type { TapTest } from './helpers/cli.js'
 import { createRepo, type TestRepo } from './helpers/git-repo.js'
 
@@ -461,4 +463,20 @@ t.test('a plan too long for a pull-request comment leaves out the previews, then
   t.ok(table.includes('_The diffs and request previews are left out'))
   t.notOk(table.includes('<details>'))
   t.ok(table.includes('| `default/deploy` | Automation | changed |'))
+})
+
+t.test('the CI examples are YAML that runs validate and plan, and hookwise validate examples skips them', async (t) => {
+  const github = readFileSync('examples/ci/github/.github/workflows/hookwise.yaml', 'utf8')
+  const gitlab = readFileSync('examples/ci/gitlab/.gitlab/hookwise.gitlab-ci.yml', 'utf8')
+  const workflow = parse(github) as { on: { pull_request: unknown }; permissions: Record<string, string> }
+  t.ok(workflow.on.pull_request)
+  t.equal(workflow.permissions['pull-requests'], 'write')
+  t.ok(github.includes('npx hookwise validate "$MANIFESTS" --format github'))
+  t.ok(github.includes('npx hookwise plan --base "origin/$BASE_REF" --path "$MANIFESTS" --format markdown'))
+  t.ok(github.includes('gh pr comment "$PR" --body-file plan.md --edit-last || gh pr comment "$PR" --body-file plan.md'))
+  const job = (parse(gitlab) as Record<string, { script: string[] }>)['hookwise-plan']!
+  t.ok(job.script.some((l) => l.includes('npx hookwise plan --base "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"')))
+  t.ok(job.script.some((l) => l.includes('/merge_requests/$CI_MERGE_REQUEST_IID/notes')))
+  const files = (await loadTree(['examples'])).files
+  t.notOk(files.some((f) => f.includes(`${join('examples', 'ci')}`)), 'the loader does not read examples/ci')
 })

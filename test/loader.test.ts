@@ -69,11 +69,12 @@ t.test('a missing path is a clear error', async (t) => {
   await t.rejects(loadDesiredState({ manifests: ['/nonexistent/hookwise'] }), { code: 'HW_PATH_NOT_FOUND', message: '/nonexistent/hookwise does not exist or cannot be read', hint: 'check the path; it is relative to the current folder' })
 })
 
-t.test('only .yaml/.yml files are read, hidden folders are skipped, order is stable', async (t) => {
+t.test('only .yaml/.yml files are read, hidden files and folders are skipped, order is stable', async (t) => {
   const dir = t.testdir({
     'b.yaml': example,
     'a.yml': example.replace(/github-deploy/g, 'a-hook').replace('deploy-production', 'a-auto'),
     'notes.txt': 'not yaml: [',
+    '.gitlab-ci.yml': 'stages: [test]\n',
     '.git': { 'x.yaml': 'broken: [' },
     sub: { 'c.yaml': example.replace(/github-deploy/g, 'c-hook').replace('deploy-production', 'c-auto') },
   })

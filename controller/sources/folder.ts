@@ -13,7 +13,7 @@ export interface LoadedTree {
   files: string[]
 }
 
-/** Manifest files below `path` (or `path` itself), sorted; hidden folders and node_modules are skipped. */
+/** Manifest files below `path` (or `path` itself), sorted; hidden files and folders (.gitlab-ci.yml, .github/) and node_modules are skipped. */
 export async function manifestFiles(path: string): Promise<string[]> {
   let info
   try {
@@ -35,7 +35,7 @@ export async function manifestFiles(path: string): Promise<string[]> {
       const isDir = e.isDirectory() || (e.isSymbolicLink() && (await stat(full).catch(() => undefined))?.isDirectory())
       if (isDir) {
         if (!e.name.startsWith('.') && !SKIPPED_DIRS.has(e.name)) await walk(full)
-      } else if (MANIFEST_EXTENSIONS.has(extname(e.name).toLowerCase())) {
+      } else if (!e.name.startsWith('.') && MANIFEST_EXTENSIONS.has(extname(e.name).toLowerCase())) {
         files.push(full)
       }
     }

@@ -256,7 +256,8 @@ export class DeliveryEngine {
   }
 
   private persist(items: ReturnType<DeliveryEngine['matchEvents']>, now: number): AcceptedEvent[] {
-    const stored = this.o.store.enqueue(items, now, now - this.o.dedupWindowMs)
+    const seqs: number[] = []
+    const stored = this.o.store.enqueue(items, now, now - this.o.dedupWindowMs, seqs)
     const accepted = items.map((item, i) => {
       const deliveries = stored[i]
       if (deliveries) for (const d of deliveries) this.rememberEvent(d.id, item.event, item.body.length)
@@ -266,10 +267,31 @@ export class DeliveryEngine {
     this.pending += added
     this.o.onAccepted?.(accepted)
     if (added > 0) {
-      for (const a of accepted) for (const d of a.deliveries) this.fresh.add(d.webhook)
+      accepted.forEach((a, i) => {
+        for (const d of a.deliveries) this.cacheNew({ id: d.id, eventSeq: seqs[i]!, eventId: a.id, automation: d.automation, webhook: d.webhook, status: 'pending', attempts: 0, nextAttemptAt: now, createdAt: now, updatedAt: now, lastStatusCode: null, lastError: null })
+      })
       this.wake()
     }
     return accepted
+  }
+
+  /**
+   * Adds a delivery just stored (due now) to the cached due rows, so it can start without reading
+   * the outbox again. Only while the cache holds every due row (the last read did not fill its
+   * limit) and is under that limit: new rows are then the newest, so the order stays oldest first.
+   * Otherwise the row waits in the outbox for the next read, as before.
+   */
+  private cacheNew(row: DeliveryRow): void {
+    if (this.readAt === 0) return // a read is due anyway
+    if (this.more || this.cachedCount >= this.o.concurrency * 4) {
+      this.more = true
+      this.fresh.add(row.webhook)
+      return
+    }
+    const list = this.cached.get(row.webhook)
+    if (list) list.unshift(row)
+    else this.cached.set(row.webhook, [row])
+    this.cachedCount++
   }
 
   start(): void {

@@ -171,13 +171,18 @@ export class Store {
 
   /**
    * Records events and their deliveries in one transaction. An event whose id was received since
-   * `dedupSince` is a duplicate: nothing is written for it. Returns, per event, its deliveries or null.
+   * `dedupSince` is a duplicate: nothing is written for it. Returns, per event, its deliveries or null;
+   * `seqs`, when given, receives each stored event's seq (0 for a duplicate).
    */
-  enqueue(items: ReadonlyArray<{ eventId: string; body: string; deliveries: NewDelivery[] }>, now: number, dedupSince: number): Array<NewDelivery[] | null> {
+  enqueue(items: ReadonlyArray<{ eventId: string; body: string; deliveries: NewDelivery[] }>, now: number, dedupSince: number, seqs?: number[]): Array<NewDelivery[] | null> {
     return this.db.transaction(() =>
       items.map((item) => {
-        if (this.stmt.recentEvent.get(item.eventId, dedupSince)) return null
+        if (this.stmt.recentEvent.get(item.eventId, dedupSince)) {
+          seqs?.push(0)
+          return null
+        }
         const seq = this.stmt.insertEvent.run(item.eventId, now, item.body).lastInsertRowid
+        seqs?.push(Number(seq))
         for (const d of item.deliveries) this.stmt.insertDelivery.run(d.id, seq, d.automation, d.webhook, now, now, now)
         return item.deliveries
       }),

@@ -15,11 +15,25 @@ function positive(value: string): number {
   return Number(value)
 }
 
+/** `30s`, `5m`, `1h` (or plain milliseconds like `1500ms`) as milliseconds; at least 1s. */
+export function parseInterval(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim())
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'] : NaN
+  if (!(ms >= 1000)) throw new InvalidArgumentError('expected a duration of at least 1s, e.g. 30s, 5m or 1h')
+  return Math.round(ms)
+}
+
 export function registerDeliveryCommands(cli: Command, io: CliIO, setStatus: (status: number) => void): void {
   cli
     .command('run')
-    .description('run the controller on a folder: watch it, take events over HTTP, deliver durably')
-    .requiredOption('--dir <dir>', 'folder of Webhook and Automation manifests, watched for changes (repeatable)', collect)
+    .description('run the controller on a folder or a git branch: follow it, take events over HTTP, deliver durably')
+    .option('--dir <dir>', 'folder of Webhook and Automation manifests, watched for changes (repeatable; or --git)', collect)
+    .option('--git <url>', 'follow a branch of this git repository instead of --dir (no credentials in the URL)')
+    .option('--branch <branch>', 'branch to follow (--git; default: main)')
+    .option('--path <dir>', 'folder of the manifests inside the repository (--git; default: its root)')
+    .addOption(new Option('--interval <duration>', 'time between fetches, e.g. 30s, 5m, 1h (--git)').argParser(parseInterval).default(undefined, '30s'))
+    .option('--ssh-key-file <file>', 'private key for an ssh repository URL (--git)')
+    .option('--token-file <file>', 'token for an https repository URL, sent as an HTTP Authorization header (--git)')
     .option('--secrets <dir>', 'folder of Secret manifests (repeatable)', collect)
     .option('--state <dir>', 'folder of the delivery queue and history (SQLite)', './.hookwise')
     .option('--listen <host:port>', 'address of the HTTP API (intake, status, metrics)', '127.0.0.1:8080')

@@ -12,13 +12,12 @@ import { createLogger, type Logger } from '../log.js'
 import { ApiServer } from '../server/api-server.js'
 import { createMetrics } from '../server/metrics.js'
 import { statusReport } from '../server/status-report.js'
-import { watchFolders } from '../sources/folder-watch.js'
 import type { LoadedState } from '../sources/load.js'
 import { formatText } from './diagnostics-format.js'
 import type { CliIO } from './io.js'
+import { checkSourceOptions, startSource, type RunSource, type SourceOptions } from './run-source.js'
 
-export interface RunOptions {
-  dir: string[]
+export interface RunOptions extends SourceOptions {
   secrets?: string[]
   state: string
   listen: string
@@ -69,13 +68,14 @@ export interface RunningController {
 
 /** Starts the controller; resolves once it listens. */
 export async function startController(options: RunOptions, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningController> {
+  checkSourceOptions(options)
   const tokens = intakeTokens(options.intakeTokenFile, env)
   let { host, port } = parseListen(options.listen)
   if (tokens.length === 0 && !isLoopback(host)) {
     log.warn({ requested: host }, 'no intake token configured (--intake-token-file or HOOKWISE_INTAKE_TOKEN): listening on 127.0.0.1 only')
     host = '127.0.0.1'
   }
-  const store = new Store(options.state, { durability: options.durability })
+  const store = new Store(options.state, { durability: options.durability, checkpointIntervalMs: 1000 })
   const sender = new UndiciSender({
     egress: { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] },
     ...(options.connectionsPerOrigin ? { connectionsPerOrigin: options.connectionsPerOrigin } : {}),
@@ -105,18 +105,26 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     onError: (err) => log.error({ err }, 'delivery engine error'),
   })
   let state: LoadedState | undefined
-  const apply = (next: LoadedState): void => {
+  const apply = (next: LoadedState, revision?: string): void => {
     state = next
     for (const d of next.diagnostics) (d.severity === 'error' ? log.error.bind(log) : log.warn.bind(log))({ code: d.code, file: d.file, line: d.line, object: d.object }, formatText(d))
     const { cancelled } = engine.setState(next)
-    log.info({ webhooks: next.webhooks.size, automations: next.automations.length, errors: next.diagnostics.filter((d) => d.severity === 'error').length, cancelled }, 'desired state applied')
+    log.info({ webhooks: next.webhooks.size, automations: next.automations.length, errors: next.diagnostics.filter((d) => d.severity === 'error').length, cancelled, ...(revision ? { revision } : {}) }, 'desired state applied')
   }
-  const watch = await watchFolders({ manifests: options.dir, secrets: options.secrets ?? [] }, apply, { onError: (err) => log.error({ err }, 'reloading the manifests failed; keeping the last state') })
+  let watch: RunSource
+  try {
+    watch = await startSource(options, apply, log, env)
+  } catch (err) {
+    await sender.close()
+    store.close()
+    throw err
+  }
   const server = new ApiServer({
     engine,
     store,
     tokens,
-    status: () => statusReport(state!, tracker, store),
+    status: () => statusReport(state!, tracker, store, watch.status?.()),
+    ...(watch.sync ? { sync: watch.sync } : {}),
     metrics: () => metrics.render(engine, store, breaker),
     onEvents: (accepted, duplicates) => {
       metrics.events(accepted, duplicates)

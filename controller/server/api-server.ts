@@ -22,6 +22,8 @@ export interface ApiServerOptions {
   maxEventsPerRequest?: number
   /** JSON for GET /v1/status. */
   status: () => unknown
+  /** POST /v1/sync: fetch the source now; answers with what it resolves to. Absent: 404. */
+  sync?: () => Promise<unknown>
   /** Prometheus text for GET /metrics. */
   metrics?: () => Promise<{ contentType: string; body: string }>
   onEvents?: (accepted: number, duplicates: number) => void
@@ -95,6 +97,10 @@ export class ApiServer {
       return this.intake(req, res)
     }
     if (path === '/v1/status' && req.method === 'GET') return sendJson(res, 200, this.o.status())
+    if (path === '/v1/sync' && this.o.sync) {
+      if (req.method !== 'POST') return sendProblem(res, 405, 'Method Not Allowed', 'POST to /v1/sync to fetch the repository now', { headers: { Allow: 'POST' } })
+      return sendJson(res, 200, await this.o.sync())
+    }
     if (path === '/v1/deliveries' && req.method === 'GET') {
       const status = url.searchParams.get('status') ?? undefined
       if (status !== undefined && !STATUSES.includes(status as DeliveryStatus)) return sendProblem(res, 400, 'Bad Request', `status must be one of ${STATUSES.join(', ')}`)

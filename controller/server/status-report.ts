@@ -3,6 +3,7 @@ import type { DeliveryRecord } from '../api/types.generated.js'
 import type { StatusTracker } from '../delivery/status-tracker.js'
 import type { DeliveryStatus, Store } from '../delivery/store.js'
 import type { Diagnostic } from '../errors.js'
+import type { GitSourceStatus } from '../sources/git-follow.js'
 import type { LoadedState } from '../sources/load.js'
 import { objectKey } from '../reconcile/desired-state.js'
 
@@ -13,6 +14,8 @@ export interface ObjectStatus {
   /** Why it is not ready: its errors. */
   errors: Diagnostic[]
   lastDelivery?: DeliveryRecord
+  /** Commit SHA the object was applied from (git mode). */
+  revision?: string
 }
 
 export interface StatusReport {
@@ -20,9 +23,26 @@ export interface StatusReport {
   automations: Array<ObjectStatus & { event: string; webhook: string; enabled: boolean; lastTriggered?: string; deliveries: Record<DeliveryStatus, number> }>
   /** Errors not attached to an object (YAML syntax, unknown kinds). */
   errors: Diagnostic[]
+  /** Commit SHA of the applied desired state (git mode). */
+  revision?: string
+  /** The git repository followed, and whether it is reachable (git mode). */
+  source?: GitSourceStatus
 }
 
-export function statusReport(state: LoadedState, tracker: StatusTracker, store: Store): StatusReport {
+export function statusReport(state: LoadedState, tracker: StatusTracker, store: Store, source?: GitSourceStatus): StatusReport {
+  const report = objectsReport(state, tracker, store)
+  if (!source) return report
+  const revision = source.revision ? { revision: source.revision } : {}
+  return {
+    webhooks: report.webhooks.map((w) => ({ ...w, ...revision })),
+    automations: report.automations.map((a) => ({ ...a, ...revision })),
+    errors: report.errors,
+    ...revision,
+    source,
+  }
+}
+
+function objectsReport(state: LoadedState, tracker: StatusTracker, store: Store): StatusReport {
   const errorsOf = (label: string): Diagnostic[] => state.diagnostics.filter((d) => d.object === label && d.severity === 'error')
   const counts = store.countsByAutomation()
   const webhooks = [...state.webhooks.values()].map((w) => {

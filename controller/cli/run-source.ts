@@ -1,0 +1,76 @@
+// The desired-state source of `hookwise run`: folders (--dir) or a branch of a git repository (--git).
+import { join } from 'node:path'
+import { UsageError } from '../errors.js'
+import type { Logger } from '../log.js'
+import { watchFolders } from '../sources/folder-watch.js'
+import { checkGitUrl, followGit, type GitSourceStatus } from '../sources/git-follow.js'
+import type { LoadedState } from '../sources/load.js'
+
+/** What `hookwise run` needs of its source. */
+export interface RunSource {
+  /** The git source's status (undefined for folders). */
+  status?: () => GitSourceStatus
+  /** Fetch now (POST /v1/sync); git only. */
+  sync?: () => Promise<GitSourceStatus>
+  close(): Promise<void>
+}
+
+export interface SourceOptions {
+  dir?: string[]
+  git?: string
+  branch?: string
+  path?: string
+  /** Milliseconds between fetches of --git. */
+  interval?: number
+  sshKeyFile?: string
+  tokenFile?: string
+  secrets?: string[]
+  state: string
+}
+
+/** Checks that exactly one of --dir and --git is given, and the git flags only with --git. */
+export function checkSourceOptions(o: SourceOptions): void {
+  const dirs = o.dir?.length ?? 0
+  if (dirs > 0 && o.git) throw new UsageError('--dir and --git cannot be used together', 'follow either folders or one git repository')
+  if (dirs === 0 && !o.git) throw new UsageError('give --dir DIR or --git URL', 'e.g. hookwise run --dir examples, or hookwise run --git https://github.com/acme/automations.git')
+  if (!o.git) {
+    const gitOnly = (['branch', 'path', 'interval', 'sshKeyFile', 'tokenFile'] as const).filter((k) => o[k] !== undefined)
+    if (gitOnly.length) throw new UsageError(`--${gitOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --git`)
+  }
+  if (o.git) checkGitUrl(o.git)
+  if (o.sshKeyFile && o.tokenFile) throw new UsageError('--ssh-key-file and --token-file cannot be used together', 'ssh URLs take a key, https URLs a token')
+}
+
+/** Starts the source; its first state is applied before this resolves. */
+export async function startSource(o: SourceOptions, apply: (state: LoadedState, revision?: string) => void, log: Logger, env: NodeJS.ProcessEnv): Promise<RunSource> {
+  checkSourceOptions(o)
+  if (!o.git) {
+    const watch = await watchFolders({ manifests: o.dir!, secrets: o.secrets ?? [] }, (s) => apply(s), { onError: (err) => log.error({ err }, 'reloading the manifests failed; keeping the last state') })
+    return { close: () => watch.close() }
+  }
+  let lastFailure = ''
+  const follow = await followGit(
+    {
+      url: o.git, branch: o.branch ?? 'main', path: o.path ?? '.', intervalMs: o.interval ?? 30_000, secrets: o.secrets ?? [],
+      checkoutDir: join(o.state, 'git'),
+      ...(o.sshKeyFile ? { sshKeyFile: o.sshKeyFile } : {}),
+      ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}),
+    },
+    (state, revision) => apply(state, revision),
+    {
+      env,
+      // The message is redacted; the raw error may hold git's stderr, so it is not logged.
+      onError: (_err, s) => {
+        log.error({ reason: s.condition.reason, failures: s.consecutiveFailures, nextFetch: s.nextFetch }, `${s.condition.message}; keeping the last state`)
+        lastFailure = s.condition.message
+      },
+      onSynced: (s) => {
+        if (lastFailure) log.info({ revision: s.revision }, 'git repository reachable again')
+        lastFailure = ''
+      },
+    },
+  )
+  const s = follow.status()
+  log.info({ url: s.url, branch: s.branch, path: s.path, revision: s.revision, reason: s.condition.reason }, 'following git repository')
+  return { status: () => follow.status(), sync: () => follow.sync(), close: () => follow.close() }
+}

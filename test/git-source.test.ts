@@ -3,7 +3,7 @@
 // force-pushes, invalid commits, the repository going away and coming back, credentials kept out
 // of logs and status.
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net'
@@ -247,10 +247,13 @@ t.test('the repository going away keeps the last state serving (GitUnavailable),
 })
 
 /** `git http-backend` behind an HTTP server on 127.0.0.1 that answers 401 unless the request carries `authorization`. */
-async function serveOverHttp(t: TapTest, repoRoot: string, authorization: string): Promise<{ url: string; seen: IncomingHttpHeaders[] }> {
+async function serveOverHttp(t: TapTest, repoRoot: string, authorization: string): Promise<{ url: string; seen: IncomingHttpHeaders[]; processes: string[] }> {
   const seen: IncomingHttpHeaders[] = []
+  const processes: string[] = []
   const server = createServer((req, res) => {
     seen.push(req.headers)
+    // The client's git is running now: record every process's arguments.
+    processes.push(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }))
     if (req.headers.authorization !== authorization) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' })
       res.end()
@@ -284,7 +287,7 @@ async function serveOverHttp(t: TapTest, repoRoot: string, authorization: string
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/automations.git`, seen }
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/automations.git`, seen, processes }
 }
 
 t.test('a token reaches git as a header, never in logs, status or arguments', async (t) => {
@@ -302,6 +305,8 @@ t.test('a token reaches git as a header, never in logs, status or arguments', as
   t.ok(http.seen.length >= 1 && http.seen.every((h) => h.authorization === basic), 'every request carried the token header')
   const printed = JSON.stringify(status) + r.logs.join('\n')
   t.notOk(printed.includes(secret) || printed.includes(basic.slice(6)), 'the token is in neither status nor logs')
+  t.ok(http.processes.length >= 1 && http.processes.every((ps) => ps.includes('git') && !ps.includes(secret) && !ps.includes(basic.slice(6))), 'nor in the arguments of any process while git fetched')
+  t.ok(http.processes.some((ps) => /git.*(fetch|remote-http|upload-pack)/.test(ps)), 'ps saw the fetching git')
 
   const denied = await run(t, { git: http.url, tokenFile: join(dir, 'wrong') })
   const deniedStatus = await denied.status()

@@ -4,7 +4,9 @@
 // automation is removed, so a crash (even kill -9) loses nothing: pending work is picked up again.
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled'
 
@@ -55,7 +57,26 @@ export interface NextState {
 export interface StoreOptions {
   /** `full` fsyncs every commit (survives power loss); `normal` (default) survives process crashes. */
   durability?: 'normal' | 'full'
+  /**
+   * Checkpoint the WAL from a worker thread (its own connection) every this many ms, instead of
+   * inside the commit that crosses SQLite's 1,000-page mark. A checkpoint fsyncs; on a slow or
+   * shared disk that blocked the event loop for 50-230 ms and every request with it. Off (0) by
+   * default: short-lived commands keep SQLite's automatic checkpoints; `hookwise run` turns it on.
+   */
+  checkpointIntervalMs?: number
 }
+
+// The checkpointing worker: its own connection to the same file; PASSIVE never blocks the writer.
+const CHECKPOINTER = `
+const { parentPort, workerData } = require('node:worker_threads')
+const Database = require(workerData.module)
+const db = new Database(workerData.path)
+db.pragma('busy_timeout = 5000')
+const timer = setInterval(() => {
+  try { db.pragma('wal_checkpoint(PASSIVE)') } catch (err) { parentPort.postMessage(String(err && err.message || err)) }
+}, workerData.intervalMs)
+parentPort.on('message', () => { clearInterval(timer); db.close(); process.exit(0) })
+`
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -140,6 +161,7 @@ export class Store {
     this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`)
     this.db.pragma('foreign_keys = ON')
     this.db.pragma('busy_timeout = 5000')
+    if (options.checkpointIntervalMs) this.startCheckpointer(options.checkpointIntervalMs)
     this.db.exec(SCHEMA)
     const db = this.db
     this.stmt = {
@@ -305,7 +327,27 @@ export class Store {
     })()
   }
 
+  private checkpointer: Worker | undefined
+
+  private startCheckpointer(intervalMs: number): void {
+    const worker = new Worker(CHECKPOINTER, { eval: true, workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path: this.path, intervalMs } })
+    worker.unref()
+    // If the worker cannot run, commits checkpoint again as SQLite does by default.
+    const fallBack = (): void => {
+      if (this.checkpointer !== worker) return
+      this.checkpointer = undefined
+      if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000')
+    }
+    worker.once('error', fallBack)
+    worker.once('exit', fallBack)
+    this.checkpointer = worker
+    this.db.pragma('wal_autocheckpoint = 0')
+  }
+
   close(): void {
+    const worker = this.checkpointer
+    this.checkpointer = undefined
+    worker?.postMessage('close')
     this.db.close()
   }
 }

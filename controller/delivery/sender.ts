@@ -1,5 +1,6 @@
 // The one place hookwise sends HTTP: undici with a keep-alive pool per origin, the egress policy
 // enforced by the connector, and every outcome turned into a SendResult (it never throws).
+import { EventEmitter } from 'node:events'
 import { Agent } from 'undici'
 import { performance } from 'node:perf_hooks'
 import type { OutgoingRequest } from './request.js'
@@ -26,11 +27,16 @@ export interface UndiciSenderOptions {
   connector?: Pick<EgressConnectorOptions, 'lookup' | 'baseConnect'>
 }
 
+/** Webhook URLs checked against the policy, kept (up to this many) so a busy webhook's URL is parsed once. */
+const URL_CACHE_ENTRIES = 1024
+
 /** A Sender on one undici Agent: POSTs each request as given and reports what happened. */
 export class UndiciSender implements Sender {
   private readonly agent: Agent
   private readonly policy: EgressPolicy
   private readonly allow: net.BlockList
+  /** Per URL: the policy's refusal, or the origin and path to send to. The policy never changes, so neither does the answer. */
+  private readonly urls = new Map<string, { refused: string } | { refused?: undefined; origin: string; path: string }>()
 
   constructor(options: UndiciSenderOptions = {}) {
     this.policy = options.egress ?? DEFAULT_EGRESS_POLICY
@@ -48,24 +54,26 @@ export class UndiciSender implements Sender {
   async send(request: OutgoingRequest, options: { timeoutMs: number }): Promise<SendResult> {
     const started = performance.now()
     const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000
-    const refused = checkUrl(request.url, this.policy, this.allow)
-    if (refused) return { latencyMs: elapsed(), error: { code: 'EGRESS_DENIED', message: refused } }
+    const target = this.target(request.url)
+    if (target.refused !== undefined) return { latencyMs: elapsed(), error: { code: 'EGRESS_DENIED', message: target.refused } }
 
-    const url = new URL(request.url)
-    const controller = new AbortController()
+    // An EventEmitter is all undici needs as a signal, and is cheaper to make than an AbortController.
+    const signal = Object.assign(new EventEmitter(), { aborted: false, reason: undefined as Error | undefined })
     let timedOut = false
     const timer = setTimeout(() => {
       timedOut = true
-      controller.abort(new Error(`no response within ${options.timeoutMs} ms`))
+      signal.aborted = true
+      signal.reason = new Error(`no response within ${options.timeoutMs} ms`)
+      signal.emit('abort')
     }, options.timeoutMs)
     try {
       const response = await this.agent.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
+        origin: target.origin,
+        path: target.path,
         method: request.method,
         headers: request.headers,
         body: request.body,
-        signal: controller.signal,
+        signal,
         headersTimeout: options.timeoutMs,
         bodyTimeout: options.timeoutMs,
       })
@@ -85,6 +93,20 @@ export class UndiciSender implements Sender {
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  private target(url: string): { refused: string } | { refused?: undefined; origin: string; path: string } {
+    let t = this.urls.get(url)
+    if (t) return t
+    const refused = checkUrl(url, this.policy, this.allow)
+    if (refused) t = { refused }
+    else {
+      const u = new URL(url)
+      t = { origin: u.origin, path: `${u.pathname}${u.search}` }
+    }
+    if (this.urls.size >= URL_CACHE_ENTRIES) this.urls.clear()
+    this.urls.set(url, t)
+    return t
   }
 
   async close(): Promise<void> {

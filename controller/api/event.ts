@@ -2,6 +2,7 @@
 import type { ArtifactEvent } from './types.generated.js'
 import type { Diagnostic } from '../errors.js'
 import { validators } from './validators.js'
+import { schemas } from './schemas.js'
 import { schemaDiagnostics } from './schema-errors.js'
 
 /** Events larger than this are refused. */
@@ -24,12 +25,19 @@ function nestedDeeperThan(value: unknown, max: number): boolean {
   return false
 }
 
+/**
+ * ajv (useDefaults) writes into the value it validates only where the schema has a `default`. The
+ * event schema has none and no $ref, so validating an event leaves it as it is and no copy is
+ * needed; should a default ever be added, the copy comes back by itself.
+ */
+const VALIDATION_MAY_CHANGE_EVENT = /"(default|\$ref)"/.test(JSON.stringify(schemas.event))
+
 /** Validates one event (already parsed); `file` names its source in diagnostics. Does not change `value`. */
 export function validateEvent(value: unknown, file?: string): EventResult {
   if (nestedDeeperThan(value, MAX_EVENT_DEPTH)) {
     return { ok: false, diagnostics: [{ ...(file ? { file } : {}), code: 'HW_EVENT_INVALID', severity: 'error', message: `the event nests objects or arrays more than ${MAX_EVENT_DEPTH} levels deep`, hint: 'flatten the metadata' }] }
   }
-  const copy = structuredClone(value)
+  const copy = VALIDATION_MAY_CHANGE_EVENT ? structuredClone(value) : value
   if (validators.ArtifactEvent(copy)) return { ok: true, event: copy as ArtifactEvent }
   const where = file ? { file } : {}
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

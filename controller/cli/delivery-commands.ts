@@ -7,8 +7,7 @@ import type { CliIO } from './io.js'
 import { runCommand, type RunOptions } from './run.js'
 import { describeCommand, getCommand } from './status.js'
 import { testWebhookCommand, type TestWebhookOptions } from './test-webhook.js'
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+import { collect } from './options.js'
 
 function positive(value: string): number {
   if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('expected a positive whole number')

@@ -1,11 +1,11 @@
 // `hookwise emit`: sends events to a running hookwise from a CI pipeline or a registry hook.
-import { readFileSync } from 'node:fs'
 import { request } from 'undici'
 import { parseEvent, validateEvent } from '../api/event.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { HookwiseError, UsageError } from '../errors.js'
 import { formatText } from './diagnostics-format.js'
 import { readInput, type CliIO } from './io.js'
+import { clientToken } from './options.js'
 
 export interface EmitOptions {
   to: string
@@ -94,14 +94,7 @@ export async function emitCommand(o: EmitOptions, io: CliIO, env: NodeJS.Process
     event = r.event
   }
   const url = intakeUrl(o.to)
-  let token = env.HOOKWISE_INTAKE_TOKEN?.trim()
-  if (o.tokenFile) {
-    try {
-      token = readFileSync(o.tokenFile, 'utf8').split('\n')[0]!.trim()
-    } catch {
-      throw new UsageError(`--token-file ${o.tokenFile} cannot be read`)
-    }
-  }
+  const token = clientToken(o.tokenFile, env)
   const body = JSON.stringify(event)
   const attempts = o.attempts ?? 5
   for (let attempt = 1; ; attempt++) {

@@ -14,8 +14,7 @@ import { matchCommand } from './match.js'
 import { registerPlanCommand } from './plan-command.js'
 import { renderCommand } from './render.js'
 import { validateCommand } from './validate.js'
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+import { collect } from './options.js'
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number of seconds since 1970')

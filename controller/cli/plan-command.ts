@@ -2,8 +2,7 @@
 import { Option, type Command } from 'commander'
 import type { CliIO } from './io.js'
 import { PLAN_FORMATS, planCommand, type PlanFormat } from './plan.js'
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+import { collect } from './options.js'
 
 export function registerPlanCommand(cli: Command, io: CliIO, setStatus: (status: number) => void): void {
   cli

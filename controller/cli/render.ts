@@ -1,12 +1,8 @@
 import { buildRequest, maskedHeaders } from '../delivery/request.js'
-import { loadAutomationInput, renderBody, webhookSecrets } from './automation-input.js'
+import { loadAutomationInput, renderBody, webhookSecrets, type AutomationInputOptions } from './automation-input.js'
 import type { CliIO } from './io.js'
 
-export interface RenderOptions {
-  manifests: string[]
-  automation: string
-  event: string
-  secrets?: string[]
+export interface RenderOptions extends AutomationInputOptions {
   showHeaders?: boolean
   deliveryId: string
   timestamp?: number

@@ -1,12 +1,12 @@
 // `hookwise get webhooks|automations` and `hookwise describe automation|webhook NAME`: the status
 // a running controller serves at /v1/status, printed kubectl style.
-import { readFileSync } from 'node:fs'
 import { request } from 'undici'
 import { HookwiseError, UsageError } from '../errors.js'
 import type { StatusReport } from '../server/status-report.js'
 import { formatText } from './diagnostics-format.js'
 import { table } from './history.js'
 import type { CliIO } from './io.js'
+import { clientToken } from './options.js'
 
 export interface ServerOptions {
   server: string
@@ -14,8 +14,7 @@ export interface ServerOptions {
 }
 
 async function fetchStatus(o: ServerOptions, env: NodeJS.ProcessEnv): Promise<StatusReport> {
-  let token = env.HOOKWISE_INTAKE_TOKEN?.trim()
-  if (o.tokenFile) token = readFileSync(o.tokenFile, 'utf8').split('\n')[0]!.trim()
+  const token = clientToken(o.tokenFile, env)
   const url = new URL('/v1/status', o.server).toString()
   try {
     const res = await request(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, headersTimeout: 10_000 })

@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   HW_CURL_UNSUPPORTED: { disposition: 'terminal', summary: 'hookwise curl cannot reproduce this request as a shell script.' },
   HW_EVENT_JSON: { disposition: 'terminal', summary: 'An event is not valid JSON.' },
   HW_EVENT_INVALID: { disposition: 'terminal', summary: 'An event does not match the canonical event schema.' },
+  HW_KUBECONFIG: { disposition: 'terminal', summary: 'The Kubernetes configuration (kubeconfig or in-cluster service account) cannot be loaded.' },
+  HW_KUBERNETES_API: { disposition: 'transient', summary: 'The Kubernetes API server could not be reached or refused a request.' },
 } as const satisfies Record<string, { disposition: Disposition; summary: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES

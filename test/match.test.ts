@@ -11,11 +11,11 @@ function automation(name: string, scope: string, event: string, extra = '', ns =
   return `---\napiVersion: hookwise.dev/v1alpha1\nkind: Automation\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n${extra}  scope: ${scope}\n  event: ${event}\n  action: {webhook: hook, payload: {x: "\${event_type}"}}\n`
 }
 
-function index(text: string): AutomationIndex {
+function index(text: string, namespaceEntities?: Map<string, Set<string>>): AutomationIndex {
   const parsed = parseManifest(text, 'm.yaml')
   const state = validateObjects(parsed.objects, parsed.diagnostics)
   if (state.diagnostics.length) throw new Error(JSON.stringify(state.diagnostics, null, 2))
-  return new AutomationIndex(state.automations)
+  return new AutomationIndex(state.automations, namespaceEntities)
 }
 
 const base: ArtifactEvent = {
@@ -91,4 +91,16 @@ t.test('namespaces: every namespace matches any event (single team), ordered by 
     automation('y', '{type: Project, entity: acme, project: wandb-registry-model}', '{type: LINK_ARTIFACT}', '', 'a') +
     automation('x', '{type: Collection, registry: model, collection: churn-classifier}', '{type: LINK_ARTIFACT}', '', 'b'))
   t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined }), ['a/y', 'b/x', 'b/z'])
+})
+
+t.test('tenancy by namespace: a namespace only matches events of its entities', async (t) => {
+  const text = webhook('team-a') + '---\n' + webhook('team-b') + '---\n' + webhook('team-c') +
+    automation('x', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}', '', 'team-a') +
+    automation('y', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}', '', 'team-b') +
+    automation('z', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}', '', 'team-c')
+  const idx = index(text, new Map([['team-a', new Set(['acme'])], ['team-b', new Set(['globex', 'acme'])]]))
+  t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined }), ['team-a/x', 'team-b/y'], 'team-c has no entities: it receives nothing')
+  t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined, entity: 'globex' }), ['team-b/y'])
+  t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined, entity: 'initech' }), [])
+  t.same(names(index(text), { type: 'LINK_ARTIFACT', alias: undefined, entity: 'initech' }), ['team-a/x', 'team-b/y', 'team-c/z'], 'without tenancy every namespace matches')
 })

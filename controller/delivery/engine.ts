@@ -143,7 +143,7 @@ export class DeliveryEngine {
   /** Applies a new desired state: new matches use it at once; pending deliveries of removed automations are cancelled. */
   setState(state: DesiredState): { cancelled: number } {
     this.state = state
-    this.index = new AutomationIndex(state.automations)
+    this.index = new AutomationIndex(state.automations, state.namespaceEntities)
     this.automations = new Map(state.automations.map((a) => [a.key, a]))
     this.secrets = mapLookup(state.secrets)
     for (const [key, spec] of this.gone) if (JSON.stringify(state.webhooks.get(key)?.spec) !== spec) this.gone.delete(key)

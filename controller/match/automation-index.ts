@@ -44,8 +44,12 @@ export class AutomationIndex {
   private readonly byType = new Map<string, ByScope>()
   readonly size: number
 
-  /** `automations` must be sorted by key (as the desired state is): matches come out in that order. */
-  constructor(automations: readonly CompiledAutomation[]) {
+  /**
+   * `automations` must be sorted by key (as the desired state is): matches come out in that order.
+   * With `namespaceEntities`, an automation only matches events of the entities its namespace is
+   * given (none when its namespace is not in the map).
+   */
+  constructor(automations: readonly CompiledAutomation[], private readonly namespaceEntities?: ReadonlyMap<string, ReadonlySet<string>>) {
     let size = 0
     for (const [rank, a] of automations.entries()) {
       if (a.spec.enabled === false) continue
@@ -79,7 +83,13 @@ export class AutomationIndex {
     if (p) candidates.push(p)
 
     const out: Entry[] = []
-    for (const list of candidates) for (const e of list) if (filtersAccept(e.automation, event)) out.push(e)
+    const tenancy = this.namespaceEntities
+    for (const list of candidates) {
+      for (const e of list) {
+        if (tenancy && !tenancy.get(e.automation.namespace)?.has(event.entity)) continue
+        if (filtersAccept(e.automation, event)) out.push(e)
+      }
+    }
     if (candidates.length > 1) out.sort((a, b) => a.rank - b.rank)
     return out.map((e) => e.automation)
   }

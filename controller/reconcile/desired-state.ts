@@ -55,4 +55,9 @@ export interface DesiredState {
   secrets: Map<ObjectKey, SecretEntry>
   /** Every problem found, errors and warnings, in input order. */
   diagnostics: Diagnostic[]
+  /**
+   * Tenancy by namespace (Kubernetes mode, --tenancy=namespace-label): the entities whose events
+   * each namespace's automations may match. Absent: every automation may match any event.
+   */
+  namespaceEntities?: ReadonlyMap<string, ReadonlySet<string>>
 }

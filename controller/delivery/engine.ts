@@ -163,6 +163,11 @@ export class DeliveryEngine {
     this.secrets = lookup
   }
 
+  /** Whether the webhook answered 410 Gone and its spec has not changed since (its deliveries wait). */
+  isGone(webhookKey: string): boolean {
+    return this.gone.has(webhookKey)
+  }
+
   get pendingCount(): number {
     return this.pending
   }

@@ -14,6 +14,10 @@ export interface WebhookFacts {
   consecutiveFailures: number
   /** Set when the endpoint answered 410 Gone. */
   gone?: boolean
+  /** Why the last attempt failed, when it did (an HTTP status is in lastDelivery). */
+  lastError?: string
+  /** Why the egress policy refused the address the URL resolved to; cleared by a success. */
+  egressDenied?: string
 }
 
 const OUTCOME = { succeeded: 'Succeeded', pending: 'Retrying', failed: 'Failed', cancelled: 'Cancelled' } as const
@@ -67,5 +71,31 @@ export class StatusTracker {
     w.lastDelivery = record
     w.consecutiveFailures = r.verdict === 'success' ? 0 : w.consecutiveFailures + 1
     w.gone = r.verdict === 'gone' ? true : r.verdict === 'success' ? false : w.gone
+    if (r.verdict === 'success') {
+      delete w.lastError
+      delete w.egressDenied
+    } else {
+      w.lastError = r.result.error?.message ?? `HTTP ${r.result.statusCode}`
+      if (r.result.error?.code === 'EGRESS_DENIED') w.egressDenied = r.result.error.message
+    }
+  }
+
+  /**
+   * Starts an automation's facts from the status it already has (after a restart, counters go on
+   * from what the custom resource says). No-op when facts exist.
+   */
+  seedAutomation(key: string, from: { lastTriggered?: string; lastDelivery?: DeliveryRecord; counters?: { triggered?: number; succeeded?: number; failed?: number } } | undefined): void {
+    if (this.automations.has(key) || !from) return
+    this.automations.set(key, {
+      ...(from.lastTriggered ? { lastTriggered: from.lastTriggered } : {}),
+      ...(from.lastDelivery ? { lastDelivery: from.lastDelivery } : {}),
+      counters: { triggered: from.counters?.triggered ?? 0, succeeded: from.counters?.succeeded ?? 0, failed: from.counters?.failed ?? 0 },
+    })
+  }
+
+  /** Like seedAutomation, for a webhook. */
+  seedWebhook(key: string, from: { lastDelivery?: DeliveryRecord; consecutiveFailures?: number } | undefined): void {
+    if (this.webhooks.has(key) || !from) return
+    this.webhooks.set(key, { consecutiveFailures: from.consecutiveFailures ?? 0, ...(from.lastDelivery ? { lastDelivery: from.lastDelivery } : {}) })
   }
 }

@@ -1,13 +1,12 @@
 // `hookwise test webhook NAME`: sends one ad-hoc payload with the webhook's credentials and
 // signature, as W&B's "Test" button does, and prints what the endpoint answered. Not recorded.
 import { randomUUID } from 'node:crypto'
-import { buildRequest } from '../delivery/request.js'
+import { buildRequest, defaultTestPayload } from '../delivery/request.js'
 import { UndiciSender } from '../delivery/sender.js'
 import { HookwiseError, UsageError } from '../errors.js'
 import { DEFAULT_NAMESPACE, objectKey } from '../reconcile/desired-state.js'
 import { mapLookup, resolveWebhookSecrets } from '../reconcile/secrets.js'
 import { loadDesiredState } from '../sources/load.js'
-import { VERSION } from '../version.js'
 import { formatText } from './diagnostics-format.js'
 import { readInput, type CliIO } from './io.js'
 
@@ -18,11 +17,6 @@ export interface TestWebhookOptions {
   allowInsecureHttp?: boolean
   egressAllow?: string[]
   json?: boolean
-}
-
-/** The body sent when no --payload is given. */
-export function defaultTestPayload(webhook: string, now: Date): string {
-  return JSON.stringify({ test: true, source: `hookwise/${VERSION}`, webhook, time: now.toISOString() })
 }
 
 export async function testWebhookCommand(kind: string, name: string, o: TestWebhookOptions, io: CliIO): Promise<number> {

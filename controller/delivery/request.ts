@@ -46,3 +46,8 @@ export function maskedHeaders(headers: Readonly<Record<string, string>>): Record
   for (const [k, v] of Object.entries(headers)) out[k] = k.toLowerCase() === 'authorization' ? v.replace(/^(\S+\s+).*$/, '$1****') : v
   return out
 }
+
+/** The body of a webhook test (`hookwise test webhook` without --payload; the test annotation in Kubernetes). */
+export function defaultTestPayload(webhook: string, now: Date): string {
+  return JSON.stringify({ test: true, source: `hookwise/${VERSION}`, webhook, time: now.toISOString() })
+}

@@ -1,0 +1,164 @@
+// Desired state from the cluster: informers on Webhooks, Automations, the Secrets of the watched
+// namespaces (and, with namespace tenancy, the Namespaces), turned into the same DesiredState as a
+// folder gives. Every change rebuilds the state (debounced) and names the objects it touches.
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret } from '@kubernetes/client-node'
+import { API_GROUP } from '../api/schemas.js'
+import type { Logger } from '../log.js'
+import { objectKey, type DesiredState, type SecretEntry } from '../reconcile/desired-state.js'
+import type { SecretLookup } from '../reconcile/secrets.js'
+import { validateObjects } from '../reconcile/validate.js'
+import { toManifestObject, type ClusterObject } from './cluster-object.js'
+import { startInformer, type Informer } from './informer.js'
+
+export const API_VERSION = 'v1alpha1'
+/** Annotation (or label) of a Namespace listing the entities whose events it receives (--tenancy=namespace-label). */
+export const ENTITIES_KEY = `${API_GROUP}/entities`
+/** Secrets hookwise never needs: leaving them out keeps the cache small. */
+const SECRET_FIELD_SELECTOR = 'type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1'
+
+export type Tenancy = 'none' | 'namespace-label'
+export type ResourceKind = 'Webhook' | 'Automation'
+
+export interface KubernetesSourceOptions {
+  kubeConfig: KubeConfig
+  /** Namespaces watched; empty: all. */
+  namespaces: readonly string[]
+  tenancy: Tenancy
+  log: Logger
+  /** A new desired state (after changes settle for debounceMs). */
+  onState: (state: DesiredState) => void
+  /** An object changed or was deleted (Secrets and Namespaces affect every object: see onState). */
+  onObject: (kind: ResourceKind, key: string) => void
+  debounceMs?: number
+}
+
+type CustomObject = ClusterObject & KubernetesObject
+
+export class KubernetesSource {
+  private readonly webhooks: Informer<CustomObject>
+  private readonly automations: Informer<CustomObject>
+  private readonly secrets: Informer<V1Secret>
+  private readonly namespaceObjects: Informer<V1Namespace> | undefined
+  private timer: NodeJS.Timeout | undefined
+  private current: DesiredState = { webhooks: new Map(), automations: [], secrets: new Map(), diagnostics: [] }
+  private readonly decoded = new Map<string, { version: string; entry: SecretEntry }>()
+  private stopped = false
+
+  constructor(private readonly o: KubernetesSourceOptions) {
+    const custom = o.kubeConfig.makeApiClient(CustomObjectsApi)
+    const core = o.kubeConfig.makeApiClient(CoreV1Api)
+    const namespaces = o.namespaces.length ? o.namespaces : [undefined]
+    const customSources = (plural: string) =>
+      namespaces.map((namespace) => ({
+        path: namespace ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${namespace}/${plural}` : `/apis/${API_GROUP}/${API_VERSION}/${plural}`,
+        list: () =>
+          (namespace
+            ? custom.listNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace, plural })
+            : custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural })) as Promise<KubernetesListObject<CustomObject>>,
+      }))
+    const changed = (kind: ResourceKind) => (_type: string, obj: CustomObject) => {
+      o.onObject(kind, objectKey(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
+      this.schedule()
+    }
+    this.webhooks = startInformer(o.kubeConfig, { resource: 'webhooks', sources: customSources('webhooks'), onChange: changed('Webhook'), log: o.log })
+    this.automations = startInformer(o.kubeConfig, { resource: 'automations', sources: customSources('automations'), onChange: changed('Automation'), log: o.log })
+    this.secrets = startInformer<V1Secret>(o.kubeConfig, {
+      resource: 'secrets',
+      sources: namespaces.map((namespace) => ({
+        path: namespace ? `/api/v1/namespaces/${namespace}/secrets` : '/api/v1/secrets',
+        fieldSelector: SECRET_FIELD_SELECTOR,
+        list: () => (namespace ? core.listNamespacedSecret({ namespace, fieldSelector: SECRET_FIELD_SELECTOR }) : core.listSecretForAllNamespaces({ fieldSelector: SECRET_FIELD_SELECTOR })),
+      })),
+      onChange: () => this.schedule(),
+      log: o.log,
+    })
+    if (o.tenancy === 'namespace-label') {
+      this.namespaceObjects = startInformer<V1Namespace>(o.kubeConfig, {
+        resource: 'namespaces',
+        sources: namespaces.map((namespace) =>
+          namespace
+            ? { path: '/api/v1/namespaces', fieldSelector: `metadata.name=${namespace}`, list: () => core.listNamespace({ fieldSelector: `metadata.name=${namespace}` }) }
+            : { path: '/api/v1/namespaces', list: () => core.listNamespace() },
+        ),
+        onChange: () => this.schedule(),
+        log: o.log,
+      })
+    }
+  }
+
+  /** Resolves once every informer has listed; the first state has been delivered by then. */
+  async synced(): Promise<void> {
+    await Promise.all([this.webhooks.synced, this.automations.synced, this.secrets.synced, this.namespaceObjects?.synced])
+    this.rebuild()
+  }
+
+  get state(): DesiredState {
+    return this.current
+  }
+
+  object(kind: ResourceKind, key: string): CustomObject | undefined {
+    const [namespace, name] = key.split('/') as [string, string]
+    return (kind === 'Webhook' ? this.webhooks : this.automations).get(namespace, name)
+  }
+
+  objects(kind: ResourceKind): CustomObject[] {
+    return (kind === 'Webhook' ? this.webhooks : this.automations).list()
+  }
+
+  /** Lists made again after a watch expired (410 Gone) or failed, over all informers. */
+  get relists(): number {
+    return this.webhooks.relists + this.automations.relists + this.secrets.relists + (this.namespaceObjects?.relists ?? 0)
+  }
+
+  /** Secret values straight from the informer cache: a rotated value is used by the next attempt. */
+  readonly secretLookup: SecretLookup = (namespace, name) => {
+    const secret = this.secrets.get(namespace, name)
+    if (!secret) return undefined
+    const key = objectKey(namespace, name)
+    const version = `${secret.metadata?.uid}/${secret.metadata?.resourceVersion}`
+    const memo = this.decoded.get(key)
+    if (memo?.version === version) return memo.entry
+    const data: Record<string, string> = {}
+    for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8')
+    for (const [k, v] of Object.entries(secret.stringData ?? {})) data[k] = v
+    const entry: SecretEntry = { namespace, name, data, source: { file: '', document: 0, line: 0, column: 0, locate: () => ({ line: 0, column: 0 }) } }
+    this.decoded.set(key, { version, entry })
+    return entry
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    await Promise.all([this.webhooks.stop(), this.automations.stop(), this.secrets.stop(), this.namespaceObjects?.stop()])
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.timer) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.rebuild()
+    }, this.o.debounceMs ?? 50)
+  }
+
+  private rebuild(): void {
+    const objects = [...this.webhooks.list(), ...this.automations.list()].map(toManifestObject)
+    const state: DesiredState = validateObjects(objects)
+    if (this.namespaceObjects) state.namespaceEntities = entitiesByNamespace(this.namespaceObjects.list())
+    this.decoded.clear()
+    this.current = state
+    this.o.onState(state)
+  }
+}
+
+/** The entities each namespace receives events of: its `hookwise.dev/entities` label and annotation (comma-separated). */
+export function entitiesByNamespace(namespaces: readonly V1Namespace[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>()
+  for (const ns of namespaces) {
+    const name = ns.metadata?.name
+    if (!name) continue
+    const values = [ns.metadata?.labels?.[ENTITIES_KEY], ns.metadata?.annotations?.[ENTITIES_KEY]]
+    const entities = values.flatMap((v) => (v ?? '').split(',')).map((e) => e.trim()).filter(Boolean)
+    out.set(name, new Set(entities))
+  }
+  return out
+}

@@ -1,0 +1,119 @@
+// A cached list+watch of one resource (client-node's ListWatch) that keeps itself running: after a
+// watch error it lists and watches again with backoff; on 410 Gone (the watch's resourceVersion is
+// too old) ListWatch lists again, and objects deleted meanwhile are reported as deletions, so no
+// change is lost. Several namespaces are several ListWatches behind one cache interface.
+import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node'
+import type { Logger } from '../log.js'
+
+export type ChangeType = 'add' | 'update' | 'delete'
+
+export interface InformerOptions<T extends KubernetesObject> {
+  /** What is watched, for logs, e.g. `webhooks`. */
+  resource: string
+  /** One entry per namespace watched (or one for the whole cluster); list must apply the same fieldSelector. */
+  sources: Array<{ path: string; list: () => Promise<KubernetesListObject<T>>; fieldSelector?: string }>
+  onChange: (type: ChangeType, object: T) => void
+  log: Logger
+  /** Backoff after a failed list or watch; doubles up to maxBackoffMs. Default 1 s. */
+  backoffMs?: number
+  maxBackoffMs?: number
+}
+
+export interface Informer<T extends KubernetesObject> {
+  get(namespace: string, name: string): T | undefined
+  list(): T[]
+  /** Resolves once every source has listed once. */
+  readonly synced: Promise<void>
+  /** Lists made after the first (after a 410 Gone or a failed watch). */
+  readonly relists: number
+  stop(): Promise<void>
+}
+
+export function startInformer<T extends KubernetesObject>(kc: KubeConfig, o: InformerOptions<T>): Informer<T> {
+  const watch = new Watch(kc)
+  const base = o.backoffMs ?? 1000
+  const max = o.maxBackoffMs ?? 30_000
+  let stopped = false
+  let relists = 0
+  const syncs: Array<Promise<void>> = []
+  const watches = o.sources.map((source) => {
+    let listed = false
+    let failures = 0
+    let timer: NodeJS.Timeout | undefined
+    let resolveSynced!: () => void
+    syncs.push(new Promise<void>((resolve) => (resolveSynced = resolve)))
+    const list = async (): Promise<KubernetesListObject<T>> => {
+      if (listed) {
+        relists++
+        o.log.info({ resource: o.resource, path: source.path }, 'listing again (the watch expired or failed)')
+      }
+      const result = await source.list()
+      listed = true
+      failures = 0
+      // ListWatch adds the listed objects right after this resolves; synced follows them.
+      setImmediate(resolveSynced)
+      return result
+    }
+    const lw = new ListWatch<T>(source.path, watch, list, false, undefined, source.fieldSelector)
+    lw.on('add', (obj) => o.onChange('add', obj))
+    lw.on('update', (obj) => o.onChange('update', obj))
+    lw.on('delete', (obj) => o.onChange('delete', obj))
+    lw.on('error', (err) => {
+      if (stopped) return
+      failures++
+      const delay = Math.min(max, base * 2 ** (failures - 1))
+      o.log.warn({ resource: o.resource, path: source.path, err: describeError(err), retryInMs: delay }, `watching ${o.resource} failed; trying again`)
+      timer = setTimeout(() => void lw.start().catch(() => {}), delay)
+      timer.unref()
+    })
+    void lw.start().catch(() => {})
+    return { lw, clear: () => timer && clearTimeout(timer) }
+  })
+  return {
+    get: (namespace, name) => {
+      for (const w of watches) {
+        const found = w.lw.get(name, namespace)
+        if (found) return found
+      }
+      return undefined
+    },
+    list: () => watches.flatMap((w) => w.lw.list()),
+    synced: Promise.all(syncs).then(() => {}),
+    get relists() {
+      return relists
+    },
+    stop: async () => {
+      stopped = true
+      for (const w of watches) {
+        w.clear()
+        await w.lw.stop()
+      }
+    },
+  }
+}
+
+/** The HTTP status of a client-node error, when it has one. */
+export function statusOf(err: unknown): number | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown } | undefined
+  return typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined
+}
+
+/**
+ * A short, secret-free description of a client-node error: the status and the API server's
+ * message (never the request, its headers or the response headers, which ApiException's message holds).
+ */
+export function describeError(err: unknown): string {
+  if (!err || typeof err !== 'object') return String(err)
+  const status = statusOf(err)
+  let body = (err as { body?: unknown }).body
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body)
+    } catch {
+      // not JSON
+    }
+  }
+  const fromBody = body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string' ? (body as { message: string }).message : undefined
+  const message = fromBody ?? (status !== undefined ? undefined : (err as Error).message?.split('\n')[0]) ?? String(err)
+  return status !== undefined ? `HTTP ${status}${message ? `: ${message}` : ''}` : message
+}

@@ -1,0 +1,287 @@
+// Kubernetes mode: keeps the delivery engine on the desired state the informers see, and writes
+// what hookwise knows back onto each Webhook and Automation: status through the /status
+// subresource (merge patches, coalesced under load), Events on transitions, and the result of a
+// test requested with the hookwise.dev/test-requested-at annotation.
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
+import { randomUUID } from 'node:crypto'
+import { API_GROUP } from '../api/schemas.js'
+import type { AutomationStatus, Condition, WebhookStatus } from '../api/types.generated.js'
+import type { DeliveryEngine, AttemptReport } from '../delivery/engine.js'
+import { buildRequest, defaultTestPayload } from '../delivery/request.js'
+import type { Sender } from '../delivery/send-result.js'
+import type { StatusTracker } from '../delivery/status-tracker.js'
+import { HookwiseError } from '../errors.js'
+import type { Logger } from '../log.js'
+import { jsonEqual } from '../plan/diff.js'
+import { objectKey, type DesiredState } from '../reconcile/desired-state.js'
+import { automationStatus, webhookStatus, type StatusInputs } from '../reconcile/object-status.js'
+import { resolveWebhookSecrets } from '../reconcile/secrets.js'
+import { WorkQueue } from '../reconcile/work-queue.js'
+import { API_VERSION, KubernetesSource, type ResourceKind, type Tenancy } from './cluster-source.js'
+import type { ClusterObject } from './cluster-object.js'
+import { describeError, statusOf } from './informer.js'
+
+/** Annotation whose new value asks for a test request to the Webhook. */
+export const TEST_ANNOTATION = `${API_GROUP}/test-requested-at`
+
+/** Where Kubernetes Events go (EventRecorder); notes must never hold secret values. */
+export interface EventSink {
+  record(target: { apiVersion: string; kind: string; namespace: string; name: string; uid?: string; resourceVersion?: string }, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void
+  flush(): Promise<void>
+}
+
+export interface KubernetesControllerOptions {
+  kubeConfig: KubeConfig
+  namespaces: readonly string[]
+  tenancy: Tenancy
+  engine: DeliveryEngine
+  tracker: StatusTracker
+  sender: Sender
+  events: EventSink
+  /** Static egress check of a URL (scheme, IP literals); undefined when allowed. */
+  egress: (url: string) => string | undefined
+  circuitOpen: (url: string) => boolean
+  log: Logger
+  /** Least time between two status writes of one object when only delivery facts changed. Default 5 s. */
+  statusIntervalMs?: number
+  /** Reconciles of every object even without changes. Default 10 min. */
+  resyncMs?: number
+}
+
+type StatusOf<K extends ResourceKind> = K extends 'Webhook' ? WebhookStatus : AutomationStatus
+
+const PLURAL: Record<ResourceKind, string> = { Webhook: 'webhooks', Automation: 'automations' }
+
+export class KubernetesController {
+  private readonly source: KubernetesSource
+  private readonly queue: WorkQueue
+  private readonly custom: CustomObjectsApi
+  /** What was last written per object (queue key), and when. */
+  private readonly written = new Map<string, { status: unknown; at: number }>()
+  /** Test results not yet written, and tests running, by webhook key. */
+  private readonly tests = new Map<string, NonNullable<WebhookStatus['lastTest']>>()
+  private readonly testing = new Set<string>()
+  private resync: NodeJS.Timeout | undefined
+  /** Status writes made (for logs and tests). */
+  statusWrites = 0
+
+  constructor(private readonly o: KubernetesControllerOptions) {
+    this.custom = o.kubeConfig.makeApiClient(CustomObjectsApi)
+    this.queue = new WorkQueue((key) => this.reconcile(key), {
+      onError: (key, err, retryInMs) => o.log.warn({ object: key, err: err instanceof HookwiseError ? err.message : describeError(err), retryInMs }, 'writing status failed; will retry'),
+    })
+    this.source = new KubernetesSource({
+      kubeConfig: o.kubeConfig,
+      namespaces: o.namespaces,
+      tenancy: o.tenancy,
+      log: o.log,
+      onState: (state) => this.apply(state),
+      onObject: (kind, key) => this.queue.add(`${kind}/${key}`),
+    })
+  }
+
+  /** Waits for the informers' first lists and applies the first state. */
+  async start(): Promise<void> {
+    await this.source.synced()
+    const resyncMs = this.o.resyncMs ?? 600_000
+    this.resync = setInterval(() => this.enqueueAll(), resyncMs)
+    this.resync.unref()
+  }
+
+  get state(): DesiredState {
+    return this.source.state
+  }
+
+  get relists(): number {
+    return this.source.relists
+  }
+
+  /** Deliveries were accepted or attempted: their objects' status changes. */
+  touched(automation: string, webhook?: string): void {
+    this.queue.add(`Automation/${automation}`)
+    if (webhook) this.queue.add(`Webhook/${webhook}`)
+  }
+
+  /** Events for what an attempt ended in: DeliveryFailed after the last retry, WebhookGone on 410. */
+  attempted(r: AttemptReport): void {
+    this.touched(r.delivery.automation, r.delivery.webhook)
+    if (r.status === 'failed' && r.verdict !== 'gone') {
+      const why = r.result.error?.message ?? `HTTP ${r.result.statusCode}`
+      this.event('Automation', r.delivery.automation, 'Warning', 'DeliveryFailed', 'Deliver', `delivery ${r.delivery.id} failed after ${r.attempt} attempt${r.attempt === 1 ? '' : 's'}: ${why}`)
+    }
+    if (r.verdict === 'gone') {
+      this.event('Webhook', r.delivery.webhook, 'Warning', 'WebhookGone', 'Deliver', `the endpoint answered 410 Gone to delivery ${r.delivery.id}: deliveries to this webhook wait until its spec changes`)
+    }
+  }
+
+  /** Waits until queued reconciles are done (tests, shutdown). */
+  drained(): Promise<void> {
+    return this.queue.drained()
+  }
+
+  async stop(): Promise<void> {
+    if (this.resync) clearInterval(this.resync)
+    await this.source.stop()
+    await this.queue.stop()
+    await this.o.events.flush()
+  }
+
+  private apply(state: DesiredState): void {
+    const { cancelled } = this.o.engine.setState(state)
+    this.o.engine.setSecretLookup(this.source.secretLookup)
+    const errors = state.diagnostics.filter((d) => d.severity === 'error').length
+    this.o.log.info({ webhooks: state.webhooks.size, automations: state.automations.length, errors, cancelled }, 'desired state applied')
+    this.enqueueAll()
+  }
+
+  private enqueueAll(): void {
+    for (const kind of ['Webhook', 'Automation'] as const) {
+      for (const o of this.source.objects(kind)) this.queue.add(`${kind}/${objectKey(o.metadata?.namespace ?? '', o.metadata?.name ?? '')}`)
+    }
+  }
+
+  private inputs(): StatusInputs {
+    const engine = this.o.engine
+    return {
+      state: this.source.state,
+      secrets: this.source.secretLookup,
+      egress: this.o.egress,
+      circuitOpen: this.o.circuitOpen,
+      gone: (key) => engine.isGone(key),
+      webhookFacts: (key) => this.o.tracker.webhooks.get(key),
+      automationFacts: (key) => this.o.tracker.automations.get(key),
+      now: Date.now(),
+    }
+  }
+
+  private async reconcile(queueKey: string): Promise<void> {
+    const slash = queueKey.indexOf('/')
+    const kind = queueKey.slice(0, slash) as ResourceKind
+    const key = queueKey.slice(slash + 1)
+    const object = this.source.object(kind, key)
+    if (!object) {
+      this.written.delete(queueKey)
+      return
+    }
+    const stored = object.status as Record<string, unknown> | undefined
+    const last = this.written.get(queueKey)
+    // hookwise is the only writer of status: what it last wrote is newer than a cache that has not
+    // seen that write yet. After a restart, the object's status is the start.
+    const previous = (last?.status ?? stored) as StatusOf<typeof kind> | undefined
+    const generation = object.metadata?.generation
+    let next: WebhookStatus | AutomationStatus
+    if (kind === 'Webhook') {
+      this.o.tracker.seedWebhook(key, previous as WebhookStatus | undefined)
+      const status = webhookStatus(key, generation, previous as WebhookStatus | undefined, this.inputs())
+      const test = this.tests.get(key)
+      if (test) status.lastTest = test
+      next = status
+      this.maybeTest(key, object, status)
+    } else {
+      this.o.tracker.seedAutomation(key, previous as AutomationStatus | undefined)
+      next = automationStatus(key, generation, previous as AutomationStatus | undefined, this.inputs())
+    }
+    if (jsonEqual(next, previous)) return
+    // Under load, delivery facts change all the time: write them at most every statusIntervalMs
+    // per object. Changes of conditions or generation are written at once.
+    const interval = this.o.statusIntervalMs ?? 5000
+    const since = last ? Date.now() - last.at : Infinity
+    if (since < interval && sameConditions(next.conditions, previous?.conditions) && next.observedGeneration === previous?.observedGeneration) {
+      this.queue.addAfter(queueKey, interval - since)
+      return
+    }
+    await this.writeStatus(kind, key, next, stored)
+    this.written.set(queueKey, { status: next, at: Date.now() })
+    if ('lastTest' in next && jsonEqual(next.lastTest, this.tests.get(key))) this.tests.delete(key)
+    this.transitionEvents(kind, key, object, next.conditions, previous?.conditions)
+  }
+
+  private async writeStatus(kind: ResourceKind, key: string, status: WebhookStatus | AutomationStatus, previous: Record<string, unknown> | undefined): Promise<void> {
+    const [namespace, name] = key.split('/') as [string, string]
+    // A merge patch replaces the fields given; fields no longer computed are removed with null.
+    const body: Record<string, unknown> = { ...status }
+    for (const k of Object.keys(previous ?? {})) if (!(k in body)) body[k] = null
+    try {
+      await this.custom.patchNamespacedCustomObjectStatus(
+        { group: API_GROUP, version: API_VERSION, namespace, plural: PLURAL[kind], name, body: { status: body } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      )
+      this.statusWrites++
+    } catch (err) {
+      if (statusOf(err) === 404) return // deleted meanwhile
+      throw new HookwiseError('HW_KUBERNETES_API', `cannot write the status of ${kind} ${key}: ${describeError(err)}`, {
+        hint: statusOf(err) === 403 ? `grant hookwise's service account patch on ${PLURAL[kind]}/status in ${namespace}` : 'hookwise retries with backoff',
+      })
+    }
+  }
+
+  /** Events for Ready turning False with a new reason (InvalidSpec, SecretNotFound, ...). */
+  private transitionEvents(kind: ResourceKind, key: string, object: ClusterObject, next: readonly Condition[] | undefined, previous: readonly Condition[] | undefined): void {
+    const ready = next?.find((c) => c.type === 'Ready')
+    const before = previous?.find((c) => c.type === 'Ready')
+    if (!ready || ready.status !== 'False') return
+    if (before && before.status === 'False' && before.reason === ready.reason && before.message === ready.message) return
+    if (ready.reason === 'Disabled') return
+    const reason = ready.reason === 'SecretNotFound' ? 'SecretNotFound' : ready.reason === 'WebhookNotReady' || ready.reason === 'WebhookNotFound' || ready.reason === 'EgressDenied' ? ready.reason : 'InvalidSpec'
+    this.event(kind, key, 'Warning', reason, 'Reconcile', ready.message, object)
+  }
+
+  private event(kind: ResourceKind, key: string, type: 'Normal' | 'Warning', reason: string, action: string, note: string, object?: ClusterObject): void {
+    const [namespace, name] = key.split('/') as [string, string]
+    const o = object ?? this.source.object(kind, key)
+    this.o.events.record(
+      { apiVersion: `${API_GROUP}/${API_VERSION}`, kind, namespace, name, ...(o?.metadata?.uid ? { uid: o.metadata.uid } : {}), ...(o?.metadata?.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}) },
+      type,
+      reason,
+      action,
+      note,
+    )
+  }
+
+  /** Sends a test request once per new value of the test annotation; the result goes to status.lastTest. */
+  private maybeTest(key: string, object: ClusterObject, status: WebhookStatus): void {
+    const requestedAt = object.metadata?.annotations?.[TEST_ANNOTATION]
+    if (!requestedAt || status.lastTest?.requestedAt === requestedAt || this.testing.has(key)) return
+    this.testing.add(key)
+    void this.runTest(key, requestedAt)
+      .then((lastTest) => {
+        this.tests.set(key, lastTest)
+        const ok = !lastTest.error
+        this.event('Webhook', key, ok ? 'Normal' : 'Warning', ok ? 'TestSucceeded' : 'TestFailed', 'Test', ok ? `test request answered HTTP ${lastTest.statusCode} in ${lastTest.latencyMs} ms` : `test request failed: ${lastTest.error}`)
+      })
+      .finally(() => {
+        this.testing.delete(key)
+        this.queue.add(`Webhook/${key}`)
+      })
+  }
+
+  private async runTest(key: string, requestedAt: string): Promise<NonNullable<WebhookStatus['lastTest']>> {
+    const started = new Date()
+    const base = { requestedAt, time: started.toISOString().replace(/\.\d{3}Z$/, 'Z') }
+    const webhook = this.source.state.webhooks.get(key)
+    if (!webhook?.valid) return { ...base, error: `Webhook ${key} is not valid: see its Ready condition` }
+    const refused = this.o.egress(webhook.spec.url)
+    if (refused) return { ...base, error: `the egress policy refuses ${webhook.spec.url}: ${refused}` }
+    let secrets: Record<string, string>
+    try {
+      secrets = resolveWebhookSecrets(webhook, this.source.secretLookup)
+    } catch (err) {
+      return { ...base, error: (err as Error).message }
+    }
+    const request = buildRequest({ webhook: webhook.spec, secrets, body: defaultTestPayload(key, started), deliveryId: `test_${randomUUID()}`, timestamp: Math.floor(started.getTime() / 1000) })
+    const result = await this.o.sender.send(request, { timeoutMs: (webhook.spec.timeoutSeconds ?? 15) * 1000 })
+    const latencyMs = Math.round(result.latencyMs)
+    const ok = result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300
+    return {
+      ...base,
+      ...(result.statusCode !== undefined ? { statusCode: result.statusCode } : {}),
+      latencyMs,
+      ...(ok ? {} : { error: result.error ? `${result.error.code}: ${result.error.message}` : `the endpoint answered HTTP ${result.statusCode}` }),
+    }
+  }
+}
+
+function sameConditions(a: readonly Condition[] | undefined, b: readonly Condition[] | undefined): boolean {
+  const strip = (cs: readonly Condition[] | undefined) => (cs ?? []).map(({ type, status, reason, message, observedGeneration }) => ({ type, status, reason, message, observedGeneration }))
+  return jsonEqual(strip(a), strip(b))
+}

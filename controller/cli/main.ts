@@ -11,6 +11,7 @@ import { curlCommand } from './curl.js'
 import { processIO, type CliIO } from './io.js'
 import { listenCommand, parsePort, parseStatus } from './listen.js'
 import { matchCommand } from './match.js'
+import { registerDiffCommand } from './diff-command.js'
 import { registerPlanCommand } from './plan-command.js'
 import { renderCommand } from './render.js'
 import { validateCommand } from './validate.js'
@@ -91,6 +92,7 @@ function program(io: CliIO, setStatus: (status: number) => void): Command {
     })
   registerDeliveryCommands(cli, io, setStatus)
   registerPlanCommand(cli, io, setStatus)
+  registerDiffCommand(cli, io, setStatus)
   return cli
 }
 

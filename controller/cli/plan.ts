@@ -30,7 +30,7 @@ export interface PlanOptions {
 }
 
 /** The valid events of `dir` (`*.json`, sorted by name); invalid ones are reported on standard error and skipped. */
-async function readEvents(dir: string, io: CliIO): Promise<NamedEvent[]> {
+export async function readEvents(dir: string, io: CliIO): Promise<NamedEvent[]> {
   let names: string[]
   try {
     names = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith('.json')).sort()

@@ -1,5 +1,6 @@
 // A plan as Markdown for a pull-request comment: a summary table first, the head's validation
-// problems, then one collapsible section per added, changed or removed object. Pure.
+// problems, then one collapsible section per added, changed or removed object. `hookwise diff`
+// prints its comparison of a folder with the cluster the same way, in its own words. Pure.
 import type { Diagnostic } from '../errors.js'
 import type { FieldChange } from './diff.js'
 import type { Plan, PlannedObject, RequestSide } from './plan.js'
@@ -80,39 +81,67 @@ function diagnosticLine(d: Diagnostic): string {
 /** GitHub refuses comments longer than 65,536 characters; keep a margin for CI wrappers. */
 export const MAX_COMMENT_CHARS = 60_000
 
+/** The words that differ between a plan (two git revisions) and a diff (a folder and the cluster). */
+export interface MarkdownWording {
+  /** The first line. */
+  heading: string
+  /** The line that names the two sides. */
+  sides: (plan: Plan) => string
+  /** What the side under review is called in sentences: `head`, `folder`. */
+  head: string
+  /** When its errors are to be fixed: `before merging`. */
+  deadline: string
+  /** The command line that shows everything, for the notes on what was left out. */
+  command: string
+  /** Said instead of the table when neither side has objects. */
+  empty: string
+  /** A line under the summary. */
+  note?: string
+}
+
+export const PLAN_WORDING: MarkdownWording = {
+  heading: PLAN_HEADING,
+  sides: (plan) => `${code(plan.base.ref)}${shortSha(plan.base.commit)} → ${plan.head.commit ? code(plan.head.ref) : plan.head.ref}${shortSha(plan.head.commit)}, manifests in ${code(plan.path)}`,
+  head: 'head',
+  deadline: 'before merging',
+  command: 'hookwise plan',
+  empty: 'No Webhook, Automation or Secret objects at either revision.',
+}
+
 /**
  * The plan as a pull-request comment. When it would be longer than `maxChars`, the request previews
  * are left out (with a note saying so), then the sections, so the comment can still be posted.
  */
-export function formatMarkdown(plan: Plan, maxChars = MAX_COMMENT_CHARS): string {
-  const full = render(plan, 'full')
+export function formatMarkdown(plan: Plan, maxChars = MAX_COMMENT_CHARS, wording: MarkdownWording = PLAN_WORDING): string {
+  const full = render(plan, 'full', wording)
   if (full.length <= maxChars) return full
-  const noRequests = render(plan, 'no-requests')
-  return noRequests.length <= maxChars ? noRequests : render(plan, 'table')
+  const noRequests = render(plan, 'no-requests', wording)
+  return noRequests.length <= maxChars ? noRequests : render(plan, 'table', wording)
 }
 
 type Detail = 'full' | 'no-requests' | 'table'
 
-const OMITTED: Record<Exclude<Detail, 'full'>, string> = {
-  'no-requests': `_The request previews are left out: with them this comment would be longer than a pull-request comment may be. Run ${code('hookwise plan --format json')} to see them._`,
-  table: `_The diffs and request previews are left out: with them this comment would be longer than a pull-request comment may be. Run ${code('hookwise plan')} locally to see them._`,
-}
+const omitted = (detail: Exclude<Detail, 'full'>, command: string): string =>
+  detail === 'no-requests'
+    ? `_The request previews are left out: with them this comment would be longer than a pull-request comment may be. Run ${code(`${command} --format json`)} to see them._`
+    : `_The diffs and request previews are left out: with them this comment would be longer than a pull-request comment may be. Run ${code(command)} locally to see them._`
 
-function render(plan: Plan, detail: Detail): string {
+function render(plan: Plan, detail: Detail, w: MarkdownWording): string {
   const errors = plan.diagnostics.filter((d) => d.severity === 'error').length
   const { added, changed, removed, unchanged } = plan.counts
   const out: string[] = [
-    PLAN_HEADING,
-    `${code(plan.base.ref)}${shortSha(plan.base.commit)} → ${plan.head.commit ? code(plan.head.ref) : plan.head.ref}${shortSha(plan.head.commit)}, manifests in ${code(plan.path)}`,
-    `**${added} added, ${changed} changed, ${removed} removed, ${unchanged} unchanged.** ${plan.valid ? 'The head is valid.' : `The head has ${errors} validation error${errors === 1 ? '' : 's'}: fix ${errors === 1 ? 'it' : 'them'} before merging.`}`,
+    w.heading,
+    w.sides(plan),
+    `**${added} added, ${changed} changed, ${removed} removed, ${unchanged} unchanged.** ${plan.valid ? `The ${w.head} is valid.` : `The ${w.head} has ${errors} validation error${errors === 1 ? '' : 's'}: fix ${errors === 1 ? 'it' : 'them'} ${w.deadline}.`}`,
   ]
+  if (w.note) out.push(w.note)
   if (plan.objects.length) {
     out.push(['| object | kind | change |', '|---|---|---|', ...plan.objects.map((o) => `| ${cell(code(o.key))} | ${o.kind} | ${o.change} |`)].join('\n'))
   } else {
-    out.push('No Webhook, Automation or Secret objects at either revision.')
+    out.push(w.empty)
   }
-  if (plan.diagnostics.length) out.push(`#### Validation of the head\n\n${plan.diagnostics.map(diagnosticLine).join('\n')}`)
-  if (detail !== 'full') out.push(OMITTED[detail])
+  if (plan.diagnostics.length) out.push(`#### Validation of the ${w.head}\n\n${plan.diagnostics.map(diagnosticLine).join('\n')}`)
+  if (detail !== 'full') out.push(omitted(detail, w.command))
   if (detail !== 'table') {
     for (const o of plan.objects) {
       if (detail === 'full' && (o.change !== 'unchanged' || o.preview)) out.push(section(o))

@@ -47,7 +47,7 @@ export interface PlannedObject {
   /** `namespace/name`. */
   key: string
   change: Change
-  /** `file:line` of the object at the head (at the base when removed). */
+  /** `file:line` of the object at the head (at the base when removed); just a name (`cluster`) for an object without a file. */
   location: string
   /** Spec fields that differ (Webhooks and Automations; empty unless changed). */
   diff: FieldChange[]
@@ -99,7 +99,7 @@ function rawObjects(objects: readonly ManifestObject[]): Map<string, RawObject> 
     if (!kind || typeof meta?.name !== 'string') continue
     const key = objectKey(typeof meta.namespace === 'string' ? meta.namespace : DEFAULT_NAMESPACE, meta.name)
     const id = `${kind}/${key}`
-    if (!out.has(id)) out.set(id, { kind, key, body: o.body, location: `${o.source.file}:${o.source.line}` })
+    if (!out.has(id)) out.set(id, { kind, key, body: o.body, location: o.source.line ? `${o.source.file}:${o.source.line}` : o.source.file })
   }
   return out
 }

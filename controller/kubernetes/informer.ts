@@ -114,6 +114,8 @@ export function describeError(err: unknown): string {
     }
   }
   const fromBody = body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string' ? (body as { message: string }).message : undefined
-  const message = fromBody ?? (status !== undefined ? undefined : (err as Error).message?.split('\n')[0]) ?? String(err)
-  return status !== undefined ? `HTTP ${status}${message ? `: ${message}` : ''}` : message
+  if (status === undefined) return fromBody ?? (err as Error).message?.split('\n')[0] ?? String(err)
+  // A plain-text body (`404 page not found` when a resource is not served) is the message too.
+  const message = fromBody ?? (typeof body === 'string' ? body.trim().slice(0, 300) : '')
+  return `HTTP ${status}${message ? `: ${message}` : ''}`
 }

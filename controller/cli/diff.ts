@@ -8,8 +8,9 @@ import { readClusterRevision, type NamespaceScope } from '../kubernetes/cluster-
 import { loadKubeConfig } from '../kubernetes/kube-config.js'
 import { code, formatMarkdown, MAX_COMMENT_CHARS, type MarkdownWording } from '../plan/markdown.js'
 import { computePlan, type Plan, type PlanRevision } from '../plan/plan.js'
-import { withSchemaDefaults } from '../plan/schema-defaults.js'
+import { storedForm } from '../plan/stored-form.js'
 import { DEFAULT_NAMESPACE } from '../reconcile/desired-state.js'
+import { validateObjects } from '../reconcile/validate.js'
 import type { ManifestObject } from '../sources/manifest.js'
 import { loadRevision } from '../sources/revision-state.js'
 import type { CliIO } from './io.js'
@@ -77,13 +78,16 @@ export async function diffCommand(options: DiffOptions, io: CliIO): Promise<numb
   }
   const cluster = await readClusterRevision(kc, scope)
 
-  const base: PlanRevision = {
-    ref: `cluster ${context}`,
-    state: cluster.state,
-    objects: withSchemaDefaults(cluster.objects.map((o) => ({ ...o, source: { ...o.source, file: CLUSTER_LOCATION } }))),
+  const base: PlanRevision = { ref: `cluster ${context}`, state: cluster.state, objects: cluster.objects.map((o) => ({ ...o, source: { ...o.source, file: CLUSTER_LOCATION } })) }
+  // The folder as the cluster would store it once applied, so that defaults the API server fills in
+  // are no change and previews show the body that would be sent; its problems as found in the files.
+  const stored = storedForm(folder.objects)
+  const head: PlanRevision = {
+    ref: `folder ${options.path}`,
+    state: { ...validateObjects(stored), diagnostics: folder.state.diagnostics },
+    // Secrets are not compared: the cluster's are never read (previews mask every secret anyway).
+    objects: stored.filter((o) => !isSecret(o)),
   }
-  // Secrets are not compared: the cluster's are never read (previews mask every secret anyway).
-  const head: PlanRevision = { ref: `folder ${options.path}`, state: folder.state, objects: withSchemaDefaults(folder.objects.filter((o) => !isSecret(o))) }
   const plan = computePlan({ base, head, path: options.path, events, checkSecrets: false })
   const server = kc.getCurrentCluster()?.server ?? ''
 

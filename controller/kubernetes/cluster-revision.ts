@@ -30,8 +30,11 @@ export async function readClusterRevision(kc: KubeConfig, scope: NamespaceScope)
   const api = kc.makeApiClient(CustomObjectsApi)
   const server = kc.getCurrentCluster()?.server ?? 'the API server'
   const targets: ListTarget[] = scope === 'all' ? PLURALS.map((plural) => ({ plural })) : scope.flatMap((namespace) => PLURALS.map((plural) => ({ plural, namespace })))
-  const lists = await Promise.all(targets.map((target) => listAll(api, target, server)))
-  const objects = lists.flat().map(toManifestObject)
+  const lists = await Promise.allSettled(targets.map((target) => listAll(api, target, server)))
+  // The first failure in target order, not in time, so the same problem gives the same message.
+  const failed = lists.find((l) => l.status === 'rejected')
+  if (failed) throw failed.reason
+  const objects = lists.flatMap((l) => (l.status === 'fulfilled' ? l.value : [])).map(toManifestObject)
   return { state: validateObjects(objects), objects }
 }
 

@@ -162,7 +162,7 @@ if (cluster) {
       status: 1,
       stdout: '',
       stderr: [
-        `error HW_KUBERNETES_API: the cluster at ${cluster.server} does not serve webhooks.hookwise.dev/v1alpha1: the hookwise CRDs are not installed (HTTP 404: 404 page not found)`,
+        `error HW_KUBERNETES_API: the cluster at ${cluster.server} does not serve webhooks.hookwise.dev/v1alpha1: the hookwise CRDs are not installed (not found (404): 404 page not found)`,
         '  hint: install them with kubectl apply -f crds/ (or the Helm chart), or point --kubeconfig at the cluster that has them',
         '',
       ].join('\n'),
@@ -440,7 +440,7 @@ if (cluster) {
     t.equal(denied.status, 1)
     t.equal(denied.stdout, '')
     t.equal(denied.stderr, [
-      `error HW_KUBERNETES_API: you may not list webhooks.hookwise.dev in namespace ml: HTTP 403: webhooks.hookwise.dev is forbidden: User "${subject}" cannot list resource "webhooks" in API group "hookwise.dev" in the namespace "ml"`,
+      `error HW_KUBERNETES_API: you may not list webhooks.hookwise.dev in namespace ml: forbidden (403): webhooks.hookwise.dev is forbidden: User "${subject}" cannot list resource "webhooks" in API group "hookwise.dev" in the namespace "ml"`,
       '  hint: hookwise diff needs the verb list on webhooks.hookwise.dev and automations.hookwise.dev in namespace ml; ask an administrator for a Role (or ClusterRole) that grants it',
       '',
     ].join('\n'))
@@ -455,7 +455,7 @@ if (cluster) {
     const everywhere = await diff(['--path', changes, '--all-namespaces'], kubeconfig)
     t.equal(everywhere.status, 1)
     t.equal(everywhere.stderr, [
-      `error HW_KUBERNETES_API: you may not list webhooks.hookwise.dev in all namespaces: HTTP 403: webhooks.hookwise.dev is forbidden: User "${subject}" cannot list resource "webhooks" in API group "hookwise.dev" at the cluster scope`,
+      `error HW_KUBERNETES_API: you may not list webhooks.hookwise.dev in all namespaces: forbidden (403): webhooks.hookwise.dev is forbidden: User "${subject}" cannot list resource "webhooks" in API group "hookwise.dev" at the cluster scope`,
       '  hint: hookwise diff needs the verb list on webhooks.hookwise.dev and automations.hookwise.dev in the whole cluster; or name the namespaces with --namespace NS instead of --all-namespaces; ask an administrator for a Role (or ClusterRole) that grants it',
       '',
     ].join('\n'))

@@ -4,47 +4,14 @@
 // of logs and status.
 import t from 'tap'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
-import { request } from 'undici'
-import { startController, type RunOptions } from '../controller/cli/run.js'
-import { createLogger } from '../controller/log.js'
 import { createRepo, type TestRepo } from './helpers/git-repo.js'
 import { hookwise, type TapTest } from './helpers/cli.js'
-import { startReceiver, type Receiver } from './helpers/receiver.js'
-
-const TOKEN = 'intake-token-0123456789'
-
-const webhookYaml = (url: string): string => `apiVersion: hookwise.dev/v1alpha1
-kind: Webhook
-metadata: {name: hook}
-spec:
-  url: ${url}
-`
-const automationYaml = (name: string, type = 'LINK_ARTIFACT'): string => `apiVersion: hookwise.dev/v1alpha1
-kind: Automation
-metadata: {name: ${name}}
-spec:
-  scope: {type: Registry, registry: model}
-  event: {type: ${type}}
-  action: {webhook: hook, payload: {version: "\${artifact_version_string}", by: ${name}}}
-`
-const event = (id: string): Record<string, unknown> => ({
-  id, type: 'LINK_ARTIFACT', author: 'alice', entity: 'acme', project: 'p', registry: 'model', collection: 'churn',
-  artifact: { id: 'QQ==', name: 'churn', version: 'v7' },
-})
-
-const until = async (check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> => {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+import { automationYaml, names, run, until, webhookYaml } from './helpers/git-run.js'
+import { startReceiver } from './helpers/receiver.js'
 
 const freePort = (): Promise<number> =>
   new Promise((resolve) => {
@@ -108,48 +75,6 @@ async function serveRepository(t: TapTest): Promise<Remote> {
   await remote.startDaemon()
   return remote
 }
-
-interface Running {
-  receiver: Receiver
-  logs: string[]
-  status(): Promise<any>
-  sync(): Promise<{ status: number; json: any }>
-  emit(id: string): Promise<number>
-}
-
-async function run(t: TapTest, options: Partial<RunOptions> & { git: string }, receiver?: Receiver): Promise<Running> {
-  receiver ??= await startReceiver(t)
-  const root = mkdtempSync(join(tmpdir(), 'hookwise-run-git-'))
-  writeFileSync(join(root, 'token'), `${TOKEN}\n`)
-  const logs: string[] = []
-  const sink = new Writable({ write(chunk, _enc, cb) { logs.push(...String(chunk).split('\n').filter(Boolean)); cb() } })
-  const controller = await startController({
-    branch: 'main', path: 'hooks', interval: 60_000, state: join(root, 'state'), listen: '127.0.0.1:0',
-    intakeTokenFile: join(root, 'token'), allowInsecureHttp: true, egressAllow: ['127.0.0.0/8'], logLevel: 'info', durability: 'normal', maxPending: 1000, retentionHours: 24,
-    ...options,
-  }, createLogger({ level: 'debug', destination: sink }), { PATH: process.env.PATH, HOME: root })
-  t.teardown(async () => {
-    await controller.stop()
-    rmSync(root, { recursive: true, force: true })
-  })
-  const base = `http://127.0.0.1:${controller.address.port}`
-  const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
-  return {
-    receiver, logs,
-    status: async () => (await request(`${base}/v1/status`, { headers })).body.json(),
-    sync: async () => {
-      const res = await request(`${base}/v1/sync`, { method: 'POST', headers })
-      return { status: res.statusCode, json: await res.body.json() }
-    },
-    emit: async (id) => {
-      const res = await request(`${base}/v1/events`, { method: 'POST', headers, body: JSON.stringify(event(id)) })
-      await res.body.text()
-      return res.statusCode
-    },
-  }
-}
-
-const names = (status: any): string[] => status.automations.map((a: { name: string }) => a.name)
 
 t.test('follows a branch: the initial state, POST /v1/sync, a force-push', async (t) => {
   const remote = await serveRepository(t)
@@ -320,7 +245,7 @@ t.test('a key file reaches git as GIT_SSH_COMMAND; a URL with credentials is ref
   const { gitEnvironment, displayUrl } = await import('../controller/sources/git-follow.js')
   const dir = t.testdir({ key: 'PRIVATE KEY\n', token: 'tok-123\n', pair: 'bot:tok-456\n' })
   const ssh = gitEnvironment({ sshKeyFile: join(dir, 'key') }, { PATH: '/bin', GIT_DIR: '/elsewhere', EDITOR: 'vi' })
-  t.same(ssh, { PATH: '/bin', GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: `ssh -i '${join(dir, 'key')}' -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes` }, 'ambient GIT_* variables are dropped')
+  t.same(ssh, { PATH: '/bin', GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: `ssh -o 'IdentityFile="${join(dir, 'key')}"' -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes -o LogLevel=ERROR` }, 'ambient GIT_* variables are dropped')
   t.match(gitEnvironment({ tokenFile: join(dir, 'pair') }, {}), { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from('bot:tok-456').toString('base64')}` })
   t.equal(displayUrl('https://bot@example.com/a.git'), 'https://example.com/a.git')
 

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { parseAllDocuments, stringify } from 'yaml'
+import { parseTable } from './helpers/kube.js'
 import { useControlPlane } from './k8s/fixture.js'
 import { isAlive } from './k8s/tools.js'
 
@@ -65,21 +66,6 @@ function celMessage(crd: unknown, rule: RegExp): string {
   walk(crd)
   if (found.length !== 1) throw new Error(`expected one CEL rule matching ${rule}, found ${found.length}`)
   return found[0]!
-}
-
-/**
- * `kubectl get` output as header and rows keyed by column name. Columns are cut at the header's
- * positions, since an empty cell (a printer column with no value) is just spaces.
- */
-function parseTable(output: string): { header: string[]; rows: Array<Record<string, string>> } {
-  const [headerLine = '', ...lines] = output.trimEnd().split('\n')
-  const columns = [...headerLine.matchAll(/\S+(?: \S+)*/g)].map((m) => ({ name: m[0], start: m.index }))
-  const rows = lines.map((line) =>
-    Object.fromEntries(
-      columns.map((c, i) => [c.name, line.slice(c.start, columns[i + 1]?.start ?? line.length).trim()]),
-    ),
-  )
-  return { header: columns.map((c) => c.name), rows }
 }
 
 /** A valid Automation to break in one place. */

@@ -15,9 +15,25 @@ export interface RunSource {
   close(): Promise<void>
 }
 
-export interface SourceOptions {
+/** `hookwise run --kubernetes`: the cluster's custom resources (started by run.ts). */
+export interface KubernetesOptions {
+  kubeconfig?: string
+  namespace?: string[]
+  tenancy?: 'none' | 'namespace-label'
+  /** False with --no-leader-elect. */
+  leaderElect?: boolean
+  leaseNamespace?: string
+  leaseName?: string
+  /** Milliseconds; the renew deadline is 2/3 of it and the retry period 2/15, as in client-go's defaults (15 s, 10 s, 2 s). */
+  leaseDuration?: number
+  /** Least milliseconds between two status writes of one object when only delivery facts changed. */
+  statusInterval?: number
+}
+
+export interface SourceOptions extends KubernetesOptions {
   dir?: string[]
   git?: string
+  kubernetes?: boolean
   branch?: string
   path?: string
   /** Milliseconds between fetches of --git. */
@@ -28,11 +44,18 @@ export interface SourceOptions {
   state: string
 }
 
-/** Checks that exactly one of --dir and --git is given, and the git flags only with --git. */
+/** Checks that exactly one of --dir, --git and --kubernetes is given, and the git flags only with --git. */
 export function checkSourceOptions(o: SourceOptions): void {
   const dirs = o.dir?.length ?? 0
-  if (dirs > 0 && o.git) throw new UsageError('--dir and --git cannot be used together', 'follow either folders or one git repository')
-  if (dirs === 0 && !o.git) throw new UsageError('give --dir DIR or --git URL', 'e.g. hookwise run --dir examples, or hookwise run --git https://github.com/acme/automations.git')
+  const given = [dirs > 0 && '--dir', o.git && '--git', o.kubernetes && '--kubernetes'].filter(Boolean)
+  if (given.length > 1) throw new UsageError(`${given.join(' and ')} cannot be used together`, 'follow folders, one git repository, or the cluster')
+  if (given.length === 0) throw new UsageError('give --dir DIR, --git URL or --kubernetes', 'e.g. hookwise run --dir examples, hookwise run --git https://github.com/acme/automations.git, or hookwise run --kubernetes')
+  if (!o.kubernetes) {
+    const kubeOnly = (['namespace', 'kubeconfig', 'tenancy', 'leaseNamespace', 'leaseName', 'leaseDuration', 'statusInterval'] as const).filter((k) => o[k] !== undefined)
+    if (kubeOnly.length) throw new UsageError(`--${kubeOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --kubernetes`)
+    if (o.leaderElect === false) throw new UsageError('--no-leader-elect needs --kubernetes')
+  }
+  if (o.kubernetes && o.secrets?.length) throw new UsageError('--secrets cannot be used with --kubernetes', 'in Kubernetes, webhooks read Secrets of their own namespace')
   if (!o.git) {
     const gitOnly = (['branch', 'path', 'interval', 'sshKeyFile', 'tokenFile'] as const).filter((k) => o[k] !== undefined)
     if (gitOnly.length) throw new UsageError(`--${gitOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --git`)

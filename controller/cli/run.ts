@@ -1,7 +1,17 @@
 // `hookwise run --dir DIR`: the embedded controller. Follows a folder of manifests, takes events
 // over HTTP, and delivers them durably from the SQLite outbox under --state.
 import { readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { isIP } from 'node:net'
+import { randomUUID } from 'node:crypto'
+import type { KubeConfig } from '@kubernetes/client-node'
+import { originOf } from '../delivery/circuit-breaker.js'
+import { checkUrl, parseAllowList } from '../delivery/egress.js'
+import { EventRecorder } from '../kubernetes/event-recorder.js'
+import { KubernetesController } from '../kubernetes/kubernetes-controller.js'
+import { loadKubeConfig } from '../kubernetes/kube-config.js'
+import { LeaderElector } from '../kubernetes/leader-election.js'
+import { StandbyServer } from '../server/standby-server.js'
 import { DeliveryEngine } from '../delivery/engine.js'
 import { createBreaker, createRetryDecider } from '../delivery/policies.js'
 import { UndiciSender } from '../delivery/sender.js'
@@ -15,7 +25,7 @@ import { statusReport } from '../server/status-report.js'
 import type { LoadedState } from '../sources/load.js'
 import { formatText } from './diagnostics-format.js'
 import type { CliIO } from './io.js'
-import { checkSourceOptions, startSource, type RunSource, type SourceOptions } from './run-source.js'
+import { checkSourceOptions, startSource, type KubernetesOptions, type RunSource, type SourceOptions } from './run-source.js'
 
 export interface RunOptions extends SourceOptions {
   secrets?: string[]
@@ -63,11 +73,64 @@ const isLoopback = (host: string): boolean => host === 'localhost' || host === '
 
 export interface RunningController {
   address: { host: string; port: number }
+  /** Kubernetes mode: the controller writing status (for tests). */
+  kubernetes?: KubernetesController
   stop(): Promise<void>
 }
 
-/** Starts the controller; resolves once it listens. */
-export async function startController(options: RunOptions, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningController> {
+export interface ControllerHooks {
+  /** Kubernetes mode: leadership was lost; the controller has stopped delivering and should exit. */
+  onLostLeadership?: (reason: string) => void
+  /** Aborting while a standby waits for the Lease makes startController reject with StandbyStopped. */
+  signal?: AbortSignal
+}
+
+/** startController was stopped while waiting to become the leader. */
+export class StandbyStopped extends Error {
+  constructor() {
+    super('stopped while waiting to become the leader')
+    this.name = 'StandbyStopped'
+  }
+}
+
+/**
+ * Kubernetes mode with leader election: serves /healthz (and an unready /readyz) on the API address
+ * until this replica holds the Lease. Resolves with the elector and the port the standby had.
+ */
+async function becomeLeader(kc: KubeConfig, o: KubernetesOptions, host: string, port: number, log: Logger, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<{ elector: LeaderElector; port: number }> {
+  const namespace = o.leaseNamespace ?? env.POD_NAMESPACE ?? o.namespace?.[0] ?? 'default'
+  const name = o.leaseName ?? 'hookwise-controller'
+  const leaseDurationMs = o.leaseDuration ?? 15_000
+  const elector = new LeaderElector({
+    kubeConfig: kc, namespace, name,
+    identity: `${env.POD_NAME ?? hostname()}_${randomUUID().slice(0, 8)}`,
+    leaseDurationMs, renewDeadlineMs: Math.round((leaseDurationMs * 2) / 3), retryPeriodMs: Math.round((leaseDurationMs * 2) / 15),
+    log,
+  })
+  const standby = new StandbyServer(() => `waiting for Lease ${namespace}/${name}`)
+  let address
+  try {
+    address = await standby.listen(host, port)
+  } catch (err) {
+    throw new HookwiseError('HW_LISTEN_FAILED', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { hint: 'choose another --listen address (port 0 picks a free one)' })
+  }
+  const abort = () => void elector.stop()
+  signal?.addEventListener('abort', abort, { once: true })
+  try {
+    log.info({ lease: `${namespace}/${name}`, address: `${address.address}:${address.port}` }, 'waiting to become the leader')
+    await elector.acquire()
+  } catch (err) {
+    if (signal?.aborted) throw new StandbyStopped()
+    throw err
+  } finally {
+    signal?.removeEventListener('abort', abort)
+    await standby.close()
+  }
+  return { elector, port: address.port }
+}
+
+/** Starts the controller; resolves once it listens (in Kubernetes mode with leader election: once it leads). */
+export async function startController(options: RunOptions, log: Logger, env: NodeJS.ProcessEnv = process.env, hooks: ControllerHooks = {}): Promise<RunningController> {
   checkSourceOptions(options)
   const tokens = intakeTokens(options.intakeTokenFile, env)
   let { host, port } = parseListen(options.listen)
@@ -75,6 +138,9 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     log.warn({ requested: host }, 'no intake token configured (--intake-token-file or HOOKWISE_INTAKE_TOKEN): listening on 127.0.0.1 only')
     host = '127.0.0.1'
   }
+  const kc = options.kubernetes ? loadKubeConfig(options.kubeconfig, env) : undefined
+  let elector: LeaderElector | undefined
+  if (kc && options.leaderElect !== false) ({ elector, port } = await becomeLeader(kc, options, host, port, log, env, hooks.signal))
   const store = new Store(options.state, { durability: options.durability, checkpointIntervalMs: 1000 })
   const sender = new UndiciSender({
     egress: { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] },
@@ -91,9 +157,13 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     maxPending: options.maxPending,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(options.perWebhookConcurrency ? { perWebhookConcurrency: options.perWebhookConcurrency } : {}),
-    onAccepted: (accepted) => tracker.accepted(accepted, Date.now()),
+    onAccepted: (accepted) => {
+      tracker.accepted(accepted, Date.now())
+      if (kubernetes) for (const e of accepted) for (const d of e.deliveries) kubernetes.touched(d.automation)
+    },
     onAttempt: (r) => {
       tracker.attempted(r, Date.now())
+      kubernetes?.attempted(r)
       metrics.attempt(r)
       const fields = { delivery: r.delivery.id, automation: r.delivery.automation, webhook: r.delivery.webhook, attempt: r.attempt, status: r.status, statusCode: r.result.statusCode, latencyMs: Math.round(r.result.latencyMs), error: r.result.error?.code }
       if (r.status === 'failed') log.error(fields, `delivery failed: ${r.result.error?.message ?? `HTTP ${r.result.statusCode}`}`)
@@ -104,6 +174,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     },
     onError: (err) => log.error({ err }, 'delivery engine error'),
   })
+  let kubernetes: KubernetesController | undefined
   let state: LoadedState | undefined
   const apply = (next: LoadedState, revision?: string): void => {
     state = next
@@ -113,17 +184,41 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   }
   let watch: RunSource
   try {
-    watch = await startSource(options, apply, log, env)
+    if (kc) {
+      const egress = { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] }
+      const allow = parseAllowList(egress.allow)
+      const controller = new KubernetesController({
+        kubeConfig: kc,
+        namespaces: options.namespace ?? [],
+        tenancy: options.tenancy ?? 'none',
+        engine, tracker, sender,
+        events: new EventRecorder({ kubeConfig: kc, controller: 'hookwise.dev/controller', instance: env.POD_NAME ?? hostname(), log }),
+        egress: (url) => checkUrl(url, egress, allow),
+        circuitOpen: (url) => breaker.state(originOf(url), Date.now()) === 'open',
+        log,
+        ...(options.statusInterval ? { statusIntervalMs: options.statusInterval } : {}),
+      })
+      kubernetes = controller
+      await controller.start()
+      state = { ...controller.state, files: [] }
+      const s = controller.state
+      log.info({ namespaces: options.namespace?.length ? options.namespace : 'all', tenancy: options.tenancy ?? 'none', webhooks: s.webhooks.size, automations: s.automations.length }, 'watching Webhooks and Automations in Kubernetes')
+      watch = { close: () => controller.stop() }
+    } else {
+      watch = await startSource(options, apply, log, env)
+    }
   } catch (err) {
+    await kubernetes?.stop()
     await sender.close()
     store.close()
+    await elector?.stop()
     throw err
   }
   const server = new ApiServer({
     engine,
     store,
     tokens,
-    status: () => statusReport(state!, tracker, store, watch.status?.()),
+    status: () => statusReport(kubernetes ? { ...kubernetes.state, files: [] } : state!, tracker, store, watch.status?.()),
     ...(watch.sync ? { sync: watch.sync } : {}),
     metrics: () => metrics.render(engine, store, breaker),
     onEvents: (accepted, duplicates) => {
@@ -139,6 +234,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     await watch.close()
     await sender.close()
     store.close()
+    await elector?.stop()
     throw new HookwiseError('HW_LISTEN_FAILED', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { hint: 'choose another --listen address (port 0 picks a free one)' })
   }
   engine.start()
@@ -150,33 +246,57 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   }, 60_000)
   prune.unref()
   log.info({ address: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`, state: store.path, auth: tokens.length > 0 }, 'hookwise is running')
-  return {
-    address: { host: address.address, port: address.port },
-    stop: async () => {
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
       clearInterval(prune)
       await server.close()
       await watch.close()
       await engine.stop()
       await sender.close()
       store.close()
+      // The Lease goes last: a standby opens the queue only after this replica has closed it.
+      await elector?.stop()
       log.info('stopped')
-    },
+    })())
+  elector?.onLost((reason) => {
+    log.error({ reason }, 'lost leadership; stopping (a standby takes over)')
+    void stop().then(() => hooks.onLostLeadership?.(reason))
+  })
+  return {
+    address: { host: address.address, port: address.port },
+    ...(kubernetes ? { kubernetes } : {}),
+    stop,
   }
 }
 
-/** Runs until SIGINT or SIGTERM; in-flight attempts finish (or stay pending) before exit. */
+/**
+ * Runs until SIGINT or SIGTERM; in-flight attempts finish (or stay pending) before exit. Exits 1
+ * when leadership is lost (Kubernetes restarts the pod, which then waits as a standby).
+ */
 export async function runCommand(options: RunOptions, io: CliIO): Promise<number> {
   const log = createLogger({ level: options.logLevel })
   void io
-  const controller = await startController(options, log)
-  await new Promise<void>((resolve) => {
+  const abort = new AbortController()
+  let lost: (reason: string) => void = () => {}
+  const ended = new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'shutting down')
-      resolve()
+      abort.abort()
+      resolve(0)
     }
     process.once('SIGINT', () => stop('SIGINT'))
     process.once('SIGTERM', () => stop('SIGTERM'))
+    lost = () => resolve(1)
   })
+  let controller: RunningController
+  try {
+    controller = await startController(options, log, process.env, { signal: abort.signal, onLostLeadership: (reason) => lost(reason) })
+  } catch (err) {
+    if (err instanceof StandbyStopped) return 0
+    throw err
+  }
+  const status = await ended
   await controller.stop()
-  return 0
+  return status
 }

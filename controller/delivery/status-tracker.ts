@@ -14,7 +14,7 @@ export interface WebhookFacts {
   consecutiveFailures: number
   /** Set when the endpoint answered 410 Gone. */
   gone?: boolean
-  /** Why the last attempt failed, when it did (an HTTP status is in lastDelivery). */
+  /** Why the last attempt got no response (timeout, network, egress), when it did not. */
   lastError?: string
   /** Why the egress policy refused the address the URL resolved to; cleared by a success. */
   egressDenied?: string
@@ -75,7 +75,8 @@ export class StatusTracker {
       delete w.lastError
       delete w.egressDenied
     } else {
-      w.lastError = r.result.error?.message ?? `HTTP ${r.result.statusCode}`
+      if (r.result.error) w.lastError = `${r.result.error.code}: ${r.result.error.message}`
+      else delete w.lastError
       if (r.result.error?.code === 'EGRESS_DENIED') w.egressDenied = r.result.error.message
     }
   }

@@ -7,6 +7,8 @@ export function apiStatusCode(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined
 }
 
+const PLAIN_REASONS: Record<number, string> = { 401: 'unauthorized', 403: 'forbidden', 404: 'not found', 409: 'conflict' }
+
 /** `forbidden (403): User "x" cannot get resource "leases" ...`, or the network error's message. */
 export function apiErrorMessage(err: unknown): string {
   const code = apiStatusCode(err)
@@ -17,9 +19,9 @@ export function apiErrorMessage(err: unknown): string {
     try {
       status = JSON.parse(body) as typeof status
     } catch {
-      status = { message: body.slice(0, 300) }
+      status = { message: body.trim().slice(0, 300) }
     }
   } else if (body && typeof body === 'object') status = body as typeof status
-  const reason = status?.reason ? status.reason.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase() : code === 401 ? 'unauthorized' : 'error'
+  const reason = status?.reason ? status.reason.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase() : (PLAIN_REASONS[code] ?? 'error')
   return `${reason} (${code})${status?.message ? `: ${status.message}` : ''}`
 }

@@ -6,7 +6,7 @@ import { HookwiseError } from '../errors.js'
 import { validateObjects } from '../reconcile/validate.js'
 import type { RevisionState } from '../sources/revision-state.js'
 import { toManifestObject, type ClusterObject } from './cluster-object.js'
-import { describeError, statusOf } from './informer.js'
+import { apiErrorMessage, apiStatusCode } from './api-error.js'
 
 const PLURALS = ['webhooks', 'automations'] as const
 const PAGE_SIZE = 500
@@ -59,9 +59,9 @@ async function listAll(api: CustomObjectsApi, target: ListTarget, server: string
 function listFailed(err: unknown, target: ListTarget, server: string): HookwiseError {
   const resource = `${target.plural}.${API_GROUP}`
   const where = target.namespace === undefined ? 'in all namespaces' : `in namespace ${target.namespace}`
-  const detail = describeError(err)
+  const detail = apiErrorMessage(err)
   const options = (hint: string) => ({ hint, cause: err })
-  switch (statusOf(err)) {
+  switch (apiStatusCode(err)) {
     case undefined:
       return new HookwiseError('HW_KUBERNETES_API', `cannot reach the Kubernetes API server at ${server}: ${detail}`, options('check that the cluster is up and that the kubeconfig points at it (kubectl cluster-info), or pass --kubeconfig FILE'))
     case 401:

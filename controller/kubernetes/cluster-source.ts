@@ -1,6 +1,7 @@
 // Desired state from the cluster: informers on Webhooks, Automations, the Secrets of the watched
 // namespaces (and, with namespace tenancy, the Namespaces), turned into the same DesiredState as a
-// folder gives. Every change rebuilds the state (debounced) and names the objects it touches.
+// folder gives. Every change rebuilds the state (debounced); objects are reconciled against a state
+// that already holds them, never against one built before they changed.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret } from '@kubernetes/client-node'
 import { API_GROUP } from '../api/schemas.js'
 import type { Logger } from '../log.js'
@@ -27,8 +28,8 @@ export interface KubernetesSourceOptions {
   log: Logger
   /** A new desired state (after changes settle for debounceMs). */
   onState: (state: DesiredState) => void
-  /** An object changed or was deleted (Secrets and Namespaces affect every object: see onState). */
-  onObject: (kind: ResourceKind, key: string) => void
+  /** An object was deleted. (Other changes come as a new state, after which every object is reconciled.) */
+  onDeleted: (kind: ResourceKind, key: string) => void
   debounceMs?: number
 }
 
@@ -56,8 +57,8 @@ export class KubernetesSource {
             ? custom.listNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace, plural })
             : custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural })) as Promise<KubernetesListObject<CustomObject>>,
       }))
-    const changed = (kind: ResourceKind) => (_type: string, obj: CustomObject) => {
-      o.onObject(kind, objectKey(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
+    const changed = (kind: ResourceKind) => (type: string, obj: CustomObject) => {
+      if (type === 'delete') o.onDeleted(kind, objectKey(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
       this.schedule()
     }
     this.webhooks = startInformer(o.kubeConfig, { resource: 'webhooks', sources: customSources('webhooks'), onChange: changed('Webhook'), log: o.log })

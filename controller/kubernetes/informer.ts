@@ -4,6 +4,7 @@
 // change is lost. Several namespaces are several ListWatches behind one cache interface.
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node'
 import type { Logger } from '../log.js'
+import { apiErrorMessage } from './api-error.js'
 
 export type ChangeType = 'add' | 'update' | 'delete'
 
@@ -62,7 +63,7 @@ export function startInformer<T extends KubernetesObject>(kc: KubeConfig, o: Inf
       if (stopped) return
       failures++
       const delay = Math.min(max, base * 2 ** (failures - 1))
-      o.log.warn({ resource: o.resource, path: source.path, err: describeError(err), retryInMs: delay }, `watching ${o.resource} failed; trying again`)
+      o.log.warn({ resource: o.resource, path: source.path, err: apiErrorMessage(err), retryInMs: delay }, `watching ${o.resource} failed; trying again`)
       timer = setTimeout(() => void lw.start().catch(() => {}), delay)
       timer.unref()
     })
@@ -90,32 +91,4 @@ export function startInformer<T extends KubernetesObject>(kc: KubeConfig, o: Inf
       }
     },
   }
-}
-
-/** The HTTP status of a client-node error, when it has one. */
-export function statusOf(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown } | undefined
-  return typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined
-}
-
-/**
- * A short, secret-free description of a client-node error: the status and the API server's
- * message (never the request, its headers or the response headers, which ApiException's message holds).
- */
-export function describeError(err: unknown): string {
-  if (!err || typeof err !== 'object') return String(err)
-  const status = statusOf(err)
-  let body = (err as { body?: unknown }).body
-  if (typeof body === 'string') {
-    try {
-      body = JSON.parse(body)
-    } catch {
-      // not JSON
-    }
-  }
-  const fromBody = body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string' ? (body as { message: string }).message : undefined
-  if (status === undefined) return fromBody ?? (err as Error).message?.split('\n')[0] ?? String(err)
-  // A plain-text body (`404 page not found` when a resource is not served) is the message too.
-  const message = fromBody ?? (typeof body === 'string' ? body.trim().slice(0, 300) : '')
-  return `HTTP ${status}${message ? `: ${message}` : ''}`
 }

@@ -19,7 +19,7 @@ import { resolveWebhookSecrets } from '../reconcile/secrets.js'
 import { WorkQueue } from '../reconcile/work-queue.js'
 import { API_VERSION, KubernetesSource, type ResourceKind, type Tenancy } from './cluster-source.js'
 import type { ClusterObject } from './cluster-object.js'
-import { describeError, statusOf } from './informer.js'
+import { apiErrorMessage, apiStatusCode } from './api-error.js'
 
 /** Annotation whose new value asks for a test request to the Webhook. */
 export const TEST_ANNOTATION = `${API_GROUP}/test-requested-at`
@@ -68,7 +68,7 @@ export class KubernetesController {
   constructor(private readonly o: KubernetesControllerOptions) {
     this.custom = o.kubeConfig.makeApiClient(CustomObjectsApi)
     this.queue = new WorkQueue((key) => this.reconcile(key), {
-      onError: (key, err, retryInMs) => o.log.warn({ object: key, err: err instanceof HookwiseError ? err.message : describeError(err), retryInMs }, 'writing status failed; will retry'),
+      onError: (key, err, retryInMs) => o.log.warn({ object: key, err: err instanceof HookwiseError ? err.message : apiErrorMessage(err), retryInMs }, 'writing status failed; will retry'),
     })
     this.source = new KubernetesSource({
       kubeConfig: o.kubeConfig,
@@ -76,7 +76,7 @@ export class KubernetesController {
       tenancy: o.tenancy,
       log: o.log,
       onState: (state) => this.apply(state),
-      onObject: (kind, key) => this.queue.add(`${kind}/${key}`),
+      onDeleted: (kind, key) => this.queue.add(`${kind}/${key}`),
     })
   }
 
@@ -208,9 +208,9 @@ export class KubernetesController {
       )
       this.statusWrites++
     } catch (err) {
-      if (statusOf(err) === 404) return // deleted meanwhile
-      throw new HookwiseError('HW_KUBERNETES_API', `cannot write the status of ${kind} ${key}: ${describeError(err)}`, {
-        hint: statusOf(err) === 403 ? `grant hookwise's service account patch on ${PLURAL[kind]}/status in ${namespace}` : 'hookwise retries with backoff',
+      if (apiStatusCode(err) === 404) return // deleted meanwhile
+      throw new HookwiseError('HW_KUBERNETES_API', `cannot write the status of ${kind} ${key}: ${apiErrorMessage(err)}`, {
+        hint: apiStatusCode(err) === 403 ? `grant hookwise's service account patch on ${PLURAL[kind]}/status in ${namespace}` : 'hookwise retries with backoff',
       })
     }
   }

@@ -70,7 +70,7 @@ function healthiness(key: string, url: string, facts: WebhookFacts | undefined, 
   const last = facts?.lastDelivery
   const lastText = last ? `; last attempt ${last.statusCode !== undefined ? `HTTP ${last.statusCode}` : 'got no response'}${facts?.lastError ? ` (${facts.lastError})` : ''}` : ''
   if (inputs.circuitOpen(url)) return { type: 'Healthy', status: 'False', reason: 'CircuitOpen', message: `${failures} failed attempts in a row${lastText}: deliveries to ${new URL(url).origin} wait (nothing is dropped) until a probe succeeds` }
-  if (failures > 0) return { type: 'Healthy', status: 'False', reason: 'DeliveryFailing', message: `${failures} failed attempt${failures === 1 ? '' : 's'} in a row${lastText}; deliveries are retried` }
+  if (failures > 0) return { type: 'Healthy', status: 'False', reason: 'DeliveryFailing', message: `${failures} failed attempt${failures === 1 ? '' : 's'} in a row${lastText}` }
   if (!last) return { type: 'Healthy', status: 'Unknown', reason: 'NoDeliveries', message: 'no delivery attempted yet' }
   return { type: 'Healthy', status: 'True', reason: 'Succeeding', message: 'the last attempt succeeded' }
 }

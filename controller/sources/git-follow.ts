@@ -5,7 +5,7 @@
 // Credentials reach git through its environment only: never in argv, logs or status.
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { isAbsolute, join, normalize, sep } from 'node:path'
+import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path'
 import { simpleGit, type SimpleGit } from 'simple-git'
 import { UsageError } from '../errors.js'
 import { loadDesiredState, type LoadedState } from './load.js'
@@ -24,7 +24,7 @@ export interface GitSourceOptions {
   sshKeyFile?: string
   /** Token for https:// URLs, sent as an HTTP Authorization header. */
   tokenFile?: string
-  /** Where the checkout lives (`<state>/git`). */
+  /** Where the checkout lives (`<state>/git`); ssh records host keys in `known_hosts` next to it. */
   checkoutDir: string
 }
 
@@ -94,8 +94,9 @@ export function nextDelay(intervalMs: number, failures: number): number {
  * Environment for git: the ambient one without GIT_* variables, no terminal prompts, and the
  * credential: a token as `http.extraHeader` (GIT_CONFIG_COUNT/KEY/VALUE), a key as GIT_SSH_COMMAND.
  * A token file holds TOKEN (sent as Basic x-access-token:TOKEN, which GitHub and GitLab accept) or USER:TOKEN.
+ * With a key, ssh records and checks the server's host key in `knownHostsFile`, not in ~/.ssh.
  */
-export function gitEnvironment(options: Pick<GitSourceOptions, 'sshKeyFile' | 'tokenFile'>, base: NodeJS.ProcessEnv): Record<string, string> {
+export function gitEnvironment(options: Pick<GitSourceOptions, 'sshKeyFile' | 'tokenFile'> & { knownHostsFile?: string }, base: NodeJS.ProcessEnv): Record<string, string> {
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries(base)) if (v !== undefined && !/^git_/i.test(k) && !/^(editor|visual|pager|prefix|ssh_askpass)$/i.test(k)) env[k] = v
   env.GIT_TERMINAL_PROMPT = '0'
@@ -112,17 +113,30 @@ export function gitEnvironment(options: Pick<GitSourceOptions, 'sshKeyFile' | 't
   }
   if (options.sshKeyFile) {
     if (!existsSync(options.sshKeyFile)) throw new UsageError(`--ssh-key-file ${options.sshKeyFile} does not exist`)
-    const quoted = `'${options.sshKeyFile.replace(/'/g, `'\\''`)}'`
-    env.GIT_SSH_COMMAND = `ssh -i ${quoted} -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes`
+    const knownHosts = options.knownHostsFile ? ` ${sshFileOption('UserKnownHostsFile', options.knownHostsFile)}` : ''
+    env.GIT_SSH_COMMAND = `ssh ${sshFileOption('IdentityFile', options.sshKeyFile)} -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes -o LogLevel=ERROR${knownHosts}`
   }
   return env
 }
+
+/**
+ * `-o NAME="FILE"` for the shell that runs GIT_SSH_COMMAND. The path is made absolute (git runs ssh
+ * in the checkout), `%` is doubled (ssh expands %-tokens in file names), `"` and `\` are escaped.
+ */
+function sshFileOption(name: string, file: string): string {
+  const option = `${name}="${resolve(file).replace(/%/g, '%%').replace(/["\\]/g, '\\$&')}"`
+  return `-o '${option.replace(/'/g, `'\\''`)}'`
+}
+
+/** git's advice after any failed connection; dropped so that the reason (e.g. ssh's) stays in the last lines kept. */
+const GIT_ADVICE = /^(Please make sure you have the correct access rights|and the repository exists\.)$/
 
 /** Removes anything that looks like a credential from a git error message. */
 function redact(message: string, secrets: readonly string[]): string {
   let out = message.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1')
   for (const s of secrets) if (s) out = out.split(s).join('***')
-  return out.trim().split('\n').filter(Boolean).slice(-3).join(' / ')
+  const lines = out.split(/\r?\n/).map((l) => l.trim())
+  return lines.filter((l) => l && !GIT_ADVICE.test(l)).slice(-3).join(' / ')
 }
 
 /**
@@ -135,7 +149,7 @@ export async function followGit(
   hooks: { env?: NodeJS.ProcessEnv; onError?: (err: unknown, status: GitSourceStatus) => void; onSynced?: (status: GitSourceStatus) => void } = {},
 ): Promise<GitFollow> {
   checkGitUrl(options.url)
-  const env = gitEnvironment(options, hooks.env ?? process.env)
+  const env = gitEnvironment({ ...options, knownHostsFile: join(dirname(options.checkoutDir), 'known_hosts') }, hooks.env ?? process.env)
   const secrets = [env.GIT_CONFIG_VALUE_0?.replace(/^Authorization: Basic /, ''), options.tokenFile ? readFileSync(options.tokenFile, 'utf8').trim() : undefined].filter((s): s is string => !!s)
   const dir = options.checkoutDir
   const manifests = checkoutPath(dir, options.path)

@@ -4,13 +4,31 @@
 // `--for-tests` is the `pretest` mode: where the Kubernetes tests will skip (no Go, or
 // HOOKWISE_K8S=0) it prints the one-line reason and succeeds; in CI a missing Go is an error.
 // Building here, before tap starts, keeps a long first build out of the per-file test timeout and
-// away from the other test files running in parallel.
+// away from the other test files running in parallel. `--for-tests` also builds the SSH git server
+// of test/git-ssh.test.ts (test/helpers/git-sshd.ts), whatever HOOKWISE_K8S says.
 
+import { gitSshdToolSet } from '../helpers/git-sshd.js'
+import { buildToolSet, findGo } from '../tools/go-build.js'
 import { ensureTools, harnessConfig, harnessStatus } from './tools.js'
 
 const forTests = process.argv.includes('--for-tests')
 const cfg = harnessConfig()
 const log = (line: string) => console.error(line)
+
+if (forTests) {
+  const sshd = await gitSshdToolSet(cfg)
+  const go = await findGo(cfg, sshd)
+  if (!go.ok && !cfg.ci) log(`git-sshd: not built, the git-over-ssh tests will be skipped: ${go.reason}`)
+  else {
+    try {
+      await buildToolSet(cfg, sshd, log)
+      log(`git-sshd: ${sshd.dir}`)
+    } catch (err) {
+      log((err as Error).message)
+      process.exit(1)
+    }
+  }
+}
 
 const status = await harnessStatus(cfg)
 if (!status.run) {

@@ -23,6 +23,8 @@ export interface ControlPlane {
   kubeconfig: string
   /** `https://127.0.0.1:<port>` */
   server: string
+  /** etcd's client URL, `http://127.0.0.1:<port>` (its JSON gateway serves /v3/kv/compaction). */
+  etcd: string
   /** Environment for kubectl/helm/clients: KUBECONFIG, and caches kept inside `dir`. */
   env: NodeJS.ProcessEnv
   /** etcd and kube-apiserver process ids. */
@@ -52,6 +54,8 @@ export interface StartOptions {
   log?: (line: string) => void
   /** How long to wait for etcd and then /readyz; default 120 s (a loaded 2-core machine is slow). */
   readyTimeoutMs?: number
+  /** More kube-apiserver flags, e.g. `--watch-cache-sizes=automations.hookwise.dev#0`. */
+  apiserverArgs?: string[]
 }
 
 const reaperPath = join(dirname(fileURLToPath(import.meta.url)), 'reaper.mjs')
@@ -141,6 +145,7 @@ export async function startControlPlane(tools: Tools, options: StartOptions = {}
           '--service-cluster-ip-range=10.96.0.0/16',
           '--allow-privileged=true',
           '--profiling=false',
+          ...(options.apiserverArgs ?? []),
         ],
         // /readyz can pass a moment before the bootstrap controller has created "default".
         ready: async () =>
@@ -170,6 +175,7 @@ export async function startControlPlane(tools: Tools, options: StartOptions = {}
       dir,
       kubeconfig,
       server: apiserver.url,
+      etcd: etcd.url,
       env,
       pids: { etcd: etcd.pid, apiserver: apiserver.pid },
       tools,

@@ -12,7 +12,7 @@
 // reaper process removes everything.
 
 import type { TAP } from 'tap'
-import { startControlPlane, type ControlPlane } from './control-plane.js'
+import { startControlPlane, type ControlPlane, type StartOptions } from './control-plane.js'
 import { cachedTools, ensureTools, harnessConfig, harnessStatus, type Tools } from './tools.js'
 
 export type { ControlPlane }
@@ -34,11 +34,11 @@ export async function useTools(t: TAP): Promise<Tools | undefined> {
 }
 
 /** A control plane for this test file, stopped in teardown; undefined when the file was skipped. */
-export async function useControlPlane(t: TAP): Promise<ControlPlane | undefined> {
+export async function useControlPlane(t: TAP, options: Pick<StartOptions, 'apiserverArgs'> = {}): Promise<ControlPlane | undefined> {
   const tools = await useTools(t)
   if (!tools) return undefined
   const started = Date.now()
-  const cluster = await startControlPlane(tools)
+  const cluster = await startControlPlane(tools, options)
   t.teardown(() => cluster.stop())
   t.comment(`control plane ${cluster.server} ready in ${((Date.now() - started) / 1000).toFixed(1)}s`)
   return cluster

@@ -40,6 +40,19 @@ export interface AttemptRow {
   error: string | null
 }
 
+/** An event to store, with the deliveries it matched. */
+export interface NewEvent {
+  eventId: string
+  body: string
+  deliveries: NewDelivery[]
+}
+
+/** A finished attempt and its delivery's new state. */
+export interface FinishedAttempt {
+  attempt: AttemptRow
+  next: NextState
+}
+
 export interface NewDelivery {
   id: string
   automation: string
@@ -78,6 +91,9 @@ const timer = setInterval(() => {
 parentPort.on('message', () => { clearInterval(timer); db.close(); process.exit(0) })
 `
 
+// Only pending deliveries are in the index the queue is read by (deliveries_pending): it stays as
+// small as the queue, and recording an attempt that finishes a delivery removes one entry instead of
+// moving it. It replaced deliveries_due (status, next_attempt_at), which is dropped where it exists.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -99,7 +115,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
   last_status_code INTEGER,
   last_error TEXT
 );
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries(next_attempt_at) WHERE status = 'pending';
+DROP INDEX IF EXISTS deliveries_due;
 CREATE INDEX IF NOT EXISTS deliveries_automation ON deliveries(automation, created_at);
 CREATE TABLE IF NOT EXISTS attempts (
   delivery_id TEXT NOT NULL REFERENCES deliveries(id),
@@ -152,6 +169,7 @@ export class Store {
   readonly path: string
   private readonly db: Database.Database
   private readonly stmt
+  private readonly tx
 
   constructor(stateDir: string, options: StoreOptions = {}) {
     mkdirSync(stateDir, { recursive: true })
@@ -176,18 +194,29 @@ export class Store {
       oldestPending: db.prepare<[], { t: number | null }>("SELECT MIN(created_at) AS t FROM deliveries WHERE status = 'pending'"),
       eventBody: db.prepare<[number], { body: string }>('SELECT body FROM events WHERE seq = ?'),
       get: db.prepare<[string], RawDelivery>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`),
-      insertAttempt: db.prepare('INSERT INTO attempts (delivery_id, n, started_at, latency_ms, url, request_headers, body, status_code, response_head, error) VALUES (@deliveryId, @n, @startedAt, @latencyMs, @url, @requestHeaders, @body, @statusCode, @responseHead, @error)'),
+      insertAttempt: db.prepare<[string, number, number, number, string, string, string, number | null, string | null, string | null]>(
+        'INSERT INTO attempts (delivery_id, n, started_at, latency_ms, url, request_headers, body, status_code, response_head, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
       finishAttempt: db.prepare<[DeliveryStatus, number, number, number | null, string | null, number, string]>(
         'UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ?',
       ),
       reschedule: db.prepare<[number, string | null, number, string]>("UPDATE deliveries SET next_attempt_at = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ? AND status = 'pending'"),
       cancelAutomation: db.prepare<[string, number, string]>("UPDATE deliveries SET status = 'cancelled', last_error = ?, updated_at = ? WHERE automation = ? AND status = 'pending'"),
-      pendingAutomations: db.prepare<[], { automation: string }>("SELECT DISTINCT automation FROM deliveries WHERE status = 'pending'"),
+      pendingAutomations: db.prepare<[], { automation: string }>("SELECT DISTINCT automation FROM deliveries INDEXED BY deliveries_pending WHERE status = 'pending'"),
       redeliver: db.prepare<[number, number, string]>("UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND status != 'pending'"),
       attempts: db.prepare<[string], Record<string, unknown>>('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY n'),
       pruneAttempts: db.prepare<[number]>("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE status != 'pending' AND updated_at < ?)"),
       pruneDeliveries: db.prepare<[number]>("DELETE FROM deliveries WHERE status != 'pending' AND updated_at < ?"),
       pruneEvents: db.prepare<[number]>('DELETE FROM events WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)'),
+    }
+    // Made once: better-sqlite3 builds a new wrapper each time db.transaction is called.
+    this.tx = {
+      enqueue: db.transaction((items: readonly NewEvent[], now: number, dedupSince: number, seqs?: number[]) => this.insertEvents(items, now, dedupSince, seqs)),
+      record: db.transaction((items: readonly FinishedAttempt[]) => this.insertAttempts(items)),
+      write: db.transaction((events: { items: readonly NewEvent[]; now: number; dedupSince: number; seqs?: number[] }, attempts: readonly FinishedAttempt[]) => {
+        this.insertAttempts(attempts)
+        return this.insertEvents(events.items, events.now, events.dedupSince, events.seqs)
+      }),
     }
   }
 
@@ -196,19 +225,36 @@ export class Store {
    * `dedupSince` is a duplicate: nothing is written for it. Returns, per event, its deliveries or null;
    * `seqs`, when given, receives each stored event's seq (0 for a duplicate).
    */
-  enqueue(items: ReadonlyArray<{ eventId: string; body: string; deliveries: NewDelivery[] }>, now: number, dedupSince: number, seqs?: number[]): Array<NewDelivery[] | null> {
-    return this.db.transaction(() =>
-      items.map((item) => {
-        if (this.stmt.recentEvent.get(item.eventId, dedupSince)) {
-          seqs?.push(0)
-          return null
-        }
-        const seq = this.stmt.insertEvent.run(item.eventId, now, item.body).lastInsertRowid
-        seqs?.push(Number(seq))
-        for (const d of item.deliveries) this.stmt.insertDelivery.run(d.id, seq, d.automation, d.webhook, now, now, now)
-        return item.deliveries
-      }),
-    )()
+  enqueue(items: readonly NewEvent[], now: number, dedupSince: number, seqs?: number[]): Array<NewDelivery[] | null> {
+    return this.tx.enqueue(items, now, dedupSince, seqs)
+  }
+
+  /**
+   * What enqueue and recordAttempts do, in one transaction (one commit): the engine gathers the
+   * intake's events and the finished attempts of one turn of the event loop and stores them together.
+   */
+  write(events: { items: readonly NewEvent[]; now: number; dedupSince: number; seqs?: number[] }, attempts: readonly FinishedAttempt[]): Array<NewDelivery[] | null> {
+    return this.tx.write(events, attempts)
+  }
+
+  private insertEvents(items: readonly NewEvent[], now: number, dedupSince: number, seqs?: number[]): Array<NewDelivery[] | null> {
+    return items.map((item) => {
+      if (this.stmt.recentEvent.get(item.eventId, dedupSince)) {
+        seqs?.push(0)
+        return null
+      }
+      const seq = this.stmt.insertEvent.run(item.eventId, now, item.body).lastInsertRowid
+      seqs?.push(Number(seq))
+      for (const d of item.deliveries) this.stmt.insertDelivery.run(d.id, seq, d.automation, d.webhook, now, now, now)
+      return item.deliveries
+    })
+  }
+
+  private insertAttempts(items: readonly FinishedAttempt[]): void {
+    for (const { attempt: a, next } of items) {
+      this.stmt.insertAttempt.run(a.deliveryId, a.n, a.startedAt, a.latencyMs, a.url, JSON.stringify(a.requestHeaders), a.body, a.statusCode, a.responseHead, a.error)
+      this.stmt.finishAttempt.run(next.status, a.n, next.nextAttemptAt, a.statusCode, next.lastError ?? a.error, next.now, a.deliveryId)
+    }
   }
 
   /** Pending deliveries due at `now`, oldest first. */
@@ -244,13 +290,8 @@ export class Store {
   }
 
   /** Records several attempts and their deliveries' new states in one transaction (one commit for all). */
-  recordAttempts(items: ReadonlyArray<{ attempt: AttemptRow; next: NextState }>): void {
-    this.db.transaction(() => {
-      for (const { attempt, next } of items) {
-        this.stmt.insertAttempt.run({ ...attempt, requestHeaders: JSON.stringify(attempt.requestHeaders) })
-        this.stmt.finishAttempt.run(next.status, attempt.n, next.nextAttemptAt, attempt.statusCode, next.lastError ?? attempt.error, next.now, attempt.deliveryId)
-      }
-    })()
+  recordAttempts(items: readonly FinishedAttempt[]): void {
+    this.tx.record(items)
   }
 
   /** Moves a pending delivery's next attempt without counting an attempt (circuit open, secret missing, suspended). */

@@ -34,7 +34,7 @@ function inputs(text: string, over: Partial<StatusInputs> = {}): StatusInputs {
 }
 
 const ready = (s: { conditions?: Array<{ type: string }> }) => s.conditions!.find((c) => c.type === 'Ready')
-const healthy = (s: { conditions?: Array<{ type: string }> }) => s.conditions!.find((c) => c.type === 'Healthy')
+const healthy = (s: { conditions?: Array<{ type: string; reason?: string }> }) => s.conditions!.find((c) => c.type === 'Healthy')
 
 t.test('a valid automation and webhook: Ready=True/Valid, Healthy Unknown until a delivery', async (t) => {
   const i = inputs(webhook() + automation() + secret)

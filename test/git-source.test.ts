@@ -256,10 +256,15 @@ t.test('a key file reaches git as GIT_SSH_COMMAND; a URL with credentials is ref
   t.notOk(cred.stderr.includes('tok-123'))
 })
 
-t.test('usage errors: --dir or --git, exactly one; --interval; git flags need --git', async (t) => {
+t.test('usage errors: one of --dir, --git, --kubernetes; --interval; git and kubernetes flags need their mode', async (t) => {
   const dir = t.testdir({ m: {} })
   const cases: Array<[string[], RegExp]> = [
-    [['run'], /give --dir DIR or --git URL/],
+    [['run'], /give --dir DIR, --git URL or --kubernetes/],
+    [['run', '--kubernetes', '--git', 'git://127.0.0.1:1/a.git'], /--git and --kubernetes cannot be used together/],
+    [['run', '--dir', join(dir, 'm'), '--namespace', 'ml'], /--namespace needs --kubernetes/],
+    [['run', '--dir', join(dir, 'm'), '--no-leader-elect'], /--no-leader-elect needs --kubernetes/],
+    [['run', '--kubernetes', '--secrets', join(dir, 'm')], /--secrets cannot be used with --kubernetes/],
+    [['run', '--kubernetes', '--tenancy', 'teams'], /argument 'teams' is invalid. Allowed choices are none, namespace-label/],
     [['run', '--dir', join(dir, 'm'), '--git', 'git://127.0.0.1:1/a.git'], /--dir and --git cannot be used together/],
     [['run', '--git', 'git://127.0.0.1:1/a.git', '--interval', '5x'], /--interval.*expected a duration of at least 1s, e\.g\. 30s, 5m or 1h/],
     [['run', '--git', 'git://127.0.0.1:1/a.git', '--interval', '500ms'], /at least 1s/],

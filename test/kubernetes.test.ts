@@ -12,7 +12,7 @@ import { parse, stringify } from 'yaml'
 import { startController, type RunningController, type RunOptions } from '../controller/cli/run.js'
 import { createLogger } from '../controller/log.js'
 import { VERSION } from '../controller/version.js'
-import type { TapTest } from './helpers/cli.js'
+import { hookwise, type TapTest } from './helpers/cli.js'
 import { condition, kube, parseTable, until, type Kube } from './helpers/kube.js'
 import { startReceiver, type Receiver } from './helpers/receiver.js'
 import { useControlPlane, type ControlPlane } from './k8s/fixture.js'
@@ -341,6 +341,17 @@ if (cluster) {
     t.ok(h.logs.some((l) => l.includes('listing again')), 'the relist is logged')
   })
 }
+
+t.test('no usable kubeconfig: HW_KUBECONFIG says what to pass', async (t) => {
+  const dir = t.testdir({ 'empty.yaml': 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n' })
+  const res = await hookwise(['run', '--kubernetes', '--kubeconfig', join(dir, 'missing'), '--state', join(dir, 's')])
+  t.equal(res.status, 1)
+  t.match(res.stderr, `error HW_KUBECONFIG: cannot load Kubernetes configuration from ${join(dir, 'missing')}: ENOENT`)
+  t.match(res.stderr, 'hint: pass --kubeconfig FILE, set KUBECONFIG, or run hookwise in a pod with a service account')
+  const empty = await hookwise(['run', '--kubernetes', '--kubeconfig', join(dir, 'empty.yaml'), '--state', join(dir, 's')])
+  t.equal(empty.status, 1)
+  t.match(empty.stderr, `error HW_KUBECONFIG: the Kubernetes configuration in ${join(dir, 'empty.yaml')} has no current cluster`)
+})
 
 /** A TCP proxy on 127.0.0.1 to a local port; cut() drops every connection and refuses new ones until restore(). */
 async function tcpProxy(t: TapTest, port: string): Promise<{ port: number; cut(): void; restore(): void }> {

@@ -2,6 +2,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { backoffMs, classify, nextAttempt, RETRY_DEFAULTS, retryAfterMs, type Outcome } from '../controller/delivery/retry-policy.js'
+import { createRetryDecider } from '../controller/delivery/policies.js'
 import type { SendResult } from '../controller/delivery/send-result.js'
 
 const status = (statusCode: number, headers: Record<string, string> = {}): SendResult => ({ statusCode, headers, bodyHead: '', latencyMs: 1 })
@@ -112,4 +113,27 @@ t.test('success, gone and fail need no schedule and say what to do', async (t) =
     kind: 'fail',
     reason: 'address 10.0.0.1 is private (not retried: change the webhook URL or the egress policy)',
   })
+})
+
+t.test('createRetryDecider: the controller-wide fallback bounds Webhooks without spec.retry; a Webhook\'s own retry wins', async (t) => {
+  const decider = createRetryDecider(() => 0.5, { maxAttempts: 3, maxBackoffSeconds: 60 })
+  t.same(decider.decide(2, status(500), undefined, mid.now), { kind: 'retry', delayMs: 30_000 })
+  t.same(decider.decide(3, status(500), undefined, mid.now), { kind: 'fail', reason: 'gave up after 3 attempts (spec.retry.maxAttempts 3); raise it or use hookwise redeliver' })
+  t.same(decider.decide(3, status(500), { maxAttempts: 5 }, mid.now), { kind: 'retry', delayMs: 60_000 }, '2 min capped by the fallback\'s 60 s')
+  t.same(decider.decide(3, status(500), { maxAttempts: 5, maxBackoffSeconds: 43_200 }, mid.now), { kind: 'retry', delayMs: 120_000 })
+  t.same(createRetryDecider(() => 0.5).decide(8, status(500), undefined, mid.now), { kind: 'retry', delayMs: 6 * 3600_000 }, 'without a fallback: RETRY_DEFAULTS')
+})
+
+t.test('hookwise run --retry-max-attempts and --retry-max-backoff keep the bounds of spec.retry', async (t) => {
+  const { hookwise } = await import('./helpers/cli.js')
+  const cases: Array<[string[], string]> = [
+    [['--retry-max-attempts', '21'], "error: option '--retry-max-attempts <n>' argument '21' is invalid. expected 1 to 20 (the bounds of spec.retry.maxAttempts)"],
+    [['--retry-max-attempts', '0'], "error: option '--retry-max-attempts <n>' argument '0' is invalid. expected a positive whole number"],
+    [['--retry-max-backoff', '25h'], "error: option '--retry-max-backoff <duration>' argument '25h' is invalid. expected at most 24h (the bound of spec.retry.maxBackoffSeconds)"],
+  ]
+  for (const [args, message] of cases) {
+    const res = await hookwise(['run', '--dir', 'examples', ...args])
+    t.equal(res.status, 2, args.join(' '))
+    t.equal(res.stderr.trim().split('\n')[0], message)
+  }
 })

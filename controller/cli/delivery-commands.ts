@@ -22,6 +22,19 @@ export function parseInterval(value: string): number {
   return Math.round(ms)
 }
 
+// The same bounds as a Webhook's spec.retry.
+function retryMaxAttempts(value: string): number {
+  const n = positive(value)
+  if (n > 20) throw new InvalidArgumentError('expected 1 to 20 (the bounds of spec.retry.maxAttempts)')
+  return n
+}
+
+function retryMaxBackoff(value: string): number {
+  const ms = parseInterval(value)
+  if (ms > 86_400_000) throw new InvalidArgumentError('expected at most 24h (the bound of spec.retry.maxBackoffSeconds)')
+  return ms
+}
+
 export function registerDeliveryCommands(cli: Command, io: CliIO, setStatus: (status: number) => void): void {
   cli
     .command('run')
@@ -53,6 +66,8 @@ export function registerDeliveryCommands(cli: Command, io: CliIO, setStatus: (st
     .option('--concurrency <n>', 'delivery attempts in flight in all (default 128)', positive)
     .option('--per-webhook-concurrency <n>', 'delivery attempts in flight per webhook (default 8)', positive)
     .option('--connections-per-origin <n>', 'most connections open at once to one receiver origin (default 16)', positive)
+    .option('--retry-max-attempts <n>', 'attempts per delivery for Webhooks without spec.retry, 1 to 20 (default 10)', retryMaxAttempts)
+    .addOption(new Option('--retry-max-backoff <duration>', 'longest wait between attempts for Webhooks without spec.retry, at most 24h').argParser(retryMaxBackoff).default(undefined, '12h'))
     .option('--retention-hours <n>', 'how long finished deliveries and their attempts are kept', positive, 24 * 7)
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .action(async (opts: RunOptions) => setStatus(await runCommand(opts, io)))

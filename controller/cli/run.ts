@@ -44,6 +44,10 @@ export interface RunOptions extends SourceOptions {
   perWebhookConcurrency?: number
   /** Most connections open at once to one origin (sender default 16). */
   connectionsPerOrigin?: number
+  /** Attempts per delivery for Webhooks without spec.retry (default RETRY_DEFAULTS.maxAttempts). */
+  retryMaxAttempts?: number
+  /** Milliseconds; longest wait between attempts for Webhooks without spec.retry. */
+  retryMaxBackoff?: number
 }
 
 export function parseListen(value: string): { host: string; port: number } {
@@ -152,7 +156,10 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   const engine = new DeliveryEngine({
     store,
     sender,
-    retry: createRetryDecider(),
+    retry: createRetryDecider(Math.random, {
+      ...(options.retryMaxAttempts ? { maxAttempts: options.retryMaxAttempts } : {}),
+      ...(options.retryMaxBackoff ? { maxBackoffSeconds: Math.round(options.retryMaxBackoff / 1000) } : {}),
+    }),
     breaker,
     maxPending: options.maxPending,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),

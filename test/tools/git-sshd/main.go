@@ -186,7 +186,8 @@ func handleConn(conn net.Conn, config *ssh.ServerConfig, root string, processes 
 	}
 }
 
-// git quotes the path as sq_quote does: in single quotes, a quote written as '\'' and ! as '\!'.
+// git quotes the path as its sq_quote does: in single quotes, where a quote or ! inside is written
+// by closing the quotes, a backslash-escaped character and reopening them.
 var uploadPack = regexp.MustCompile(`^git-upload-pack '((?:[^']|'\\[!']')*)'$`)
 
 func handleSession(ch ssh.Channel, requests <-chan *ssh.Request, root string, processes bool) {

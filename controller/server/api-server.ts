@@ -9,6 +9,7 @@ import type { Diagnostic } from '../errors.js'
 import { QueueFullError, type DeliveryEngine } from '../delivery/engine.js'
 import type { DeliveryStatus, Store } from '../delivery/store.js'
 import { BodyTooLargeError, readBody } from './read-body.js'
+import { close, listen } from './listen.js'
 import { sendJson, sendProblem } from './problem.js'
 
 export interface ApiServerOptions {
@@ -61,21 +62,13 @@ export class ApiServer {
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject)
-        resolve(this.server.address() as AddressInfo)
-      })
-    })
+    return listen(this.server, host, port)
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve())
-      this.server.closeAllConnections()
-    })
+    return close(this.server)
   }
+
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://hookwise')

@@ -2,6 +2,7 @@
 // not ready (/readyz, so a Service sends it no traffic), and 503 with Retry-After for the API.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { close, listen } from './listen.js'
 import { sendJson, sendProblem } from './problem.js'
 
 export class StandbyServer {
@@ -17,19 +18,10 @@ export class StandbyServer {
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject)
-        resolve(this.server.address() as AddressInfo)
-      })
-    })
+    return listen(this.server, host, port)
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve())
-      this.server.closeAllConnections()
-    })
+    return close(this.server)
   }
 }

@@ -12,7 +12,7 @@ import { buildRequest, maskedHeaders } from './request.js'
 import type { Sender, SendResult } from './send-result.js'
 import { endpointOk, originOf } from './circuit-breaker.js'
 import type { Decision } from './retry-policy.js'
-import type { AttemptRow, DeliveryRow, DeliveryStatus, NextState, Store } from './store.js'
+import type { AttemptRow, DeliveryRow, DeliveryStatus, NewDelivery, NextState, Store } from './store.js'
 
 /** What to do after an attempt (the retry policy's decision). */
 export type Verdict = Decision
@@ -126,6 +126,8 @@ export class DeliveryEngine {
   private eventBytes = 0
   /** Finished attempts waiting to be recorded together (see record). */
   private toRecord: Array<{ attempt: AttemptRow; next: NextState; resolve: () => void; reject: (err: unknown) => void }> = []
+  /** A flush of toAccept and toRecord is scheduled for this turn's check phase. */
+  private flushing = false
 
   constructor(options: EngineOptions) {
     this.o = {
@@ -196,42 +198,62 @@ export class DeliveryEngine {
    */
   acceptGrouped(events: readonly ArtifactEvent[]): Promise<AcceptedEvent[]> {
     return new Promise((resolve, reject) => {
-      if (this.toAccept.push({ events, resolve, reject }) > 1) return
-      setImmediate(() => {
-        const calls = this.toAccept
-        this.toAccept = []
-        const now = this.o.now()
-        const taken: Array<{ call: (typeof calls)[number]; from: number; to: number }> = []
-        const items: ReturnType<DeliveryEngine['matchEvents']> = []
-        let adding = 0
-        for (const call of calls) {
-          let mine
-          try {
-            mine = this.matchEvents(call.events, now)
-          } catch (err) {
-            call.reject(err)
-            continue
-          }
-          const n = mine.reduce((k, i) => k + i.deliveries.length, 0)
-          if (n > 0 && this.pending + adding + n > this.o.maxPending) {
-            call.reject(new QueueFullError(this.pending + adding, this.o.maxPending))
-            continue
-          }
-          adding += n
-          taken.push({ call, from: items.length, to: items.length + mine.length })
-          items.push(...mine)
-        }
-        if (taken.length === 0) return
-        let accepted: AcceptedEvent[]
-        try {
-          accepted = this.persist(items, now)
-        } catch (err) {
-          for (const t of taken) t.call.reject(err)
-          return
-        }
-        for (const t of taken) t.call.resolve(accepted.slice(t.from, t.to))
-      })
+      this.toAccept.push({ events, resolve, reject })
+      this.scheduleFlush()
     })
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing) return
+    this.flushing = true
+    setImmediate(() => this.flush())
+  }
+
+  /**
+   * Stores the events of the intake calls and the finished attempts gathered in this turn of the
+   * event loop in one transaction: one commit for all, however busy both sides are.
+   */
+  private flush(): void {
+    this.flushing = false
+    const calls = this.toAccept
+    const records = this.toRecord
+    this.toAccept = []
+    this.toRecord = []
+    const now = this.o.now()
+    const taken: Array<{ call: (typeof calls)[number]; from: number; to: number }> = []
+    const items: ReturnType<DeliveryEngine['matchEvents']> = []
+    let adding = 0
+    for (const call of calls) {
+      let mine
+      try {
+        mine = this.matchEvents(call.events, now)
+      } catch (err) {
+        call.reject(err)
+        continue
+      }
+      const n = mine.reduce((k, i) => k + i.deliveries.length, 0)
+      if (n > 0 && this.pending + adding + n > this.o.maxPending) {
+        call.reject(new QueueFullError(this.pending + adding, this.o.maxPending))
+        continue
+      }
+      adding += n
+      taken.push({ call, from: items.length, to: items.length + mine.length })
+      items.push(...mine)
+    }
+    if (taken.length === 0 && records.length === 0) return
+    const seqs: number[] = []
+    let stored: Array<NewDelivery[] | null>
+    try {
+      stored = this.o.store.write({ items, now, dedupSince: now - this.o.dedupWindowMs, seqs }, records)
+    } catch (err) {
+      for (const t of taken) t.call.reject(err)
+      for (const r of records) r.reject(err)
+      return
+    }
+    for (const r of records) r.resolve()
+    if (taken.length === 0) return
+    const accepted = this.stored(items, stored, seqs, now)
+    for (const t of taken) t.call.resolve(accepted.slice(t.from, t.to))
   }
 
   private matchEvents(events: readonly ArtifactEvent[], now: number): Array<{ eventId: string; event: ArtifactEvent; body: string; deliveries: Array<{ id: string; automation: string; webhook: string }> }> {
@@ -262,7 +284,11 @@ export class DeliveryEngine {
 
   private persist(items: ReturnType<DeliveryEngine['matchEvents']>, now: number): AcceptedEvent[] {
     const seqs: number[] = []
-    const stored = this.o.store.enqueue(items, now, now - this.o.dedupWindowMs, seqs)
+    return this.stored(items, this.o.store.enqueue(items, now, now - this.o.dedupWindowMs, seqs), seqs, now)
+  }
+
+  /** Counts, caches and announces events just stored. */
+  private stored(items: ReturnType<DeliveryEngine['matchEvents']>, stored: Array<NewDelivery[] | null>, seqs: readonly number[], now: number): AcceptedEvent[] {
     const accepted = items.map((item, i) => {
       const deliveries = stored[i]
       if (deliveries) for (const d of deliveries) this.rememberEvent(d.id, item.event, item.body.length)
@@ -509,24 +535,14 @@ export class DeliveryEngine {
 
   /**
    * Records an attempt; attempts finishing in the same turn of the event loop share one
-   * transaction (one commit instead of one each). Resolves once committed: until then the delivery
-   * stays in flight, so it is never started again, and a crash leaves it pending (sent again later
-   * with the same webhook-id, as after any crash mid-attempt).
+   * transaction with each other and with the intake's events (see flush). Resolves once committed:
+   * until then the delivery stays in flight, so it is never started again, and a crash leaves it
+   * pending (sent again later with the same webhook-id, as after any crash mid-attempt).
    */
   private record(attempt: AttemptRow, next: NextState): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.toRecord.push({ attempt, next, resolve, reject }) > 1) return
-      setImmediate(() => {
-        const batch = this.toRecord
-        this.toRecord = []
-        try {
-          this.o.store.recordAttempts(batch)
-        } catch (err) {
-          for (const b of batch) b.reject(err)
-          return
-        }
-        for (const b of batch) b.resolve()
-      })
+      this.toRecord.push({ attempt, next, resolve, reject })
+      this.scheduleFlush()
     })
   }
 }

@@ -1,13 +1,11 @@
 // The one place hookwise sends HTTP: undici with a keep-alive pool per origin, the egress policy
 // enforced by the connector, and every outcome turned into a SendResult (it never throws).
-import { EventEmitter } from 'node:events'
-import { Agent } from 'undici'
+import { Agent, type Dispatcher } from 'undici'
 import { performance } from 'node:perf_hooks'
 import type { OutgoingRequest } from './request.js'
 import type { SendErrorCode, SendResult, Sender } from './send-result.js'
 import { checkUrl, createEgressConnector, DEFAULT_EGRESS_POLICY, parseAllowList, type EgressConnectorOptions, type EgressPolicy } from './egress.js'
 import type net from 'node:net'
-import type { Readable } from 'node:stream'
 
 /** How much of a response body is kept (SendResult.bodyHead). */
 export const BODY_HEAD_BYTES = 4096
@@ -51,48 +49,26 @@ export class UndiciSender implements Sender {
     })
   }
 
-  async send(request: OutgoingRequest, options: { timeoutMs: number }): Promise<SendResult> {
+  send(request: OutgoingRequest, options: { timeoutMs: number }): Promise<SendResult> {
     const started = performance.now()
-    const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000
     const target = this.target(request.url)
-    if (target.refused !== undefined) return { latencyMs: elapsed(), error: { code: 'EGRESS_DENIED', message: target.refused } }
-
-    // An EventEmitter is all undici needs as a signal, and is cheaper to make than an AbortController.
-    const signal = Object.assign(new EventEmitter(), { aborted: false, reason: undefined as Error | undefined })
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      signal.aborted = true
-      signal.reason = new Error(`no response within ${options.timeoutMs} ms`)
-      signal.emit('abort')
-    }, options.timeoutMs)
-    try {
-      const response = await this.agent.request({
-        origin: target.origin,
-        path: target.path,
-        method: request.method,
-        headers: request.headers,
-        body: request.body,
-        signal,
-        headersTimeout: options.timeoutMs,
-        bodyTimeout: options.timeoutMs,
-      })
-      const headers: Record<string, string> = {}
-      for (const [name, value] of Object.entries(response.headers)) {
-        if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value
+    if (target.refused !== undefined) return Promise.resolve({ latencyMs: elapsedSince(started), error: { code: 'EGRESS_DENIED', message: target.refused } })
+    return new Promise((resolve) => {
+      const exchange = new Exchange(started, options.timeoutMs, resolve)
+      try {
+        this.agent.dispatch({
+          origin: target.origin,
+          path: target.path,
+          method: request.method,
+          headers: request.headers,
+          body: request.body,
+          headersTimeout: options.timeoutMs,
+          bodyTimeout: options.timeoutMs,
+        }, exchange)
+      } catch (err) {
+        exchange.onResponseError(undefined, err as Error)
       }
-      const bodyHead = await readHead(response.body, BODY_HEAD_BYTES)
-      const latencyMs = elapsed()
-      // Drain a short remainder so the connection goes back to the pool; a long one is cut. The
-      // timer still runs: a receiver trickling the rest cannot hold the worker past timeoutMs.
-      await response.body.dump({ limit: DRAIN_LIMIT_BYTES }).catch(() => undefined)
-      return { statusCode: response.statusCode, headers, bodyHead, latencyMs }
-    } catch (err) {
-      const { code, message } = describeError(err, timedOut, options.timeoutMs)
-      return { latencyMs: elapsed(), error: { code, message } }
-    } finally {
-      clearTimeout(timer)
-    }
+    })
   }
 
   private target(url: string): { refused: string } | { refused?: undefined; origin: string; path: string } {
@@ -114,32 +90,102 @@ export class UndiciSender implements Sender {
   }
 }
 
+const elapsedSince = (started: number): number => Math.round((performance.now() - started) * 1000) / 1000
+
 /**
- * Reads up to `limit` bytes of a body as UTF-8 text. The stream is paused, not destroyed, when the
- * limit is reached, so the caller can drain or cut the rest.
+ * One request's response, read as undici hands it over (a dispatch handler: no stream or promise
+ * per response): the status, the headers and the first BODY_HEAD_BYTES of the body. A remainder up
+ * to DRAIN_LIMIT_BYTES in all is drained so the connection goes back to the pool; a longer one is
+ * cut. The timeout covers the whole exchange, from queueing to the end of the drain.
  */
-function readHead(body: Readable, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    const done = (err?: Error, cut = false) => {
-      body.off('data', onData).off('end', onEnd).off('error', onError)
-      if (err) return reject(err)
-      // `stream: true` drops a multi-byte character cut at the limit instead of printing U+FFFD.
-      resolve(new TextDecoder().decode(Buffer.concat(chunks).subarray(0, limit), { stream: cut }))
+class Exchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined
+  private readonly timer: NodeJS.Timeout
+  private timedOut = false
+  private settled = false
+  private statusCode: number | undefined
+  private headers: Record<string, string> = {}
+  private contentLength = -1
+  private chunks: Buffer[] = []
+  private size = 0
+  /** The head is complete: latency is taken, the result is known, the rest is only drained. */
+  private head: SendResult | undefined
+
+  constructor(
+    private readonly started: number,
+    private readonly timeoutMs: number,
+    private readonly resolve: (result: SendResult) => void,
+  ) {
+    this.timer = setTimeout(() => {
+      this.timedOut = true
+      const reason = new Error(`no response within ${timeoutMs} ms`)
+      // Still waiting for a connection: undici would only abort it once one is free.
+      if (this.controller) this.controller.abort(reason)
+      else this.onResponseError(undefined, reason)
+    }, timeoutMs)
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+    if (this.settled) controller.abort(new Error(`no response within ${this.timeoutMs} ms`))
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return // 1xx: the response is still to come
+    this.statusCode = statusCode
+    for (const [name, value] of Object.entries(headers)) {
+      if (value !== undefined) this.headers[name] = Array.isArray(value) ? value.join(', ') : value
     }
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk)
-      size += chunk.length
-      if (size >= limit) {
-        body.pause()
-        done(undefined, true)
-      }
+    const length = Number(this.headers['content-length'])
+    if (Number.isFinite(length)) this.contentLength = length
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return
+    this.size += chunk.length
+    if (this.head) {
+      if (this.size > DRAIN_LIMIT_BYTES) this.cut(controller)
+      return
     }
-    const onEnd = () => done()
-    const onError = (err: Error) => done(err)
-    body.on('data', onData).once('end', onEnd).once('error', onError)
-  })
+    this.chunks.push(chunk)
+    if (this.size < BODY_HEAD_BYTES) return
+    this.takeHead(true)
+    if (this.contentLength > DRAIN_LIMIT_BYTES || this.size > DRAIN_LIMIT_BYTES) this.cut(controller)
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return
+    if (!this.head) this.takeHead(false)
+    this.finish(this.head!)
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    if (this.settled) return
+    // After the head, a failure while draining (a cut, the timeout) changes nothing of the result.
+    if (this.head) return this.finish(this.head)
+    const { code, message } = describeError(err, this.timedOut, this.timeoutMs)
+    this.finish({ latencyMs: elapsedSince(this.started), error: { code, message } })
+  }
+
+  private takeHead(cut: boolean): void {
+    // `stream: true` drops a multi-byte character cut at the limit instead of printing U+FFFD.
+    const text = new TextDecoder().decode(Buffer.concat(this.chunks).subarray(0, BODY_HEAD_BYTES), { stream: cut })
+    this.chunks = []
+    this.head = { statusCode: this.statusCode!, headers: this.headers, bodyHead: text, latencyMs: elapsedSince(this.started) }
+  }
+
+  /** Gives up on a long remainder: the connection is closed instead of reused. */
+  private cut(controller: Dispatcher.DispatchController): void {
+    const head = this.head!
+    this.finish(head)
+    controller.abort(new Error('response body longer than the drain limit'))
+  }
+
+  private finish(result: SendResult): void {
+    this.settled = true
+    clearTimeout(this.timer)
+    this.resolve(result)
+  }
 }
 
 function describeError(err: unknown, timedOut: boolean, timeoutMs: number): { code: SendErrorCode; message: string } {

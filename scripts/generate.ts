@@ -2,6 +2,7 @@
 //   controller/api/types.generated.ts   TypeScript types
 //   crds/hookwise.dev_webhooks.yaml      CustomResourceDefinition
 //   crds/hookwise.dev_automations.yaml   CustomResourceDefinition
+//   charts/hookwise/crds/                the same CRDs, for the Helm chart
 // Run `npm run generate` after editing a schema; `npm run generate -- --check` fails when stale.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -168,7 +169,10 @@ function crd(kind: Kind): string {
 export async function generateAll(): Promise<Map<string, string>> {
   const files = new Map<string, string>()
   files.set('controller/api/types.generated.ts', await generateTypes())
-  for (const kind of KINDS) files.set(`crds/${API_GROUP}_${kind.plural}.yaml`, crd(kind))
+  for (const kind of KINDS) {
+    // The Helm chart installs the same CRDs from its own crds/ folder.
+    for (const dir of ['crds', 'charts/hookwise/crds']) files.set(`${dir}/${API_GROUP}_${kind.plural}.yaml`, crd(kind))
+  }
   return files
 }
 

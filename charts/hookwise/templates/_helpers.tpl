@@ -1,0 +1,85 @@
+{{- define "hookwise.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "hookwise.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "hookwise.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "hookwise.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "hookwise.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "hookwise.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "hookwise.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "hookwise.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "hookwise.intakeSecretName" -}}
+{{- default (printf "%s-intake" (include "hookwise.fullname" .)) .Values.intake.existingSecret }}
+{{- end }}
+
+{{/* The leader Lease; the chart creates it, so the controller needs no create on leases. */}}
+{{- define "hookwise.leaseName" -}}
+{{- include "hookwise.fullname" . }}
+{{- end }}
+
+{{/* What the controller does in each watched namespace (or cluster-wide): see README "Permissions". */}}
+{{- define "hookwise.watchRules" -}}
+- apiGroups: [hookwise.dev]
+  resources: [webhooks, automations]
+  verbs: [get, list, watch]
+- apiGroups: [hookwise.dev]
+  resources: [webhooks/status, automations/status]
+  verbs: [patch]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [list, watch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end }}
+
+{{- define "hookwise.checks" -}}
+{{- if gt (int .Values.replicaCount) 1 }}
+{{- if not .Values.leaderElection.enabled }}
+{{- fail "replicaCount > 1 needs leaderElection.enabled: replicas without a Lease would deliver every event more than once" }}
+{{- end }}
+{{- if not .Values.persistence.enabled }}
+{{- fail "replicaCount > 1 needs persistence.enabled with a volume every replica can mount: a standby takes over the leader's queue" }}
+{{- end }}
+{{- if and (not .Values.persistence.existingClaim) (not (has "ReadWriteMany" .Values.persistence.accessModes)) }}
+{{- fail "replicaCount > 1 needs persistence.accessModes [ReadWriteMany] (or an existingClaim every replica can mount): a standby takes over the leader's queue" }}
+{{- end }}
+{{- end }}
+{{- if .Values.podDisruptionBudget.enabled }}
+{{- $min := ne (kindOf .Values.podDisruptionBudget.minAvailable) "invalid" }}
+{{- $max := ne (kindOf .Values.podDisruptionBudget.maxUnavailable) "invalid" }}
+{{- if eq $min $max }}
+{{- fail "podDisruptionBudget: set exactly one of minAvailable and maxUnavailable (the other null)" }}
+{{- end }}
+{{- end }}
+{{- if and .Values.networkPolicy.enabled (not .Values.networkPolicy.egress.apiServer.cidrs) }}
+{{- fail "networkPolicy.enabled needs networkPolicy.egress.apiServer.cidrs: the API server's addresses (kubectl get endpoints kubernetes -n default)" }}
+{{- end }}
+{{- end }}

@@ -147,11 +147,20 @@ export function endpointOk(result: SendResult): boolean | undefined {
   return classify(result) !== 'retry'
 }
 
+/** Origins by URL, so a busy webhook's URL is not parsed for every attempt. */
+const origins = new Map<string, string>()
+const ORIGIN_CACHE_ENTRIES = 1024
+
 /** The breaker key of a URL: its origin (scheme, host and port). */
 export function originOf(url: string): string {
+  let origin = origins.get(url)
+  if (origin !== undefined) return origin
   try {
-    return new URL(url).origin
+    origin = new URL(url).origin
   } catch {
-    return url
+    origin = url
   }
+  if (origins.size >= ORIGIN_CACHE_ENTRIES) origins.clear()
+  origins.set(url, origin)
+  return origin
 }

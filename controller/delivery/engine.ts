@@ -85,7 +85,8 @@ const EVENT_CACHE_BYTES = 64 * 1024 * 1024
  * grow at one end: a commit of many deliveries writes a few index pages, not one random page each.
  */
 export function deliveryId(now: number): string {
-  return `msg_${Math.max(0, Math.floor(now)).toString(16).padStart(12, '0')}${randomUUID().replace(/-/g, '').slice(0, 20)}`
+  const u = randomUUID() // 8-4-4-4-12 hex digits: the first 20 digits, without the dashes
+  return `msg_${Math.max(0, Math.floor(now)).toString(16).padStart(12, '0')}${u.slice(0, 8)}${u.slice(9, 13)}${u.slice(14, 18)}${u.slice(19, 23)}`
 }
 
 export class DeliveryEngine {

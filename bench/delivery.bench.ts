@@ -7,6 +7,8 @@
 //   durable    deliveries/s: BENCH_EVENTS events sent as fast as the intake takes them by
 //              BENCH_CLIENTS clients, over the time until the receiver has them all; ratioToPlain.
 //              Twice: one event per request, then BENCH_BATCH events per request (an array)
+//   cpuUs…     per phase, the CPU time (user + system, from /proc) each process used per request or
+//              delivery: where the two cores go, and steadier than rates on a shared machine
 //   latency    p50/p99 event-to-delivery latency at a fixed BENCH_RATE events/s (open loop:
 //              sends follow the schedule whether or not earlier ones were answered); latency is
 //              the receiver's arrival time minus the client's send time, carried in the event's
@@ -14,12 +16,12 @@
 //   summary    the targets (≥ 5,000 deliveries/s, ratio ≥ 0.5, p99 < 50 ms) and whether each is met
 // Everything listens on 127.0.0.1; the run is bounded (BENCH_TIMEOUT_S) and kills its children.
 // Run: npm run bench:delivery   (not part of npm test)
-// Knobs (environment): BENCH_EVENTS (20000), BENCH_CLIENTS (4), BENCH_BATCH (50), BENCH_PLAIN_CONCURRENCY (16),
+// Knobs (environment): BENCH_EVENTS (20000), BENCH_CLIENTS (= BENCH_PLAIN_CONCURRENCY), BENCH_BATCH (50), BENCH_PLAIN_CONCURRENCY (16),
 // BENCH_RATE (1000), BENCH_SECONDS (5), BENCH_LOG_LEVEL (info), BENCH_RUN_ARGS (extra `hookwise
 // run` flags; default "--per-webhook-concurrency 32 --connections-per-origin 32"), BENCH_NODE_ARGS (extra node flags for the controller, e.g. "--cpu-prof
 // --cpu-prof-dir=/tmp/prof"), BENCH_TIMEOUT_S (240).
 import { fork, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -34,9 +36,11 @@ const env = (name: string, fallback: number): number => {
   return v
 }
 const EVENTS = env('BENCH_EVENTS', 20_000)
-const CLIENTS = env('BENCH_CLIENTS', 4)
 const BATCH = env('BENCH_BATCH', 50)
 const PLAIN_CONCURRENCY = env('BENCH_PLAIN_CONCURRENCY', 16)
+// As many requests in flight at the intake as the plain loop has at the receiver: the same offered
+// concurrency on both sides of the comparison.
+const CLIENTS = env('BENCH_CLIENTS', PLAIN_CONCURRENCY)
 const RATE = env('BENCH_RATE', 1000)
 const SECONDS = env('BENCH_SECONDS', 5)
 const TIMEOUT_S = env('BENCH_TIMEOUT_S', 240)
@@ -52,6 +56,40 @@ const root = resolve(here, '..')
 const clock = (): number => performance.timeOrigin + performance.now()
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 const log = (line: Record<string, unknown>): void => console.log(JSON.stringify({ bench: 'delivery', ...line }))
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined
+  if (pid === process.pid) {
+    const u = process.cpuUsage()
+    return (u.user + u.system) / 1e6
+  }
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ is 100 on Linux)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * CPU used per delivery by each process during a phase, in µs: where the machine's two cores go.
+ * Less sensitive to other load on the machine than rates are.
+ */
+function cpuMeter(pids: Record<string, number | undefined>): () => Record<string, number> {
+  const start = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]))
+  return () => {
+    const out: Record<string, number> = {}
+    for (const [name, pid] of Object.entries(pids)) {
+      const end = cpuSeconds(pid)
+      const begin = start[name]
+      if (end !== undefined && begin !== undefined) out[name] = end - begin
+    }
+    return out
+  }
+}
+const perDelivery = (cpu: Record<string, number>, n: number): Record<string, number> =>
+  Object.fromEntries(Object.entries(cpu).map(([name, s]) => [name, Math.round((s * 1e6) / n)]))
 
 // ---- children, cleanup and the overall bound ----
 
@@ -75,6 +113,7 @@ deadline.unref()
 
 interface ReceiverHandle {
   port: number
+  pid: number | undefined
   wait(phase: string, n: number, timeoutMs: number): Promise<PhaseStats>
   stats(phase: string): Promise<PhaseStats>
 }
@@ -109,6 +148,7 @@ async function startReceiver(): Promise<ReceiverHandle> {
     })
   return {
     port,
+    pid: child.pid,
     wait: (phase, n, timeoutMs) => ask({ op: 'wait', phase, n }, timeoutMs),
     stats: (phase) => ask({ op: 'stats', phase }),
   }
@@ -289,11 +329,13 @@ async function main(): Promise<void> {
     await receiver.wait('warm', WARMUP, deliveryTimeout)
 
     // Baseline: the plain undici loop to the same receiver.
+    const pids = { client: process.pid, controller: controller.child.pid, receiver: receiver.pid }
     const plainStart = clock()
+    const plainCpu = cpuMeter({ client: pids.client, receiver: pids.receiver })
     await plainLoop(receiver.port, 'plain', EVENTS, PLAIN_CONCURRENCY)
     const plain = await receiver.wait('plain', EVENTS, deliveryTimeout)
     const plainPerSecond = (EVENTS * 1000) / (plain.lastAt - plainStart)
-    log({ phase: 'plain', requests: EVENTS, concurrency: PLAIN_CONCURRENCY, requestsPerSecond: Math.round(plainPerSecond) })
+    log({ phase: 'plain', requests: EVENTS, concurrency: PLAIN_CONCURRENCY, requestsPerSecond: Math.round(plainPerSecond), cpuUsPerRequest: perDelivery(plainCpu(), EVENTS) })
 
     // Durable throughput: one event per request (a registry hook, a CI step), then BATCH per request
     // (a bridge that forwards events in arrays), so the intake's per-request cost shows apart.
@@ -301,9 +343,11 @@ async function main(): Promise<void> {
     for (const batch of [1, BATCH]) {
       const phase = `durable-${batch}`
       const start = clock()
+      const cpu = cpuMeter(pids)
       await sendClosedLoop(intake, phase, EVENTS, CLIENTS, batch)
       const acceptedAt = clock()
       const durable = await receiver.wait(phase, EVENTS, deliveryTimeout)
+      const used = cpu()
       await sleep(200) // let any duplicate show up before counting distinct ids
       const final = await receiver.stats(phase)
       const perSecond = (EVENTS * 1000) / (durable.lastAt - start)
@@ -313,7 +357,7 @@ async function main(): Promise<void> {
         phase: 'durable', events: EVENTS, clients: CLIENTS, eventsPerRequest: batch,
         intakeEventsPerSecond: Math.round((EVENTS * 1000) / (acceptedAt - start)),
         deliveriesPerSecond: Math.round(perSecond), delivered: final.count, distinct: final.distinct,
-        ratioToPlain: Number(ratio.toFixed(2)),
+        ratioToPlain: Number(ratio.toFixed(2)), cpuUsPerDelivery: perDelivery(used, EVENTS),
       })
       if (BATCH === 1) break
     }

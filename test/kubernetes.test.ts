@@ -124,7 +124,7 @@ if (cluster) {
     t.match(table.rows[0], { NAME: 'deploy', READY: 'True', EVENT: 'LINK_ARTIFACT', WEBHOOK: 'hook', 'LAST DELIVERY': /^\d+s$/ })
     const described = await k.kubectl(['describe', 'automation', 'deploy', '-n', ns])
     t.match(described, /Reason:\s+Valid/)
-    t.notMatch(JSON.stringify(hook) + JSON.stringify(delivered) + h.logs.join('\n'), /token-1|k-123/, 'secret values are in no status and no log line')
+    t.notMatch(JSON.stringify(hook) + JSON.stringify(delivered) + JSON.stringify(await k.events(ns)) + h.logs.join('\n'), /token-1|k-123/, 'secret values are in no status, Event or log line')
   })
 
   t.test('an invalid regex: Ready=False/InvalidSpec with the message and an Event; fixed: Ready', async (t) => {

@@ -96,6 +96,7 @@ if (cluster) {
     const url = await leader.url()
     const standby = startHookwise(args, t)
     const waiting = await standby.waitFor(/^waiting to become the leader$/)
+    t.match(await standby.waitFor(/^cluster listed/), { webhooks: 1, automations: 1 }, 'the standby keeps a warm cache')
     const standbyUrl = `http://${waiting.address}`
     const readyz = await request(`${standbyUrl}/readyz`)
     t.equal(readyz.statusCode, 503)

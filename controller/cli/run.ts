@@ -8,6 +8,7 @@ import type { KubeConfig } from '@kubernetes/client-node'
 import { originOf } from '../delivery/circuit-breaker.js'
 import { checkUrl, parseAllowList } from '../delivery/egress.js'
 import { EventRecorder } from '../kubernetes/event-recorder.js'
+import { KubernetesSource } from '../kubernetes/cluster-source.js'
 import { KubernetesController } from '../kubernetes/kubernetes-controller.js'
 import { loadKubeConfig } from '../kubernetes/kube-config.js'
 import { LeaderElector } from '../kubernetes/leader-election.js'
@@ -144,7 +145,17 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   }
   const kc = options.kubernetes ? loadKubeConfig(options.kubeconfig, env) : undefined
   let elector: LeaderElector | undefined
-  if (kc && options.leaderElect !== false) ({ elector, port } = await becomeLeader(kc, options, host, port, log, env, hooks.signal))
+  // The cluster is listed and watched from the start: a standby's cache is warm when it takes over.
+  const source = kc ? new KubernetesSource({ kubeConfig: kc, namespaces: options.namespace ?? [], tenancy: options.tenancy ?? 'none', log }) : undefined
+  if (kc && options.leaderElect !== false) {
+    void source!.synced().then(() => log.info({ webhooks: source!.objects('Webhook').length, automations: source!.objects('Automation').length }, 'cluster listed; the cache stays current while waiting'))
+    try {
+      ;({ elector, port } = await becomeLeader(kc, options, host, port, log, env, hooks.signal))
+    } catch (err) {
+      await source?.stop()
+      throw err
+    }
+  }
   const store = new Store(options.state, { durability: options.durability, checkpointIntervalMs: 1000 })
   const sender = new UndiciSender({
     egress: { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] },
@@ -196,8 +207,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
       const allow = parseAllowList(egress.allow)
       const controller = new KubernetesController({
         kubeConfig: kc,
-        namespaces: options.namespace ?? [],
-        tenancy: options.tenancy ?? 'none',
+        source: source!,
         engine, tracker, sender,
         events: new EventRecorder({ kubeConfig: kc, controller: 'hookwise.dev/controller', instance: env.POD_NAME ?? hostname(), log }),
         egress: (url) => checkUrl(url, egress, allow),
@@ -215,7 +225,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
       watch = await startSource(options, apply, log, env)
     }
   } catch (err) {
-    await kubernetes?.stop()
+    await (kubernetes ?? source)?.stop()
     await sender.close()
     store.close()
     await elector?.stop()

@@ -26,11 +26,15 @@ export interface KubernetesSourceOptions {
   namespaces: readonly string[]
   tenancy: Tenancy
   log: Logger
+  debounceMs?: number
+}
+
+/** What the source tells its user (attached once it may act: a standby watches without them). */
+export interface SourceHandlers {
   /** A new desired state (after changes settle for debounceMs). */
   onState: (state: DesiredState) => void
   /** An object was deleted. (Other changes come as a new state, after which every object is reconciled.) */
   onDeleted: (kind: ResourceKind, key: string) => void
-  debounceMs?: number
 }
 
 type CustomObject = ClusterObject & KubernetesObject
@@ -44,6 +48,7 @@ export class KubernetesSource {
   private current: DesiredState = { webhooks: new Map(), automations: [], secrets: new Map(), diagnostics: [] }
   private readonly decoded = new Map<string, { version: string; entry: SecretEntry }>()
   private stopped = false
+  private handlers: SourceHandlers | undefined
 
   constructor(private readonly o: KubernetesSourceOptions) {
     const custom = o.kubeConfig.makeApiClient(CustomObjectsApi)
@@ -58,7 +63,7 @@ export class KubernetesSource {
             : custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural })) as Promise<KubernetesListObject<CustomObject>>,
       }))
     const changed = (kind: ResourceKind) => (type: string, obj: CustomObject) => {
-      if (type === 'delete') o.onDeleted(kind, objectKey(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
+      if (type === 'delete') this.handlers?.onDeleted(kind, objectKey(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
       this.schedule()
     }
     this.webhooks = startInformer(o.kubeConfig, { resource: 'webhooks', sources: customSources('webhooks'), onChange: changed('Webhook'), log: o.log })
@@ -87,10 +92,15 @@ export class KubernetesSource {
     }
   }
 
-  /** Resolves once every informer has listed; the first state has been delivered by then. */
+  /** Resolves once every informer has listed; the state is current then (and delivered, once attached). */
   async synced(): Promise<void> {
     await Promise.all([this.webhooks.synced, this.automations.synced, this.secrets.synced, this.namespaceObjects?.synced])
     this.rebuild()
+  }
+
+  /** From now on, states and deletions go to `handlers`. */
+  attach(handlers: SourceHandlers): void {
+    this.handlers = handlers
   }
 
   get state(): DesiredState {
@@ -147,7 +157,7 @@ export class KubernetesSource {
     if (this.namespaceObjects) state.namespaceEntities = entitiesByNamespace(this.namespaceObjects.list())
     this.decoded.clear()
     this.current = state
-    this.o.onState(state)
+    this.handlers?.onState(state)
   }
 }
 

@@ -17,7 +17,7 @@ import { objectKey, type DesiredState } from '../reconcile/desired-state.js'
 import { automationStatus, webhookStatus, type StatusInputs } from '../reconcile/object-status.js'
 import { resolveWebhookSecrets } from '../reconcile/secrets.js'
 import { WorkQueue } from '../reconcile/work-queue.js'
-import { API_VERSION, KubernetesSource, type ResourceKind, type Tenancy } from './cluster-source.js'
+import { API_VERSION, type KubernetesSource, type ResourceKind } from './cluster-source.js'
 import type { ClusterObject } from './cluster-object.js'
 import { apiErrorMessage, apiStatusCode } from './api-error.js'
 
@@ -32,8 +32,8 @@ export interface EventSink {
 
 export interface KubernetesControllerOptions {
   kubeConfig: KubeConfig
-  namespaces: readonly string[]
-  tenancy: Tenancy
+  /** The cluster source, already watching (a standby keeps its cache warm); it is stopped with the controller. */
+  source: KubernetesSource
   engine: DeliveryEngine
   tracker: StatusTracker
   sender: Sender
@@ -70,11 +70,8 @@ export class KubernetesController {
     this.queue = new WorkQueue((key) => this.reconcile(key), {
       onError: (key, err, retryInMs) => o.log.warn({ object: key, err: err instanceof HookwiseError ? err.message : apiErrorMessage(err), retryInMs }, 'writing status failed; will retry'),
     })
-    this.source = new KubernetesSource({
-      kubeConfig: o.kubeConfig,
-      namespaces: o.namespaces,
-      tenancy: o.tenancy,
-      log: o.log,
+    this.source = o.source
+    this.source.attach({
       onState: (state) => this.apply(state),
       onDeleted: (kind, key) => this.queue.add(`${kind}/${key}`),
     })

@@ -3,18 +3,17 @@
 // shutdown on SIGTERM, and secret values kept out of logs and history. Every process is killed and
 // every temporary folder removed at teardown; every wait is bounded.
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { createHmac, randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { hookwise, type TapTest } from './helpers/cli.js'
+import { startHookwise } from './helpers/hookwise-process.js'
 import { startReceiver, type Received, type Receiver } from './helpers/receiver.js'
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 // --- fixtures ------------------------------------------------------------------------------
@@ -101,47 +100,12 @@ interface Controller {
 async function startController(h: Harness, options: { env?: Record<string, string>; logLevel?: string } = {}): Promise<Controller> {
   const env = { ...process.env, ...options.env }
   if (!options.env?.HOOKWISE_INTAKE_TOKEN) delete env.HOOKWISE_INTAKE_TOKEN
-  const args = ['--import', 'tsx', 'controller/cli/main.ts', 'run', '--dir', h.manifests, '--secrets', h.secrets, '--state', h.state, '--listen', '127.0.0.1:0', '--allow-insecure-http', '--egress-allow', '127.0.0.0/8', '--log-level', options.logLevel ?? 'info']
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  const lines: string[] = []
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
-  const c: Controller = {
-    child,
-    url: '',
-    lines,
-    exited,
-    kill: async (signal) => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-      return exited
-    },
-  }
+  const args = ['run', '--dir', h.manifests, '--secrets', h.secrets, '--state', h.state, '--listen', '127.0.0.1:0', '--allow-insecure-http', '--egress-allow', '127.0.0.0/8', '--log-level', options.logLevel ?? 'info']
+  // Killed by the harness's teardown, before its folder is removed.
+  const p = startHookwise(args, { teardown: () => {} }, env)
+  const c: Controller = { child: p.child, url: '', lines: p.lines, exited: p.exited, kill: (signal) => p.kill(signal) }
   h.controllers.push(c)
-  let onLine: (line: string) => void = () => undefined
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let rest = ''
-    stream.setEncoding('utf8')
-    stream.on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n')
-      rest = parts.pop()!
-      for (const line of parts) {
-        lines.push(line)
-        onLine(line)
-      }
-    })
-    stream.on('end', () => { if (rest) lines.push(rest) })
-  }
-  c.url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hookwise run did not start in 60 s:\n${lines.join('\n')}`)), 60_000)
-    onLine = (line) => {
-      if (!line.includes('"hookwise is running"')) return
-      clearTimeout(timer)
-      resolve((JSON.parse(line) as { address: string }).address)
-    }
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer)
-      reject(new Error(`hookwise run exited (${code ?? signal}) before listening:\n${lines.join('\n')}`))
-    })
-  })
+  c.url = await p.url()
   return c
 }
 

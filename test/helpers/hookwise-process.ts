@@ -17,9 +17,10 @@ export interface HookwiseProcess {
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
-export function startHookwise(args: string[], t: { teardown(fn: () => unknown): void }, env: NodeJS.ProcessEnv = process.env): HookwiseProcess {
-  const childEnv = { ...env }
-  delete childEnv.HOOKWISE_INTAKE_TOKEN
+/** Starts it in the repository root; `env` defaults to this process's without HOOKWISE_INTAKE_TOKEN. Killed at teardown. */
+export function startHookwise(args: string[], t: { teardown(fn: () => unknown): void }, env?: NodeJS.ProcessEnv): HookwiseProcess {
+  const childEnv = { ...(env ?? process.env) }
+  if (!env) delete childEnv.HOOKWISE_INTAKE_TOKEN
   const child = spawn(process.execPath, ['--import', 'tsx', 'controller/cli/main.ts', ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: string[] = []
   const listeners = new Set<(line: string) => void>()

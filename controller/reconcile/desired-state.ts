@@ -61,3 +61,32 @@ export interface DesiredState {
    */
   namespaceEntities?: ReadonlyMap<string, ReadonlySet<string>>
 }
+
+/** Indexes of a state, built once on first use (a state is not changed after it is built). */
+interface StateIndex {
+  errors: Map<string, Diagnostic[]>
+  automations: Map<ObjectKey, CompiledAutomation>
+}
+const indexes = new WeakMap<DesiredState, StateIndex>()
+
+function indexOf(state: DesiredState): StateIndex {
+  let index = indexes.get(state)
+  if (!index) {
+    const errors = new Map<string, Diagnostic[]>()
+    for (const d of state.diagnostics) {
+      if (d.severity !== 'error' || !d.object) continue
+      const list = errors.get(d.object)
+      if (list) list.push(d)
+      else errors.set(d.object, [d])
+    }
+    index = { errors, automations: new Map(state.automations.map((a) => [a.key, a])) }
+    indexes.set(state, index)
+  }
+  return index
+}
+
+/** The errors reported about one object, by its label `Kind namespace/name`, in input order. */
+export const objectErrors = (state: DesiredState, label: string): readonly Diagnostic[] => indexOf(state).errors.get(label) ?? []
+
+/** The valid automation with this key, if there is one. */
+export const automationByKey = (state: DesiredState, key: ObjectKey): CompiledAutomation | undefined => indexOf(state).automations.get(key)

@@ -5,7 +5,7 @@
 import type { AutomationStatus, Condition, DeliveryRecord, WebhookStatus } from '../api/types.generated.js'
 import type { AutomationFacts, WebhookFacts } from '../delivery/status-tracker.js'
 import type { Diagnostic, ErrorCode } from '../errors.js'
-import { objectKey, type DesiredState, type WebhookEntry } from './desired-state.js'
+import { automationByKey, objectErrors, objectKey, type DesiredState, type WebhookEntry } from './desired-state.js'
 import { resolveWebhookSecrets, type SecretLookup } from './secrets.js'
 
 export interface StatusInputs {
@@ -44,11 +44,9 @@ function describe(errors: readonly Diagnostic[]): string {
   return errors.map((d) => `${d.path ? `${d.path}: ` : ''}${d.message}${d.hint ? ` (${d.hint})` : ''}`).join('; ')
 }
 
-const errorsOf = (state: DesiredState, label: string): Diagnostic[] => state.diagnostics.filter((d) => d.object === label && d.severity === 'error')
-
 /** Ready of a webhook: its own errors, then the egress policy, then its Secrets. */
 export function webhookReadiness(key: string, webhook: WebhookEntry | undefined, inputs: StatusInputs): ConditionInput {
-  const errors = errorsOf(inputs.state, `Webhook ${key}`)
+  const errors = objectErrors(inputs.state, `Webhook ${key}`)
   if (!webhook || errors.length > 0) {
     const reason = errors.some((d) => d.code === 'HW_URL_INVALID') ? 'InvalidURL' : 'InvalidSpec'
     return { type: 'Ready', status: 'False', reason, message: errors.length ? describe(errors) : `Webhook ${key} is not valid` }
@@ -101,8 +99,8 @@ const AUTOMATION_REASONS: Partial<Record<ErrorCode, string>> = {
 }
 
 export function automationReadiness(key: string, inputs: StatusInputs): ConditionInput {
-  const errors = errorsOf(inputs.state, `Automation ${key}`)
-  const automation = inputs.state.automations.find((a) => a.key === key)
+  const errors = objectErrors(inputs.state, `Automation ${key}`)
+  const automation = automationByKey(inputs.state, key)
   if (!automation || errors.length > 0) {
     const reason = errors.map((d) => AUTOMATION_REASONS[d.code]).find(Boolean) ?? 'InvalidSpec'
     return { type: 'Ready', status: 'False', reason, message: errors.length ? describe(errors) : `Automation ${key} is not valid` }

@@ -5,7 +5,7 @@ import type { DeliveryStatus, Store } from '../delivery/store.js'
 import type { Diagnostic } from '../errors.js'
 import type { GitSourceStatus } from '../sources/git-follow.js'
 import type { LoadedState } from '../sources/load.js'
-import { objectKey } from '../reconcile/desired-state.js'
+import { automationByKey, objectErrors, objectKey } from '../reconcile/desired-state.js'
 
 export interface ObjectStatus {
   namespace: string
@@ -43,7 +43,7 @@ export function statusReport(state: LoadedState, tracker: StatusTracker, store: 
 }
 
 function objectsReport(state: LoadedState, tracker: StatusTracker, store: Store): StatusReport {
-  const errorsOf = (label: string): Diagnostic[] => state.diagnostics.filter((d) => d.object === label && d.severity === 'error')
+  const errorsOf = (label: string): Diagnostic[] => [...objectErrors(state, label)]
   const counts = store.countsByAutomation()
   const webhooks = [...state.webhooks.values()].map((w) => {
     const key = objectKey(w.namespace, w.name)
@@ -80,7 +80,7 @@ function objectsReport(state: LoadedState, tracker: StatusTracker, store: Store)
   const invalid = new Map<string, Diagnostic[]>()
   for (const d of state.diagnostics) {
     const m = d.severity === 'error' && d.object ? /^Automation (\S+)\/(\S+)$/.exec(d.object) : null
-    if (m && !state.automations.some((a) => a.key === `${m[1]}/${m[2]}`)) invalid.set(`${m[1]}/${m[2]}`, [...(invalid.get(`${m[1]}/${m[2]}`) ?? []), d])
+    if (m && !automationByKey(state, `${m[1]}/${m[2]}`)) invalid.set(`${m[1]}/${m[2]}`, [...(invalid.get(`${m[1]}/${m[2]}`) ?? []), d])
   }
   for (const [key, errors] of invalid) {
     const [namespace, name] = key.split('/') as [string, string]

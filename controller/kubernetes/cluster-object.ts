@@ -41,4 +41,5 @@ export function toManifestObject(o: ClusterObject): ManifestObject {
   return { apiVersion: o.apiVersion, kind: o.kind, body, source: clusterSource }
 }
 
-const clusterSource: SourceRef = { file: '', document: 0, line: 0, column: 0, locate: () => ({ line: 0, column: 0 }) }
+/** Where an object read from the API server comes from: no file or line (diagnostics name the object). */
+export const clusterSource: SourceRef = { file: '', document: 0, line: 0, column: 0, locate: () => ({ line: 0, column: 0 }) }

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js'
 import { objectKey, type DesiredState, type SecretEntry } from '../reconcile/desired-state.js'
 import type { SecretLookup } from '../reconcile/secrets.js'
 import { validateObjects } from '../reconcile/validate.js'
-import { toManifestObject, type ClusterObject } from './cluster-object.js'
+import { clusterSource, toManifestObject, type ClusterObject } from './cluster-object.js'
 import { startInformer, type Informer } from './informer.js'
 
 export const API_VERSION = 'v1alpha1'
@@ -132,7 +132,7 @@ export class KubernetesSource {
     const data: Record<string, string> = {}
     for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8')
     for (const [k, v] of Object.entries(secret.stringData ?? {})) data[k] = v
-    const entry: SecretEntry = { namespace, name, data, source: { file: '', document: 0, line: 0, column: 0, locate: () => ({ line: 0, column: 0 }) } }
+    const entry: SecretEntry = { namespace, name, data, source: clusterSource }
     this.decoded.set(key, { version, entry })
     return entry
   }

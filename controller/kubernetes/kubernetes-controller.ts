@@ -62,8 +62,6 @@ export class KubernetesController {
   private readonly tests = new Map<string, NonNullable<WebhookStatus['lastTest']>>()
   private readonly testing = new Set<string>()
   private resync: NodeJS.Timeout | undefined
-  /** Status writes made (for logs and tests). */
-  statusWrites = 0
 
   constructor(private readonly o: KubernetesControllerOptions) {
     this.custom = o.kubeConfig.makeApiClient(CustomObjectsApi)
@@ -203,7 +201,6 @@ export class KubernetesController {
         { group: API_GROUP, version: API_VERSION, namespace, plural: PLURAL[kind], name, body: { status: body } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       )
-      this.statusWrites++
     } catch (err) {
       if (apiStatusCode(err) === 404) return // deleted meanwhile
       throw new HookwiseError('HW_KUBERNETES_API', `cannot write the status of ${kind} ${key}: ${apiErrorMessage(err)}`, {

@@ -157,8 +157,9 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     }
   }
   const store = new Store(options.state, { durability: options.durability, checkpointIntervalMs: 1000 })
+  const egress = { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] }
   const sender = new UndiciSender({
-    egress: { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] },
+    egress,
     ...(options.connectionsPerOrigin ? { connectionsPerOrigin: options.connectionsPerOrigin } : {}),
   })
   const tracker = new StatusTracker()
@@ -203,7 +204,6 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   let watch: RunSource
   try {
     if (kc) {
-      const egress = { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] }
       const allow = parseAllowList(egress.allow)
       const controller = new KubernetesController({
         kubeConfig: kc,

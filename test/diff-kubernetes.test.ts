@@ -12,44 +12,11 @@ import { fileURLToPath } from 'node:url'
 import { parse, stringify } from 'yaml'
 import type { ClusterDiff } from '../controller/cli/diff.js'
 import { hookwise, type CliRun } from './helpers/cli.js'
+import { deploy, WEBHOOK_CI } from './helpers/plan-manifests.js'
 import { useControlPlane } from './k8s/fixture.js'
 
 const crds = join(dirname(fileURLToPath(import.meta.url)), '..', 'crds')
 
-const WEBHOOK_CI = `apiVersion: hookwise.dev/v1alpha1
-kind: Webhook
-metadata:
-  name: ci
-spec:
-  url: https://ci.example.com/hooks
-  accessToken:
-    secretKeyRef: {name: ci-credentials, key: token}
-  secrets:
-    - name: SIGNING_KEY
-      secretKeyRef: {name: ci-credentials, key: signing-key}
-  signing: {secret: SIGNING_KEY, scheme: github}
-  headers:
-    X-Team: ml
-`
-const deploy = (alias: string, extra = ''): string => `---
-apiVersion: hookwise.dev/v1alpha1
-kind: Automation
-metadata:
-  name: deploy
-spec:
-  scope: {type: Collection, registry: model, collection: churn}
-  event:
-    type: ADD_ARTIFACT_ALIAS
-    aliasRegex: ^${alias}$
-    metadata:
-      - {key: accuracy, op: gte, value: "0.9"}
-  action:
-    webhook: ci
-    payload:
-      version: \${artifact_version_string}
-      alias: \${alias}
-      key: \${SIGNING_KEY}${extra}
-`
 const SLACK = `apiVersion: hookwise.dev/v1alpha1
 kind: Webhook
 metadata:

@@ -16,41 +16,8 @@ import { loadDesiredState } from '../controller/sources/load.js'
 import { parse } from 'yaml'
 import type { TapTest } from './helpers/cli.js'
 import { createRepo, type TestRepo } from './helpers/git-repo.js'
+import { deploy, WEBHOOK_CI } from './helpers/plan-manifests.js'
 
-const WEBHOOK_CI = `apiVersion: hookwise.dev/v1alpha1
-kind: Webhook
-metadata:
-  name: ci
-spec:
-  url: https://ci.example.com/hooks
-  accessToken:
-    secretKeyRef: {name: ci-credentials, key: token}
-  secrets:
-    - name: SIGNING_KEY
-      secretKeyRef: {name: ci-credentials, key: signing-key}
-  signing: {secret: SIGNING_KEY, scheme: github}
-  headers:
-    X-Team: ml
-`
-const deploy = (alias: string, extra = ''): string => `---
-apiVersion: hookwise.dev/v1alpha1
-kind: Automation
-metadata:
-  name: deploy
-spec:
-  scope: {type: Collection, registry: model, collection: churn}
-  event:
-    type: ADD_ARTIFACT_ALIAS
-    aliasRegex: ^${alias}$
-    metadata:
-      - {key: accuracy, op: gte, value: "0.9"}
-  action:
-    webhook: ci
-    payload:
-      version: \${artifact_version_string}
-      alias: \${alias}
-      key: \${SIGNING_KEY}${extra}
-`
 const OLD = `apiVersion: hookwise.dev/v1alpha1
 kind: Webhook
 metadata:

@@ -1,5 +1,7 @@
 // The SQLite outbox on its own: dedup window, retention, redelivery, and the history CLI on a state folder.
 import t from 'tap'
+import { readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { Store } from '../controller/delivery/store.js'
 import { hookwise } from './helpers/cli.js'
 
@@ -57,4 +59,15 @@ t.test('the history CLI on a state folder: list, one delivery, redeliver', async
   t.same(await hookwise(['redeliver', 'd-9', '--state', dir]), { status: 1, stdout: '', stderr: 'delivery d-9 is still pending; it will be attempted again by itself\n' })
   t.match(await hookwise(['delivery', 'nope', '--state', dir]), { status: 1, stderr: 'error HW_PATH_NOT_FOUND: no delivery nope\n  hint: list them with hookwise deliveries\n' })
   t.match(await hookwise(['deliveries', '--state', t.testdir({})]), { status: 1, stderr: /^error HW_PATH_NOT_FOUND: no hookwise state in / })
+})
+
+t.test('close() resolves once the checkpointing worker has exited: nothing re-creates the database afterwards', async (t) => {
+  const dir = t.testdir({})
+  const store = new Store(dir, { checkpointIntervalMs: 1000 })
+  // Closed at once, while the worker thread is still starting: it used to open (and so create)
+  // hookwise.db after close() returned, racing whoever deletes the state folder.
+  await store.close()
+  for (const f of readdirSync(dir)) rmSync(join(dir, f))
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.same(readdirSync(dir), [])
 })

@@ -227,7 +227,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   } catch (err) {
     await (kubernetes ?? source)?.stop()
     await sender.close()
-    store.close()
+    await store.close()
     await elector?.stop()
     throw err
   }
@@ -250,7 +250,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   } catch (err) {
     await watch.close()
     await sender.close()
-    store.close()
+    await store.close()
     await elector?.stop()
     throw new HookwiseError('HW_LISTEN_FAILED', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { hint: 'choose another --listen address (port 0 picks a free one)' })
   }
@@ -271,7 +271,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
       await watch.close()
       await engine.stop()
       await sender.close()
-      store.close()
+      await store.close()
       // The Lease goes last: a standby opens the queue only after this replica has closed it.
       await elector?.stop()
       log.info('stopped')

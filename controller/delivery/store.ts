@@ -83,7 +83,7 @@ export interface StoreOptions {
 const CHECKPOINTER = `
 const { parentPort, workerData } = require('node:worker_threads')
 const Database = require(workerData.module)
-const db = new Database(workerData.path)
+const db = new Database(workerData.path, { fileMustExist: true })
 db.pragma('busy_timeout = 5000')
 const timer = setInterval(() => {
   try { db.pragma('wal_checkpoint(PASSIVE)') } catch (err) { parentPort.postMessage(String(err && err.message || err)) }
@@ -385,10 +385,18 @@ export class Store {
     this.db.pragma('wal_autocheckpoint = 0')
   }
 
-  close(): void {
+  /**
+   * Closes the database; resolves once the checkpointing worker has exited too. A worker still
+   * starting when close() is called would otherwise open (and re-create) the file afterwards.
+   */
+  close(): Promise<void> {
     const worker = this.checkpointer
     this.checkpointer = undefined
-    worker?.postMessage('close')
     this.db.close()
+    if (!worker) return Promise.resolve()
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+    worker.ref() // unref'd while it runs; the process now waits for it to exit
+    worker.postMessage('close')
+    return exited
   }
 }

@@ -1,20 +1,19 @@
 // Kubernetes mode on a real kube-apiserver + etcd (test/k8s/): `hookwise run --kubernetes`
 // reconciles Webhooks and Automations, resolves Secrets of their namespace, delivers, and writes
 // status, Events and test results back; everything asserted is what the API server returns.
-import { KubeConfig, Watch } from '@kubernetes/client-node'
-import { readFileSync, writeFileSync } from 'node:fs'
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node'
 import { Writable } from 'node:stream'
 import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
-import { parse, stringify } from 'yaml'
 import { startController, type RunningController, type RunOptions } from '../controller/cli/run.js'
+import { startInformer } from '../controller/kubernetes/informer.js'
 import { createLogger } from '../controller/log.js'
 import { VERSION } from '../controller/version.js'
 import { hookwise, type TapTest } from './helpers/cli.js'
 import { condition, kube, parseTable, until, type Kube } from './helpers/kube.js'
 import { startReceiver, type Receiver } from './helpers/receiver.js'
+import { kubeconfigThroughProxy } from './helpers/tcp-proxy.js'
 import { useControlPlane, type ControlPlane } from './k8s/fixture.js'
 
 // Automations are watched from etcd, not the API server's watch cache, so compacting etcd makes
@@ -286,6 +285,8 @@ if (cluster) {
       (phase, obj: { metadata: { name: string } }) => { if (phase === 'MODIFIED') writes.set(obj.metadata.name, (writes.get(obj.metadata.name) ?? 0) + 1) }, () => {})
     t.teardown(() => watching.abort())
 
+    const rebuilds = (): number => h.logs.filter((l) => l.includes('"msg":"desired state applied"')).length
+    const rebuildsBefore = rebuilds()
     const started = Date.now()
     const perRequest = 5
     const requests = 10
@@ -304,29 +305,32 @@ if (cluster) {
     t.ok(max <= bound, `at most ${max} status writes per Automation in ${elapsedMs} ms (bound ${bound}: one per ${intervalMs} ms, plus the first and the last)`)
     t.ok(total <= 200 * bound, `${total} status writes for ${deliveries} deliveries to 200 Automations`)
     t.ok(total < deliveries / 5, 'far fewer writes than deliveries')
+    t.equal(rebuilds() - rebuildsBefore, 0, 'hookwise\'s own status writes rebuild no desired state')
   })
 
-  t.test('a watch that expires (410 Gone) lists again and loses no change', async (t) => {
+  t.test('a watch that expires (410 Gone) lists again and loses no change, re-created objects included', async (t) => {
     const ns = 'relist'
     await k.createNamespace(ns)
     const receiver = await startReceiver(t)
     await k.apply([secretYaml('tok'), webhookYaml(`${receiver.url}/hook`), automationYaml('keep'), automationYaml('remove')].join('---\n'), ns)
     // The controller reaches the API server through a proxy the test can cut.
-    const proxy = await tcpProxy(t, new URL(cluster.server).port)
-    const config = parse(readFileSync(cluster.kubeconfig, 'utf8')) as { clusters: Array<{ cluster: { server: string } }> }
-    config.clusters[0]!.cluster.server = `https://127.0.0.1:${proxy.port}`
-    const kubeconfig = join(cluster.dir, 'kubeconfig-through-proxy')
-    writeFileSync(kubeconfig, stringify(config))
+    const { proxy, kubeconfig } = await kubeconfigThroughProxy(t, cluster, ns)
     const h = await run(t, cluster, { namespace: [ns], kubeconfig })
     await ready(k, 'automation', ns, 'remove')
-    await ready(k, 'automation', ns, 'keep')
+    const kept = await ready(k, 'automation', ns, 'keep')
     t.equal(h.controller.kubernetes!.relists, 0)
 
     proxy.cut()
-    // While the controller is cut off: delete one Automation, add one, and compact etcd past the
-    // controller's resourceVersion: its watch then gets 410 Gone and must list again.
+    // While the controller is cut off: delete one Automation, add one, delete and re-create one
+    // under the same name, and compact etcd past the controller's resourceVersion: its watch then
+    // gets 410 Gone and must list again.
     await k.kubectl(['delete', 'automation', 'remove', '-n', ns])
     await k.apply(automationYaml('added'), ns)
+    await k.kubectl(['delete', 'automation', 'keep', '-n', ns])
+    await k.apply(automationYaml('keep'), ns)
+    const recreated = await k.get('automation', ns, 'keep')
+    t.not(recreated!.metadata.uid, kept.metadata.uid)
+    t.equal(recreated!.status, undefined, 'the re-created Automation starts without status')
     const latest = (await k.list('automations', ns)).map((o) => Number(o.metadata.resourceVersion)).sort((a, b) => b - a)[0]!
     const compaction = await request(`${cluster.etcd}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(latest), physical: true }) })
     const compacted = await compaction.body.text()
@@ -335,10 +339,44 @@ if (cluster) {
 
     await ready(k, 'automation', ns, 'added')
     await until('the controller lists again', () => h.controller.kubernetes!.relists > 0, 60_000)
+    t.equal((await ready(k, 'automation', ns, 'keep')).metadata.uid, recreated!.metadata.uid, 'the re-created Automation gets its status')
     await until('the deleted Automation is gone from the desired state', () => !h.controller.kubernetes!.state.automations.some((a) => a.name === 'remove'), 30_000)
     const posted = await h.post(event('after-relist'))
     t.same(posted.json.events[0].deliveries.map((d: { automation: string }) => d.automation).sort(), [`${ns}/added`, `${ns}/keep`])
     t.ok(h.logs.some((l) => l.includes('listing again')), 'the relist is logged')
+  })
+  t.test('an informer stopped while its list is in flight leaves no watch open', async (t) => {
+    const ns = 'informer-stop'
+    await k.createNamespace(ns)
+    const kc = new KubeConfig()
+    kc.loadFromFile(cluster.kubeconfig)
+    const core = kc.makeApiClient(CoreV1Api)
+    // The API server's own count of open watches on podtemplates, which nothing else here watches.
+    const watches = async (): Promise<number> => Number(/^apiserver_longrunning_requests\{[^}]*resource="podtemplates",scope="namespace"[^}]*verb="WATCH"[^}]*\} (\d+)$/m.exec(await k.kubectl(['get', '--raw', '/metrics']))?.[1] ?? 0)
+    const informer = (list: () => Promise<void>) => startInformer(kc, {
+      resource: 'podtemplates', log: createLogger({ level: 'silent' }), onChange: () => {},
+      sources: [{ path: `/api/v1/namespaces/${ns}/podtemplates`, list: async () => { await list(); return core.listNamespacedPodTemplate({ namespace: ns }) } }],
+    })
+    t.equal(await watches(), 0)
+
+    let listing!: () => void
+    let release!: () => void
+    const started = new Promise<void>((resolve) => (listing = resolve))
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const stoppedEarly = informer(async () => { listing(); await gate })
+    await started
+    const stopping = stoppedEarly.stop()
+    release()
+    await stopping
+
+    // A second informer's watch shows the count works; the stopped one must not add a watch of its own.
+    const running = informer(async () => {})
+    await running.synced
+    await until('the running informer\'s watch', async () => (await watches()) >= 1)
+    await new Promise((r) => setTimeout(r, 1000))
+    t.equal(await watches(), 1, 'only the running informer watches')
+    await running.stop()
+    await until('no watch open after stop()', async () => (await watches()) === 0)
   })
 }
 
@@ -352,32 +390,3 @@ t.test('no usable kubeconfig: HW_KUBECONFIG says what to pass', async (t) => {
   t.equal(empty.status, 1)
   t.match(empty.stderr, `error HW_KUBECONFIG: the Kubernetes configuration in ${join(dir, 'empty.yaml')} has no current cluster`)
 })
-
-/** A TCP proxy on 127.0.0.1 to a local port; cut() drops every connection and refuses new ones until restore(). */
-async function tcpProxy(t: TapTest, port: string): Promise<{ port: number; cut(): void; restore(): void }> {
-  const sockets = new Set<Socket>()
-  let open = true
-  const server = createServer((client) => {
-    if (!open) return client.destroy()
-    const upstream = connect(Number(port), '127.0.0.1')
-    for (const s of [client, upstream]) {
-      sockets.add(s)
-      s.on('close', () => sockets.delete(s))
-      s.on('error', () => {})
-    }
-    client.pipe(upstream).pipe(client)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => {
-    for (const s of sockets) s.destroy()
-    server.close()
-  })
-  return {
-    port: (server.address() as AddressInfo).port,
-    cut: () => {
-      open = false
-      for (const s of sockets) s.destroy()
-    },
-    restore: () => void (open = true),
-  }
-}

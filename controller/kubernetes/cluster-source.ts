@@ -1,7 +1,9 @@
 // Desired state from the cluster: informers on Webhooks, Automations, the Secrets of the watched
 // namespaces (and, with namespace tenancy, the Namespaces), turned into the same DesiredState as a
 // folder gives. Every change rebuilds the state (debounced); objects are reconciled against a state
-// that already holds them, never against one built before they changed.
+// that already holds them, never against one built before they changed. A change of a Webhook's or
+// Automation's status alone (hookwise's own writes) changes nothing hookwise reads, so it rebuilds
+// nothing.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret } from '@kubernetes/client-node'
 import { API_GROUP } from '../api/schemas.js'
 import type { Logger } from '../log.js'
@@ -47,6 +49,8 @@ export class KubernetesSource {
   private timer: NodeJS.Timeout | undefined
   private current: DesiredState = { webhooks: new Map(), automations: [], secrets: new Map(), diagnostics: [] }
   private readonly decoded = new Map<string, { version: string; entry: SecretEntry }>()
+  /** What of each Webhook and Automation the state is built from: its identity, spec generation, labels and annotations. */
+  private readonly inputs = new Map<string, string>()
   private stopped = false
   private handlers: SourceHandlers | undefined
 
@@ -63,7 +67,18 @@ export class KubernetesSource {
             : custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural })) as Promise<KubernetesListObject<CustomObject>>,
       }))
     const changed = (kind: ResourceKind) => (type: string, obj: CustomObject) => {
-      if (type === 'delete') this.handlers?.onDeleted(kind, objectKey(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
+      const key = objectKey(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '')
+      if (type === 'delete') {
+        this.inputs.delete(`${kind}/${key}`)
+        this.handlers?.onDeleted(kind, key)
+        return this.schedule()
+      }
+      // The spec is covered by metadata.generation: the API server raises it on every spec change
+      // of a custom resource with a status subresource, and never on a status write.
+      const m = obj.metadata
+      const input = JSON.stringify([m?.uid, m?.generation, m?.labels ?? {}, m?.annotations ?? {}])
+      if (type === 'update' && this.inputs.get(`${kind}/${key}`) === input) return
+      this.inputs.set(`${kind}/${key}`, input)
       this.schedule()
     }
     this.webhooks = startInformer(o.kubeConfig, { resource: 'webhooks', sources: customSources('webhooks'), onChange: changed('Webhook'), log: o.log })

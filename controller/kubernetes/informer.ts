@@ -31,10 +31,18 @@ export interface Informer<T extends KubernetesObject> {
 }
 
 export function startInformer<T extends KubernetesObject>(kc: KubeConfig, o: InformerOptions<T>): Informer<T> {
-  const watch = new Watch(kc)
+  let stopped = false
+  // ListWatch.stop() aborts only a watch already open: one it starts after a list that was in
+  // flight during stop() would stay open for good. This Watch opens none once stopped.
+  const watch = new (class extends Watch {
+    override async watch(...args: Parameters<Watch['watch']>): Promise<AbortController> {
+      const controller = stopped ? new AbortController() : await super.watch(...args)
+      if (stopped) controller.abort()
+      return controller
+    }
+  })(kc)
   const base = o.backoffMs ?? 1000
   const max = o.maxBackoffMs ?? 30_000
-  let stopped = false
   let relists = 0
   const syncs: Array<Promise<void>> = []
   const watches = o.sources.map((source) => {
@@ -56,9 +64,9 @@ export function startInformer<T extends KubernetesObject>(kc: KubeConfig, o: Inf
       return result
     }
     const lw = new ListWatch<T>(source.path, watch, list, false, undefined, source.fieldSelector)
-    lw.on('add', (obj) => o.onChange('add', obj))
-    lw.on('update', (obj) => o.onChange('update', obj))
-    lw.on('delete', (obj) => o.onChange('delete', obj))
+    lw.on('add', (obj) => stopped || o.onChange('add', obj))
+    lw.on('update', (obj) => stopped || o.onChange('update', obj))
+    lw.on('delete', (obj) => stopped || o.onChange('delete', obj))
     lw.on('error', (err) => {
       if (stopped) return
       failures++

@@ -56,8 +56,8 @@ export class KubernetesController {
   private readonly source: KubernetesSource
   private readonly queue: WorkQueue
   private readonly custom: CustomObjectsApi
-  /** What was last written per object (queue key), and when. */
-  private readonly written = new Map<string, { status: unknown; at: number }>()
+  /** What was last written per object (queue key), when, and to which object (a re-created one has a new uid). */
+  private readonly written = new Map<string, { status: unknown; at: number; uid: string | undefined }>()
   /** Test results not yet written, and tests running, by webhook key. */
   private readonly tests = new Map<string, NonNullable<WebhookStatus['lastTest']>>()
   private readonly testing = new Set<string>()
@@ -159,7 +159,11 @@ export class KubernetesController {
       return
     }
     const stored = object.status as Record<string, unknown> | undefined
-    const last = this.written.get(queueKey)
+    const uid = object.metadata?.uid
+    // An object deleted and re-created under the same name while the watch was down comes back
+    // from the relist as an update: what was written to the old one says nothing of the new one.
+    const written = this.written.get(queueKey)
+    const last = written?.uid === uid ? written : undefined
     // hookwise is the only writer of status: what it last wrote is newer than a cache that has not
     // seen that write yet. After a restart, the object's status is the start.
     const previous = (last?.status ?? stored) as StatusOf<typeof kind> | undefined
@@ -186,7 +190,7 @@ export class KubernetesController {
       return
     }
     await this.writeStatus(kind, key, next, stored)
-    this.written.set(queueKey, { status: next, at: Date.now() })
+    this.written.set(queueKey, { status: next, at: Date.now(), uid })
     if ('lastTest' in next && jsonEqual(next.lastTest, this.tests.get(key))) this.tests.delete(key)
     this.transitionEvents(kind, key, object, next.conditions, previous?.conditions)
   }

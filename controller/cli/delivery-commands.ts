@@ -55,6 +55,7 @@ export function registerDeliveryCommands(cli: Command, io: CliIO, setStatus: (st
     .option('--lease-name <name>', 'name of the leader Lease (--kubernetes; default: hookwise-controller)')
     .addOption(new Option('--lease-duration <duration>', 'how long a standby waits for a silent leader before taking over, e.g. 15s (--kubernetes)').argParser(parseInterval).default(undefined, '15s'))
     .addOption(new Option('--status-interval <duration>', 'least time between two status writes of one object when only delivery facts changed (--kubernetes)').argParser(parseInterval).default(undefined, '5s'))
+    .addOption(new Option('--api-timeout <duration>', 'how long a request to the Kubernetes API (not a watch) may take (--kubernetes)').argParser(parseInterval).default(undefined, '30s'))
     .option('--secrets <dir>', 'folder of Secret manifests (repeatable)', collect)
     .option('--state <dir>', 'folder of the delivery queue and history (SQLite)', './.hookwise')
     .option('--listen <host:port>', 'address of the HTTP API (intake, status, metrics)', '127.0.0.1:8080')

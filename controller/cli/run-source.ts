@@ -28,6 +28,8 @@ export interface KubernetesOptions {
   leaseDuration?: number
   /** Least milliseconds between two status writes of one object when only delivery facts changed. */
   statusInterval?: number
+  /** Milliseconds an API request (not a watch) may take. */
+  apiTimeout?: number
 }
 
 export interface SourceOptions extends KubernetesOptions {
@@ -51,7 +53,7 @@ export function checkSourceOptions(o: SourceOptions): void {
   if (given.length > 1) throw new UsageError(`${given.join(' and ')} cannot be used together`, 'follow folders, one git repository, or the cluster')
   if (given.length === 0) throw new UsageError('give --dir DIR, --git URL or --kubernetes', 'e.g. hookwise run --dir examples, hookwise run --git https://github.com/acme/automations.git, or hookwise run --kubernetes')
   if (!o.kubernetes) {
-    const kubeOnly = (['namespace', 'kubeconfig', 'tenancy', 'leaseNamespace', 'leaseName', 'leaseDuration', 'statusInterval'] as const).filter((k) => o[k] !== undefined)
+    const kubeOnly = (['namespace', 'kubeconfig', 'tenancy', 'leaseNamespace', 'leaseName', 'leaseDuration', 'statusInterval', 'apiTimeout'] as const).filter((k) => o[k] !== undefined)
     if (kubeOnly.length) throw new UsageError(`--${kubeOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --kubernetes`)
     if (o.leaderElect === false) throw new UsageError('--no-leader-elect needs --kubernetes')
   }

@@ -143,7 +143,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     log.warn({ requested: host }, 'no intake token configured (--intake-token-file or HOOKWISE_INTAKE_TOKEN): listening on 127.0.0.1 only')
     host = '127.0.0.1'
   }
-  const kc = options.kubernetes ? loadKubeConfig(options.kubeconfig, env) : undefined
+  const kc = options.kubernetes ? loadKubeConfig(options.kubeconfig, env, options.apiTimeout) : undefined
   let elector: LeaderElector | undefined
   // The cluster is listed and watched from the start: a standby's cache is warm when it takes over.
   const source = kc ? new KubernetesSource({ kubeConfig: kc, namespaces: options.namespace ?? [], tenancy: options.tenancy ?? 'none', log }) : undefined
@@ -268,8 +268,10 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     (stopping ??= (async () => {
       clearInterval(prune)
       await server.close()
-      await watch.close()
+      // Deliveries stop before the source: closing it may wait on the API server (final status
+      // writes), and a replica that lost its Lease must not deliver meanwhile.
       await engine.stop()
+      await watch.close()
       await sender.close()
       await store.close()
       // The Lease goes last: a standby opens the queue only after this replica has closed it.
@@ -278,6 +280,8 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     })())
   elector?.onLost((reason) => {
     log.error({ reason }, 'lost leadership; stopping (a standby takes over)')
+    // At once, not after the intake closes: the new leader may already deliver from the same queue.
+    void engine.stop()
     void stop().then(() => hooks.onLostLeadership?.(reason))
   })
   return {

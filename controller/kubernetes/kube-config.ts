@@ -1,13 +1,32 @@
 // Where the Kubernetes API is and how to authenticate: --kubeconfig, else $KUBECONFIG or
 // ~/.kube/config, else the in-cluster service account (the chart's Deployment).
-import { KubeConfig } from '@kubernetes/client-node'
+import { KubeConfig, type RequestContext } from '@kubernetes/client-node'
 import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { HookwiseError } from '../errors.js'
 
-export function loadKubeConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeConfig {
-  const kc = new KubeConfig()
+/** How long an API request (not a watch) may take before it fails with an AbortError. */
+export const API_REQUEST_TIMEOUT_MS = 30_000
+
+/**
+ * A KubeConfig whose API clients give up on a request after a timeout. client-node sets none, so
+ * in a network partition a status write or Event could wait forever, and a replica that lost its
+ * Lease would never finish stopping. Watches are not API-client requests and stay open.
+ */
+export class TimeoutKubeConfig extends KubeConfig {
+  constructor(readonly requestTimeoutMs = API_REQUEST_TIMEOUT_MS) {
+    super()
+  }
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context)
+    if (!context.getSignal()) context.setSignal(AbortSignal.timeout(this.requestTimeoutMs))
+  }
+}
+
+export function loadKubeConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env, requestTimeoutMs?: number): KubeConfig {
+  const kc = new TimeoutKubeConfig(requestTimeoutMs)
   const fromEnv = env.KUBECONFIG?.split(':').find((f) => f && existsSync(f))
   const defaultFile = join(env.HOME ?? homedir(), '.kube', 'config')
   const path = file ?? fromEnv ?? (existsSync(defaultFile) ? defaultFile : undefined)

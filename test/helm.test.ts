@@ -168,6 +168,7 @@ if (cluster) {
   })
 
   t.test('values.schema.json and the chart\'s checks reject wrong values with a message naming them', async (t) => {
+    const twoReplicaArgs = ['--set', 'replicaCount=2', '--set', 'persistence.accessModes={ReadWriteMany}']
     const cases: Array<[string[], string]> = [
       [['--set', 'tenancy=teams'], "- at '/tenancy': value must be one of 'none', 'namespace-label'"],
       [['--set', 'logLevel=verbose'], "- at '/logLevel': value must be one of 'trace', 'debug', 'info', 'warn', 'error'"],
@@ -184,10 +185,30 @@ if (cluster) {
       [['--set', 'replicaCount=2', '--set', 'leaderElection.enabled=false'], 'replicaCount > 1 needs leaderElection.enabled: replicas without a Lease would deliver every event more than once'],
       [['--set', 'networkPolicy.enabled=true'], 'networkPolicy.enabled needs networkPolicy.egress.apiServer.cidrs: the API server\'s addresses (kubectl get endpoints kubernetes -n default)'],
       [['--set', 'podDisruptionBudget.enabled=true', '--set', 'podDisruptionBudget.minAvailable=1'], 'podDisruptionBudget: set exactly one of minAvailable and maxUnavailable (the other null)'],
+      [['--set', 'leaderElection.leaseDuration=500ms'], "- at '/leaderElection/leaseDuration': '500ms' does not match pattern"],
+      [['--set', 'statusInterval=0s'], "- at '/statusInterval': '0s' does not match pattern"],
+      [['--set', 'retry.maxBackoff=25h'], "retry.maxBackoff 25h is over 24h, the bound of a Webhook's spec.retry.maxBackoffSeconds"],
+      [['--set', 'retry.maxBackoff=86401000ms'], "retry.maxBackoff 86401000ms is over 24h"],
+      [[...twoReplicaArgs, '--set', 'podDisruptionBudget.enabled=true'], 'podDisruptionBudget keeps 1 pod(s) available, but only the leader replica is ever Ready, so the leader could never be evicted and draining its node would hang: set maxUnavailable to replicaCount (2) or more, or minAvailable to 0'],
+      [['--set', 'podDisruptionBudget.enabled=true', '--set', 'podDisruptionBudget.maxUnavailable=null', '--set', 'podDisruptionBudget.minAvailable=1%'], 'podDisruptionBudget keeps 1 pod(s) available'],
+      [[...twoReplicaArgs, '--set', 'podDisruptionBudget.enabled=true', '--set', 'podDisruptionBudget.maxUnavailable=50%'], 'podDisruptionBudget keeps 1 pod(s) available'],
     ]
     for (const [args, message] of cases) t.ok((await helmFails(['template', 'r', chart, ...args])).includes(message), `${args.join(' ')}: ${message}`)
-    const twoReplicas = objects(await helm(['template', 'r', chart, '--set', 'replicaCount=2', '--set', 'persistence.accessModes={ReadWriteMany}']))
+    const twoReplicas = objects(await helm(['template', 'r', chart, ...twoReplicaArgs]))
     t.equal(find(twoReplicas, 'Deployment', 'r-hookwise').spec.replicas, 2)
+    // What the checks let through: budgets that let the leader go, and the bounds themselves.
+    const allowed: Array<[string[], Record<string, unknown> | undefined]> = [
+      [[...twoReplicaArgs, '--set', 'podDisruptionBudget.enabled=true', '--set', 'podDisruptionBudget.maxUnavailable=2'], { maxUnavailable: 2 }],
+      [[...twoReplicaArgs, '--set', 'podDisruptionBudget.enabled=true', '--set', 'podDisruptionBudget.maxUnavailable=100%'], { maxUnavailable: '100%' }],
+      [['--set', 'podDisruptionBudget.enabled=true', '--set', 'podDisruptionBudget.maxUnavailable=null', '--set', 'podDisruptionBudget.minAvailable=0'], { minAvailable: 0 }],
+      [['--set', 'retry.maxBackoff=24h', '--set', 'leaderElection.leaseDuration=1000ms', '--set', 'statusInterval=1s'], undefined],
+      [['--set', 'retry.maxBackoff=1.5h'], undefined],
+    ]
+    for (const [args, budget] of allowed) {
+      const objs = objects(await helm(['template', 'r', chart, ...args]))
+      if (budget) t.match(find(objs, 'PodDisruptionBudget', 'r-hookwise').spec, budget, args.join(' '))
+      else t.ok(find(objs, 'Deployment', 'r-hookwise'), args.join(' '))
+    }
   })
 
   await k.kubectl(['create', 'namespace', 'hookwise-system'])
@@ -315,6 +336,14 @@ spec:
     t.match(install, /STATUS: deployed/)
     t.match(install, /kubectl -n hookwise-system port-forward service\/hw-hookwise 8080:8080/)
     t.match(install, /get secret hw-hookwise-intake -o jsonpath='\{\.data\.token\}'/)
+    // NOTES step 1 waits for the one Ready replica (rollout status would wait for every replica,
+    // and standbys are never Ready). No kubelet runs pods here: the leader's readiness is written
+    // into the Deployment's status as the Deployment controller would.
+    const wait = /^ *(kubectl -n hookwise-system wait deployment\/hw-hookwise --for=jsonpath='\{\.status\.readyReplicas\}'=1 --timeout=5m)$/m.exec(install)
+    t.ok(wait, 'NOTES: how to wait for the leader')
+    await k.kubectl(['patch', 'deployment', 'hw-hookwise', '-n', 'hookwise-system', '--subresource=status', '--type=merge', '-p', '{"status":{"replicas":2,"readyReplicas":1}}'])
+    const waited = await cluster.kubectl(wait![1]!.split(' ').slice(1).map((a) => a.replaceAll("'", '')))
+    t.same([waited.code, waited.stdout.trim()], [0, 'deployment.apps/hw-hookwise condition met'], 'the NOTES command returns once one replica is Ready')
     await k.kubectl(['wait', '--for=condition=Established', 'crd/webhooks.hookwise.dev', 'crd/automations.hookwise.dev', '--timeout=60s'])
     await k.createNamespace('ml')
     const run = await runAsDeployment(t, 'hw', 'hookwise-system')

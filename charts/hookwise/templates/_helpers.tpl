@@ -73,13 +73,47 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 {{- if .Values.podDisruptionBudget.enabled }}
-{{- $min := ne (kindOf .Values.podDisruptionBudget.minAvailable) "invalid" }}
-{{- $max := ne (kindOf .Values.podDisruptionBudget.maxUnavailable) "invalid" }}
+{{- $pdb := .Values.podDisruptionBudget }}
+{{- $min := ne (kindOf $pdb.minAvailable) "invalid" }}
+{{- $max := ne (kindOf $pdb.maxUnavailable) "invalid" }}
 {{- if eq $min $max }}
 {{- fail "podDisruptionBudget: set exactly one of minAvailable and maxUnavailable (the other null)" }}
+{{- end }}
+{{- /* Only the leader is ever Ready: a budget that wants one pod healthy never lets it go. */}}
+{{- $replicas := int .Values.replicaCount }}
+{{- $healthy := 0 }}
+{{- if $min }}
+{{- $healthy = include "hookwise.pdbCount" (list $pdb.minAvailable $replicas) | int }}
+{{- else }}
+{{- $healthy = sub $replicas (include "hookwise.pdbCount" (list $pdb.maxUnavailable $replicas) | int) }}
+{{- end }}
+{{- if gt (int $healthy) 0 }}
+{{- fail (printf "podDisruptionBudget keeps %d pod(s) available, but only the leader replica is ever Ready, so the leader could never be evicted and draining its node would hang: set maxUnavailable to replicaCount (%d) or more, or minAvailable to 0" (int $healthy) $replicas) }}
+{{- end }}
+{{- end }}
+{{- if .Values.retry.maxBackoff }}
+{{- if gt (include "hookwise.seconds" .Values.retry.maxBackoff | float64) 86400.0 }}
+{{- fail (printf "retry.maxBackoff %s is over 24h, the bound of a Webhook's spec.retry.maxBackoffSeconds" .Values.retry.maxBackoff) }}
 {{- end }}
 {{- end }}
 {{- if and .Values.networkPolicy.enabled (not .Values.networkPolicy.egress.apiServer.cidrs) }}
 {{- fail "networkPolicy.enabled needs networkPolicy.egress.apiServer.cidrs: the API server's addresses (kubectl get endpoints kubernetes -n default)" }}
 {{- end }}
+{{- end }}
+
+{{/* A PodDisruptionBudget count (an integer or "N%", rounded up as Kubernetes does) of (list value replicas). */}}
+{{- define "hookwise.pdbCount" -}}
+{{- $v := index . 0 }}{{- $n := index . 1 }}
+{{- if kindIs "string" $v }}
+{{- div (add (mul (trimSuffix "%" $v | int) $n) 99) 100 }}
+{{- else }}
+{{- int $v }}
+{{- end }}
+{{- end }}
+
+{{/* Seconds in a duration value that values.schema.json accepted, e.g. 1.5h or 500ms. */}}
+{{- define "hookwise.seconds" -}}
+{{- $unit := regexFind "(ms|s|m|h)$" . }}
+{{- $number := trimSuffix $unit . | float64 }}
+{{- mulf $number (get (dict "ms" 0.001 "s" 1 "m" 60 "h" 3600) $unit) }}
 {{- end }}

@@ -62,7 +62,7 @@ if (cluster) {
   }
   const kinds = (objs: Obj[]): string[] => objs.map((o) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`).sort()
   const watchRules = [
-    { apiGroups: ['hookwise.dev'], resources: ['webhooks', 'automations'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['hookwise.dev'], resources: ['webhooks', 'automations'], verbs: ['list', 'watch'] },
     { apiGroups: ['hookwise.dev'], resources: ['webhooks/status', 'automations/status'], verbs: ['patch'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] },
     { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
@@ -103,7 +103,7 @@ if (cluster) {
     t.equal(container.image, `hookwise:${VERSION}`)
     t.same(container.args, [
       'run', '--kubernetes', '--listen=0.0.0.0:8080', '--state=/var/lib/hookwise', '--intake-token-file=/etc/hookwise/intake/token',
-      '--log-level=info', '--tenancy=none', '--lease-name=r-hookwise', '--lease-duration=15s', '--status-interval=5s',
+      '--log-level=info', '--tenancy=none', '--lease-name=r-hookwise', '--lease-duration=15s', '--status-interval=5s', '--api-timeout=30s',
       '--max-pending=100000', '--retention-hours=168',
     ])
     t.same(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } })
@@ -144,7 +144,7 @@ if (cluster) {
     t.equal(container.image, 'registry.example.com/hookwise:0.1.0-rc1')
     t.same(container.args, [
       'run', '--kubernetes', '--listen=0.0.0.0:8080', '--state=/var/lib/hookwise', '--intake-token-file=/etc/hookwise/intake/token',
-      '--log-level=debug', '--namespace=team-a', '--namespace=team-b', '--tenancy=namespace-label', '--no-leader-elect', '--status-interval=5s',
+      '--log-level=debug', '--namespace=team-a', '--namespace=team-b', '--tenancy=namespace-label', '--no-leader-elect', '--status-interval=5s', '--api-timeout=30s',
       '--allow-insecure-http', '--egress-allow=10.20.0.0/16', '--retry-max-attempts=5', '--retry-max-backoff=1h',
       '--max-pending=5000', '--retention-hours=48', '--concurrency=64', '--per-webhook-concurrency=4', '--connections-per-origin=8', '--durability=full',
     ])
@@ -163,6 +163,7 @@ if (cluster) {
     t.same(policy.egress, [
       { ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
       { to: [{ ipBlock: { cidr: '172.18.0.2/32' } }], ports: [{ port: 443, protocol: 'TCP' }, { port: 6443, protocol: 'TCP' }] },
+      { to: [{ ipBlock: { cidr: '10.20.0.0/16' } }] },
       { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '127.0.0.0/8'] } }], ports: [{ port: 443, protocol: 'TCP' }] },
     ])
   })
@@ -184,6 +185,7 @@ if (cluster) {
       [['--set', 'replicaCount=2'], 'replicaCount > 1 needs persistence.accessModes [ReadWriteMany] (or an existingClaim every replica can mount): a standby takes over the leader\'s queue'],
       [['--set', 'replicaCount=2', '--set', 'leaderElection.enabled=false'], 'replicaCount > 1 needs leaderElection.enabled: replicas without a Lease would deliver every event more than once'],
       [['--set', 'networkPolicy.enabled=true'], 'networkPolicy.enabled needs networkPolicy.egress.apiServer.cidrs: the API server\'s addresses (kubectl get endpoints kubernetes -n default)'],
+      [['--set', 'intake.existingSecretKey=tokens'], 'intake.existingSecretKey only applies with intake.existingSecret: the Secret the chart generates keeps its token under the key token'],
       [['--set', 'podDisruptionBudget.enabled=true', '--set', 'podDisruptionBudget.minAvailable=1'], 'podDisruptionBudget: set exactly one of minAvailable and maxUnavailable (the other null)'],
       [['--set', 'leaderElection.leaseDuration=500ms'], "- at '/leaderElection/leaseDuration': '500ms' does not match pattern"],
       [['--set', 'statusInterval=0s'], "- at '/statusInterval': '0s' does not match pattern"],
@@ -351,7 +353,7 @@ spec:
 
     const sa = 'system:serviceaccount:hookwise-system:hw-hookwise'
     await checkAll(t, sa, [
-      [['list', 'webhooks.hookwise.dev', '-A'], true], [['watch', 'automations.hookwise.dev', '-A'], true], [['get', 'webhooks.hookwise.dev', '-n', 'ml'], true],
+      [['list', 'webhooks.hookwise.dev', '-A'], true], [['watch', 'automations.hookwise.dev', '-A'], true], [['get', 'webhooks.hookwise.dev', '-n', 'ml'], false],
       [['patch', 'webhooks.hookwise.dev', '--subresource=status', '-n', 'ml'], true], [['patch', 'automations.hookwise.dev', '--subresource=status', '-n', 'ml'], true],
       [['update', 'webhooks.hookwise.dev', '--subresource=status', '-n', 'ml'], false],
       [['list', 'secrets', '-A'], true], [['watch', 'secrets', '-A'], true], [['get', 'secrets', '-n', 'ml'], false],
@@ -365,11 +367,11 @@ spec:
       [['list', 'pods', '-n', 'ml'], false], [['get', 'configmaps', '-n', 'ml'], false], [['create', 'deployments', '-n', 'hookwise-system'], false], [['list', 'serviceaccounts', '-n', 'ml'], false],
     ])
     t.same(await rulesIn(sa, 'ml'), [
-      'automations.hookwise.dev | [] | [] | [get list watch]',
+      'automations.hookwise.dev | [] | [] | [list watch]',
       'automations.hookwise.dev/status | [] | [] | [patch]',
       'events.events.k8s.io | [] | [] | [create patch]',
       'secrets | [] | [] | [list watch]',
-      'webhooks.hookwise.dev | [] | [] | [get list watch]',
+      'webhooks.hookwise.dev | [] | [] | [list watch]',
       'webhooks.hookwise.dev/status | [] | [] | [patch]',
     ], 'kubectl auth can-i --list: exactly these rules in a watched namespace')
   })
@@ -398,13 +400,13 @@ spec:
       'namespaces | [] | [team-b] | [list watch]',
     ], 'kubectl auth can-i --list: in a namespace not watched, only the (cluster-scoped) watched Namespaces by name')
     t.same(await rulesIn(sa, 'team-a'), [
-      'automations.hookwise.dev | [] | [] | [get list watch]',
+      'automations.hookwise.dev | [] | [] | [list watch]',
       'automations.hookwise.dev/status | [] | [] | [patch]',
       'events.events.k8s.io | [] | [] | [create patch]',
       'namespaces | [] | [team-a] | [list watch]',
       'namespaces | [] | [team-b] | [list watch]',
       'secrets | [] | [] | [list watch]',
-      'webhooks.hookwise.dev | [] | [] | [get list watch]',
+      'webhooks.hookwise.dev | [] | [] | [list watch]',
       'webhooks.hookwise.dev/status | [] | [] | [patch]',
     ])
     t.same(await rulesIn(sa, 'hw-teams'), [

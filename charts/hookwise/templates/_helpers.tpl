@@ -48,7 +48,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "hookwise.watchRules" -}}
 - apiGroups: [hookwise.dev]
   resources: [webhooks, automations]
-  verbs: [get, list, watch]
+  verbs: [list, watch]
 - apiGroups: [hookwise.dev]
   resources: [webhooks/status, automations/status]
   verbs: [patch]
@@ -95,6 +95,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if gt (include "hookwise.seconds" .Values.retry.maxBackoff | float64) 86400.0 }}
 {{- fail (printf "retry.maxBackoff %s is over 24h, the bound of a Webhook's spec.retry.maxBackoffSeconds" .Values.retry.maxBackoff) }}
 {{- end }}
+{{- end }}
+{{- if and (not .Values.intake.existingSecret) (ne .Values.intake.existingSecretKey "token") }}
+{{- fail "intake.existingSecretKey only applies with intake.existingSecret: the Secret the chart generates keeps its token under the key token" }}
 {{- end }}
 {{- if and .Values.networkPolicy.enabled (not .Values.networkPolicy.egress.apiServer.cidrs) }}
 {{- fail "networkPolicy.enabled needs networkPolicy.egress.apiServer.cidrs: the API server's addresses (kubectl get endpoints kubernetes -n default)" }}

@@ -308,6 +308,37 @@ if (cluster) {
     t.equal(rebuilds() - rebuildsBefore, 0, 'hookwise\'s own status writes rebuild no desired state')
   })
 
+  t.test('a receiver refusing every delivery: the Webhook\'s failure count is written at most once per status interval', async (t) => {
+    const ns = 'refusing'
+    await k.createNamespace(ns)
+    const receiver = await startReceiver(t)
+    receiver.fallback = 400 // not retried and never opens the circuit: every delivery fails once
+    await k.apply([secretYaml('tok'), webhookYaml(`${receiver.url}/hook`), automationYaml('deploy')].join('---\n'), ns)
+    const intervalMs = 3000
+    const h = await run(t, cluster, { namespace: [ns], statusInterval: intervalMs })
+    await ready(k, 'automation', ns, 'deploy')
+    await h.controller.kubernetes!.drained()
+
+    let writes = 0
+    const kc = new KubeConfig()
+    kc.loadFromFile(cluster.kubeconfig)
+    const from = (await k.get('webhook', ns, 'hook'))!.metadata.resourceVersion
+    const watching = await new Watch(kc).watch(`/apis/hookwise.dev/v1alpha1/namespaces/${ns}/webhooks`, { resourceVersion: from }, (phase) => { if (phase === 'MODIFIED') writes++ }, () => {})
+    t.teardown(() => watching.abort())
+
+    const started = Date.now()
+    const events = 200
+    for (let i = 0; i < 20; i++) t.equal((await h.post(Array.from({ length: events / 20 }, (_, j) => event(`refused-${i}-${j}`)))).status, 202)
+    await receiver.waitFor(events, 60_000)
+    const failing = await until('Healthy shows every failure', async () => {
+      const o = await k.get('webhook', ns, 'hook')
+      return condition(o, 'Healthy')?.message?.startsWith(`${events} failed attempts in a row; last attempt HTTP 400`) ? o : undefined
+    }, 30_000, 250)
+    t.match(condition(failing, 'Healthy'), { status: 'False', reason: 'DeliveryFailing' })
+    const bound = Math.ceil((Date.now() - started) / intervalMs) + 2
+    t.ok(writes <= bound, `${writes} status writes of the Webhook for ${events} failed deliveries (bound ${bound}: one per ${intervalMs} ms, plus the first and the last)`)
+  })
+
   t.test('a watch that expires (410 Gone) lists again and loses no change, re-created objects included', async (t) => {
     const ns = 'relist'
     await k.createNamespace(ns)

@@ -279,7 +279,13 @@ export class KubernetesController {
   }
 }
 
+/**
+ * Whether two sets of conditions say the same thing. Healthy's message counts failures and quotes
+ * the last one: it changes with every failed attempt, so it is a delivery fact, written with the
+ * others at most every status interval.
+ */
 function sameConditions(a: readonly Condition[] | undefined, b: readonly Condition[] | undefined): boolean {
-  const strip = (cs: readonly Condition[] | undefined) => (cs ?? []).map(({ type, status, reason, message, observedGeneration }) => ({ type, status, reason, message, observedGeneration }))
+  const strip = (cs: readonly Condition[] | undefined) =>
+    (cs ?? []).map(({ type, status, reason, message, observedGeneration }) => ({ type, status, reason, observedGeneration, ...(type === 'Healthy' ? {} : { message }) }))
   return jsonEqual(strip(a), strip(b))
 }

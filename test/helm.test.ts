@@ -4,8 +4,10 @@
 // authenticated as the chart's ServiceAccount (a TokenRequest token), through the whole flow — the
 // chart's RBAC is enough — and `kubectl auth can-i` proving it is no more; upgrade and uninstall
 // leave no stray objects.
+import { execFile } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { promisify } from 'node:util'
 import t from 'tap'
 import { request } from 'undici'
 import { parseAllDocuments, parse, stringify } from 'yaml'
@@ -17,6 +19,7 @@ import { startReceiver } from './helpers/receiver.js'
 import { useControlPlane, type ControlPlane } from './k8s/fixture.js'
 
 const root = join(import.meta.dirname, '..')
+const runFile = promisify(execFile)
 const chart = join(root, 'charts', 'hookwise')
 
 interface Obj {
@@ -346,6 +349,14 @@ spec:
     await k.kubectl(['patch', 'deployment', 'hw-hookwise', '-n', 'hookwise-system', '--subresource=status', '--type=merge', '-p', '{"status":{"replicas":2,"readyReplicas":1}}'])
     const waited = await cluster.kubectl(wait![1]!.split(' ').slice(1).map((a) => a.replaceAll("'", '')))
     t.same([waited.code, waited.stdout.trim()], [0, 'deployment.apps/hw-hookwise condition met'], 'the NOTES command returns once one replica is Ready')
+
+    // NOTES step 2's token command, run as printed, for an existing Secret whose key has a dot
+    // and whose first line is a comment (the controller skips comment lines too).
+    await k.kubectl(['create', 'secret', 'generic', 'own-intake', '-n', 'hookwise-system', '--from-literal=tokens.txt=# CI token\ntok-from-file\n'])
+    const notes = await helm(['install', 'notes', chart, '-n', 'hookwise-system', '--dry-run=server', '--set', 'intake.existingSecret=own-intake', '--set', 'intake.existingSecretKey=tokens.txt'])
+    const exportLine = /^ *(export HOOKWISE_INTAKE_TOKEN=.*)$/m.exec(notes)![1]!
+    const printed = await runFile('bash', ['-c', `${exportLine}\nprintf %s "$HOOKWISE_INTAKE_TOKEN"`], { env: { ...cluster.env, PATH: `${dirname(cluster.tools.kubectl)}:${process.env.PATH}` } })
+    t.equal(printed.stdout, 'tok-from-file', 'the NOTES command exports the first token of a key with a dot')
     await k.kubectl(['wait', '--for=condition=Established', 'crd/webhooks.hookwise.dev', 'crd/automations.hookwise.dev', '--timeout=60s'])
     await k.createNamespace('ml')
     const run = await runAsDeployment(t, 'hw', 'hookwise-system')

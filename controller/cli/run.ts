@@ -267,10 +267,12 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       clearInterval(prune)
+      // Deliveries stop at once, while the intake closes and before the source (which may wait on
+      // the API server for final status writes): a replica that lost its Lease must not deliver
+      // meanwhile, as the new leader may already deliver from the same queue.
+      const delivering = engine.stop()
       await server.close()
-      // Deliveries stop before the source: closing it may wait on the API server (final status
-      // writes), and a replica that lost its Lease must not deliver meanwhile.
-      await engine.stop()
+      await delivering
       await watch.close()
       await sender.close()
       await store.close()
@@ -280,8 +282,6 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     })())
   elector?.onLost((reason) => {
     log.error({ reason }, 'lost leadership; stopping (a standby takes over)')
-    // At once, not after the intake closes: the new leader may already deliver from the same queue.
-    void engine.stop()
     void stop().then(() => hooks.onLostLeadership?.(reason))
   })
   return {

@@ -68,8 +68,9 @@ export class KubernetesSource {
       }))
     const changed = (kind: ResourceKind) => (type: string, obj: CustomObject) => {
       const key = objectKey(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '')
+      const inputKey = `${kind}/${key}`
       if (type === 'delete') {
-        this.inputs.delete(`${kind}/${key}`)
+        this.inputs.delete(inputKey)
         this.handlers?.onDeleted(kind, key)
         return this.schedule()
       }
@@ -77,8 +78,8 @@ export class KubernetesSource {
       // of a custom resource with a status subresource, and never on a status write.
       const m = obj.metadata
       const input = JSON.stringify([m?.uid, m?.generation, m?.labels ?? {}, m?.annotations ?? {}])
-      if (type === 'update' && this.inputs.get(`${kind}/${key}`) === input) return
-      this.inputs.set(`${kind}/${key}`, input)
+      if (type === 'update' && this.inputs.get(inputKey) === input) return
+      this.inputs.set(inputKey, input)
       this.schedule()
     }
     this.webhooks = startInformer(o.kubeConfig, { resource: 'webhooks', sources: customSources('webhooks'), onChange: changed('Webhook'), log: o.log })

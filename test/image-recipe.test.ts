@@ -122,7 +122,19 @@ t.test('replayed stages: production dependencies only, as user 65532, hookwise r
   const event = readFileSync(join(root, 'examples/events/link-artifact.json'), 'utf8')
   const res = await request(`${address}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: event })
   t.equal(res.statusCode, 202)
-  t.match(await res.body.json(), { events: [{ duplicate: false }] })
+  const accepted = await res.body.json() as { events: Array<{ duplicate: boolean; deliveries: Array<{ id: string }> }> }
+  t.match(accepted, { events: [{ duplicate: false }] })
+  // The attempt goes out from the compiled sending thread (dist/controller/delivery/sender-thread.js);
+  // nothing listens on the example's port, so it is recorded as a network error, and a thread that
+  // failed to load would have logged an error line (checked below).
+  const id = accepted.events[0]!.deliveries[0]!.id
+  let attempts: Array<{ error: string | null }> = []
+  for (let i = 0; i < 100 && attempts.length === 0; i++) {
+    attempts = ((await (await request(`${address}/v1/deliveries/${id}`)).body.json()) as { attempts: typeof attempts }).attempts
+    if (attempts.length === 0) await new Promise((r) => setTimeout(r, 100))
+  }
+  t.equal(attempts.length, 1, 'one attempt recorded')
+  t.match(attempts[0]?.error, /^NETWORK: /)
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
   child.kill('SIGTERM')
   t.equal(await exited, 0)

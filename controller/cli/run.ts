@@ -15,7 +15,7 @@ import { LeaderElector } from '../kubernetes/leader-election.js'
 import { StandbyServer } from '../server/standby-server.js'
 import { DeliveryEngine } from '../delivery/engine.js'
 import { createBreaker, createRetryDecider } from '../delivery/policies.js'
-import { UndiciSender } from '../delivery/sender.js'
+import { ThreadedSender } from '../delivery/threaded-sender.js'
 import { StatusTracker } from '../delivery/status-tracker.js'
 import { Store } from '../delivery/store.js'
 import { HookwiseError, UsageError } from '../errors.js'
@@ -158,9 +158,11 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   }
   const store = new Store(options.state, { durability: options.durability, checkpointIntervalMs: 1000 })
   const egress = { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] }
-  const sender = new UndiciSender({
+  // Requests go out from a thread of their own (a second core for socket work); see threaded-sender.ts.
+  const sender = new ThreadedSender({
     egress,
     ...(options.connectionsPerOrigin ? { connectionsPerOrigin: options.connectionsPerOrigin } : {}),
+    onThreadError: (err) => log.error({ err }, 'the sending thread stopped; requests in flight will be retried'),
   })
   const tracker = new StatusTracker()
   const metrics = createMetrics()

@@ -1,0 +1,151 @@
+// A Sender whose HTTP work runs on a worker thread (sender-thread.ts): undici, the egress policy's
+// connector, the socket writes and the reading of responses. `hookwise run` uses it so a busy
+// controller spreads over two cores: the main thread takes events, keeps the outbox, renders and
+// signs; the sending thread talks to receivers. Requests started in the same turn of the event loop
+// go to the thread in one message, and the thread answers in batches too.
+import { Worker } from 'node:worker_threads'
+import type { OutgoingRequest } from './request.js'
+import type { SendResult, Sender } from './send-result.js'
+import { UndiciSender, type UndiciSenderOptions } from './sender.js'
+
+/** Requests for the thread, in one message: [id, request, timeoutMs] each. */
+export type SendBatch = Array<[number, OutgoingRequest, number]>
+/** Results from the thread, in one message: [id, result] each. */
+export type ResultBatch = Array<[number, SendResult]>
+
+/** The options of the thread's UndiciSender; test hooks (functions) cannot cross to a thread. */
+export type ThreadedSenderOptions = Omit<UndiciSenderOptions, 'connector'> & {
+  /** Told when the sending thread stops unexpectedly or cannot start (the sender copes either way). */
+  onThreadError?: (err: Error) => void
+  /** The thread's entry module; tests point it elsewhere to see a thread that cannot start. */
+  threadModule?: URL
+}
+
+export class ThreadedSender implements Sender {
+  private readonly options: ThreadedSenderOptions
+  private worker: Worker | undefined
+  /** Set once a thread failed to start: sends then run on this thread, as UndiciSender does. */
+  private inThread: UndiciSender | undefined
+  /** The thread loaded its module and listens (it said 'ready'). */
+  private online = false
+  /** Requests handed to the thread and not answered yet. */
+  private readonly waiting = new Map<number, { resolve: (result: SendResult) => void; request: OutgoingRequest; timeoutMs: number }>()
+  private batch: SendBatch = []
+  private nextId = 1
+  private closed = false
+
+  constructor(options: ThreadedSenderOptions = {}) {
+    this.options = options
+    this.worker = this.startThread()
+  }
+
+  send(request: OutgoingRequest, options: { timeoutMs: number }): Promise<SendResult> {
+    if (this.inThread) return this.inThread.send(request, options)
+    if (this.closed) return Promise.resolve({ latencyMs: 0, error: { code: 'NETWORK', message: 'the sender is closed; hookwise is shutting down' } })
+    return new Promise((resolve) => {
+      const id = this.nextId++
+      this.waiting.set(id, { resolve, request, timeoutMs: options.timeoutMs })
+      if (this.batch.length === 0) queueMicrotask(() => this.flush())
+      this.batch.push([id, request, options.timeoutMs])
+    })
+  }
+
+  private flush(): void {
+    const batch = this.batch
+    this.batch = []
+    if (batch.length === 0) return
+    if (this.inThread) {
+      for (const [id, request, timeoutMs] of batch) void this.inThread.send(request, { timeoutMs }).then((r) => this.settle(id, r))
+      return
+    }
+    // A thread that stopped is replaced on the next send.
+    this.worker ??= this.startThread()
+    this.worker.ref() // requests in flight keep the process alive, as open sockets would
+    this.worker.postMessage(batch)
+  }
+
+  private settle(id: number, result: SendResult): void {
+    const waiting = this.waiting.get(id)
+    if (!waiting) return
+    this.waiting.delete(id)
+    waiting.resolve(result)
+    if (this.waiting.size === 0) this.worker?.unref()
+  }
+
+  private startThread(): Worker {
+    const worker = spawnThread(this.options)
+    this.online = false
+    worker.unref()
+    worker.on('message', (message: ResultBatch | 'ready') => {
+      if (message === 'ready') {
+        if (this.worker === worker) this.online = true
+        return
+      }
+      for (const [id, result] of message) this.settle(id, result)
+    })
+    worker.once('error', (err) => this.lost(worker, err))
+    worker.once('exit', (code) => this.lost(worker, new Error(`the sending thread exited with code ${code}`)))
+    return worker
+  }
+
+  /**
+   * The thread stopped. If it never got ready (its module failed to load), it took no request:
+   * sending moves to this thread for good and the requests go out from here. Otherwise requests it
+   * had are answered as network errors: each may or may not have reached its receiver, so the retry
+   * policy sends it again with the same webhook-id; the next send starts a new thread.
+   */
+  private lost(worker: Worker, err: Error): void {
+    if (this.worker !== worker) return
+    this.worker = undefined
+    if (this.closed && this.online) {
+      this.answerAll(`the sending thread stopped (${err.message})`)
+      return
+    }
+    this.options.onThreadError?.(err)
+    if (!this.online) {
+      const fallback = new UndiciSender(stripThreadOptions(this.options))
+      this.inThread = fallback
+      for (const [id, w] of this.waiting) void fallback.send(w.request, { timeoutMs: w.timeoutMs }).then((r) => this.settle(id, r))
+    } else {
+      this.answerAll(`the sending thread stopped (${err.message}); whether the request reached the receiver is unknown`)
+    }
+    // Requests batched for the failed thread go out with the fallback, or with the next thread.
+    if (this.batch.length > 0 && !this.closed) queueMicrotask(() => this.flush())
+  }
+
+  private answerAll(message: string): void {
+    for (const id of [...this.waiting.keys()]) this.settle(id, { latencyMs: 0, error: { code: 'NETWORK', message } })
+  }
+
+  /** Waits for the requests in flight to be answered, then stops the thread. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.flush()
+    const worker = this.worker
+    if (worker) {
+      worker.ref()
+      const exited = new Promise((resolve) => worker.once('exit', resolve))
+      worker.postMessage('close')
+      await exited
+    }
+    await this.inThread?.close()
+  }
+}
+
+function stripThreadOptions(options: ThreadedSenderOptions): UndiciSenderOptions {
+  const { onThreadError: _onThreadError, threadModule: _threadModule, ...rest } = options
+  return rest
+}
+
+/**
+ * Starts sender-thread: the compiled .js as it is. From source (tests and benchmarks run under
+ * tsx) the thread registers tsx first, since a worker does not inherit tsx's loader (tsx#354).
+ */
+function spawnThread(options: ThreadedSenderOptions): Worker {
+  const workerData = stripThreadOptions(options)
+  const entry = options.threadModule ?? new URL(import.meta.url.endsWith('.ts') ? './sender-thread.ts' : './sender-thread.js', import.meta.url)
+  if (!entry.pathname.endsWith('.ts')) return new Worker(entry, { workerData })
+  const code = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}) })`
+  return new Worker(code, { eval: true, workerData })
+}

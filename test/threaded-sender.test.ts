@@ -1,0 +1,137 @@
+// ThreadedSender against real servers on loopback: the same results as UndiciSender from a worker
+// thread, many requests per message matched to their own results, the egress policy and timeouts
+// applied in the thread, a thread that dies with requests in flight, one that cannot start, close().
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import type { Worker } from 'node:worker_threads'
+import { ThreadedSender, type ThreadedSenderOptions } from '../controller/delivery/threaded-sender.js'
+import { UndiciSender } from '../controller/delivery/sender.js'
+import { buildRequest, type OutgoingRequest } from '../controller/delivery/request.js'
+import { startServer } from './helpers/http-server.js'
+
+const loopback = { egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] } }
+const post = (url: string, body = '{}', id = 'd-1'): OutgoingRequest => ({ method: 'POST', url, headers: { 'Content-Type': 'application/json', 'webhook-id': id }, body })
+
+function newSender(t: { teardown: (fn: () => unknown) => void }, options: ThreadedSenderOptions = loopback): ThreadedSender {
+  const sender = new ThreadedSender(options)
+  t.teardown(() => sender.close())
+  return sender
+}
+const threadOf = (sender: ThreadedSender): Worker => (sender as unknown as { worker: Worker }).worker
+
+t.test('the request arrives and the result comes back exactly as UndiciSender gives them', async (t) => {
+  const server = await startServer(t, (_req, res, body) => {
+    res.writeHead(201, { 'X-Request-Id': 'r-1', 'Retry-After': '7' }).end(`{"echo":${body}}`)
+  })
+  const request = buildRequest({
+    webhook: { url: server.url('/hooks/deploy?x=1'), headers: { 'X-Team': 'ml' }, secrets: [{ name: 'KEY', secretKeyRef: { name: 's', key: 'k' } }], signing: { secret: 'KEY', scheme: 'standard-webhooks' } },
+    secrets: { KEY: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' },
+    body: '{"note":"żółć 🚀"}',
+    deliveryId: 'msg_1',
+    timestamp: 1764241200,
+  })
+  const plain = new UndiciSender(loopback)
+  t.teardown(() => plain.close())
+  const viaThread = await newSender(t).send(request, { timeoutMs: 2000 })
+  const direct = await plain.send(request, { timeoutMs: 2000 })
+  t.equal(viaThread.statusCode, 201)
+  t.equal(viaThread.bodyHead, '{"echo":{"note":"żółć 🚀"}}')
+  t.equal(viaThread.headers?.['retry-after'], '7')
+  const { latencyMs: l1, headers: h1, ...rest1 } = viaThread
+  const { latencyMs: l2, headers: h2, ...rest2 } = direct
+  t.same(rest1, rest2)
+  const { date: _d1, ...same1 } = h1!
+  const { date: _d2, ...same2 } = h2!
+  t.same(same1, same2)
+  t.ok(l1 > 0 && l1 < 2000 && l2 > 0)
+  t.equal(server.received.length, 2)
+  t.same(server.received[0], server.received[1], 'the thread sent the very request the main thread would')
+  t.equal(server.received[0]!.headers['webhook-signature'], request.headers['webhook-signature'])
+})
+
+t.test('200 requests started in one turn: each gets its own result; connectionsPerOrigin holds in the thread', async (t) => {
+  const server = await startServer(t, (req, res) => {
+    setTimeout(() => res.writeHead(200).end(`answer to ${req.headers['webhook-id']}`), 2)
+  })
+  const sender = newSender(t, { ...loopback, connectionsPerOrigin: 4 })
+  const results = await Promise.all(Array.from({ length: 200 }, (_, i) => sender.send(post(server.url('/h'), `{"i":${i}}`, `d-${i}`), { timeoutMs: 5000 })))
+  t.same(results.map((r) => r.bodyHead), Array.from({ length: 200 }, (_, i) => `answer to d-${i}`))
+  t.equal(new Set(server.received.map((r) => r.headers['webhook-id'])).size, 200)
+  t.ok(server.connections() <= 4, `${server.connections()} connections`)
+})
+
+t.test('the egress policy and the timeout apply in the thread', async (t) => {
+  const server = await startServer(t, () => undefined) // never answers
+  const strict = newSender(t, {})
+  const insecure = await strict.send(post(server.url('/h')), { timeoutMs: 2000 })
+  t.equal(insecure.error?.code, 'EGRESS_DENIED')
+  t.match(insecure.error?.message, /http/)
+  const httpOnly = newSender(t, { egress: { allowInsecureHttp: true, allow: [] } })
+  const loop = await httpOnly.send(post(server.url('/h')), { timeoutMs: 2000 })
+  t.equal(loop.error?.code, 'EGRESS_DENIED')
+  t.match(loop.error?.message, /127\.0\.0\.1/)
+  t.equal(server.received.length, 0)
+  const slow = await newSender(t).send(post(server.url('/h')), { timeoutMs: 300 })
+  t.equal(slow.error?.code, 'TIMEOUT')
+  t.match(slow.error?.message, /no response within 300 ms/)
+})
+
+t.test('a thread that dies with requests in flight: they come back as NETWORK errors and the next send gets a new thread', async (t) => {
+  let answer = false
+  const server = await startServer(t, (_req, res) => {
+    if (answer) res.writeHead(200).end('ok')
+  })
+  const errors: string[] = []
+  const sender = newSender(t, { ...loopback, onThreadError: (err) => errors.push(err.message) })
+  const stuck = Array.from({ length: 3 }, (_, i) => sender.send(post(server.url('/h'), '{}', `d-${i}`), { timeoutMs: 10_000 }))
+  while (server.received.length < 3) await new Promise((r) => setTimeout(r, 10))
+  const first = threadOf(sender)
+  await first.terminate()
+  const results = await Promise.all(stuck)
+  for (const r of results) {
+    t.equal(r.error?.code, 'NETWORK')
+    t.match(r.error?.message, /the sending thread stopped \(the sending thread exited with code 1\); whether the request reached the receiver is unknown/)
+  }
+  t.same(errors, ['the sending thread exited with code 1'])
+  answer = true
+  const next = await sender.send(post(server.url('/h'), '{}', 'd-3'), { timeoutMs: 2000 })
+  t.equal(next.statusCode, 200)
+  t.not(threadOf(sender), first, 'a new thread')
+})
+
+t.test('a thread that cannot start: sending moves to the main thread and nothing is lost', async (t) => {
+  const server = await startServer(t, (_req, res) => res.writeHead(200).end('ok'))
+  const errors: string[] = []
+  const sender = newSender(t, { ...loopback, threadModule: new URL('./no-such-thread.js', import.meta.url), onThreadError: (err) => errors.push(err.message) })
+  const results = await Promise.all([0, 1, 2].map((i) => sender.send(post(server.url('/h'), '{}', `d-${i}`), { timeoutMs: 2000 })))
+  t.same(results.map((r) => r.statusCode ?? r.error?.code), [200, 200, 200])
+  t.equal(errors.length, 1)
+  t.match(errors[0], /no-such-thread/)
+  t.equal(server.received.length, 3)
+})
+
+t.test('close() waits for the requests in flight; a send after close is refused', async (t) => {
+  const server = await startServer(t, (_req, res) => setTimeout(() => res.writeHead(200).end('late'), 300))
+  const sender = new ThreadedSender(loopback)
+  const inFlight = sender.send(post(server.url('/h')), { timeoutMs: 5000 })
+  await new Promise((r) => setTimeout(r, 50))
+  await sender.close()
+  const r = await Promise.race([inFlight, Promise.resolve(undefined)])
+  t.equal(r?.statusCode, 200, 'answered before close() resolved')
+  t.equal(r?.bodyHead, 'late')
+  const after = await sender.send(post(server.url('/h')), { timeoutMs: 1000 })
+  t.equal(after.error?.code, 'NETWORK')
+  t.match(after.error?.message, /closed/)
+})
+
+t.test('an idle sender does not keep the process alive', async (t) => {
+  const module = fileURLToPath(new URL('../controller/delivery/threaded-sender.ts', import.meta.url))
+  const script = `import { ThreadedSender } from ${JSON.stringify(module)}
+const s = new ThreadedSender({ egress: { allowInsecureHttp: false, allow: [] } })
+const r = await s.send({ method: 'POST', url: 'http://example.invalid/', headers: {}, body: '' }, { timeoutMs: 1000 })
+console.log(r.error.code)`
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 })
+  t.equal(run.status, 0, run.stderr)
+  t.equal(run.stdout.trim(), 'EGRESS_DENIED')
+})

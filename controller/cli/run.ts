@@ -186,11 +186,12 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
       tracker.attempted(r, Date.now())
       kubernetes?.attempted(r)
       metrics.attempt(r)
+      // Successes are the bulk of a busy controller's lines (one per delivery): debug, so the info
+      // level logs what needs attention; metrics and history count every success.
+      if (r.status === 'succeeded' && !log.isLevelEnabled('debug')) return
       const fields = { delivery: r.delivery.id, automation: r.delivery.automation, webhook: r.delivery.webhook, attempt: r.attempt, status: r.status, statusCode: r.result.statusCode, latencyMs: Math.round(r.result.latencyMs), error: r.result.error?.code }
       if (r.status === 'failed') log.error(fields, `delivery failed: ${r.result.error?.message ?? `HTTP ${r.result.statusCode}`}`)
       else if (r.status === 'pending') log.warn(fields, 'delivery attempt failed; will retry')
-      // Successes are the bulk of a busy controller's lines (one per delivery): debug, so the info
-      // level logs what needs attention; metrics and history count every success.
       else log.debug(fields, 'delivered')
     },
     onError: (err) => log.error({ err }, 'delivery engine error'),

@@ -3,7 +3,8 @@
 // controller spreads over two cores: the main thread takes events, keeps the outbox, renders and
 // signs; the sending thread talks to receivers. Requests started in the same turn of the event loop
 // go to the thread in one message, and the thread answers in batches too.
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startModuleThread } from './module-thread.js'
 import type { OutgoingRequest } from './request.js'
 import type { SendResult, Sender } from './send-result.js'
 import { UndiciSender, type UndiciSenderOptions } from './sender.js'
@@ -73,7 +74,7 @@ export class ThreadedSender implements Sender {
   }
 
   private startThread(): Worker {
-    const worker = spawnThread(this.options)
+    const worker = startModuleThread('./sender-thread', stripThreadOptions(this.options), this.options.threadModule)
     this.online = false
     worker.unref()
     worker.on('message', (message: ResultBatch | 'ready') => {
@@ -136,16 +137,4 @@ export class ThreadedSender implements Sender {
 function stripThreadOptions(options: ThreadedSenderOptions): UndiciSenderOptions {
   const { onThreadError: _onThreadError, threadModule: _threadModule, ...rest } = options
   return rest
-}
-
-/**
- * Starts sender-thread: the compiled .js as it is. From source (tests and benchmarks run under
- * tsx) the thread registers tsx first, since a worker does not inherit tsx's loader (tsx#354).
- */
-function spawnThread(options: ThreadedSenderOptions): Worker {
-  const workerData = stripThreadOptions(options)
-  const entry = options.threadModule ?? new URL(import.meta.url.endsWith('.ts') ? './sender-thread.ts' : './sender-thread.js', import.meta.url)
-  if (!entry.pathname.endsWith('.ts')) return new Worker(entry, { workerData })
-  const code = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}) })`
-  return new Worker(code, { eval: true, workerData })
 }

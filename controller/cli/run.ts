@@ -162,7 +162,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   const sender = new ThreadedSender({
     egress,
     ...(options.connectionsPerOrigin ? { connectionsPerOrigin: options.connectionsPerOrigin } : {}),
-    onThreadError: (err) => log.error({ err }, 'the sending thread stopped; requests in flight will be retried'),
+    onThreadError: (err, mainThread) => log.error({ err }, mainThread ? 'the sending thread could not start; requests go out from the main thread' : 'the sending thread stopped; its requests in flight will be retried from a new one'),
   })
   const tracker = new StatusTracker()
   const metrics = createMetrics()

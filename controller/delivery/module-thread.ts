@@ -7,6 +7,8 @@ import { Worker } from 'node:worker_threads'
 export function startModuleThread(name: string, workerData: unknown, entry?: URL): Worker {
   const url = entry ?? new URL(`${name}${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
   if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData })
-  const code = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}) })`
+  // tsx is resolved here, from this package, not from the worker's working directory.
+  const tsx = import.meta.resolve('tsx/esm/api')
+  const code = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}) })`
   return new Worker(code, { eval: true, workerData })
 }

@@ -16,8 +16,12 @@ export type ResultBatch = Array<[number, SendResult]>
 
 /** The options of the thread's UndiciSender; test hooks (functions) cannot cross to a thread. */
 export type ThreadedSenderOptions = Omit<UndiciSenderOptions, 'connector'> & {
-  /** Told when the sending thread stops unexpectedly or cannot start (the sender copes either way). */
-  onThreadError?: (err: Error) => void
+  /**
+   * Told when the sending thread stops unexpectedly (`mainThread` false: its requests in flight are
+   * answered as network errors and a new thread starts) or cannot start (`mainThread` true: sending
+   * moves to the main thread). The sender copes either way; this is for the log.
+   */
+  onThreadError?: (err: Error, mainThread: boolean) => void
   /** The thread's entry module; tests point it elsewhere to see a thread that cannot start. */
   threadModule?: URL
 }
@@ -41,8 +45,8 @@ export class ThreadedSender implements Sender {
   }
 
   send(request: OutgoingRequest, options: { timeoutMs: number }): Promise<SendResult> {
-    if (this.inThread) return this.inThread.send(request, options)
     if (this.closed) return Promise.resolve({ latencyMs: 0, error: { code: 'NETWORK', message: 'the sender is closed; hookwise is shutting down' } })
+    if (this.inThread) return this.inThread.send(request, options)
     return new Promise((resolve) => {
       const id = this.nextId++
       this.waiting.set(id, { resolve, request, timeoutMs: options.timeoutMs })
@@ -59,10 +63,20 @@ export class ThreadedSender implements Sender {
       for (const [id, request, timeoutMs] of batch) void this.inThread.send(request, { timeoutMs }).then((r) => this.settle(id, r))
       return
     }
-    // A thread that stopped is replaced on the next send.
-    this.worker ??= this.startThread()
-    this.worker.ref() // requests in flight keep the process alive, as open sockets would
-    this.worker.postMessage(batch)
+    let worker: Worker
+    try {
+      // A thread that stopped is replaced on the next send.
+      worker = this.worker ??= this.startThread()
+    } catch (err) {
+      return this.useMainThread(err as Error)
+    }
+    worker.ref() // requests in flight keep the process alive, as open sockets would
+    try {
+      worker.postMessage(batch)
+    } catch (err) {
+      const message = `the request could not be handed to the sending thread: ${(err as Error).message}`
+      for (const [id] of batch) this.settle(id, { latencyMs: 0, error: { code: 'NETWORK', message } })
+    }
   }
 
   private settle(id: number, result: SendResult): void {
@@ -70,7 +84,8 @@ export class ThreadedSender implements Sender {
     if (!waiting) return
     this.waiting.delete(id)
     waiting.resolve(result)
-    if (this.waiting.size === 0) this.worker?.unref()
+    // While closing, the thread stays referenced until it exits: close() waits for that.
+    if (this.waiting.size === 0 && !this.closed) this.worker?.unref()
   }
 
   private startThread(): Worker {
@@ -84,8 +99,13 @@ export class ThreadedSender implements Sender {
       }
       for (const [id, result] of message) this.settle(id, result)
     })
-    worker.once('error', (err) => this.lost(worker, err))
-    worker.once('exit', (code) => this.lost(worker, new Error(`the sending thread exited with code ${code}`)))
+    // 'error' comes over another channel than the thread's messages, so it can overtake a 'ready'
+    // already sent; by 'exit' every message has been delivered, so the thread is judged then.
+    let failure: Error | undefined
+    worker.once('error', (err) => {
+      failure = err
+    })
+    worker.once('exit', (code) => this.lost(worker, failure ?? new Error(`the sending thread exited with code ${code}`)))
     return worker
   }
 
@@ -102,16 +122,20 @@ export class ThreadedSender implements Sender {
       this.answerAll(`the sending thread stopped (${err.message})`)
       return
     }
-    this.options.onThreadError?.(err)
-    if (!this.online) {
-      const fallback = new UndiciSender(stripThreadOptions(this.options))
-      this.inThread = fallback
-      for (const [id, w] of this.waiting) void fallback.send(w.request, { timeoutMs: w.timeoutMs }).then((r) => this.settle(id, r))
-    } else {
-      this.answerAll(`the sending thread stopped (${err.message}); whether the request reached the receiver is unknown`)
-    }
-    // Requests batched for the failed thread go out with the fallback, or with the next thread.
-    if (this.batch.length > 0 && !this.closed) queueMicrotask(() => this.flush())
+    if (!this.online) return this.useMainThread(err)
+    this.options.onThreadError?.(err, false)
+    // The batch is empty here (it is flushed in the microtask after each send), so every request
+    // waiting was handed to this thread.
+    this.answerAll(`the sending thread stopped (${err.message}); whether the request reached the receiver is unknown`)
+  }
+
+  /** No thread could start: sending moves to this thread for good, beginning with the requests waiting. */
+  private useMainThread(err: Error): void {
+    this.options.onThreadError?.(err, true)
+    const fallback = new UndiciSender(stripThreadOptions(this.options))
+    this.inThread = fallback
+    this.batch = [] // its requests are waiting too, and go out below
+    for (const [id, w] of this.waiting) void fallback.send(w.request, { timeoutMs: w.timeoutMs }).then((r) => this.settle(id, r))
   }
 
   private answerAll(message: string): void {

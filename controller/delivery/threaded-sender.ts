@@ -41,7 +41,11 @@ export class ThreadedSender implements Sender {
 
   constructor(options: ThreadedSenderOptions = {}) {
     this.options = options
-    this.worker = this.startThread()
+    try {
+      this.worker = this.startThread()
+    } catch (err) {
+      this.useMainThread(err as Error)
+    }
   }
 
   send(request: OutgoingRequest, options: { timeoutMs: number }): Promise<SendResult> {

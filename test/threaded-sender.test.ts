@@ -2,7 +2,7 @@
 // thread, many requests per message matched to their own results, the egress policy and timeouts
 // applied in the thread, a thread that dies with requests in flight, one that cannot start, close().
 import t from 'tap'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { Worker } from 'node:worker_threads'
@@ -146,29 +146,37 @@ t.test('close() waits for the requests in flight; a send after close is refused'
   t.match(after.error?.message, /closed/)
 })
 
-t.test('in a process with nothing else to do, a request in flight keeps it alive and close() resolves after it', async (t) => {
-  const server = await startServer(t, (_req, res) => setTimeout(() => res.writeHead(200).end('late'), 300))
+/**
+ * Runs `body` in a new Node process started in another folder, after
+ * `const s = new ThreadedSender(<options>)` with thread errors printed; resolves when it exits.
+ */
+async function inChild(options: string, body: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const module = fileURLToPath(new URL('../controller/delivery/threaded-sender.ts', import.meta.url))
   const script = `import { ThreadedSender } from ${JSON.stringify(module)}
-const s = new ThreadedSender({ egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] }, onThreadError: (err) => console.log('thread error', err.message) })
-s.send({ method: 'POST', url: ${JSON.stringify(server.url('/h'))}, headers: {}, body: '{}' }, { timeoutMs: 5000 }).then((r) => console.log('result', r.statusCode))
-setTimeout(() => s.close().then(() => console.log('closed')), 50)`
+const s = new ThreadedSender({ ...${options}, onThreadError: (err) => console.log('thread error', err.message) })
+${body}`
   const child = spawn(process.execPath, ['--import', tsxLoader, '--input-type=module', '-e', script], { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', (c: Buffer) => { out += c })
-  child.stderr.on('data', (c: Buffer) => { out += c })
-  const code = await new Promise((resolve) => child.once('exit', resolve))
-  t.equal(code, 0, out)
-  t.same(out.trim().split('\n'), ['result 200', 'closed'])
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (c: Buffer) => { stdout += c })
+  child.stderr.on('data', (c: Buffer) => { stderr += c })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
+
+t.test('in a process with nothing else to do, a request in flight keeps it alive and close() resolves after it', async (t) => {
+  const server = await startServer(t, (_req, res) => setTimeout(() => res.writeHead(200).end('late'), 300))
+  const run = await inChild("{ egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] } }", `s.send({ method: 'POST', url: ${JSON.stringify(server.url('/h'))}, headers: {}, body: '{}' }, { timeoutMs: 5000 }).then((r) => console.log('result', r.statusCode))
+setTimeout(() => s.close().then(() => console.log('closed')), 50)`)
+  t.equal(run.code, 0, run.stdout + run.stderr)
+  t.same(`${run.stdout}${run.stderr}`.trim().split('\n'), ['result 200', 'closed'])
 })
 
 t.test('an idle sender does not keep the process alive', async (t) => {
-  const module = fileURLToPath(new URL('../controller/delivery/threaded-sender.ts', import.meta.url))
-  const script = `import { ThreadedSender } from ${JSON.stringify(module)}
-const s = new ThreadedSender({ egress: { allowInsecureHttp: false, allow: [] }, onThreadError: (err) => console.log('thread error', err.message) })
-const r = await s.send({ method: 'POST', url: 'http://example.invalid/', headers: {}, body: '' }, { timeoutMs: 1000 })
-console.log(r.error.code)`
-  const run = spawnSync(process.execPath, ['--import', tsxLoader, '--input-type=module', '-e', script], { cwd: tmpdir(), encoding: 'utf8', timeout: 20_000 })
-  t.equal(run.status, 0, run.stderr)
+  const run = await inChild('{ egress: { allowInsecureHttp: false, allow: [] } }', `const r = await s.send({ method: 'POST', url: 'http://example.invalid/', headers: {}, body: '' }, { timeoutMs: 1000 })
+console.log(r.error.code)`)
+  t.equal(run.code, 0, run.stderr)
   t.equal(run.stdout.trim(), 'EGRESS_DENIED')
 })

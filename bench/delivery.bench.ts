@@ -1,5 +1,6 @@
 // Benchmark: durable delivery end to end. Events go over HTTP to the intake of a `hookwise run`
-// child process (POST /v1/events), into its SQLite outbox, and out through undici (from its
+// child process (the compiled dist/, as `npm start` and the image run it; `npm run bench:delivery`
+// builds first; BENCH_FROM_SOURCE=1 runs controller/ through tsx instead) (POST /v1/events), into its SQLite outbox, and out through undici (from its
 // sending thread) to a receiver process on 127.0.0.1 (bench/delivery-receiver.ts). The baseline,
 // measured in the same run against the same receiver, is a plain undici POST loop with no intake
 // and no queue. The machine is shared and its load moves, so the run is made of BENCH_ROUNDS
@@ -9,9 +10,11 @@
 //   durable    deliveries/s: BENCH_EVENTS events sent as fast as the intake takes them by
 //              BENCH_CLIENTS clients, over the time until the receiver has them all; ratioToPlain
 //              (to the plain phase just before). One event per request, then BENCH_BATCH events
-//              per request (an array), in every round
+//              per request (an array), in every round (BENCH_BATCHES lists others, e.g. 50)
 //   cpuUs…     per phase, the CPU time (user + system, from /proc) each process used per request or
-//              delivery: where the two cores go, and steadier than rates on a shared machine
+//              delivery, and the controller's main thread alone (controllerMainThread; the rest is
+//              its sending thread, SQLite's checkpointer and V8's helpers): where the two cores go,
+//              and steadier than rates on a shared machine
 //   latency    p50/p99 event-to-delivery latency at a fixed BENCH_RATE events/s (open loop:
 //              sends follow the schedule whether or not earlier ones were answered); latency is
 //              the receiver's arrival time minus the client's send time, carried in the event's
@@ -22,13 +25,14 @@
 // Everything listens on 127.0.0.1; the run is bounded (BENCH_TIMEOUT_S) and kills its children.
 // Run: npm run bench:delivery   (not part of npm test)
 // Knobs (environment): BENCH_ROUNDS (5), BENCH_EVENTS (20000), BENCH_CLIENTS (= BENCH_PLAIN_CONCURRENCY),
-// BENCH_BATCH (50), BENCH_PLAIN_CONCURRENCY (16), BENCH_RATE (1000), BENCH_SECONDS (5),
+// BENCH_BATCH (50), BENCH_BATCHES (1,BENCH_BATCH), BENCH_PLAIN_CONCURRENCY (16), BENCH_RATE (1000),
+// BENCH_SECONDS (5), BENCH_FROM_SOURCE,
 // BENCH_LOG_LEVEL (info), BENCH_RUN_ARGS (extra `hookwise run` flags; default
 // "--per-webhook-concurrency 512 --connections-per-origin 64 --concurrency 1024"), BENCH_NODE_ARGS
 // (extra node flags for the controller, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
 // BENCH_SHOW_LOG (1: the controller's log on stdout), BENCH_TIMEOUT_S (600).
 import { fork, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -36,15 +40,18 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Pool } from 'undici'
 import type { PhaseStats, ReceiverRequest } from './delivery-receiver.js'
+import { cpuSeconds, median, positiveEnv } from './measure.js'
 
-const env = (name: string, fallback: number): number => {
-  const v = Number(process.env[name] ?? fallback)
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`)
-  return v
-}
+const env = positiveEnv
 const ROUNDS = env('BENCH_ROUNDS', 5)
 const EVENTS = env('BENCH_EVENTS', 20_000)
 const BATCH = env('BENCH_BATCH', 50)
+// Events per request of the durable phases in each round.
+const BATCHES = (process.env.BENCH_BATCHES ?? (BATCH === 1 ? '1' : `1,${BATCH}`)).split(',').map((b) => {
+  const n = Number(b)
+  if (!Number.isInteger(n) || n <= 0) throw new Error('BENCH_BATCHES must list positive whole numbers, e.g. 1,50')
+  return n
+})
 const PLAIN_CONCURRENCY = env('BENCH_PLAIN_CONCURRENCY', 16)
 // As many requests in flight at the intake as the plain loop has at the receiver: the same offered
 // concurrency on both sides of the comparison.
@@ -67,31 +74,19 @@ const clock = (): number => performance.timeOrigin + performance.now()
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 const log = (line: Record<string, unknown>): void => console.log(JSON.stringify({ bench: 'delivery', ...line }))
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined
-  if (pid === process.pid) {
-    const u = process.cpuUsage()
-    return (u.user + u.system) / 1e6
-  }
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ is 100 on Linux)
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * CPU used per delivery by each process during a phase, in µs: where the machine's two cores go.
  * Less sensitive to other load on the machine than rates are.
  */
-function cpuMeter(pids: Record<string, number | undefined>): () => Record<string, number> {
-  const start = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]))
+function cpuMeter(pids: Record<string, number | undefined>, mainThreadOf?: string): () => Record<string, number> {
+  const read = (): Record<string, number | undefined> => ({
+    ...Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)])),
+    ...(mainThreadOf ? { [`${mainThreadOf}MainThread`]: cpuSeconds(pids[mainThreadOf], 'main') } : {}),
+  })
+  const start = read()
   return () => {
     const out: Record<string, number> = {}
-    for (const [name, pid] of Object.entries(pids)) {
-      const end = cpuSeconds(pid)
+    for (const [name, end] of Object.entries(read())) {
       const begin = start[name]
       if (end !== undefined && begin !== undefined) out[name] = end - begin
     }
@@ -220,8 +215,9 @@ spec:
 async function startController(dir: string, receiverPort: number): Promise<{ url: string; child: ChildProcess }> {
   const { manifests, secrets } = writeManifests(dir, receiverPort)
   const port = await freePort()
+  if (!process.env.BENCH_FROM_SOURCE && !existsSync(join(root, 'dist/controller/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm run bench:delivery does)')
   const args = [
-    ...NODE_ARGS, '--import', 'tsx', join(root, 'controller/cli/main.ts'), 'run',
+    ...NODE_ARGS, ...(process.env.BENCH_FROM_SOURCE ? ['--import', 'tsx', join(root, 'controller/cli/main.ts')] : [join(root, 'dist/controller/cli/main.js')]), 'run',
     '--dir', manifests, '--secrets', secrets, '--state', join(dir, 'state'), '--listen', `127.0.0.1:${port}`,
     '--allow-insecure-http', '--egress-allow', '127.0.0.1/32', '--log-level', LOG_LEVEL, ...RUN_ARGS,
   ]
@@ -339,10 +335,9 @@ async function main(): Promise<void> {
     await receiver.wait('warm', WARMUP, deliveryTimeout)
 
     const pids = { client: process.pid, controller: controller.child.pid, receiver: receiver.pid }
-    const batches = BATCH === 1 ? [1] : [1, BATCH]
-    const runs = new Map<number, Array<{ perSecond: number; ratio: number }>>(batches.map((b) => [b, []]))
+    const runs = new Map<number, Array<{ perSecond: number; ratio: number }>>(BATCHES.map((b) => [b, []]))
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const batch of batches) {
+      for (const batch of BATCHES) {
         // Baseline: the plain undici loop to the same receiver, just before the durable phase.
         const plainPhase = `plain-${round}-${batch}`
         const plainStart = clock()
@@ -356,7 +351,7 @@ async function main(): Promise<void> {
         // bridge that forwards events in arrays), so the intake's per-request cost shows apart.
         const phase = `durable-${round}-${batch}`
         const start = clock()
-        const cpu = cpuMeter(pids)
+        const cpu = cpuMeter(pids, 'controller')
         await sendClosedLoop(intake, phase, EVENTS, CLIENTS, batch)
         const acceptedAt = clock()
         const durable = await receiver.wait(phase, EVENTS, deliveryTimeout)
@@ -382,10 +377,6 @@ async function main(): Promise<void> {
     log({ phase: 'latency', rate: RATE, seconds: SECONDS, events: paced.sent, delivered: lat.count, clientMaxLagMs: paced.maxLagMs, ...(lat.latency ? { p50Ms: lat.latency.p50, p90Ms: lat.latency.p90, p99Ms: lat.latency.p99, maxMs: lat.latency.max } : {}) })
 
     const p99 = lat.latency?.p99 ?? Infinity
-    const median = (xs: number[]): number => {
-      const s = [...xs].sort((a, b) => a - b)
-      return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
-    }
     const r2 = (x: number): number => Number(x.toFixed(2))
     for (const [batch, rs] of runs) {
       const perSecond = median(rs.map((r) => r.perSecond))

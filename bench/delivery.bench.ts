@@ -1,7 +1,8 @@
-// Benchmark: durable delivery end to end. Events go over HTTP to the intake of a `hookwise run`
-// child process (the compiled dist/, as `npm start` and the image run it; `npm run bench:delivery`
-// builds first; BENCH_FROM_SOURCE=1 runs controller/ through tsx instead) (POST /v1/events), into its SQLite outbox, and out through undici (from its
-// sending thread) to a receiver process on 127.0.0.1 (bench/delivery-receiver.ts). The baseline,
+// Benchmark: durable delivery end to end. Events go over HTTP to the intake (POST /v1/events) of a
+// `hookwise run` child process, into its SQLite outbox, and out through undici (from its sending
+// thread) to a receiver process on 127.0.0.1 (bench/delivery-receiver.ts). The controller is the
+// compiled dist/, as `npm start` and the image run it (`npm run bench:delivery` builds first;
+// BENCH_FROM_SOURCE=1 runs controller/ through tsx instead). The baseline,
 // measured in the same run against the same receiver, is a plain undici POST loop with no intake
 // and no queue. The machine is shared and its load moves, so the run is made of BENCH_ROUNDS
 // rounds, and each durable phase is compared with a plain phase measured just before it.

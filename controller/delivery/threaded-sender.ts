@@ -62,11 +62,9 @@ export class ThreadedSender implements Sender {
   private flush(): void {
     const batch = this.batch
     this.batch = []
+    // Empty once sending moved to the main thread: useMainThread sends what was batched, and send()
+    // no longer batches.
     if (batch.length === 0) return
-    if (this.inThread) {
-      for (const [id, request, timeoutMs] of batch) void this.inThread.send(request, { timeoutMs }).then((r) => this.settle(id, r))
-      return
-    }
     let worker: Worker
     try {
       // A thread that stopped is replaced on the next send.

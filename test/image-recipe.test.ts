@@ -10,6 +10,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { request } from 'undici'
+import { until } from './helpers/kube.js'
 
 const root = resolve(import.meta.dirname, '..')
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
@@ -128,11 +129,10 @@ t.test('replayed stages: production dependencies only, as user 65532, hookwise r
   // nothing listens on the example's port, so it is recorded as a network error, and a thread that
   // failed to load would have logged an error line (checked below).
   const id = accepted.events[0]!.deliveries[0]!.id
-  let attempts: Array<{ error: string | null }> = []
-  for (let i = 0; i < 100 && attempts.length === 0; i++) {
-    attempts = ((await (await request(`${address}/v1/deliveries/${id}`)).body.json()) as { attempts: typeof attempts }).attempts
-    if (attempts.length === 0) await new Promise((r) => setTimeout(r, 100))
-  }
+  const attempts = await until(`an attempt of delivery ${id}`, async () => {
+    const recorded = ((await (await request(`${address}/v1/deliveries/${id}`)).body.json()) as { attempts: Array<{ error: string | null }> }).attempts
+    return recorded.length > 0 ? recorded : undefined
+  }, 10_000)
   t.equal(attempts.length, 1, 'one attempt recorded')
   t.match(attempts[0]?.error, /^NETWORK: /)
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))

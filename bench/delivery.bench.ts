@@ -32,7 +32,7 @@
 // "--per-webhook-concurrency 512 --connections-per-origin 64 --concurrency 1024"), BENCH_NODE_ARGS
 // (extra node flags for the controller, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
 // BENCH_SHOW_LOG (1: the controller's log on stdout), BENCH_TIMEOUT_S (600).
-import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -40,7 +40,7 @@ import { dirname, join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Pool } from 'undici'
-import type { PhaseStats, ReceiverRequest } from './delivery-receiver.js'
+import { startReceiver } from './receiver-process.js'
 import { cpuSeconds, median, positiveEnv } from './measure.js'
 
 const env = positiveEnv
@@ -114,51 +114,6 @@ const deadline = setTimeout(() => {
   process.exit(1)
 }, TIMEOUT_S * 1000)
 deadline.unref()
-
-// ---- the receiver process ----
-
-interface ReceiverHandle {
-  port: number
-  pid: number | undefined
-  wait(phase: string, n: number, timeoutMs: number): Promise<PhaseStats>
-  stats(phase: string): Promise<PhaseStats>
-}
-
-async function startReceiver(): Promise<ReceiverHandle> {
-  const child = fork(join(here, 'delivery-receiver.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  children.push(child)
-  const replies = new Map<number, (s: PhaseStats) => void>()
-  let ref = 0
-  const port = await new Promise<number>((ok, fail) => {
-    child.once('exit', (code) => fail(new Error(`the receiver exited (${code}) before listening`)))
-    child.on('message', (m: { ready?: boolean; port?: number; ref?: number; stats?: PhaseStats }) => {
-      if (m.ready) ok(m.port!)
-      else if (m.ref !== undefined) {
-        replies.get(m.ref)?.(m.stats!)
-        replies.delete(m.ref)
-      }
-    })
-  })
-  const ask = (req: Omit<ReceiverRequest, 'ref'>, timeoutMs = 10_000): Promise<PhaseStats> =>
-    new Promise((ok, fail) => {
-      const r = ++ref
-      const timer = setTimeout(() => {
-        replies.delete(r)
-        fail(new Error(`receiver: no answer to ${JSON.stringify(req)} within ${timeoutMs} ms`))
-      }, timeoutMs)
-      replies.set(r, (s) => {
-        clearTimeout(timer)
-        ok(s)
-      })
-      child.send({ ...req, ref: r })
-    })
-  return {
-    port,
-    pid: child.pid,
-    wait: (phase, n, timeoutMs) => ask({ op: 'wait', phase, n }, timeoutMs),
-    stats: (phase) => ask({ op: 'stats', phase }),
-  }
-}
 
 // ---- the controller process ----
 
@@ -325,7 +280,7 @@ async function plainLoop(receiverPort: number, phase: string, n: number, concurr
 
 async function main(): Promise<void> {
   workDir = mkdtempSync(join(tmpdir(), 'hookwise-bench-'))
-  const receiver = await startReceiver()
+  const receiver = await startReceiver((child) => children.push(child))
   const controller = await startController(workDir, receiver.port)
   const intake = new Pool(controller.url, { connections: Math.max(CLIENTS, 8) })
   const deliveryTimeout = Math.max(30_000, (EVENTS / 500) * 1000)

@@ -14,13 +14,13 @@
 // Run: npm run bench:sender   (not part of npm test)
 // Knobs (environment): BENCH_ROUNDS (3), BENCH_REQUESTS (40000), BENCH_IN_FLIGHT (512),
 // BENCH_CONNECTIONS (64), BENCH_TIMEOUT_S (300).
-import { fork } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Pool } from 'undici'
-import type { PhaseStats, ReceiverRequest } from './delivery-receiver.js'
+import { startReceiver } from './receiver-process.js'
 import { cpuSeconds, median, positiveEnv } from './measure.js'
 import type * as RequestModule from '../controller/delivery/request.js'
 import type * as SenderModule from '../controller/delivery/sender.js'
@@ -48,24 +48,12 @@ const deadline = setTimeout(() => {
 }, TIMEOUT_S * 1000)
 deadline.unref()
 
-const receiver = fork(join(here, 'delivery-receiver.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-process.on('exit', () => receiver.kill('SIGKILL'))
-const port = await new Promise<number>((ok, fail) => {
-  receiver.once('exit', (code) => fail(new Error(`the receiver exited (${code}) before listening`)))
-  receiver.on('message', (m: { ready?: boolean; port?: number }) => m.ready && ok(m.port!))
+let receiverChild: ChildProcess | undefined
+process.on('exit', () => receiverChild?.kill('SIGKILL'))
+const receiver = await startReceiver((child) => {
+  receiverChild = child
 })
-let ref = 0
-const receiverStats = (phase: string): Promise<PhaseStats> =>
-  new Promise((ok) => {
-    const r = ++ref
-    const onMessage = (m: { ref?: number; stats?: PhaseStats }): void => {
-      if (m.ref !== r) return
-      receiver.off('message', onMessage)
-      ok(m.stats!)
-    }
-    receiver.on('message', onMessage)
-    receiver.send({ op: 'stats', phase, ref: r } satisfies ReceiverRequest)
-  })
+const port = receiver.port
 
 const url = `http://127.0.0.1:${port}/hook`
 const webhook = { url, secrets: [{ name: 'SIGNING_KEY', secretKeyRef: { name: 'bench', key: 'signing-key' } }], signing: { secret: 'SIGNING_KEY', scheme: 'standard-webhooks' as const } }
@@ -84,7 +72,7 @@ async function phase(name: string, one: (phase: string, i: number) => Promise<vo
   }))
   const seconds = (performance.now() - start) / 1000
   const after = read()
-  const stats = await receiverStats(name)
+  const stats = await receiver.stats(name)
   if (stats.count !== REQUESTS) throw new Error(`${name}: the receiver got ${stats.count} of ${REQUESTS} requests`)
   const cpu = Object.fromEntries(Object.keys(before).map((k) => [k, Math.round(((after[k]! - before[k]!) * 1e6) / REQUESTS)]))
   return { perSecond: REQUESTS / seconds, cpu }
@@ -131,5 +119,5 @@ try {
   })
 } finally {
   await Promise.all([pool.close(), inProcess.close(), threaded.close()])
-  receiver.kill()
+  receiverChild?.kill()
 }

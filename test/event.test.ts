@@ -64,3 +64,20 @@ t.test('fuzz: 5,000 mutated events are accepted or refused with diagnostics, nev
   }
   t.ok(refused > 2500, `${refused} refused`)
 })
+
+t.test('nesting: 100 levels of objects and arrays are taken, 101 are refused with the limit named', async (t) => {
+  // The event is level 1, artifact 2, metadata 3: 97 more levels inside metadata reach 100.
+  const nested = (levels: number): unknown => {
+    let v: unknown = 1
+    for (let i = 0; i < levels; i++) v = i % 2 ? { a: v } : [v]
+    return v
+  }
+  const withMetadata = (levels: number) => ({ ...base, artifact: { ...(base.artifact as object), metadata: { deep: nested(levels) } } })
+  t.match(validateEvent(withMetadata(97)), { ok: true })
+  t.match(validateEvent(withMetadata(98)), {
+    ok: false,
+    diagnostics: [{ code: 'HW_EVENT_INVALID', message: 'the event nests objects or arrays more than 100 levels deep', hint: 'flatten the metadata' }],
+  })
+  // A value nested far deeper is refused without walking all of it.
+  t.match(validateEvent(withMetadata(100_000)), { ok: false, diagnostics: [{ message: 'the event nests objects or arrays more than 100 levels deep' }] })
+})

@@ -13,15 +13,19 @@ export type EventResult = { ok: true; event: ArtifactEvent } | { ok: false; diag
 /** Objects and arrays nested deeper than this are refused: cloning and validating an event recurse, and overflow the stack near 10,000 levels. */
 export const MAX_EVENT_DEPTH = 100
 
-/** Whether `value` nests objects or arrays more than `max` levels deep. Iterative, so any depth is safe to ask about. */
+/**
+ * Whether `value` nests objects or arrays more than `max` levels deep. The recursion stops at `max`
+ * levels, so any input is safe to ask about; it allocates nothing (it runs on every event the
+ * intake takes).
+ */
 function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]]
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!
-    if (typeof v !== 'object' || v === null) continue
-    if (depth > max) return true
-    for (const child of Object.values(v)) stack.push([child, depth + 1])
+  if (typeof value !== 'object' || value === null) return false
+  if (max === 0) return true
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (nestedDeeperThan(value[i], max - 1)) return true
+    return false
   }
+  for (const key in value) if (Object.hasOwn(value, key) && nestedDeeperThan((value as Record<string, unknown>)[key], max - 1)) return true
   return false
 }
 

@@ -9,6 +9,7 @@ import { AutomationIndex } from '../match/automation-index.js'
 import type { CompiledAutomation, DesiredState, WebhookEntry } from '../reconcile/desired-state.js'
 import { mapLookup, resolveWebhookSecrets, type SecretLookup } from '../reconcile/secrets.js'
 import { buildRequest, maskedHeaders } from './request.js'
+import { deliveryId } from './delivery-id.js'
 import type { Sender, SendResult } from './send-result.js'
 import { endpointOk, originOf } from './circuit-breaker.js'
 import type { Decision } from './retry-policy.js'
@@ -78,16 +79,6 @@ const WAIT_FOR_WEBHOOK_MS = 30_000
 /** Bounds of the in-memory copy of accepted events (see `events`): entries, and bytes of their JSON. */
 const EVENT_CACHE_ENTRIES = 50_000
 const EVENT_CACHE_BYTES = 64 * 1024 * 1024
-
-/**
- * A new delivery id (the webhook-id): `msg_`, the time in ms as 12 hex digits, then 20 random hex
- * digits. Ids made later sort later, so the outbox's primary-key index (and the attempts' index)
- * grow at one end: a commit of many deliveries writes a few index pages, not one random page each.
- */
-export function deliveryId(now: number): string {
-  const u = randomUUID() // 8-4-4-4-12 hex digits: the first 20 digits, without the dashes
-  return `msg_${Math.max(0, Math.floor(now)).toString(16).padStart(12, '0')}${u.slice(0, 8)}${u.slice(9, 13)}${u.slice(14, 18)}${u.slice(19, 23)}`
-}
 
 export class DeliveryEngine {
   private readonly o: Required<Omit<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>> & Pick<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>

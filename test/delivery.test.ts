@@ -4,7 +4,7 @@ import t from 'tap'
 import { Webhook as StandardWebhook } from 'standardwebhooks'
 import { parseManifest } from '../controller/sources/manifest.js'
 import { validateObjects } from '../controller/reconcile/validate.js'
-import { DeliveryEngine, type AttemptReport } from '../controller/delivery/engine.js'
+import { DeliveryEngine, type AttemptReport, type EngineOptions } from '../controller/delivery/engine.js'
 import { Store } from '../controller/delivery/store.js'
 import { UndiciSender } from '../controller/delivery/sender.js'
 import { createBreaker, createRetryDecider } from '../controller/delivery/policies.js'
@@ -64,7 +64,7 @@ interface Harness {
   settle(): Promise<void>
 }
 
-async function harness(t: TapTest, options: { url?: (r: Receiver) => string; maxPending?: number; extraWebhookSpec?: string } = {}): Promise<Harness> {
+async function harness(t: TapTest, options: { url?: (r: Receiver) => string; maxPending?: number; extraWebhookSpec?: string; engine?: Partial<EngineOptions> } = {}): Promise<Harness> {
   const receiver = await startReceiver(t)
   const store = new Store(t.testdir({}))
   const clock = { now: Date.parse('2026-11-27T10:00:00Z') }
@@ -79,6 +79,7 @@ async function harness(t: TapTest, options: { url?: (r: Receiver) => string; max
     pollIntervalMs: 10,
     ...(options.maxPending ? { maxPending: options.maxPending } : {}),
     onAttempt: (r) => reports.push(r),
+    ...options.engine,
   })
   engine.setState(state(manifests(options.url ? options.url(receiver) : `${receiver.url}/hook`, options.extraWebhookSpec)))
   engine.start()
@@ -267,4 +268,18 @@ t.test('a suspended webhook holds its deliveries', async (t) => {
   await h.settle()
   t.equal(h.receiver.received.length, 0)
   t.match(h.store.get(a!.deliveries[0]!.id), { status: 'pending', lastError: 'webhook default/hook is suspended' })
+})
+
+t.test('a backlog larger than the read window goes out whole, each delivery once, without waiting for the timer', async (t) => {
+  // Two in flight and reads of 8 rows (4 x concurrency, plus those in flight): the engine reads the
+  // outbox again each time its cache runs dry, not on the (hour-long) timer.
+  const h = await harness(t, { engine: { concurrency: 2, perWebhookConcurrency: 2, pollIntervalMs: 3_600_000 } })
+  const accepted = h.engine.accept(Array.from({ length: 25 }, (_, i) => event(`backlog-${i}`)))
+  const ids = accepted.map((a) => a.deliveries[0]!.id)
+  const got = await h.receiver.waitFor(25, 5_000)
+  await h.settle()
+  t.same(got.map((r) => r.headers['webhook-id']).sort(), [...ids].sort(), 'every delivery arrived once')
+  t.equal(h.receiver.received.length, 25, 'and no more')
+  t.equal(h.engine.pendingCount, 0)
+  t.same(h.store.list({ status: 'succeeded', limit: 100 }).length, 25)
 })

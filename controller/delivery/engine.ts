@@ -402,8 +402,13 @@ export class DeliveryEngine {
     // Read more than we can start: rows of a saturated webhook must not hide others.
     const limit = this.o.concurrency * 4 + this.inFlight.size
     const started = performance.now()
+    // Rows in flight are left out (not built); they still count toward whether the read was full.
     let inFlight = 0
-    const rows = this.o.store.due(now, limit, (id) => this.inFlight.has(id) && ++inFlight > 0)
+    const rows = this.o.store.due(now, limit, (id) => {
+      if (!this.inFlight.has(id)) return false
+      inFlight++
+      return true
+    })
     this.cached = new Map()
     this.cachedCount = 0
     for (let i = rows.length - 1; i >= 0; i--) {

@@ -283,3 +283,30 @@ t.test('a backlog larger than the read window goes out whole, each delivery once
   t.equal(h.engine.pendingCount, 0)
   t.same(h.store.list({ status: 'succeeded', limit: 100 }).length, 25)
 })
+
+t.test('under a backlog, slow outbox reads space out the timer\'s re-reads, to at most 10 poll intervals', async (t) => {
+  // One request in flight for the one webhook (a second slot free in all, so the timer looks for
+  // other work), each answered 1 s late: the cache does not run dry during the test, so only the
+  // timer reads the outbox. Each read is made to take 20 ms: 50 x 20 ms would be 1,000 ms between
+  // timer reads, and the bound is 10 x pollIntervalMs (10 ms) = 100 ms of the engine's clock.
+  const h = await harness(t, { engine: { concurrency: 2, perWebhookConcurrency: 1 } })
+  h.receiver.script = Array.from({ length: 20 }, () => ({ status: 200, delayMs: 1_000 }))
+  let reads = 0
+  const due = h.store.due.bind(h.store)
+  h.store.due = (...args: Parameters<typeof due>) => {
+    reads++
+    const until = performance.now() + 20
+    while (performance.now() < until);
+    return due(...args)
+  }
+  h.engine.accept(Array.from({ length: 20 }, (_, i) => event(`slow-read-${i}`)))
+  await h.receiver.waitFor(1)
+  const before = reads
+  t.ok(before > 0, 'the backlog was read from the outbox')
+  h.clock.now += 99
+  await new Promise((r) => setTimeout(r, 60)) // several ticks of the 10 ms timer
+  t.equal(reads, before, 'no timer read before 100 ms of the engine clock')
+  h.clock.now += 1
+  for (let i = 0; i < 50 && reads === before; i++) await new Promise((r) => setTimeout(r, 10))
+  t.equal(reads, before + 1, 'one timer read once 100 ms have passed')
+})

@@ -1,6 +1,7 @@
 // Delivery history from the state folder: `hookwise deliveries`, `hookwise delivery ID`,
 // `hookwise redeliver ID`. They read the SQLite file directly, so they work whether or not the
-// controller is running (a running controller picks a redelivery up within its poll interval).
+// controller is running (a running controller picks a redelivery up within its poll interval, 200 ms,
+// or up to 2 s while it works through a backlog).
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Store, type DeliveryRow, type DeliveryStatus } from '../delivery/store.js'

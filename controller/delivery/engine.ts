@@ -102,7 +102,7 @@ export class DeliveryEngine {
   private cachedCount = 0
   /** When the outbox was last read; 0 forces a read (an outside change, a new state). */
   private readAt = 0
-  /** How often the outbox is read again while rows are cached: pollIntervalMs, longer when reads are slow (see read). */
+  /** How often the timer reads the outbox again: pollIntervalMs, up to 10 times that under a backlog when reads are slow (see read). */
   private readEvery: number
   /** The last read filled its limit: more due rows may wait behind the cached ones. */
   private more = false
@@ -378,13 +378,13 @@ export class DeliveryEngine {
 
   // Reading the outbox costs time per row, so rows read once are kept and started as slots free
   // up. The outbox is read again when it may hold due work the cache lacks: after pollIntervalMs
-  // (retries coming due; longer under a large backlog, see read), after an outside change (kick, a
-  // new state), when the cache ran dry after a read that filled its limit, or when a webhook with a
-  // free slot got new deliveries.
+  // (retries coming due; up to 10 times that under a backlog, see read), after an outside change
+  // (kick, a new state), when the cache ran dry after a read that filled its limit, or when a
+  // webhook with a free slot got new deliveries.
   private dispatchDue(): void {
     if (this.inFlight.size >= this.o.concurrency || !this.ready) return
     const now = this.o.now()
-    if (now - this.readAt >= this.readEvery || now < this.readAt) this.read(now)
+    if (this.readAt === 0 || now - this.readAt >= this.readEvery || now < this.readAt) this.read(now)
     this.startCached(now)
     if (this.inFlight.size < this.o.concurrency && this.mayMissWork()) {
       this.read(now)
@@ -419,10 +419,12 @@ export class DeliveryEngine {
       this.cachedCount++
     }
     this.more = rows.length + inFlight === limit
-    // Under a large backlog a read returns thousands of rows and takes milliseconds; read again on
-    // the timer at most 2 % of the time. Retries coming due then wait up to that long (a second at
-    // 20 ms a read), and nothing is missed: a drained cache and kick() still read at once.
-    this.readEvery = Math.max(this.o.pollIntervalMs, (performance.now() - started) * 50)
+    // Under a backlog (the read filled its window) a read returns thousands of rows and takes
+    // milliseconds: read again on the timer at most 2 % of the time, and at least every 10 poll
+    // intervals. Retries coming due and outside changes (a redelivery from the CLI) then wait up to
+    // that long (2 s with the default 200 ms); kick() and a cache run dry still read at once.
+    const tookMs = performance.now() - started
+    this.readEvery = this.more ? Math.min(this.o.pollIntervalMs * 10, Math.max(this.o.pollIntervalMs, tookMs * 50)) : this.o.pollIntervalMs
     this.readAt = Math.max(now, 1)
     this.fresh.clear()
   }

@@ -133,38 +133,25 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 `
 
-interface RawDelivery {
-  id: string
-  event_seq: number
-  event_id: string
-  automation: string
-  webhook: string
-  status: DeliveryStatus
-  attempts: number
-  next_attempt_at: number
-  created_at: number
-  updated_at: number
-  last_status_code: number | null
-  last_error: string | null
-}
-
-const toDelivery = (r: RawDelivery): DeliveryRow => ({
-  id: r.id,
-  eventSeq: r.event_seq,
-  eventId: r.event_id,
-  automation: r.automation,
-  webhook: r.webhook,
-  status: r.status,
-  attempts: r.attempts,
-  nextAttemptAt: r.next_attempt_at,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-  lastStatusCode: r.last_status_code,
-  lastError: r.last_error,
-})
-
-// due() reads these by position.
+// Every query of whole deliveries selects these columns and reads its rows as arrays (raw):
+// better-sqlite3 builds an array per row faster than an object with named keys, and under backlog
+// the engine reads thousands of rows several times a second. toDelivery reads them by position.
 const DELIVERY_COLUMNS = 'd.id, d.event_seq, e.id AS event_id, d.automation, d.webhook, d.status, d.attempts, d.next_attempt_at, d.created_at, d.updated_at, d.last_status_code, d.last_error'
+
+const toDelivery = (r: unknown[]): DeliveryRow => ({
+  id: r[0] as string,
+  eventSeq: r[1] as number,
+  eventId: r[2] as string,
+  automation: r[3] as string,
+  webhook: r[4] as string,
+  status: r[5] as DeliveryStatus,
+  attempts: r[6] as number,
+  nextAttemptAt: r[7] as number,
+  createdAt: r[8] as number,
+  updatedAt: r[9] as number,
+  lastStatusCode: r[10] as number | null,
+  lastError: r[11] as string | null,
+})
 
 export class Store {
   readonly path: string
@@ -189,14 +176,12 @@ export class Store {
       insertDelivery: db.prepare<[string, number | bigint, string, string, number, number, number]>(
         "INSERT INTO deliveries (id, event_seq, automation, webhook, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
       ),
-      // Rows as arrays (raw): under backlog the engine reads thousands of rows several times a
-      // second, and better-sqlite3 builds an array per row faster than an object with named keys.
       due: db.prepare<[number, number], unknown[]>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.rowid LIMIT ?`).raw(),
       nextDue: db.prepare<[], { t: number | null }>("SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'"),
       pendingCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'"),
       oldestPending: db.prepare<[], { t: number | null }>("SELECT MIN(created_at) AS t FROM deliveries WHERE status = 'pending'"),
       eventBody: db.prepare<[number], { body: string }>('SELECT body FROM events WHERE seq = ?'),
-      get: db.prepare<[string], RawDelivery>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`),
+      get: db.prepare<[string], unknown[]>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`).raw(),
       insertAttempt: db.prepare<[string, number, number, number, string, string, string, number | null, string | null, string | null]>(
         'INSERT INTO attempts (delivery_id, n, started_at, latency_ms, url, request_headers, body, status_code, response_head, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -263,23 +248,7 @@ export class Store {
   /** Pending deliveries due at `now`, oldest first; `skip` leaves out (and does not build) rows by id. */
   due(now: number, limit: number, skip?: (id: string) => boolean): DeliveryRow[] {
     const rows: DeliveryRow[] = []
-    for (const r of this.stmt.due.all(now, limit)) {
-      if (skip?.(r[0] as string)) continue
-      rows.push({
-        id: r[0] as string,
-        eventSeq: r[1] as number,
-        eventId: r[2] as string,
-        automation: r[3] as string,
-        webhook: r[4] as string,
-        status: r[5] as DeliveryStatus,
-        attempts: r[6] as number,
-        nextAttemptAt: r[7] as number,
-        createdAt: r[8] as number,
-        updatedAt: r[9] as number,
-        lastStatusCode: r[10] as number | null,
-        lastError: r[11] as string | null,
-      })
-    }
+    for (const r of this.stmt.due.all(now, limit)) if (!skip?.(r[0] as string)) rows.push(toDelivery(r))
     return rows
   }
 
@@ -364,7 +333,7 @@ export class Store {
     }
     params.push(filter.limit ?? 100)
     const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?`
-    return (this.db.prepare(sql).all(...params) as RawDelivery[]).map(toDelivery)
+    return (this.db.prepare(sql).raw().all(...params) as unknown[][]).map(toDelivery)
   }
 
   /** Per-automation counts for status views. */

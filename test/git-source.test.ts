@@ -10,8 +10,9 @@ import { connect, createServer as createNetServer, type AddressInfo } from 'node
 import { join } from 'node:path'
 import { createRepo, type TestRepo } from './helpers/git-repo.js'
 import { hookwise, type TapTest } from './helpers/cli.js'
-import { automationYaml, names, run, until, webhookYaml } from './helpers/git-run.js'
+import { automationYaml, names, run, webhookYaml } from './helpers/git-run.js'
 import { startReceiver } from './helpers/receiver.js'
+import { until } from './helpers/until.js'
 
 const freePort = (): Promise<number> =>
   new Promise((resolve) => {
@@ -59,7 +60,7 @@ async function serveRepository(t: TapTest): Promise<Remote> {
     },
     async startDaemon() {
       daemon = spawn('git', ['daemon', '--reuseaddr', `--base-path=${srv}`, '--export-all', '--listen=127.0.0.1', `--port=${port}`, srv], { stdio: 'ignore' })
-      await until(() => accepting(port), 'git daemon')
+      await until('git daemon', () => accepting(port), 10_000, 50)
     },
     async stopDaemon() {
       const d = daemon
@@ -68,7 +69,7 @@ async function serveRepository(t: TapTest): Promise<Remote> {
       const gone = new Promise((r) => d.once('exit', r))
       d.kill('SIGTERM')
       await gone
-      await until(async () => !(await accepting(port)), 'git daemon to stop')
+      await until('git daemon to stop', async () => !(await accepting(port)), 10_000, 50)
     },
   }
   t.teardown(() => remote.stopDaemon())
@@ -121,7 +122,7 @@ t.test('new commits are applied on the interval', async (t) => {
   remote.push({ 'hooks/hook.yaml': webhookYaml('http://127.0.0.1:9/hook'), 'hooks/deploy.yaml': automationYaml('deploy') }, 'first')
   const r = await run(t, { git: remote.url, interval: 1000 })
   const next = remote.push({ 'hooks/later.yaml': automationYaml('later') }, 'later')
-  await until(async () => (await r.status()).revision === next, 'the interval fetch', 8000)
+  await until('the interval fetch', async () => (await r.status()).revision === next, 8000, 50)
   t.same(names(await r.status()), ['deploy', 'later'])
 })
 

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { useTools } from './k8s/fixture.js'
 import { isAlive, type Tools } from './k8s/tools.js'
+import { until } from './helpers/until.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -46,15 +47,6 @@ async function startUp(t: Test): Promise<Up> {
   }
 }
 
-async function eventually(check: () => boolean, ms = 30_000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) return false
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  return true
-}
-
 function checkWorks(t: Test, tools: Tools, up: Up) {
   t.equal(up.pids.length, 2, 'etcd and kube-apiserver pids are logged')
   const readyz = spawnSync(tools.kubectl, ['--kubeconfig', up.kubeconfig, 'get', '--raw', '/readyz'], {
@@ -85,7 +77,7 @@ if (tools) {
     checkWorks(t, tools, up)
     up.child.kill('SIGKILL')
     t.same(await up.exited, { code: null, signal: 'SIGKILL' })
-    t.ok(await eventually(() => !up.pids.some(isAlive)), 'etcd and kube-apiserver stopped')
-    t.ok(await eventually(() => !existsSync(dirname(up.kubeconfig))), 'temp folder removed')
+    t.ok(await until('etcd and kube-apiserver to stop', () => !up.pids.some(isAlive), 30_000, 200), 'etcd and kube-apiserver stopped')
+    t.ok(await until('the temp folder to be removed', () => !existsSync(dirname(up.kubeconfig)), 30_000, 200), 'temp folder removed')
   })
 }

@@ -11,6 +11,7 @@ import { LeaderElector, type LeaderElectionOptions } from '../controller/kuberne
 import { createLogger } from '../controller/log.js'
 import type { TapTest } from './helpers/cli.js'
 import { useControlPlane } from './k8s/fixture.js'
+import { until } from './helpers/until.js'
 
 // Short periods so a takeover after expiry happens within seconds; their ratios are the defaults'.
 const TIMING = { leaseDurationMs: 6000, renewDeadlineMs: 4000, retryPeriodMs: 500 }
@@ -46,17 +47,6 @@ if (cluster) {
     return JSON.parse(r.stdout) as LeaseJson
   }
   const ms = (micro: string | undefined) => Date.parse(micro ?? '')
-  /** Polls until `check` returns a value (30 s at most). */
-  const until = async <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const v = await check()
-      if (v !== undefined) return v
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
-
   const elector = (t: TapTest, name: string, identity: string, kc = kubeConfig) => {
     const logs: Array<Record<string, any>> = []
     const sink = new Writable({ write(chunk, _enc, cb) { logs.push(...String(chunk).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>)); cb() } })

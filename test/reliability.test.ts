@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { hookwise, type TapTest } from './helpers/cli.js'
 import { startHookwise } from './helpers/hookwise-process.js'
 import { startReceiver, type Received, type Receiver } from './helpers/receiver.js'
+import { until } from './helpers/until.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -160,17 +161,6 @@ async function postEvents(c: Controller, events: unknown[], headers: Record<stri
   return (json(a) as { events: AcceptedEvent[] }).events
 }
 
-/** Polls `check` every `everyMs` until it returns a value other than undefined; fails after `timeoutMs`. */
-async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(everyMs)
-  }
-}
-
 const distinctIds = (received: readonly Received[]): Set<string> => new Set(received.map((r) => String(r.headers['webhook-id'])))
 
 /** Waits until the controller has no pending delivery left (so history is final). */
@@ -225,7 +215,7 @@ t.test('kill -9 with 500 deliveries in flight, then restart: every delivery arri
   t.ok(beforeRestart < 500, `only part had arrived when it was killed (${beforeRestart} of 500)`)
 
   const second = await startController(h)
-  await until('all 500 deliveries to arrive', () => (distinctIds(receiver.received).size >= 500 ? true : undefined), 120_000)
+  await until('all 500 deliveries to arrive', () => (distinctIds(receiver.received).size >= 500 ? true : undefined), 120_000, 50)
   await drained(second)
 
   const eventOf = new Map([...deliveryOf].map(([e, d]) => [d, e]))
@@ -312,12 +302,12 @@ t.test('a receiver down for a while gets every delivery after it recovers, with 
   await until('every first attempt to be recorded', async () => {
     for (const d of deliveries) if ((await get(d.id)).attempts.length < 1) return undefined
     return true
-  }, 30_000)
+  }, 30_000, 50)
   t.equal(flaky.received.length, 3, 'the flaky receiver got the three first attempts (and answered 503)')
   const recoveredAt = Date.now()
   const revived = await listenOn(t, downPort)
 
-  await until('every delivery to arrive after recovery', () => (flaky.received.length >= 6 && revived.length >= 3 ? true : undefined), 30_000)
+  await until('every delivery to arrive after recovery', () => (flaky.received.length >= 6 && revived.length >= 3 ? true : undefined), 30_000, 50)
   await drained(c, 30_000)
   const gaps: number[] = []
   for (const d of deliveries) {
@@ -536,7 +526,7 @@ t.test('SIGTERM with deliveries in flight: exit 0, in-flight work finished, the 
   const pendingAtExit = by('pending').length
 
   const second = await startController(h)
-  await until('the rest to arrive', () => (distinctIds(receiver.received).size >= 100 ? true : undefined), 120_000)
+  await until('the rest to arrive', () => (distinctIds(receiver.received).size >= 100 ? true : undefined), 120_000, 50)
   await drained(second)
   t.same(distinctIds(receiver.received), ids, 'every delivery arrived')
   t.equal(receiver.received.length, 100, 'exactly once each: nothing in flight was cut off and sent again')

@@ -9,6 +9,7 @@ import { startController, type RunOptions } from '../controller/cli/run.js'
 import { createLogger } from '../controller/log.js'
 import { startReceiver, type Receiver } from './helpers/receiver.js'
 import { hookwise, type TapTest } from './helpers/cli.js'
+import { until } from './helpers/until.js'
 
 const TOKEN = 'intake-token-0123456789'
 const WEBHOOK_TOKEN = 'wh-bearer-secret-777'
@@ -76,14 +77,6 @@ async function run(t: TapTest, extra: Partial<RunOptions> = {}): Promise<Running
   }
 }
 
-const until = async (check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> => {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
-
 t.test('intake: 401, 400 naming the field, 413, 202, duplicates', async (t) => {
   const r = await run(t)
   const noAuth = await r.post('/v1/events', event('e-1'), {})
@@ -125,7 +118,7 @@ t.test('history and redelivery over the API and the CLI; secrets never in logs o
   const ok = await r.post('/v1/events', event('e-h'))
   const id: string = ok.json.events[0].deliveries[0].id
   await r.receiver.waitFor(1)
-  await until(async () => JSON.parse((await r.get(`/v1/deliveries/${id}`)).text).status === 'succeeded', 'success')
+  await until('success', async () => JSON.parse((await r.get(`/v1/deliveries/${id}`)).text).status === 'succeeded', 10_000, 25)
   const one = JSON.parse((await r.get(`/v1/deliveries/${id}`)).text)
   t.match(one, { id, eventId: 'e-h', automation: 'default/deploy', webhook: 'default/hook', status: 'succeeded', attempts: [{ n: 1, statusCode: 200, responseHead: '{"ok":true}', requestHeaders: { Authorization: 'Bearer ****', 'webhook-id': id }, body: '{"version":"acme/p/churn:v7","key":"****"}' }] })
   const list = JSON.parse((await r.get('/v1/deliveries?status=succeeded')).text)
@@ -138,7 +131,7 @@ t.test('history and redelivery over the API and the CLI; secrets never in logs o
   await r.receiver.waitFor(2)
   t.equal(r.receiver.received[1]!.headers['webhook-id'], id, 'redelivered with the same webhook-id')
 
-  await until(async () => JSON.parse((await r.get(`/v1/deliveries/${id}`)).text).status === 'succeeded', 'redelivery success')
+  await until('redelivery success', async () => JSON.parse((await r.get(`/v1/deliveries/${id}`)).text).status === 'succeeded', 10_000, 25)
   const cli = await hookwise(['deliveries', '--state', r.state])
   t.match(cli.stdout, new RegExp(`^ID\\s+AUTOMATION\\s+STATUS\\s+ATTEMPTS\\s+CODE\\s+CREATED\\s+LAST ERROR\\n${id}\\s+default/deploy\\s+SUCCEEDED\\s+2\\s+200\\s+`))
   const detail = await hookwise(['delivery', id, '--state', r.state])
@@ -157,7 +150,7 @@ t.test('folder changes: a new automation matches, an invalid one is reported and
   const r = await run(t)
   writeFileSync(join(r.dir, 'alias.yaml'), automationYaml('on-alias', 'ADD_ARTIFACT_ALIAS').replace('event: {type: ADD_ARTIFACT_ALIAS}', 'event: {type: ADD_ARTIFACT_ALIAS, aliasRegex: "^prod$"}'))
   writeFileSync(join(r.dir, 'broken.yaml'), automationYaml('broken').replace('type: Registry', 'type: Galaxy'))
-  await until(async () => JSON.parse((await r.get('/v1/status')).text).automations.length === 3, 'reload')
+  await until('reload', async () => JSON.parse((await r.get('/v1/status')).text).automations.length === 3, 10_000, 25)
   const status = JSON.parse((await r.get('/v1/status')).text)
   t.same(status.automations.map((a: { name: string; ready: boolean }) => [a.name, a.ready]), [['broken', false], ['deploy', true], ['on-alias', true]])
   t.match(status.automations[0].errors, [{ code: 'HW_SCHEMA', path: 'spec.scope.type', line: 5 }])
@@ -172,7 +165,7 @@ t.test('folder changes: a new automation matches, an invalid one is reported and
   await r.receiver.waitFor(2)
   rmSync(join(r.dir, 'deploy.yaml'))
   const id = pending.json.events[0].deliveries[0].id
-  await until(async () => JSON.parse((await r.get(`/v1/deliveries/${id}`)).text).status === 'cancelled', 'cancellation')
+  await until('cancellation', async () => JSON.parse((await r.get(`/v1/deliveries/${id}`)).text).status === 'cancelled', 10_000, 25)
   t.match(JSON.parse((await r.get(`/v1/deliveries/${id}`)).text), { status: 'cancelled', lastError: 'automation removed' })
 })
 
@@ -182,7 +175,7 @@ t.test('status, health, metrics; get and describe print them', async (t) => {
   t.match(await r.get('/readyz'), { status: 200, text: '{"ready":true}' })
   await r.post('/v1/events', event('e-s'))
   await r.receiver.waitFor(1)
-  await until(async () => JSON.parse((await r.get('/v1/status')).text).automations[0].deliveries.succeeded === 1, 'status')
+  await until('status', async () => JSON.parse((await r.get('/v1/status')).text).automations[0].deliveries.succeeded === 1, 10_000, 25)
   const metrics = (await r.get('/metrics')).text
   t.match(metrics, /^hookwise_events_received_total\{duplicate="false"\} 1$/m)
   t.match(metrics, /^hookwise_deliveries_total\{outcome="succeeded"\} 1$/m)

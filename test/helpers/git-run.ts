@@ -31,16 +31,6 @@ export const event = (id: string): Record<string, unknown> => ({
   artifact: { id: 'QQ==', name: 'churn', version: 'v7' },
 })
 
-export const until = async (check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> => {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
-
-
 export interface Running {
   /** The --state folder. */
   state: string

@@ -45,23 +45,6 @@ export function kube(cluster: ControlPlane): Kube {
   return k
 }
 
-/** Polls `check` until it returns a value other than undefined/false; fails with `what` and the last value seen. */
-export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await check()
-      if (v !== undefined && v !== false) return v
-      last = v
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`)
-    await new Promise((r) => setTimeout(r, everyMs))
-  }
-}
-
 /** The condition of a type from an object's status. */
 export const condition = (o: KubeObject | undefined, type: string): { type: string; status: string; reason: string; message: string; observedGeneration?: number; lastTransitionTime: string } | undefined =>
   o?.status?.conditions?.find((c: { type: string }) => c.type === type)

@@ -102,7 +102,7 @@ if (cluster) {
     child.stdout.on('data', (d) => { out += String(d) })
     child.stderr.on('data', (d) => { err += String(d) })
     t.teardown(() => { if (t.passing() === false) t.comment(`child replica's log:\n${err}`) })
-    await until('the child replica to lead', () => (out.includes('"leader":"replica-killed"') ? true : undefined), 60_000)
+    await until('the child replica to lead', () => out.includes('"leader":"replica-killed"'), 60_000)
     const held = await readLease('killed')
     t.equal(held.spec.holderIdentity, 'replica-killed')
 

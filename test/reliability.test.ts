@@ -167,7 +167,7 @@ const distinctIds = (received: readonly Received[]): Set<string> => new Set(rece
 async function drained(c: Controller, timeoutMs = 60_000): Promise<void> {
   await until('no pending deliveries', async () => {
     const a = await call(`${c.url}/v1/deliveries?status=pending&limit=1000`, { method: 'GET' })
-    return a.status === 200 && (json(a) as unknown[]).length === 0 ? true : undefined
+    return a.status === 200 && (json(a) as unknown[]).length === 0
   }, timeoutMs, 100)
 }
 
@@ -208,14 +208,14 @@ t.test('kill -9 with 500 deliveries in flight, then restart: every delivery arri
   const ids = new Set(deliveryOf.values())
   t.equal(ids.size, 500, '500 distinct delivery ids in the 202 answers')
 
-  await until('some deliveries to arrive', () => (distinctIds(receiver.received).size >= 100 ? true : undefined), 60_000, 10)
+  await until('some deliveries to arrive', () => distinctIds(receiver.received).size >= 100, 60_000, 10)
   const killed = await first.kill('SIGKILL')
   t.equal(killed.signal, 'SIGKILL', 'the controller died of SIGKILL')
   const beforeRestart = distinctIds(receiver.received).size
   t.ok(beforeRestart < 500, `only part had arrived when it was killed (${beforeRestart} of 500)`)
 
   const second = await startController(h)
-  await until('all 500 deliveries to arrive', () => (distinctIds(receiver.received).size >= 500 ? true : undefined), 120_000, 50)
+  await until('all 500 deliveries to arrive', () => distinctIds(receiver.received).size >= 500, 120_000, 50)
   await drained(second)
 
   const eventOf = new Map([...deliveryOf].map(([e, d]) => [d, e]))
@@ -307,7 +307,7 @@ t.test('a receiver down for a while gets every delivery after it recovers, with 
   const recoveredAt = Date.now()
   const revived = await listenOn(t, downPort)
 
-  await until('every delivery to arrive after recovery', () => (flaky.received.length >= 6 && revived.length >= 3 ? true : undefined), 30_000, 50)
+  await until('every delivery to arrive after recovery', () => flaky.received.length >= 6 && revived.length >= 3, 30_000, 50)
   await drained(c, 30_000)
   const gaps: number[] = []
   for (const d of deliveries) {
@@ -509,7 +509,7 @@ t.test('SIGTERM with deliveries in flight: exit 0, in-flight work finished, the 
   const ids = new Set(accepted.map((a) => a.deliveries[0]!.id))
   t.equal(ids.size, 100)
 
-  await until('some deliveries to arrive', () => (receiver.received.length >= 10 ? true : undefined), 60_000, 10)
+  await until('some deliveries to arrive', () => receiver.received.length >= 10, 60_000, 10)
   const exit = await first.kill('SIGTERM')
   t.same(exit, { code: 0, signal: null }, 'exit code 0 after SIGTERM')
   t.ok(first.lines.some((l) => l.includes('"shutting down"') && l.includes('SIGTERM')), 'it logged the shutdown')
@@ -526,7 +526,7 @@ t.test('SIGTERM with deliveries in flight: exit 0, in-flight work finished, the 
   const pendingAtExit = by('pending').length
 
   const second = await startController(h)
-  await until('the rest to arrive', () => (distinctIds(receiver.received).size >= 100 ? true : undefined), 120_000, 50)
+  await until('the rest to arrive', () => distinctIds(receiver.received).size >= 100, 120_000, 50)
   await drained(second)
   t.same(distinctIds(receiver.received), ids, 'every delivery arrived')
   t.equal(receiver.received.length, 100, 'exactly once each: nothing in flight was cut off and sent again')

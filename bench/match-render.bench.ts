@@ -4,9 +4,9 @@
 // Run: npm run bench   (not part of npm test)
 import type { ArtifactEvent } from '../controller/api/types.generated.js'
 import { AutomationIndex, filtersAccept } from '../controller/match/automation-index.js'
-import type { CompiledAutomation } from '../controller/reconcile/desired-state.js'
+import type { CompiledAutomation } from '../controller/model/desired-state.js'
 import { validateObjects } from '../controller/reconcile/validate.js'
-import type { ManifestObject } from '../controller/sources/manifest.js'
+import type { ManifestObject } from '../controller/model/manifest-object.js'
 
 const EVENT_TYPES = ['LINK_ARTIFACT', 'UNLINK_ARTIFACT', 'CREATE_ARTIFACT', 'ADD_ARTIFACT_ALIAS', 'ADD_ARTIFACT_TAG', 'REMOVE_ARTIFACT_TAG'] as const
 

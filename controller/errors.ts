@@ -62,6 +62,17 @@ export interface Diagnostic extends Location {
   hint?: string
 }
 
+function position(d: Diagnostic): string {
+  if (!d.file) return ''
+  return `${d.file}${d.line ? `:${d.line}` : ''}${d.line && d.column ? `:${d.column}` : ''}: `
+}
+
+/** `file:line:col: error CODE: Object ns/name: field.path: message` and an indented hint. */
+export function formatText(d: Diagnostic): string {
+  const where = [d.object, d.path].filter(Boolean).join(': ')
+  return `${position(d)}${d.severity} ${d.code}: ${where ? `${where}: ` : ''}${d.message}${d.hint ? `\n  hint: ${d.hint}` : ''}`
+}
+
 /** An error hookwise throws: a stable code, a message that says what is wrong, a hint that says what to do. */
 export class HookwiseError extends Error {
   readonly code: ErrorCode

@@ -4,10 +4,10 @@
 import t from 'tap'
 import { parseManifest } from '../controller/sources/manifest.js'
 import { validateObjects } from '../controller/reconcile/validate.js'
-import { automationStatus, setCondition, webhookStatus, type StatusInputs } from '../controller/reconcile/object-status.js'
-import { mapLookup } from '../controller/reconcile/secrets.js'
+import { automationStatus, setCondition, webhookStatus, type StatusInputs } from '../controller/model/object-status.js'
+import { mapLookup } from '../controller/model/secrets.js'
 import { checkUrl } from '../controller/delivery/egress.js'
-import type { AutomationFacts, WebhookFacts } from '../controller/delivery/status-tracker.js'
+import type { AutomationFacts, WebhookFacts } from '../controller/model/delivery.js'
 
 const NOW = Date.parse('2026-11-28T10:00:00Z')
 

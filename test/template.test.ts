@@ -1,6 +1,7 @@
 // Payload templates: the W&B variables, typed insertion, and a body that is valid JSON whatever the values hold.
 import t from 'tap'
-import { compilePayload, compilePayloadText, type CompiledTemplate } from '../controller/template/compile.js'
+import type { CompiledTemplate } from '../controller/model/compiled-template.js'
+import { compilePayload, compilePayloadText } from '../controller/template/compile.js'
 import type { ArtifactEvent } from '../controller/api/types.generated.js'
 
 const event = (over: Partial<ArtifactEvent> = {}, metadata: Record<string, unknown> = { accuracy: 0.93, framework: 'xgboost' }): ArtifactEvent => ({

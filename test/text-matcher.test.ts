@@ -1,5 +1,5 @@
 import t from 'tap'
-import { compileTextMatcher } from '../controller/match/text-matcher.js'
+import { compileTextMatcher } from '../controller/model/text-matcher.js'
 
 t.test('anchored literals compare strings and agree with the regular expression', async (t) => {
   const inputs = ['production', 'production ', 'Production', 'pre-production', '', 'staging', 'production\n']

@@ -1,7 +1,7 @@
 // The reconcile work queue (controller/reconcile/work-queue.ts): per-key deduplication, no key
 // worked on twice at once, a key added while worked on runs again, failures back off and retry.
 import t from 'tap'
-import { WorkQueue } from '../controller/reconcile/work-queue.js'
+import { WorkQueue } from '../controller/kubernetes/work-queue.js'
 
 const tick = () => new Promise((r) => setImmediate(r))
 

@@ -4,10 +4,10 @@ import { parseEvent } from '../api/event.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { HookwiseError, UsageError } from '../errors.js'
 import { filtersAccept } from '../match/automation-index.js'
-import { objectKey, DEFAULT_NAMESPACE, type CompiledAutomation, type WebhookEntry } from '../reconcile/desired-state.js'
-import { mapLookup, resolveWebhookSecrets } from '../reconcile/secrets.js'
+import { objectKey, DEFAULT_NAMESPACE, type CompiledAutomation, type WebhookEntry } from '../model/desired-state.js'
+import { mapLookup, resolveWebhookSecrets } from '../model/secrets.js'
 import { loadDesiredState, type LoadedState } from '../sources/load.js'
-import { formatText } from './diagnostics-format.js'
+import { formatText } from '../errors.js'
 import { readInput, type CliIO } from './io.js'
 
 export interface AutomationInputOptions {

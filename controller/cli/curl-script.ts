@@ -5,7 +5,7 @@ import type { WebhookSpec } from '../api/types.generated.js'
 import { HookwiseError } from '../errors.js'
 import { buildRequest } from '../delivery/request.js'
 import { signatureHeaders, type SigningScheme } from '../delivery/signing.js'
-import { ACCESS_TOKEN } from '../template/variables.js'
+import { ACCESS_TOKEN } from '../model/secrets.js'
 import { VERSION } from '../version.js'
 
 export interface CurlScriptInput {

@@ -1,10 +1,11 @@
 // Registers the commands of the delivery side: run, emit, deliveries, delivery, redeliver, get, describe.
 import { InvalidArgumentError, Option, type Command } from 'commander'
-import type { DeliveryStatus } from '../delivery/store.js'
+import type { DeliveryStatus } from '../model/delivery.js'
 import { emitCommand, type EmitOptions } from './emit.js'
 import { deliveriesCommand, deliveryCommand, redeliverCommand } from './history.js'
 import type { CliIO } from './io.js'
-import { runCommand, type RunOptions } from './run.js'
+import type { RunOptions } from '../app/start-controller.js'
+import { runCommand } from './run.js'
 import { describeCommand, getCommand } from './status.js'
 import { testWebhookCommand, type TestWebhookOptions } from './test-webhook.js'
 import { collect } from './options.js'

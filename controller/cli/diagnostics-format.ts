@@ -1,19 +1,8 @@
 // Prints diagnostics for people (text), for programs (json) and for GitHub Actions annotations.
-import type { Diagnostic } from '../errors.js'
+import { formatText, type Diagnostic } from '../errors.js'
 
 export type DiagnosticsFormat = 'text' | 'json' | 'github'
 export const DIAGNOSTICS_FORMATS: readonly DiagnosticsFormat[] = ['text', 'json', 'github']
-
-function position(d: Diagnostic): string {
-  if (!d.file) return ''
-  return `${d.file}${d.line ? `:${d.line}` : ''}${d.line && d.column ? `:${d.column}` : ''}: `
-}
-
-/** `file:line:col: error CODE: Object ns/name: field.path: message` and an indented hint. */
-export function formatText(d: Diagnostic): string {
-  const where = [d.object, d.path].filter(Boolean).join(': ')
-  return `${position(d)}${d.severity} ${d.code}: ${where ? `${where}: ` : ''}${d.message}${d.hint ? `\n  hint: ${d.hint}` : ''}`
-}
 
 // GitHub workflow commands: data escapes %, CR, LF; property values also : and ,.
 const escapeData = (s: string): string => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')

@@ -3,7 +3,7 @@ import { request } from 'undici'
 import { parseEvent, validateEvent } from '../api/event.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { HookwiseError, UsageError } from '../errors.js'
-import { formatText } from './diagnostics-format.js'
+import { formatText } from '../errors.js'
 import { readInput, type CliIO } from './io.js'
 import { clientToken } from './options.js'
 

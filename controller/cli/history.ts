@@ -4,7 +4,8 @@
 // or up to 2 s while it works through a backlog).
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { Store, type DeliveryRow, type DeliveryStatus } from '../delivery/store.js'
+import { Store } from '../delivery/store.js'
+import type { DeliveryRow, DeliveryStatus } from '../model/delivery.js'
 import { HookwiseError } from '../errors.js'
 import type { CliIO } from './io.js'
 

@@ -1,7 +1,8 @@
 import { parseEvent } from '../api/event.js'
 import { AutomationIndex } from '../match/automation-index.js'
 import { loadDesiredState } from '../sources/load.js'
-import { formatText, summary } from './diagnostics-format.js'
+import { formatText } from '../errors.js'
+import { summary } from './diagnostics-format.js'
 import { readInput, type CliIO } from './io.js'
 
 /** `hookwise match`: prints NAMESPACE/NAME of every automation the event fires. */

@@ -8,7 +8,7 @@ import { computePlan, type PlanRevision } from '../plan/plan.js'
 import type { NamedEvent } from '../plan/sample-events.js'
 import { checkoutManifests, openRepository, pathInRepository, resolveCommit } from '../sources/git-revision.js'
 import { loadRevision } from '../sources/revision-state.js'
-import { formatText } from './diagnostics-format.js'
+import { formatText } from '../errors.js'
 import type { CliIO } from './io.js'
 
 export type PlanFormat = 'markdown' | 'json'

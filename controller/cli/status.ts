@@ -3,7 +3,7 @@
 import { request } from 'undici'
 import { HookwiseError, UsageError } from '../errors.js'
 import type { StatusReport } from '../server/status-report.js'
-import { formatText } from './diagnostics-format.js'
+import { formatText } from '../errors.js'
 import { table } from './history.js'
 import type { CliIO } from './io.js'
 import { clientToken } from './options.js'

@@ -4,10 +4,10 @@ import { randomUUID } from 'node:crypto'
 import { buildRequest, defaultTestPayload } from '../delivery/request.js'
 import { UndiciSender } from '../delivery/sender.js'
 import { HookwiseError, UsageError } from '../errors.js'
-import { DEFAULT_NAMESPACE, objectKey } from '../reconcile/desired-state.js'
-import { mapLookup, resolveWebhookSecrets } from '../reconcile/secrets.js'
+import { DEFAULT_NAMESPACE, objectKey } from '../model/desired-state.js'
+import { mapLookup, resolveWebhookSecrets } from '../model/secrets.js'
 import { loadDesiredState } from '../sources/load.js'
-import { formatText } from './diagnostics-format.js'
+import { formatText } from '../errors.js'
 import { readInput, type CliIO } from './io.js'
 
 export interface TestWebhookOptions {

@@ -6,14 +6,15 @@ import { randomUUID } from 'node:crypto'
 import type { ArtifactEvent, WebhookSpec } from '../api/types.generated.js'
 import { HookwiseError } from '../errors.js'
 import { AutomationIndex } from '../match/automation-index.js'
-import type { CompiledAutomation, DesiredState, WebhookEntry } from '../reconcile/desired-state.js'
-import { mapLookup, resolveWebhookSecrets, type SecretLookup } from '../reconcile/secrets.js'
+import type { CompiledAutomation, DesiredState, WebhookEntry } from '../model/desired-state.js'
+import { mapLookup, resolveWebhookSecrets, type SecretLookup } from '../model/secrets.js'
 import { buildRequest, maskedHeaders } from './request.js'
 import { deliveryId } from './delivery-id.js'
 import type { Sender, SendResult } from './send-result.js'
 import { endpointOk, originOf } from './circuit-breaker.js'
 import type { Decision } from './retry-policy.js'
-import type { AttemptRow, DeliveryRow, DeliveryStatus, NewDelivery, NextState, Store } from './store.js'
+import type { AttemptRow, DeliveryRow, DeliveryStatus } from '../model/delivery.js'
+import type { NewDelivery, NextState, Store } from './store.js'
 
 /** What to do after an attempt (the retry policy's decision). */
 export type Verdict = Decision

@@ -1,24 +1,8 @@
 // What happened lately, per automation and per webhook: the facts status is made of (served at
 // /v1/status and by `hookwise get`; written onto the custom resources in Kubernetes mode).
 import type { DeliveryRecord } from '../api/types.generated.js'
+import type { AutomationFacts, DeliveryStatus, WebhookFacts } from '../model/delivery.js'
 import type { AcceptedEvent, AttemptReport } from './engine.js'
-
-export interface AutomationFacts {
-  lastTriggered?: string
-  lastDelivery?: DeliveryRecord
-  counters: { triggered: number; succeeded: number; failed: number }
-}
-
-export interface WebhookFacts {
-  lastDelivery?: DeliveryRecord
-  consecutiveFailures: number
-  /** Set when the endpoint answered 410 Gone. */
-  gone?: boolean
-  /** Why the last attempt got no response (timeout, network, egress), when it did not. */
-  lastError?: string
-  /** Why the egress policy refused the address the URL resolved to; cleared by a success. */
-  egressDenied?: string
-}
 
 const OUTCOME = { succeeded: 'Succeeded', pending: 'Retrying', failed: 'Failed', cancelled: 'Cancelled' } as const
 

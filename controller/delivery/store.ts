@@ -7,38 +7,7 @@ import { mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-
-export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled'
-
-export interface DeliveryRow {
-  id: string
-  eventSeq: number
-  eventId: string
-  automation: string
-  webhook: string
-  status: DeliveryStatus
-  attempts: number
-  nextAttemptAt: number
-  createdAt: number
-  updatedAt: number
-  lastStatusCode: number | null
-  lastError: string | null
-}
-
-export interface AttemptRow {
-  deliveryId: string
-  n: number
-  startedAt: number
-  latencyMs: number
-  url: string
-  /** Request headers as sent, with credentials masked. */
-  requestHeaders: Record<string, string>
-  /** The body as sent, with secret values masked. */
-  body: string
-  statusCode: number | null
-  responseHead: string | null
-  error: string | null
-}
+import type { AttemptRow, DeliveryRow, DeliveryStatus } from '../model/delivery.js'
 
 /** An event to store, with the deliveries it matched. */
 export interface NewEvent {

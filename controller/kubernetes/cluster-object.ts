@@ -1,6 +1,6 @@
 // Custom resources as read from the API server, turned into the manifest objects the validator takes
 // (the same shape a folder or git yields). Pure.
-import type { ManifestObject, SourceRef } from '../sources/manifest.js'
+import type { ManifestObject, SourceRef } from '../model/manifest-object.js'
 
 /** The parts of a custom resource hookwise reads; the rest of metadata is the API server's. */
 export interface ClusterObject {

@@ -2,7 +2,7 @@
 // cost of one event depends on the automations in its own registry, collection and project, not on
 // how many automations exist elsewhere. Pure.
 import type { ArtifactEvent } from '../api/types.generated.js'
-import type { CompiledAutomation } from '../reconcile/desired-state.js'
+import type { CompiledAutomation } from '../model/desired-state.js'
 
 /** An automation with its rank in namespace/name order, so merging buckets sorts numbers, not strings. */
 interface Entry {

@@ -3,8 +3,8 @@
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { buildRequest, maskedHeaders } from '../delivery/request.js'
 import { signatureHeaders } from '../delivery/signing.js'
-import type { CompiledAutomation, WebhookEntry } from '../reconcile/desired-state.js'
-import { ACCESS_TOKEN } from '../template/variables.js'
+import type { CompiledAutomation, WebhookEntry } from '../model/desired-state.js'
+import { ACCESS_TOKEN } from '../model/secrets.js'
 
 export const MASK = '****'
 /** The webhook-id of previews. */

@@ -2,7 +2,7 @@
 // sample of its event type filled in to fit its scope and filters. Pure.
 import type { ArtifactEvent, AutomationSpec, MetadataCondition } from '../api/types.generated.js'
 import { AutomationIndex } from '../match/automation-index.js'
-import type { CompiledAutomation } from '../reconcile/desired-state.js'
+import type { CompiledAutomation } from '../model/desired-state.js'
 
 /** An event read from an events folder; `file` is how to name it in the plan. */
 export interface NamedEvent {

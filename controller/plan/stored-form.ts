@@ -5,7 +5,7 @@
 // folder is applied (a `payload` mapping's keys are sent in the order the cluster returns them). Pure.
 import { API_GROUP_VERSION } from '../api/schemas.js'
 import { validators } from '../api/validators.js'
-import type { ManifestObject } from '../sources/manifest.js'
+import type { ManifestObject } from '../model/manifest-object.js'
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys)

@@ -6,11 +6,12 @@ import { allDefinitions, schemas, API_GROUP, API_GROUP_VERSION } from '../api/sc
 import { validators } from '../api/validators.js'
 import { formatPath, schemaDiagnostics, type FieldPath } from '../api/schema-errors.js'
 import type { Diagnostic, ErrorCode } from '../errors.js'
-import type { ManifestObject } from '../sources/manifest.js'
+import type { ManifestObject } from '../model/manifest-object.js'
 import { compilePayload, compilePayloadText, type TemplateProblem } from '../template/compile.js'
-import { ACCESS_TOKEN, METADATA_PREFIX, VARIABLES, isReservedSecretName, type EventType } from '../template/variables.js'
+import { ACCESS_TOKEN } from '../model/secrets.js'
+import { METADATA_PREFIX, VARIABLES, isReservedSecretName, type EventType } from '../template/variables.js'
 import { checkCelRules } from './cel-twins.js'
-import { compileTextMatcher, type TextMatcher } from '../match/text-matcher.js'
+import { compileTextMatcher, type TextMatcher } from '../model/text-matcher.js'
 import {
   DEFAULT_NAMESPACE,
   objectKey,
@@ -19,7 +20,7 @@ import {
   type DesiredState,
   type SecretEntry,
   type WebhookEntry,
-} from './desired-state.js'
+} from '../model/desired-state.js'
 
 const defs = allDefinitions()
 

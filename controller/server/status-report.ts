@@ -1,11 +1,12 @@
 // The status of every Webhook and Automation outside Kubernetes: GET /v1/status and `hookwise get`.
 import type { DeliveryRecord } from '../api/types.generated.js'
 import type { StatusTracker } from '../delivery/status-tracker.js'
-import type { DeliveryStatus, Store } from '../delivery/store.js'
+import type { Store } from '../delivery/store.js'
+import type { DeliveryStatus } from '../model/delivery.js'
 import type { Diagnostic } from '../errors.js'
 import type { GitSourceStatus } from '../sources/git-follow.js'
 import type { LoadedState } from '../sources/load.js'
-import { automationByKey, objectErrors, objectKey } from '../reconcile/desired-state.js'
+import { automationByKey, objectErrors, objectKey } from '../model/desired-state.js'
 
 export interface ObjectStatus {
   namespace: string

@@ -2,7 +2,8 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { HookwiseError, type Diagnostic } from '../errors.js'
-import { MAX_MANIFEST_BYTES, parseManifest, type ManifestObject } from './manifest.js'
+import type { ManifestObject } from '../model/manifest-object.js'
+import { MAX_MANIFEST_BYTES, parseManifest } from './manifest.js'
 
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml'])
 const SKIPPED_DIRS = new Set(['node_modules'])

@@ -2,7 +2,7 @@
 import { realpath } from 'node:fs/promises'
 import type { Diagnostic } from '../errors.js'
 import { validateObjects } from '../reconcile/validate.js'
-import type { DesiredState } from '../reconcile/desired-state.js'
+import type { DesiredState } from '../model/desired-state.js'
 import { loadTree } from './folder.js'
 
 export interface FolderSources {

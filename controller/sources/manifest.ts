@@ -2,6 +2,7 @@
 // every later error can name file, line and column. Pure: text in, objects and diagnostics out.
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml'
 import type { Diagnostic } from '../errors.js'
+import type { FieldPath, ManifestObject, SourceRef } from '../model/manifest-object.js'
 
 /** Files larger than this are refused before parsing. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -9,28 +10,6 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 const MAX_ALIAS_COUNT = 100
 /** Syntax errors reported per document; one broken bracket can cause hundreds. */
 const MAX_SYNTAX_ERRORS = 5
-
-export type FieldPath = ReadonlyArray<string | number>
-
-/** Position of an object's document, and of any field in it. */
-export interface SourceRef {
-  file: string
-  /** 0-based index of the document within its file. */
-  document: number
-  line: number
-  column: number
-  /** Line and column of a field; falls back to the nearest existing parent, then to the document. */
-  locate(path: FieldPath): { line: number; column: number }
-}
-
-/** A YAML document that is a mapping, with where it came from. */
-export interface ManifestObject {
-  apiVersion: unknown
-  kind: unknown
-  /** The document as plain data (JSON-compatible). */
-  body: Record<string, unknown>
-  source: SourceRef
-}
 
 export interface ParsedManifest {
   objects: ManifestObject[]

@@ -2,10 +2,10 @@
 // revision written out by git-revision.ts) with the folder loader, naming files relative to that root.
 import { join, relative, sep } from 'node:path'
 import type { Diagnostic } from '../errors.js'
-import type { DesiredState } from '../reconcile/desired-state.js'
+import type { DesiredState } from '../model/desired-state.js'
 import { loadTree } from './folder.js'
 import { loadDesiredState } from './load.js'
-import type { ManifestObject } from './manifest.js'
+import type { ManifestObject } from '../model/manifest-object.js'
 
 /** One revision: the validated desired state and the objects as written (for field-level diffs). */
 export interface RevisionState {

@@ -1,6 +1,7 @@
 // The payload template variables: W&B's table (wandb-automations.md) plus a few hookwise adds.
 // One place says what each variable is, which events have it and how it is computed from an event.
 import type { ArtifactEvent } from '../api/types.generated.js'
+import { ACCESS_TOKEN } from '../model/secrets.js'
 
 export type EventType = ArtifactEvent['type']
 
@@ -44,7 +45,6 @@ export const VARIABLES: Readonly<Record<string, VariableSpec>> = {
 }
 
 export const METADATA_PREFIX = 'artifact_metadata.'
-export const ACCESS_TOKEN = 'ACCESS_TOKEN'
 
 /** Names a webhook secret may not take, since a built-in variable already has them. */
 export function isReservedSecretName(name: string): boolean {

@@ -1,8 +1,10 @@
 // Resolves the secret values a webhook is granted from Secret objects of its own namespace. Pure.
 import type { SecretKeySelector } from '../api/types.generated.js'
 import { HookwiseError } from '../errors.js'
-import { ACCESS_TOKEN } from '../template/variables.js'
 import { objectKey, type SecretEntry, type WebhookEntry } from './desired-state.js'
+
+/** The variable a webhook's spec.accessToken is granted as (and sent as `Authorization: Bearer`). */
+export const ACCESS_TOKEN = 'ACCESS_TOKEN'
 
 export type SecretLookup = (namespace: string, name: string) => SecretEntry | undefined
 

@@ -1,9 +1,9 @@
 // What a set of manifests means once validated and compiled: the input of matching and delivery.
 import type { AutomationSpec, WebhookSpec } from '../api/types.generated.js'
 import type { Diagnostic } from '../errors.js'
-import type { SourceRef } from '../sources/manifest.js'
-import type { CompiledTemplate } from '../template/compile.js'
-import type { TextMatcher } from '../match/text-matcher.js'
+import type { SourceRef } from './manifest-object.js'
+import type { CompiledTemplate } from './compiled-template.js'
+import type { TextMatcher } from './text-matcher.js'
 
 export const DEFAULT_NAMESPACE = 'default'
 

@@ -3,7 +3,7 @@
 // lately. Pure: the Kubernetes status writer compares the result with what the object holds and
 // writes only differences.
 import type { AutomationStatus, Condition, DeliveryRecord, WebhookStatus } from '../api/types.generated.js'
-import type { AutomationFacts, WebhookFacts } from '../delivery/status-tracker.js'
+import type { AutomationFacts, WebhookFacts } from './delivery.js'
 import type { Diagnostic, ErrorCode } from '../errors.js'
 import { automationByKey, objectErrors, objectKey, type DesiredState, type WebhookEntry } from './desired-state.js'
 import { resolveWebhookSecrets, type SecretLookup } from './secrets.js'

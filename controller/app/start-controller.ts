@@ -1,0 +1,294 @@
+// The composition root: builds a running controller (source of desired state, store, engine,
+// sender, API server, and in Kubernetes mode the status writer and leader election) from the
+// `hookwise run` options. `cli/run.ts` runs it until a signal; tests and benchmarks start it directly.
+import { readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { isIP } from 'node:net'
+import { randomUUID } from 'node:crypto'
+import type { KubeConfig } from '@kubernetes/client-node'
+import { originOf } from '../delivery/circuit-breaker.js'
+import { checkUrl, parseAllowList } from '../delivery/egress.js'
+import { EventRecorder } from '../kubernetes/event-recorder.js'
+import { KubernetesSource } from '../kubernetes/cluster-source.js'
+import { KubernetesController } from '../kubernetes/kubernetes-controller.js'
+import { loadKubeConfig } from '../kubernetes/kube-config.js'
+import { LeaderElector } from '../kubernetes/leader-election.js'
+import { StandbyServer } from '../server/standby-server.js'
+import { DeliveryEngine } from '../delivery/engine.js'
+import { createBreaker, createRetryDecider } from '../delivery/policies.js'
+import { ThreadedSender } from '../delivery/threaded-sender.js'
+import { StatusTracker } from '../delivery/status-tracker.js'
+import { Store } from '../delivery/store.js'
+import { formatText, HookwiseError, UsageError } from '../errors.js'
+import { createLogger, type Logger } from '../log.js'
+import { ApiServer } from '../server/api-server.js'
+import { createMetrics } from '../server/metrics.js'
+import { statusReport } from '../server/status-report.js'
+import type { LoadedState } from '../sources/load.js'
+import { checkSourceOptions, startSource, type KubernetesOptions, type RunSource, type SourceOptions } from './run-source.js'
+
+export interface RunOptions extends SourceOptions {
+  secrets?: string[]
+  state: string
+  listen: string
+  intakeTokenFile?: string
+  allowInsecureHttp?: boolean
+  egressAllow?: string[]
+  logLevel: string
+  durability: 'normal' | 'full'
+  maxPending: number
+  retentionHours: number
+  /** Attempts in flight in all (engine default 128). */
+  concurrency?: number
+  /** Attempts in flight per webhook (engine default 8). */
+  perWebhookConcurrency?: number
+  /** Most connections open at once to one origin (sender default 16). */
+  connectionsPerOrigin?: number
+  /** Attempts per delivery for Webhooks without spec.retry (default RETRY_DEFAULTS.maxAttempts). */
+  retryMaxAttempts?: number
+  /** Milliseconds; longest wait between attempts for Webhooks without spec.retry. */
+  retryMaxBackoff?: number
+}
+
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(value)
+  const port = m ? Number(m[2]) : NaN
+  if (!m || port > 65535) throw new UsageError(`--listen ${value} is not HOST:PORT`, 'e.g. --listen 127.0.0.1:8080 or --listen 0.0.0.0:8080')
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port }
+}
+
+function intakeTokens(file: string | undefined, env: NodeJS.ProcessEnv): string[] {
+  if (file) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch {
+      throw new UsageError(`--intake-token-file ${file} cannot be read`)
+    }
+    const tokens = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+    if (tokens.length === 0) throw new UsageError(`--intake-token-file ${file} holds no token`, 'write one token per line')
+    return tokens
+  }
+  const fromEnv = env.HOOKWISE_INTAKE_TOKEN?.trim()
+  return fromEnv ? [fromEnv] : []
+}
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'))
+
+export interface RunningController {
+  address: { host: string; port: number }
+  /** Kubernetes mode: the controller writing status (for tests). */
+  kubernetes?: KubernetesController
+  stop(): Promise<void>
+}
+
+export interface ControllerHooks {
+  /** Kubernetes mode: leadership was lost; the controller has stopped delivering and should exit. */
+  onLostLeadership?: (reason: string) => void
+  /** Aborting while a standby waits for the Lease makes startController reject with StandbyStopped. */
+  signal?: AbortSignal
+}
+
+/** startController was stopped while waiting to become the leader. */
+export class StandbyStopped extends Error {
+  constructor() {
+    super('stopped while waiting to become the leader')
+    this.name = 'StandbyStopped'
+  }
+}
+
+/**
+ * Kubernetes mode with leader election: serves /healthz (and an unready /readyz) on the API address
+ * until this replica holds the Lease. Resolves with the elector and the port the standby had.
+ */
+async function becomeLeader(kc: KubeConfig, o: KubernetesOptions, host: string, port: number, log: Logger, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<{ elector: LeaderElector; port: number }> {
+  const namespace = o.leaseNamespace ?? env.POD_NAMESPACE ?? o.namespace?.[0] ?? 'default'
+  const name = o.leaseName ?? 'hookwise-controller'
+  const leaseDurationMs = o.leaseDuration ?? 15_000
+  const elector = new LeaderElector({
+    kubeConfig: kc, namespace, name,
+    identity: `${env.POD_NAME ?? hostname()}_${randomUUID().slice(0, 8)}`,
+    leaseDurationMs, renewDeadlineMs: Math.round((leaseDurationMs * 2) / 3), retryPeriodMs: Math.round((leaseDurationMs * 2) / 15),
+    log,
+  })
+  const standby = new StandbyServer(() => `waiting for Lease ${namespace}/${name}`)
+  let address
+  try {
+    address = await standby.listen(host, port)
+  } catch (err) {
+    throw new HookwiseError('HW_LISTEN_FAILED', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { hint: 'choose another --listen address (port 0 picks a free one)' })
+  }
+  const abort = () => void elector.stop()
+  signal?.addEventListener('abort', abort, { once: true })
+  try {
+    log.info({ lease: `${namespace}/${name}`, address: `${address.address}:${address.port}` }, 'waiting to become the leader')
+    await elector.acquire()
+  } catch (err) {
+    if (signal?.aborted) throw new StandbyStopped()
+    throw err
+  } finally {
+    signal?.removeEventListener('abort', abort)
+    await standby.close()
+  }
+  return { elector, port: address.port }
+}
+
+/** Starts the controller; resolves once it listens (in Kubernetes mode with leader election: once it leads). */
+export async function startController(options: RunOptions, log: Logger, env: NodeJS.ProcessEnv = process.env, hooks: ControllerHooks = {}): Promise<RunningController> {
+  checkSourceOptions(options)
+  const tokens = intakeTokens(options.intakeTokenFile, env)
+  let { host, port } = parseListen(options.listen)
+  if (tokens.length === 0 && !isLoopback(host)) {
+    log.warn({ requested: host }, 'no intake token configured (--intake-token-file or HOOKWISE_INTAKE_TOKEN): listening on 127.0.0.1 only')
+    host = '127.0.0.1'
+  }
+  const kc = options.kubernetes ? loadKubeConfig(options.kubeconfig, env, options.apiTimeout) : undefined
+  let elector: LeaderElector | undefined
+  // The cluster is listed and watched from the start: a standby's cache is warm when it takes over.
+  const source = kc ? new KubernetesSource({ kubeConfig: kc, namespaces: options.namespace ?? [], tenancy: options.tenancy ?? 'none', log }) : undefined
+  if (kc && options.leaderElect !== false) {
+    void source!.synced().then(() => log.info({ webhooks: source!.objects('Webhook').length, automations: source!.objects('Automation').length }, 'cluster listed; the cache stays current while waiting'))
+    try {
+      ;({ elector, port } = await becomeLeader(kc, options, host, port, log, env, hooks.signal))
+    } catch (err) {
+      await source?.stop()
+      throw err
+    }
+  }
+  const store = new Store(options.state, { durability: options.durability, checkpointIntervalMs: 1000 })
+  const egress = { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] }
+  // Requests go out from a thread of their own (a second core for socket work); see threaded-sender.ts.
+  const sender = new ThreadedSender({
+    egress,
+    ...(options.connectionsPerOrigin ? { connectionsPerOrigin: options.connectionsPerOrigin } : {}),
+    onThreadError: (err, mainThread) => log.error({ err }, mainThread ? 'the sending thread could not start; requests go out from the main thread' : 'the sending thread stopped; its requests in flight will be retried from a new one'),
+  })
+  const tracker = new StatusTracker()
+  const metrics = createMetrics()
+  const breaker = createBreaker()
+  const engine = new DeliveryEngine({
+    store,
+    sender,
+    retry: createRetryDecider(Math.random, {
+      ...(options.retryMaxAttempts ? { maxAttempts: options.retryMaxAttempts } : {}),
+      ...(options.retryMaxBackoff ? { maxBackoffSeconds: Math.round(options.retryMaxBackoff / 1000) } : {}),
+    }),
+    breaker,
+    maxPending: options.maxPending,
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.perWebhookConcurrency ? { perWebhookConcurrency: options.perWebhookConcurrency } : {}),
+    onAccepted: (accepted) => {
+      tracker.accepted(accepted, Date.now())
+      if (kubernetes) for (const e of accepted) for (const d of e.deliveries) kubernetes.touched(d.automation)
+    },
+    onAttempt: (r) => {
+      tracker.attempted(r, Date.now())
+      kubernetes?.attempted(r)
+      metrics.attempt(r)
+      // Successes are the bulk of a busy controller's lines (one per delivery): debug, so the info
+      // level logs what needs attention; metrics and history count every success.
+      if (r.status === 'succeeded' && !log.isLevelEnabled('debug')) return
+      const fields = { delivery: r.delivery.id, automation: r.delivery.automation, webhook: r.delivery.webhook, attempt: r.attempt, status: r.status, statusCode: r.result.statusCode, latencyMs: Math.round(r.result.latencyMs), error: r.result.error?.code }
+      if (r.status === 'failed') log.error(fields, `delivery failed: ${r.result.error?.message ?? `HTTP ${r.result.statusCode}`}`)
+      else if (r.status === 'pending') log.warn(fields, 'delivery attempt failed; will retry')
+      else log.debug(fields, 'delivered')
+    },
+    onError: (err) => log.error({ err }, 'delivery engine error'),
+  })
+  let kubernetes: KubernetesController | undefined
+  let state: LoadedState | undefined
+  const apply = (next: LoadedState, revision?: string): void => {
+    state = next
+    for (const d of next.diagnostics) (d.severity === 'error' ? log.error.bind(log) : log.warn.bind(log))({ code: d.code, file: d.file, line: d.line, object: d.object }, formatText(d))
+    const { cancelled } = engine.setState(next)
+    log.info({ webhooks: next.webhooks.size, automations: next.automations.length, errors: next.diagnostics.filter((d) => d.severity === 'error').length, cancelled, ...(revision ? { revision } : {}) }, 'desired state applied')
+  }
+  let watch: RunSource
+  try {
+    if (kc) {
+      const allow = parseAllowList(egress.allow)
+      const controller = new KubernetesController({
+        kubeConfig: kc,
+        source: source!,
+        engine, tracker, sender,
+        events: new EventRecorder({ kubeConfig: kc, controller: 'hookwise.dev/controller', instance: env.POD_NAME ?? hostname(), log }),
+        egress: (url) => checkUrl(url, egress, allow),
+        circuitOpen: (url) => breaker.state(originOf(url), Date.now()) === 'open',
+        log,
+        ...(options.statusInterval ? { statusIntervalMs: options.statusInterval } : {}),
+      })
+      kubernetes = controller
+      await controller.start()
+      state = { ...controller.state, files: [] }
+      const s = controller.state
+      log.info({ namespaces: options.namespace?.length ? options.namespace : 'all', tenancy: options.tenancy ?? 'none', webhooks: s.webhooks.size, automations: s.automations.length }, 'watching Webhooks and Automations in Kubernetes')
+      watch = { close: () => controller.stop() }
+    } else {
+      watch = await startSource(options, apply, log, env)
+    }
+  } catch (err) {
+    await (kubernetes ?? source)?.stop()
+    await sender.close()
+    await store.close()
+    await elector?.stop()
+    throw err
+  }
+  const server = new ApiServer({
+    engine,
+    store,
+    tokens,
+    status: () => statusReport(kubernetes ? { ...kubernetes.state, files: [] } : state!, tracker, store, watch.status?.()),
+    ...(watch.sync ? { sync: watch.sync } : {}),
+    metrics: () => metrics.render(engine, store, breaker),
+    onEvents: (accepted, duplicates) => {
+      metrics.events(accepted, duplicates)
+      log.debug({ accepted, duplicates }, 'events received')
+    },
+    onError: (err) => log.error({ err }, 'request failed'),
+  })
+  let address
+  try {
+    address = await server.listen(host, port)
+  } catch (err) {
+    await watch.close()
+    await sender.close()
+    await store.close()
+    await elector?.stop()
+    throw new HookwiseError('HW_LISTEN_FAILED', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { hint: 'choose another --listen address (port 0 picks a free one)' })
+  }
+  engine.start()
+  const retentionMs = options.retentionHours * 3600_000
+  const prune = setInterval(() => {
+    const now = Date.now()
+    const pruned = store.prune(now - retentionMs, now - Math.max(retentionMs, 24 * 3600_000))
+    if (pruned.deliveries || pruned.events) log.info(pruned, 'pruned history')
+  }, 60_000)
+  prune.unref()
+  log.info({ address: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`, state: store.path, auth: tokens.length > 0 }, 'hookwise is running')
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      clearInterval(prune)
+      // Deliveries stop at once, while the intake closes and before the source (which may wait on
+      // the API server for final status writes): a replica that lost its Lease must not deliver
+      // meanwhile, as the new leader may already deliver from the same queue.
+      const delivering = engine.stop()
+      await server.close()
+      await delivering
+      await watch.close()
+      await sender.close()
+      await store.close()
+      // The Lease goes last: a standby opens the queue only after this replica has closed it.
+      await elector?.stop()
+      log.info('stopped')
+    })())
+  elector?.onLost((reason) => {
+    log.error({ reason }, 'lost leadership; stopping (a standby takes over)')
+    void stop().then(() => hooks.onLostLeadership?.(reason))
+  })
+  return {
+    address: { host: address.address, port: address.port },
+    ...(kubernetes ? { kubernetes } : {}),
+    stop,
+  }
+}

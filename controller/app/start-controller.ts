@@ -174,15 +174,14 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
       ...(options.retryMaxBackoff ? { maxBackoffSeconds: Math.round(options.retryMaxBackoff / 1000) } : {}),
     }),
     breaker,
+    facts: tracker,
     maxPending: options.maxPending,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(options.perWebhookConcurrency ? { perWebhookConcurrency: options.perWebhookConcurrency } : {}),
     onAccepted: (accepted) => {
-      tracker.accepted(accepted, Date.now())
       if (kubernetes) for (const e of accepted) for (const d of e.deliveries) kubernetes.touched(d.automation)
     },
     onAttempt: (r) => {
-      tracker.attempted(r, Date.now())
       kubernetes?.attempted(r)
       metrics.attempt(r)
       // Successes are the bulk of a busy controller's lines (one per delivery): debug, so the info

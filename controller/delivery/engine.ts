@@ -10,6 +10,7 @@ import type { CompiledAutomation, DesiredState, WebhookEntry } from '../model/de
 import { mapLookup, resolveWebhookSecrets, type SecretLookup } from '../model/secrets.js'
 import { buildRequest, maskedHeaders } from './request.js'
 import { deliveryId } from './delivery-id.js'
+import { StatusTracker } from './status-tracker.js'
 import type { Sender, SendResult } from './send-result.js'
 import { endpointOk, originOf } from './circuit-breaker.js'
 import type { Decision } from './retry-policy.js'
@@ -33,6 +34,8 @@ export interface Breaker {
 /** What an attempt did, for status, metrics and logs. */
 export interface AttemptReport {
   delivery: DeliveryRow
+  /** The spec of the webhook the attempt went to. */
+  webhookSpec: WebhookSpec
   attempt: number
   result: SendResult
   status: DeliveryStatus
@@ -44,6 +47,8 @@ export interface EngineOptions {
   sender: Sender
   retry: RetryDecider
   breaker: Breaker
+  /** What happened lately (status facts): the engine records every acceptance and attempt here. */
+  facts?: StatusTracker
   now?: () => number
   /** A re-sent event id within this window is not delivered again. Default 24 h. */
   dedupWindowMs?: number
@@ -82,7 +87,8 @@ const EVENT_CACHE_ENTRIES = 50_000
 const EVENT_CACHE_BYTES = 64 * 1024 * 1024
 
 export class DeliveryEngine {
-  private readonly o: Required<Omit<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>> & Pick<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>
+  private readonly o: Required<Omit<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError' | 'facts'>> & Pick<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>
+  readonly facts: StatusTracker
   private state: DesiredState | undefined
   private index = new AutomationIndex([])
   private automations = new Map<string, CompiledAutomation>()
@@ -90,8 +96,6 @@ export class DeliveryEngine {
   private readonly inFlight = new Set<string>()
   private readonly inFlightPerWebhook = new Map<string, number>()
   private readonly running = new Set<Promise<void>>()
-  /** Webhooks that answered 410, by key, with the spec they had: cleared when the spec changes. */
-  private readonly gone = new Map<string, string>()
   private pending: number
   private timer: NodeJS.Timeout | undefined
   private immediate: NodeJS.Immediate | undefined
@@ -134,6 +138,7 @@ export class DeliveryEngine {
       pollIntervalMs: 200,
       ...options,
     }
+    this.facts = options.facts ?? new StatusTracker()
     this.pending = this.o.store.pendingCount()
     this.readEvery = this.o.pollIntervalMs
   }
@@ -144,7 +149,7 @@ export class DeliveryEngine {
     this.index = new AutomationIndex(state.automations, state.namespaceEntities)
     this.automations = new Map(state.automations.map((a) => [a.key, a]))
     this.secrets = mapLookup(state.secrets)
-    for (const [key, spec] of this.gone) if (JSON.stringify(state.webhooks.get(key)?.spec) !== spec) this.gone.delete(key)
+    this.facts.applyState(state)
     let cancelled = 0
     const now = this.o.now()
     for (const key of this.o.store.automationsWithPending()) {
@@ -159,11 +164,6 @@ export class DeliveryEngine {
   /** Replaces where Secret values come from (Kubernetes mode reads them from the cluster). */
   setSecretLookup(lookup: SecretLookup): void {
     this.secrets = lookup
-  }
-
-  /** Whether the webhook answered 410 Gone and its spec has not changed since (its deliveries wait). */
-  isGone(webhookKey: string): boolean {
-    return this.gone.has(webhookKey)
   }
 
   get pendingCount(): number {
@@ -292,6 +292,7 @@ export class DeliveryEngine {
     })
     const added = accepted.reduce((n, a) => n + a.deliveries.length, 0)
     this.pending += added
+    this.facts.accepted(accepted, now)
     this.o.onAccepted?.(accepted)
     if (added > 0) {
       accepted.forEach((a, i) => {
@@ -484,7 +485,7 @@ export class DeliveryEngine {
     }
     if (!webhook || !webhook.valid) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} is not ready`)
     if (webhook.spec.suspend) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} is suspended`)
-    if (this.gone.has(row.webhook)) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} answered 410 Gone; change the Webhook to resume`)
+    if (this.facts.isGone(row.webhook)) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} answered 410 Gone; change the Webhook to resume`)
     const origin = originOf(webhook.spec.url)
     const blocked = this.o.breaker.blockedUntil(origin, now)
     if (blocked !== undefined) return wait(Math.max(blocked - now, 1), `circuit open for ${origin}`)
@@ -518,8 +519,10 @@ export class DeliveryEngine {
     const verdict = this.o.retry.decide(n, result, webhook.spec.retry, now)
     const healthy = endpointOk(result)
     if (healthy !== undefined) this.o.breaker.record(originOf(request.url), healthy, now)
-    if (verdict.kind === 'gone') this.gone.set(row.webhook, JSON.stringify(webhook.spec))
     const status: DeliveryStatus = verdict.kind === 'success' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed'
+    const report: AttemptReport = { delivery: { ...row, status, attempts: n }, webhookSpec: webhook.spec, attempt: n, result, status, verdict: verdict.kind }
+    // Facts first: a 410 must hold the webhook's other deliveries while this attempt is recorded.
+    this.facts.attempted(report, now)
     await this.record(
       {
         deliveryId: row.id,
@@ -539,7 +542,7 @@ export class DeliveryEngine {
       this.pending--
       this.forgetEvent(row.id)
     }
-    this.o.onAttempt?.({ delivery: { ...row, status, attempts: n }, attempt: n, result, status, verdict: verdict.kind })
+    this.o.onAttempt?.(report)
   }
 
   /**

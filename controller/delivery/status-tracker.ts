@@ -1,7 +1,9 @@
 // What happened lately, per automation and per webhook: the facts status is made of (served at
-// /v1/status and by `hookwise get`; written onto the custom resources in Kubernetes mode).
+// /v1/status and by `hookwise get`; written onto the custom resources in Kubernetes mode). The
+// delivery engine keeps it current and asks it whether a webhook is gone (410): one place for both.
 import type { DeliveryRecord } from '../api/types.generated.js'
 import type { AutomationFacts, DeliveryStatus, WebhookFacts } from '../model/delivery.js'
+import type { DesiredState } from '../model/desired-state.js'
 import type { AcceptedEvent, AttemptReport } from './engine.js'
 
 const OUTCOME = { succeeded: 'Succeeded', pending: 'Retrying', failed: 'Failed', cancelled: 'Cancelled' } as const
@@ -54,7 +56,8 @@ export class StatusTracker {
     const w = this.webhook(r.delivery.webhook)
     w.lastDelivery = record
     w.consecutiveFailures = r.verdict === 'success' ? 0 : w.consecutiveFailures + 1
-    w.gone = r.verdict === 'gone' ? true : r.verdict === 'success' ? false : w.gone
+    if (r.verdict === 'gone') w.goneSpec = JSON.stringify(r.webhookSpec)
+    else if (r.verdict === 'success') delete w.goneSpec
     if (r.verdict === 'success') {
       delete w.lastError
       delete w.egressDenied
@@ -62,6 +65,18 @@ export class StatusTracker {
       if (r.result.error) w.lastError = `${r.result.error.code}: ${r.result.error.message}`
       else delete w.lastError
       if (r.result.error?.code === 'EGRESS_DENIED') w.egressDenied = r.result.error.message
+    }
+  }
+
+  /** Whether the webhook answered 410 Gone and its spec has not changed since (its deliveries wait). */
+  isGone(webhookKey: string): boolean {
+    return this.webhooks.get(webhookKey)?.goneSpec !== undefined
+  }
+
+  /** Forgets that a webhook was gone once its spec has changed (or it was removed). */
+  applyState(state: DesiredState): void {
+    for (const [key, facts] of this.webhooks) {
+      if (facts.goneSpec !== undefined && JSON.stringify(state.webhooks.get(key)?.spec) !== facts.goneSpec) delete facts.goneSpec
     }
   }
 

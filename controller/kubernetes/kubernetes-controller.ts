@@ -142,7 +142,7 @@ export class KubernetesController {
       secrets: this.source.secretLookup,
       egress: this.o.egress,
       circuitOpen: this.o.circuitOpen,
-      gone: (key) => engine.isGone(key),
+      gone: (key) => this.o.tracker.isGone(key),
       webhookFacts: (key) => this.o.tracker.webhooks.get(key),
       automationFacts: (key) => this.o.tracker.automations.get(key),
       now: Date.now(),

@@ -43,8 +43,11 @@ export interface AutomationFacts {
 export interface WebhookFacts {
   lastDelivery?: DeliveryRecord
   consecutiveFailures: number
-  /** Set when the endpoint answered 410 Gone. */
-  gone?: boolean
+  /**
+   * Set when the endpoint answered 410 Gone: the webhook's spec then, as JSON. Its deliveries wait
+   * until the spec changes (or an attempt already in flight succeeds).
+   */
+  goneSpec?: string
   /** Why the last attempt got no response (timeout, network, egress), when it did not. */
   lastError?: string
   /** Why the egress policy refused the address the URL resolved to; cleared by a success. */

@@ -55,9 +55,9 @@ function objectsReport(state: LoadedState, tracker: StatusTracker, store: Store)
       url: w.spec.url,
       ready: w.valid,
       errors: errorsOf(`Webhook ${key}`),
-      healthy: !facts?.gone && (facts?.consecutiveFailures ?? 0) === 0,
+      healthy: facts?.goneSpec === undefined && (facts?.consecutiveFailures ?? 0) === 0,
       consecutiveFailures: facts?.consecutiveFailures ?? 0,
-      gone: facts?.gone ?? false,
+      gone: facts?.goneSpec !== undefined,
       ...(facts?.lastDelivery ? { lastDelivery: facts.lastDelivery } : {}),
     }
   })

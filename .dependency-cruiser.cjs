@@ -1,4 +1,4 @@
-// The layers of controller/, top to bottom (README "How the code is laid out"): an import may only
+// The layers of controller/, top to bottom (docs/development.md, "How the code is laid out"): an import may only
 // point down this list, never up, and never sideways between the folders of one row. No cycles.
 const LAYERS = [
   ['cli'],

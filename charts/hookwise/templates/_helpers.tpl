@@ -44,7 +44,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- include "hookwise.fullname" . }}
 {{- end }}
 
-{{/* What the controller does in each watched namespace (or cluster-wide): see README "Permissions". */}}
+{{/* What the controller does in each watched namespace (or cluster-wide): see docs/kubernetes.md, "Permissions". */}}
 {{- define "hookwise.watchRules" -}}
 - apiGroups: [hookwise.dev]
   resources: [webhooks, automations]

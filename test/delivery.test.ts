@@ -258,6 +258,7 @@ t.test('the queue bound refuses new events with QueueFullError, storing nothing'
   h.receiver.fallback = 503
   h.engine.accept([event('q-1'), event('q-2')])
   t.throws(() => h.engine.accept([event('q-3')]), { name: 'QueueFullError', retryAfterSeconds: 5 })
+  t.throws(() => h.engine.accept([event('q-4')]), { code: 'HW_QUEUE_FULL', message: 'the delivery queue holds 2 pending deliveries (limit 2); retry later' })
   t.equal(h.store.list({}).length, 2)
 })
 

@@ -1,8 +1,24 @@
 // Every error hookwise reports has a stable code from this table. docs/errors.md documents each one
-// (test/errors.test.ts fails when a code is missing there). `disposition` says what happens next:
+// (test/generated.test.ts fails when a code is missing there). `disposition` says what happens next:
 // terminal errors need the user to change something; transient ones are retried by hookwise.
 
 export type Disposition = 'terminal' | 'transient'
+
+/**
+ * How a delivery attempt failed without a response: SendResult.error.code, shown in history and
+ * status as `CODE: message`. They are codes of ERROR_CODES like any other, so there is one list
+ * (and one page of docs); they keep the names users have seen in history since before the HW_
+ * prefix, and EgressDeniedError carries EGRESS_DENIED itself rather than a twin. The retry policy
+ * reads the disposition: a terminal attempt error fails the delivery at once.
+ */
+export const ATTEMPT_ERROR_CODES = {
+  TIMEOUT: { disposition: 'transient', summary: 'A delivery attempt got no response within the webhook\'s timeoutSeconds.' },
+  NETWORK: { disposition: 'transient', summary: 'A delivery attempt could not reach the receiver (connection refused or reset, DNS, TLS).' },
+  EGRESS_DENIED: { disposition: 'terminal', summary: 'The egress policy refuses the webhook URL or the address it resolves to.' },
+  INVALID_REQUEST: { disposition: 'terminal', summary: 'The request cannot be sent as built (a header HTTP does not allow); nothing was sent.' },
+} as const satisfies Record<string, { disposition: Disposition; summary: string }>
+
+export type AttemptErrorCode = keyof typeof ATTEMPT_ERROR_CODES
 
 export const ERROR_CODES = {
   HW_USAGE: { disposition: 'terminal', summary: 'The command line is not valid.' },
@@ -38,6 +54,10 @@ export const ERROR_CODES = {
   HW_EVENT_INVALID: { disposition: 'terminal', summary: 'An event does not match the canonical event schema.' },
   HW_KUBECONFIG: { disposition: 'terminal', summary: 'The Kubernetes configuration (kubeconfig or in-cluster service account) cannot be loaded.' },
   HW_KUBERNETES_API: { disposition: 'transient', summary: 'The Kubernetes API server could not be reached or refused a request.' },
+  HW_BODY_TOO_LARGE: { disposition: 'terminal', summary: 'A request to the intake is larger than its body limit.' },
+  HW_QUEUE_FULL: { disposition: 'transient', summary: 'The delivery queue is at its bound; the intake refuses new events for now.' },
+  HW_STANDBY_STOPPED: { disposition: 'terminal', summary: 'hookwise was stopped while it waited to become the leader (it exits 0).' },
+  ...ATTEMPT_ERROR_CODES,
 } as const satisfies Record<string, { disposition: Disposition; summary: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES
@@ -101,5 +121,47 @@ export class UsageError extends HookwiseError {
   constructor(message: string, hint?: string) {
     super('HW_USAGE', message, hint === undefined ? {} : { hint })
     this.name = 'UsageError'
+  }
+}
+
+/** An intake request body is over the limit: the intake answers 413 and closes the connection. */
+export class BodyTooLargeError extends HookwiseError {
+  constructor(limit: number) {
+    super('HW_BODY_TOO_LARGE', `the body is larger than ${limit} bytes; send fewer events per request`)
+    this.name = 'BodyTooLargeError'
+  }
+}
+
+/** The delivery queue is over its bound: the intake answers 503 with Retry-After; nothing was stored. */
+export class QueueFullError extends HookwiseError {
+  readonly retryAfterSeconds: number
+  constructor(pending: number, max: number) {
+    super('HW_QUEUE_FULL', `the delivery queue holds ${pending} pending deliveries (limit ${max}); retry later`, {
+      hint: 'retry after the Retry-After seconds; if it lasts, receivers are slow or down (hookwise get webhooks) or --max-pending is too low',
+    })
+    this.name = 'QueueFullError'
+    this.retryAfterSeconds = 5
+  }
+}
+
+/**
+ * The egress policy refuses an address; thrown by the connector (or passed to the socket), so
+ * nothing is connected. Its code is the one the sender reports for the attempt.
+ */
+export class EgressDeniedError extends HookwiseError {
+  declare readonly code: 'EGRESS_DENIED'
+  constructor(message: string) {
+    super('EGRESS_DENIED', message)
+    this.name = 'EgressDeniedError'
+  }
+}
+
+/** startController was stopped while waiting to become the leader: not a failure, `hookwise run` exits 0. */
+export class StandbyStopped extends HookwiseError {
+  constructor() {
+    super('HW_STANDBY_STOPPED', 'stopped while waiting to become the leader', {
+      hint: 'nothing to do: this replica was asked to stop (SIGTERM, SIGINT) before it led',
+    })
+    this.name = 'StandbyStopped'
   }
 }

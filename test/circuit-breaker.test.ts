@@ -1,7 +1,7 @@
 // The per-origin circuit breaker, driven by a fake clock.
 import t from 'tap'
 import { BREAKER_DEFAULTS, CircuitBreaker, endpointOk, originOf } from '../controller/delivery/circuit-breaker.js'
-import type { SendResult } from '../controller/delivery/send-result.js'
+import type { SendErrorCode, SendResult } from '../controller/delivery/send-result.js'
 
 const A = 'https://a.example'
 const B = 'https://b.example:8443'
@@ -87,7 +87,7 @@ t.test('a lost probe is replaced after the lease; late failures while open chang
 })
 
 t.test('endpointOk: which results count against the endpoint', async (t) => {
-  const r = (statusCode?: number, code?: 'TIMEOUT' | 'NETWORK' | 'EGRESS_DENIED'): SendResult => ({
+  const r = (statusCode?: number, code?: SendErrorCode): SendResult => ({
     latencyMs: 1,
     ...(statusCode === undefined ? {} : { statusCode }),
     ...(code ? { error: { code, message: 'x' } } : {}),
@@ -97,6 +97,7 @@ t.test('endpointOk: which results count against the endpoint', async (t) => {
   t.equal(endpointOk(r(undefined, 'NETWORK')), false)
   t.equal(endpointOk(r(undefined, 'TIMEOUT')), false)
   t.equal(endpointOk(r(undefined, 'EGRESS_DENIED')), undefined)
+  t.equal(endpointOk(r(undefined, 'INVALID_REQUEST')), undefined, 'nothing was sent: the receiver\'s host is not to blame')
 })
 
 t.test('originOf keys circuits by scheme, host and port', async (t) => {

@@ -198,6 +198,20 @@ t.test('the egress policy refuses cloud metadata addresses without retrying', as
   t.match(h.reports[0], { verdict: 'fail', result: { error: { code: 'EGRESS_DENIED' } } })
 })
 
+t.test('a token with a trailing newline: INVALID_REQUEST, failed at the first attempt, nothing sent, the circuit not told', async (t) => {
+  const breaker = createBreaker({ failureThreshold: 1 })
+  const h = await harness(t, { engine: { breaker } })
+  h.engine.setState(state(manifests(`${h.receiver.url}/hook`).replace('token: tok-123', 'token: "tok-123\\n"')))
+  const [a] = h.engine.accept([event('e-newline')])
+  await h.settle()
+  const why = "header Authorization holds U+000A (line feed) at its end, which HTTP does not allow; nothing was sent. Fix the Webhook's spec.headers, " +
+    'or the secret the header is built from (a token saved with a trailing newline: write it with printf or echo -n), then redeliver'
+  t.match(h.store.get(a!.deliveries[0]!.id), { status: 'failed', attempts: 1, lastError: `${why} (not retried)` })
+  t.match(h.reports, [{ attempt: 1, verdict: 'fail', result: { error: { code: 'INVALID_REQUEST', message: why } } }])
+  t.equal(h.receiver.received.length, 0)
+  t.same(breaker.snapshot(), [], 'one failure would open the circuit; this one was not recorded')
+})
+
 t.test('removing an automation cancels its pending deliveries', async (t) => {
   const h = await harness(t)
   h.receiver.fallback = 503
@@ -258,6 +272,7 @@ t.test('the queue bound refuses new events with QueueFullError, storing nothing'
   h.receiver.fallback = 503
   h.engine.accept([event('q-1'), event('q-2')])
   t.throws(() => h.engine.accept([event('q-3')]), { name: 'QueueFullError', retryAfterSeconds: 5 })
+  t.throws(() => h.engine.accept([event('q-4')]), { code: 'HW_QUEUE_FULL', message: 'the delivery queue holds 2 pending deliveries (limit 2); retry later' })
   t.equal(h.store.list({}).length, 2)
 })
 

@@ -1,7 +1,8 @@
 // Generated files are current, the CRDs are structural, and the meta-tables (error codes, CEL twins,
 // version) agree with what they describe.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { parse } from 'yaml'
 import { staleFiles, generateAll } from '../scripts/generate.js'
 import { ERROR_CODES } from '../controller/errors.js'
@@ -39,8 +40,25 @@ t.test('CRDs are structural: every property has a type, no $ref, no JSON-Schema-
 
 t.test('every error code is documented in docs/errors.md, and nothing else is', async (t) => {
   const doc = readFileSync('docs/errors.md', 'utf8')
-  const documented = [...doc.matchAll(/^\| `(HW_[A-Z_]+)` \|/gm)].map((m) => m[1])
+  // HW_ codes, and the delivery-attempt codes (TIMEOUT, NETWORK, ...) in their own table.
+  const documented = [...doc.matchAll(/^\| `([A-Z][A-Z_]+)` \|/gm)].map((m) => m[1])
   t.same(documented.sort(), Object.keys(ERROR_CODES).sort())
+  for (const code of ['HW_QUEUE_FULL', 'HW_BODY_TOO_LARGE', 'HW_STANDBY_STOPPED', 'EGRESS_DENIED', 'INVALID_REQUEST', 'TIMEOUT', 'NETWORK']) {
+    t.ok(code in ERROR_CODES, `${code} is an error code`)
+  }
+})
+
+t.test('every error class is a HookwiseError in controller/errors.ts, so each has a stable code', async (t) => {
+  const elsewhere: string[] = []
+  for (const file of readdirSync('controller', { recursive: true, encoding: 'utf8' })) {
+    if (!file.endsWith('.ts') || file === 'errors.ts') continue
+    const text = readFileSync(join('controller', file), 'utf8')
+    for (const m of text.matchAll(/class (\w+) extends (\w*Error)\b/g)) elsewhere.push(`${file}: ${m[1]} extends ${m[2]}`)
+  }
+  t.same(elsewhere, [])
+  for (const m of readFileSync('controller/errors.ts', 'utf8').matchAll(/class (\w+) extends (\w+)/g)) {
+    t.equal(m[2], m[1] === 'HookwiseError' ? 'Error' : 'HookwiseError', `${m[1]} extends ${m[2]}`)
+  }
 })
 
 t.test('every CEL rule in the schemas has a TypeScript twin, and every twin a rule', async (t) => {

@@ -3,10 +3,10 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { backoffMs, classify, nextAttempt, RETRY_DEFAULTS, retryAfterMs, type Outcome } from '../controller/delivery/retry-policy.js'
 import { createRetryDecider } from '../controller/delivery/policies.js'
-import type { SendResult } from '../controller/delivery/send-result.js'
+import type { SendErrorCode, SendResult } from '../controller/delivery/send-result.js'
 
 const status = (statusCode: number, headers: Record<string, string> = {}): SendResult => ({ statusCode, headers, bodyHead: '', latencyMs: 1 })
-const error = (code: 'TIMEOUT' | 'NETWORK' | 'EGRESS_DENIED', message = 'boom'): SendResult => ({ latencyMs: 1, error: { code, message } })
+const error = (code: SendErrorCode, message = 'boom'): SendResult => ({ latencyMs: 1, error: { code, message } })
 const mid = { now: Date.UTC(2026, 10, 27, 10, 0, 0), random: () => 0.5 } // factor exactly 1
 
 t.test('classify: every class of result', async (t) => {
@@ -19,7 +19,7 @@ t.test('classify: every class of result', async (t) => {
     [status(400), 'fail'], [status(401), 'fail'], [status(403), 'fail'], [status(404), 'fail'], [status(405), 'fail'], [status(409), 'fail'],
     [status(413), 'fail'], [status(422), 'fail'], [status(451), 'fail'],
     [status(100), 'fail'], [status(301), 'fail'], [status(302), 'fail'], [status(304), 'fail'], [status(307), 'fail'],
-    [error('EGRESS_DENIED'), 'fail'],
+    [error('EGRESS_DENIED'), 'fail'], [error('INVALID_REQUEST'), 'fail'],
     [{ latencyMs: 1 }, 'retry'],
   ]
   for (const [result, expected] of cases) t.equal(classify(result), expected, `${result.statusCode ?? result.error?.code ?? 'nothing'} → ${expected}`)
@@ -112,6 +112,11 @@ t.test('success, gone and fail need no schedule and say what to do', async (t) =
   t.same(nextAttempt(1, error('EGRESS_DENIED', 'address 10.0.0.1 is private'), undefined, mid), {
     kind: 'fail',
     reason: 'address 10.0.0.1 is private (not retried: change the webhook URL or the egress policy)',
+  })
+  // A request that cannot be sent as built fails on its first attempt whatever the retry budget; its message says what to fix.
+  t.same(nextAttempt(1, error('INVALID_REQUEST', 'header X-Team holds U+000A (line feed) at its end, which HTTP does not allow; fix it'), { maxAttempts: 10 }, mid), {
+    kind: 'fail',
+    reason: 'header X-Team holds U+000A (line feed) at its end, which HTTP does not allow; fix it (not retried)',
   })
 })
 

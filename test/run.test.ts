@@ -97,7 +97,7 @@ t.test('intake: 401, 400 naming the field, 413, 202, duplicates', async (t) => {
   t.equal(bad.json.detail, 'fields are not valid; nothing was accepted')
 
   const big = await r.post('/v1/events', { ...event('big'), pad: 'x'.repeat(1024 * 1024 + 10) })
-  t.match(big, { status: 413, json: { title: 'Payload Too Large' } })
+  t.match(big, { status: 413, json: { title: 'Payload Too Large', detail: 'the body is larger than 1048576 bytes; send fewer events per request' } })
 
   const ok = await r.post('/v1/events', event('e-1'))
   t.equal(ok.status, 202)

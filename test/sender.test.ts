@@ -13,6 +13,8 @@ import { UndiciSender, BODY_HEAD_BYTES } from '../controller/delivery/sender.js'
 import { buildRequest } from '../controller/delivery/request.js'
 import type { OutgoingRequest } from '../controller/delivery/request.js'
 import { startServer } from './helpers/http-server.js'
+import { nextAttempt } from '../controller/delivery/retry-policy.js'
+import { endpointOk } from '../controller/delivery/circuit-breaker.js'
 
 const loopback = { egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] } }
 const post = (url: string, body = '{}'): OutgoingRequest => ({ method: 'POST', url, headers: { 'Content-Type': 'application/json' }, body })
@@ -217,4 +219,38 @@ t.test('https: a receiver with an untrusted certificate is NETWORK; trusted via 
   const denied = await newSender(t, { egress: { allowInsecureHttp: false, allow: [] }, ca: [cert] }).send(post(`https://localhost:${port}/`), { timeoutMs: 2000 })
   t.equal(denied.error?.code, 'EGRESS_DENIED')
   t.equal(connections, 1, 'only the trusted, allowed request completed a handshake')
+})
+
+const FIX = ", which HTTP does not allow; nothing was sent. Fix the Webhook's spec.headers, or the secret the header is built from " +
+  '(a token saved with a trailing newline: write it with printf or echo -n), then redeliver'
+
+t.test('INVALID_REQUEST: a header undici refuses is not sent, and the message names the header and character, never the value', async (t) => {
+  const server = await startServer(t, (_req, res) => res.end('ok'))
+  const sender = newSender(t)
+  const withHeader = (headers: Record<string, string>): OutgoingRequest => ({ ...post(server.url('/h')), headers: { 'Content-Type': 'application/json', ...headers } })
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ Authorization: 'Bearer tok-123\n' }, 'header Authorization holds U+000A (line feed) at its end'],
+    [{ 'X-Team': 'ml\r\nX-Injected: 1' }, 'header X-Team holds U+000D (carriage return) at position 3 of 17'],
+    [{ 'X-Team': 'm\0l' }, 'header X-Team holds U+0000 (NUL) at position 2 of 3'],
+    [{ 'X-Team': 'm\x1bl' }, 'header X-Team holds U+001B (a control character) at position 2 of 3'],
+    [{ 'X-Team': 'ml ✓' }, 'header X-Team holds U+2713 (a character above U+00FF) at its end'],
+    [{ 'X-Team': 'ml 🚀 ops' }, 'header X-Team holds U+1F680 (a character above U+00FF) at position 4 of 9'],
+    [{ 'X Team': 'ml' }, 'the header name "X Team" is not an HTTP token (letters, digits and !#$%&\'*+-.^_`|~ only)'],
+  ]
+  for (const [headers, why] of cases) {
+    const result = await sender.send(withHeader(headers), { timeoutMs: 2000 })
+    t.same(result.error, { code: 'INVALID_REQUEST', message: `${why}${FIX}` }, why)
+    t.equal(result.statusCode, undefined)
+    // The policy fails it at once, on the first of ten attempts.
+    t.same(nextAttempt(1, result, undefined, { now: 0, random: () => 0.5 }), { kind: 'fail', reason: `${why}${FIX} (not retried)` })
+    t.equal(endpointOk(result), undefined, 'the receiver\'s circuit is not told')
+  }
+  t.notMatch(JSON.stringify(server.received), /tok-123/)
+  t.equal(server.connections(), 0, 'nothing left: not even a connection was opened')
+  t.equal(server.received.length, 0)
+  // What undici allows is sent: a tab, Latin-1 (é is U+00E9), spaces inside.
+  const fine = await sender.send(withHeader({ 'X-Team': 'ml\tand ops', 'X-Name': 'Zoé' }), { timeoutMs: 2000 })
+  t.equal(fine.statusCode, 200)
+  t.equal(server.received.length, 1)
+  t.equal(server.received[0]!.headers['x-team'], 'ml\tand ops')
 })

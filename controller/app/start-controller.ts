@@ -19,7 +19,7 @@ import { createBreaker, createRetryDecider } from '../delivery/policies.js'
 import { ThreadedSender } from '../delivery/threaded-sender.js'
 import { StatusTracker } from '../delivery/status-tracker.js'
 import { Store } from '../delivery/store.js'
-import { formatText, HookwiseError, UsageError } from '../errors.js'
+import { formatText, HookwiseError, StandbyStopped, UsageError } from '../errors.js'
 import { createLogger, type Logger } from '../log.js'
 import { ApiServer } from '../server/api-server.js'
 import { createMetrics } from '../server/metrics.js'
@@ -87,14 +87,6 @@ export interface ControllerHooks {
   onLostLeadership?: (reason: string) => void
   /** Aborting while a standby waits for the Lease makes startController reject with StandbyStopped. */
   signal?: AbortSignal
-}
-
-/** startController was stopped while waiting to become the leader. */
-export class StandbyStopped extends Error {
-  constructor() {
-    super('stopped while waiting to become the leader')
-    this.name = 'StandbyStopped'
-  }
 }
 
 /**

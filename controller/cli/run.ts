@@ -1,5 +1,6 @@
 // `hookwise run`: starts the controller (app/start-controller.ts) and runs it until SIGINT or SIGTERM.
-import { StandbyStopped, startController, type RunningController, type RunOptions } from '../app/start-controller.js'
+import { startController, type RunningController, type RunOptions } from '../app/start-controller.js'
+import { StandbyStopped } from '../errors.js'
 import { createLogger } from '../log.js'
 import type { CliIO } from './io.js'
 

@@ -140,10 +140,11 @@ export class CircuitBreaker {
 /**
  * What a result says about the endpoint's health: false when it is failing (network errors,
  * timeouts and the statuses the retry policy retries), true when it answered (even 4xx), and
- * undefined when nothing was sent (a refused egress), which the breaker should not record.
+ * undefined when nothing was sent (a refused egress, a request undici refused as built), which the
+ * breaker should not record: neither says anything about the receiver's host.
  */
 export function endpointOk(result: SendResult): boolean | undefined {
-  if (result.error?.code === 'EGRESS_DENIED') return undefined
+  if (result.error?.code === 'EGRESS_DENIED' || result.error?.code === 'INVALID_REQUEST') return undefined
   return classify(result) !== 'retry'
 }
 

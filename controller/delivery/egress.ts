@@ -9,7 +9,7 @@ import dns from 'node:dns'
 import net from 'node:net'
 import tls from 'node:tls'
 import { buildConnector } from 'undici'
-import { UsageError } from '../errors.js'
+import { EgressDeniedError, UsageError } from '../errors.js'
 
 export interface EgressPolicy {
   /** Allow `http:` URLs (`--allow-insecure-http`). Without it only `https:` is sent. */
@@ -20,15 +20,6 @@ export interface EgressPolicy {
 
 /** The policy with nothing allowed: https only, public addresses only. */
 export const DEFAULT_EGRESS_POLICY: Readonly<EgressPolicy> = Object.freeze({ allowInsecureHttp: false, allow: [] })
-
-/** Thrown (or passed to the socket) when the policy refuses an address. `code` is the SendErrorCode it maps to. */
-export class EgressDeniedError extends Error {
-  readonly code = 'EGRESS_DENIED'
-  constructor(message: string) {
-    super(message)
-    this.name = 'EgressDeniedError'
-  }
-}
 
 type Family = 'ipv4' | 'ipv6'
 type Range = readonly [address: string, prefix: number, family: Family]

@@ -4,7 +4,7 @@
 // and the circuit breaker are injected.
 import { randomUUID } from 'node:crypto'
 import type { ArtifactEvent, WebhookSpec } from '../api/types.generated.js'
-import { HookwiseError } from '../errors.js'
+import { HookwiseError, QueueFullError } from '../errors.js'
 import { AutomationIndex } from '../match/automation-index.js'
 import type { CompiledAutomation, DesiredState, WebhookEntry } from '../model/desired-state.js'
 import { mapLookup, resolveWebhookSecrets, type SecretLookup } from '../model/secrets.js'
@@ -69,16 +69,6 @@ export interface AcceptedEvent {
   id: string
   duplicate: boolean
   deliveries: Array<{ id: string; automation: string; webhook: string }>
-}
-
-/** The queue is over its bound: the intake answers 503 with Retry-After. */
-export class QueueFullError extends Error {
-  readonly retryAfterSeconds: number
-  constructor(pending: number, max: number) {
-    super(`the delivery queue holds ${pending} pending deliveries (limit ${max}); retry later`)
-    this.name = 'QueueFullError'
-    this.retryAfterSeconds = 5
-  }
 }
 
 const WAIT_FOR_WEBHOOK_MS = 30_000

@@ -1,6 +1,7 @@
 // The retry policy: how an attempt's result is judged and when the next attempt is due. Pure:
 // the clock and the random source are passed in. Every default lives in RETRY_DEFAULTS.
 import type { WebhookSpec } from '../api/types.generated.js'
+import { ATTEMPT_ERROR_CODES } from '../errors.js'
 import type { SendResult } from './send-result.js'
 
 const SECOND = 1000
@@ -29,9 +30,13 @@ export const RETRY_DEFAULTS = Object.freeze({
 /** How one attempt ended. */
 export type Outcome = 'success' | 'retry' | 'fail' | 'gone'
 
-/** Judges one result: 2xx succeed; network errors, timeouts, 408, 425, 429 and 5xx are retried; 410 is gone; anything else (other 4xx, 1xx, 3xx, a refused egress) fails at once. */
+/**
+ * Judges one result: 2xx succeed; network errors, timeouts, 408, 425, 429 and 5xx are retried; 410 is gone; anything else
+ * (other 4xx, 1xx, 3xx, a refused egress, a request that cannot be sent as built) fails at once. An attempt error is
+ * retried when its code is transient in ATTEMPT_ERROR_CODES.
+ */
 export function classify(result: SendResult): Outcome {
-  if (result.error) return result.error.code === 'EGRESS_DENIED' ? 'fail' : 'retry'
+  if (result.error) return ATTEMPT_ERROR_CODES[result.error.code].disposition === 'terminal' ? 'fail' : 'retry'
   const status = result.statusCode
   // A result with neither a status nor an error is a sender bug; retrying keeps the delivery.
   if (status === undefined) return 'retry'
@@ -98,6 +103,8 @@ export function retryAfterMs(value: string | undefined, now: number): number | u
 }
 
 function failReason(result: SendResult): string {
+  // INVALID_REQUEST's message says what to fix itself (it is also what `hookwise test webhook` prints).
+  if (result.error?.code === 'INVALID_REQUEST') return `${result.error.message} (not retried)`
   if (result.error) return `${result.error.message} (not retried: change the webhook URL or the egress policy)`
   const status = result.statusCode!
   if (status >= 300 && status < 400) return `the receiver answered ${status}; redirects are not followed: set the webhook URL to the final address`

@@ -1,13 +1,15 @@
 // What one delivery attempt produced, as the sender reports it and the retry policy judges it.
+import type { AttemptErrorCode } from '../errors.js'
 import type { OutgoingRequest } from './request.js'
 
-export type SendErrorCode =
-  /** No response within the webhook's timeoutSeconds. */
-  | 'TIMEOUT'
-  /** Connection refused or reset, DNS failure, TLS failure: the request may not have arrived. */
-  | 'NETWORK'
-  /** The egress policy refused the URL or the address it resolved to. Never retried. */
-  | 'EGRESS_DENIED'
+/**
+ * How an attempt failed without a response. These are error codes like any other (ATTEMPT_ERROR_CODES
+ * in errors.ts, documented in docs/errors.md), so hookwise has one vocabulary of errors:
+ * TIMEOUT (no response within timeoutSeconds), NETWORK (refused, reset, DNS, TLS: the request may
+ * not have arrived), EGRESS_DENIED (the egress policy refused the URL or its address: nothing sent),
+ * INVALID_REQUEST (undici refused the request as built, e.g. a header value with CR/LF: nothing sent).
+ */
+export type SendErrorCode = AttemptErrorCode
 
 export interface SendResult {
   /** HTTP status, when a response arrived. */

@@ -4,6 +4,7 @@ import { Agent, type Dispatcher } from 'undici'
 import { performance } from 'node:perf_hooks'
 import type { OutgoingRequest } from './request.js'
 import type { SendErrorCode, SendResult, Sender } from './send-result.js'
+import { unsendableHeader } from './header-syntax.js'
 import { checkUrl, createEgressConnector, DEFAULT_EGRESS_POLICY, parseAllowList, type EgressConnectorOptions, type EgressPolicy } from './egress.js'
 import type net from 'node:net'
 
@@ -54,7 +55,7 @@ export class UndiciSender implements Sender {
     const target = this.target(request.url)
     if (target.refused !== undefined) return Promise.resolve({ latencyMs: elapsedSince(started), error: { code: 'EGRESS_DENIED', message: target.refused } })
     return new Promise((resolve) => {
-      const exchange = new Exchange(started, options.timeoutMs, resolve)
+      const exchange = new Exchange(started, options.timeoutMs, resolve, request.headers)
       try {
         this.agent.dispatch({
           origin: target.origin,
@@ -115,6 +116,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly started: number,
     private readonly timeoutMs: number,
     private readonly resolve: (result: SendResult) => void,
+    /** Only to say which header undici refused. */
+    private readonly requestHeaders: Readonly<Record<string, string>>,
   ) {
     this.timer = setTimeout(() => {
       this.timedOut = true
@@ -163,7 +166,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.settled) return
     // After the head, a failure while draining (a cut, the timeout) changes nothing of the result.
     if (this.head) return this.finish(this.head)
-    const { code, message } = describeError(err, this.timedOut, this.timeoutMs)
+    const { code, message } = describeError(err, this.timedOut, this.timeoutMs, this.requestHeaders)
     this.finish({ latencyMs: elapsedSince(this.started), error: { code, message } })
   }
 
@@ -188,10 +191,20 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
-function describeError(err: unknown, timedOut: boolean, timeoutMs: number): { code: SendErrorCode; message: string } {
+function describeError(err: unknown, timedOut: boolean, timeoutMs: number, headers: Readonly<Record<string, string>>): { code: SendErrorCode; message: string } {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } }
   const code = e?.code ?? e?.cause?.code
   if (code === 'EGRESS_DENIED') return { code: 'EGRESS_DENIED', message: String(e.message) }
+  // undici checks the request (header names and values, method, body) when it is dispatched,
+  // before it connects: nothing was sent, and sending it again would fail the same way.
+  if (code === 'UND_ERR_INVALID_ARG') {
+    const header = unsendableHeader(headers)
+    const message = header
+      ? `${header}, which HTTP does not allow; nothing was sent. Fix the Webhook's spec.headers, or the secret the header is built from ` +
+        '(a token saved with a trailing newline: write it with printf or echo -n), then redeliver'
+      : `undici refused the request as built (${String(e.message)}); nothing was sent. This is a hookwise bug: please report it with the Webhook's spec`
+    return { code: 'INVALID_REQUEST', message }
+  }
   if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return { code: 'TIMEOUT', message: `no response within ${timeoutMs} ms (${code ?? 'timeout'}); the receiver is slow or unreachable, or timeoutSeconds is too short` }
   }

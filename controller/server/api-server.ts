@@ -5,11 +5,11 @@ import { timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { parseJson, validateEvent } from '../api/event.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
-import type { Diagnostic } from '../errors.js'
-import { QueueFullError, type DeliveryEngine } from '../delivery/engine.js'
+import { BodyTooLargeError, QueueFullError, type Diagnostic } from '../errors.js'
+import type { DeliveryEngine } from '../delivery/engine.js'
 import type { Store } from '../delivery/store.js'
 import type { DeliveryStatus } from '../model/delivery.js'
-import { BodyTooLargeError, readBody } from './read-body.js'
+import { readBody } from './read-body.js'
 import { close, listen } from './listen.js'
 import { sendJson, sendProblem } from './problem.js'
 
@@ -128,7 +128,7 @@ export class ApiServer {
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         res.setHeader('Connection', 'close')
-        return sendProblem(res, 413, 'Payload Too Large', `the body is larger than ${limit} bytes; send fewer events per request`)
+        return sendProblem(res, 413, 'Payload Too Large', err.message)
       }
       throw err
     }

@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-
-export class BodyTooLargeError extends Error {}
+import { BodyTooLargeError } from '../errors.js'
 
 /**
  * Beyond the limit, up to this much more of a body is read and thrown away before the 413 is sent.
@@ -14,7 +13,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'])
     if (Number.isFinite(declared) && declared > limit + DISCARD_BYTES) {
-      reject(new BodyTooLargeError())
+      reject(new BodyTooLargeError(limit))
       return
     }
     const chunks: Buffer[] = []
@@ -29,10 +28,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit + DISCARD_BYTES) {
         req.removeAllListeners('data')
         req.pause()
-        reject(new BodyTooLargeError())
+        reject(new BodyTooLargeError(limit))
       }
     })
-    req.on('end', () => (size > limit ? reject(new BodyTooLargeError()) : resolve(Buffer.concat(chunks))))
+    req.on('end', () => (size > limit ? reject(new BodyTooLargeError(limit)) : resolve(Buffer.concat(chunks))))
     req.on('error', reject)
   })
 }

@@ -199,6 +199,39 @@ t.test('status, health, metrics; get and describe print them', async (t) => {
   await t.rejects(getCommand('automations', { server: r.base }, io, {}), { message: /answered 401/ })
 })
 
+t.test('conditions: a disabled automation is Ready False/Disabled and a gone webhook Healthy False/Gone in /v1/status, get and describe', async (t) => {
+  const r = await run(t)
+  writeFileSync(join(r.dir, 'off.yaml'), `${automationYaml('off')}  enabled: false\n`)
+  await until('reload', async () => JSON.parse((await r.get('/v1/status')).text).automations.length === 2, 10_000, 25)
+  r.receiver.fallback = 410
+  await r.post('/v1/events', event('e-gone'))
+  await r.receiver.waitFor(1)
+  await until('gone', async () => JSON.parse((await r.get('/v1/status')).text).webhooks[0].gone, 10_000, 25)
+  const status = JSON.parse((await r.get('/v1/status')).text)
+  const disabled = 'spec.enabled is false: the automation does not fire (set it to true to resume)'
+  const gone = 'the endpoint answered 410 Gone: deliveries wait until the Webhook spec changes (update the URL, or remove the Automations)'
+  t.same(status.automations.map((a: { name: string; ready: boolean; enabled: boolean; conditions: unknown }) => [a.name, a.ready, a.enabled, a.conditions]), [
+    ['deploy', true, true, [{ type: 'Ready', status: 'True', reason: 'Valid', message: 'fires on LINK_ARTIFACT and delivers to Webhook hook' }]],
+    ['off', false, false, [{ type: 'Ready', status: 'False', reason: 'Disabled', message: disabled }]],
+  ])
+  t.match(status.webhooks, [{
+    name: 'hook', ready: true, healthy: false, gone: true, consecutiveFailures: 1,
+    conditions: [{ type: 'Ready', status: 'True', reason: 'Valid', message: `ready to deliver to ${r.receiver.url}/hook` }, { type: 'Healthy', status: 'False', reason: 'Gone', message: gone }],
+  }])
+
+  writeFileSync(join(r.dir, '..', 'client-token'), `${TOKEN}\n`)
+  const server = ['--server', r.base, '--token-file', join(r.dir, '..', 'client-token')]
+  const automations = await hookwise(['get', 'automations', ...server])
+  t.match(automations.stdout, /^default\s+off\s+False\s+LINK_ARTIFACT\s+hook\s+-\s+0$/m)
+  t.match((await hookwise(['get', 'webhooks', ...server])).stdout, /^default\s+hook\s+True\s+False\s+\d+s\s+1\s+http:\/\/127\.0\.0\.1:\d+\/hook$/m)
+  const off = (await hookwise(['describe', 'automation', 'off', ...server])).stdout
+  t.match(off, 'Enabled:       false\nReady:         False\n')
+  t.match(off, `Conditions:\n  Type    Status   Reason     Message\n  Ready   False    Disabled   ${disabled}\n`)
+  const hook = (await hookwise(['describe', 'webhook', 'hook', ...server])).stdout
+  t.match(hook, 'Ready:         True\nHealthy:       False\n')
+  t.match(hook, new RegExp(`Conditions:\\n  Type      Status   Reason   Message\\n  Ready     True     Valid    ready to deliver to http://127\\.0\\.0\\.1:\\d+/hook\\n  Healthy   False    Gone     ${gone.replace(/[()]/g, '\\$&')}\\n`))
+})
+
 t.test('hookwise emit sends an event built from flags, with the token', async (t) => {
   const r = await run(t)
   const dir = t.testdir({ token: `${TOKEN}\n` })

@@ -6,8 +6,6 @@ import { hostname } from 'node:os'
 import { isIP } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import type { KubeConfig } from '@kubernetes/client-node'
-import { originOf } from '../delivery/circuit-breaker.js'
-import { checkUrl, parseAllowList } from '../delivery/egress.js'
 import { EventRecorder } from '../kubernetes/event-recorder.js'
 import { KubernetesSource } from '../kubernetes/cluster-source.js'
 import { KubernetesController } from '../kubernetes/kubernetes-controller.js'
@@ -17,6 +15,7 @@ import { StandbyServer } from '../server/standby-server.js'
 import { DeliveryEngine } from '../delivery/engine.js'
 import { createBreaker, createRetryDecider } from '../delivery/policies.js'
 import { ThreadedSender } from '../delivery/threaded-sender.js'
+import { StatusFacts } from '../delivery/status-facts.js'
 import { StatusTracker } from '../delivery/status-tracker.js'
 import { Store } from '../delivery/store.js'
 import { formatText, HookwiseError, StandbyStopped, UsageError } from '../errors.js'
@@ -158,6 +157,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   const tracker = new StatusTracker()
   const metrics = createMetrics()
   const breaker = createBreaker()
+  const status = new StatusFacts({ tracker, breaker, egress })
   const engine = new DeliveryEngine({
     store,
     sender,
@@ -197,14 +197,11 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   let watch: RunSource
   try {
     if (kc) {
-      const allow = parseAllowList(egress.allow)
       const controller = new KubernetesController({
         kubeConfig: kc,
         source: source!,
-        engine, tracker, sender,
+        engine, status, sender,
         events: new EventRecorder({ kubeConfig: kc, controller: 'hookwise.dev/controller', instance: env.POD_NAME ?? hostname(), log }),
-        egress: (url) => checkUrl(url, egress, allow),
-        circuitOpen: (url) => breaker.state(originOf(url), Date.now()) === 'open',
         log,
         ...(options.statusInterval ? { statusIntervalMs: options.statusInterval } : {}),
       })
@@ -228,7 +225,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     engine,
     store,
     tokens,
-    status: () => statusReport(kubernetes ? { ...kubernetes.state, files: [] } : state!, tracker, store, watch.status?.()),
+    status: () => statusReport(kubernetes ? kubernetes.statusInputs() : status.inputs(state!), store, watch.status?.()),
     ...(watch.sync ? { sync: watch.sync } : {}),
     metrics: () => metrics.render(engine, store, breaker),
     onEvents: (accepted, duplicates) => {

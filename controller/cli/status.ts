@@ -1,8 +1,9 @@
 // `hookwise get webhooks|automations` and `hookwise describe automation|webhook NAME`: the status
-// a running controller serves at /v1/status, printed kubectl style.
+// a running controller serves at /v1/status, printed kubectl style. READY and HEALTHY are the
+// conditions' status, as `kubectl get` prints them in Kubernetes mode.
 import { request } from 'undici'
 import { HookwiseError, UsageError } from '../errors.js'
-import type { StatusReport } from '../server/status-report.js'
+import type { ObjectStatus, StatusReport } from '../server/status-report.js'
 import { formatText } from '../errors.js'
 import { table } from './history.js'
 import type { CliIO } from './io.js'
@@ -33,15 +34,24 @@ function age(iso: string | undefined, now: number): string {
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : s < 172800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`
 }
 
+/** A condition's status (True, False, Unknown), or '-' when the object has no such condition. */
+const conditionStatus = (o: ObjectStatus, type: string): string => o.conditions.find((c) => c.type === type)?.status ?? '-'
+
+/** The conditions as kubectl describe prints them: type, status, reason, message. */
+function conditionLines(o: ObjectStatus): string[] {
+  const rows = o.conditions.map((c) => [c.type, c.status, c.reason, c.message])
+  return ['Conditions:', ...table(['Type', 'Status', 'Reason', 'Message'], rows).split('\n').map((l) => `  ${l}`)]
+}
+
 export async function getCommand(kind: string, o: ServerOptions & { json?: boolean }, io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   if (!['webhooks', 'webhook', 'automations', 'automation'].includes(kind)) throw new UsageError(`cannot get ${kind}`, 'use hookwise get webhooks or hookwise get automations')
   const report = await fetchStatus(o, env)
   const now = Date.now()
   if (kind.startsWith('webhook')) {
     if (o.json) io.out(`${JSON.stringify(report.webhooks, null, 2)}\n`)
-    else io.out(`${table(['NAMESPACE', 'NAME', 'READY', 'HEALTHY', 'LAST DELIVERY', 'FAILURES', 'URL'], report.webhooks.map((w) => [w.namespace, w.name, w.ready ? 'True' : 'False', w.gone ? 'Gone' : w.healthy ? 'True' : 'False', age(w.lastDelivery?.time, now), String(w.consecutiveFailures), w.url]))}\n`)
+    else io.out(`${table(['NAMESPACE', 'NAME', 'READY', 'HEALTHY', 'LAST DELIVERY', 'FAILURES', 'URL'], report.webhooks.map((w) => [w.namespace, w.name, conditionStatus(w, 'Ready'), conditionStatus(w, 'Healthy'), age(w.lastDelivery?.time, now), String(w.consecutiveFailures), w.url]))}\n`)
   } else if (o.json) io.out(`${JSON.stringify(report.automations, null, 2)}\n`)
-  else io.out(`${table(['NAMESPACE', 'NAME', 'READY', 'EVENT', 'WEBHOOK', 'LAST DELIVERY', 'FAILURES'], report.automations.map((a) => [a.namespace, a.name, a.ready ? 'True' : 'False', a.event || '-', a.webhook || '-', age(a.lastDelivery?.time, now), String(a.deliveries.failed)]))}\n`)
+  else io.out(`${table(['NAMESPACE', 'NAME', 'READY', 'EVENT', 'WEBHOOK', 'LAST DELIVERY', 'FAILURES'], report.automations.map((a) => [a.namespace, a.name, conditionStatus(a, 'Ready'), a.event || '-', a.webhook || '-', age(a.lastDelivery?.time, now), String(a.deliveries.failed)]))}\n`)
   return 0
 }
 
@@ -53,16 +63,18 @@ export async function describeCommand(kind: string, name: string, o: ServerOptio
     const a = report.automations.find((x) => x.namespace === namespace && x.name === short)
     if (!a) throw new HookwiseError('HW_AUTOMATION_NOT_FOUND', `automation ${namespace}/${short} is not known to ${o.server}`)
     lines.push(`Name:          ${a.name}`, `Namespace:     ${a.namespace}`, `Event:         ${a.event || '-'}`, `Webhook:       ${a.webhook || '-'}`, `Enabled:       ${a.enabled}`,
-      `Ready:         ${a.ready ? 'True' : 'False'}`, `Last triggered: ${a.lastTriggered ?? '-'}`,
+      `Ready:         ${conditionStatus(a, 'Ready')}`, `Last triggered: ${a.lastTriggered ?? '-'}`,
       `Last delivery: ${a.lastDelivery ? `${a.lastDelivery.id} ${a.lastDelivery.outcome} ${a.lastDelivery.statusCode ?? ''} after ${a.lastDelivery.attempts} attempt(s) at ${a.lastDelivery.time}` : '-'}`,
-      `Deliveries:    ${a.deliveries.succeeded} succeeded, ${a.deliveries.failed} failed, ${a.deliveries.pending} pending, ${a.deliveries.cancelled} cancelled`)
+      `Deliveries:    ${a.deliveries.succeeded} succeeded, ${a.deliveries.failed} failed, ${a.deliveries.pending} pending, ${a.deliveries.cancelled} cancelled`,
+      ...conditionLines(a))
     if (a.errors.length) lines.push('Errors:', ...a.errors.map((d) => `  ${formatText(d).replace(/\n/g, '\n  ')}`))
   } else if (kind === 'webhook' || kind === 'webhooks') {
     const w = report.webhooks.find((x) => x.namespace === namespace && x.name === short)
     if (!w) throw new HookwiseError('HW_WEBHOOK_NOT_FOUND', `webhook ${namespace}/${short} is not known to ${o.server}`)
-    lines.push(`Name:          ${w.name}`, `Namespace:     ${w.namespace}`, `URL:           ${w.url}`, `Ready:         ${w.ready ? 'True' : 'False'}`,
-      `Healthy:       ${w.gone ? 'False (Gone: the endpoint answered 410)' : w.healthy ? 'True' : `False (${w.consecutiveFailures} consecutive failures)`}`,
-      `Last delivery: ${w.lastDelivery ? `${w.lastDelivery.id} ${w.lastDelivery.outcome} ${w.lastDelivery.statusCode ?? ''} at ${w.lastDelivery.time}` : '-'}`)
+    lines.push(`Name:          ${w.name}`, `Namespace:     ${w.namespace}`, `URL:           ${w.url}`, `Ready:         ${conditionStatus(w, 'Ready')}`,
+      `Healthy:       ${conditionStatus(w, 'Healthy')}`,
+      `Last delivery: ${w.lastDelivery ? `${w.lastDelivery.id} ${w.lastDelivery.outcome} ${w.lastDelivery.statusCode ?? ''} at ${w.lastDelivery.time}` : '-'}`,
+      ...conditionLines(w))
     if (w.errors.length) lines.push('Errors:', ...w.errors.map((d) => `  ${formatText(d).replace(/\n/g, '\n  ')}`))
   } else {
     throw new UsageError(`cannot describe ${kind}`, 'use hookwise describe automation NAME or hookwise describe webhook NAME')

@@ -9,7 +9,7 @@ import type { AutomationStatus, Condition, WebhookStatus } from '../api/types.ge
 import type { DeliveryEngine, AttemptReport } from '../delivery/engine.js'
 import { buildRequest, defaultTestPayload } from '../delivery/request.js'
 import type { Sender } from '../delivery/send-result.js'
-import type { StatusTracker } from '../delivery/status-tracker.js'
+import type { StatusFacts } from '../delivery/status-facts.js'
 import { HookwiseError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { jsonEqual } from '../model/json-equal.js'
@@ -35,12 +35,10 @@ export interface KubernetesControllerOptions {
   /** The cluster source, already watching (a standby keeps its cache warm); it is stopped with the controller. */
   source: KubernetesSource
   engine: DeliveryEngine
-  tracker: StatusTracker
+  /** What status is computed from (the engine's tracker, the breaker, the egress policy); also serves /v1/status. */
+  status: StatusFacts
   sender: Sender
   events: EventSink
-  /** Static egress check of a URL (scheme, IP literals); undefined when allowed. */
-  egress: (url: string) => string | undefined
-  circuitOpen: (url: string) => boolean
   log: Logger
   /** Least time between two status writes of one object when only delivery facts changed. Default 5 s. */
   statusIntervalMs?: number
@@ -135,18 +133,9 @@ export class KubernetesController {
     }
   }
 
-  private inputs(): StatusInputs {
-    const engine = this.o.engine
-    return {
-      state: this.source.state,
-      secrets: this.source.secretLookup,
-      egress: this.o.egress,
-      circuitOpen: this.o.circuitOpen,
-      gone: (key) => this.o.tracker.isGone(key),
-      webhookFacts: (key) => this.o.tracker.webhooks.get(key),
-      automationFacts: (key) => this.o.tracker.automations.get(key),
-      now: Date.now(),
-    }
+  /** What the conditions are computed from now: the cluster's state and Secrets, and the status facts. */
+  statusInputs(): StatusInputs {
+    return this.o.status.inputs(this.source.state, this.source.secretLookup)
   }
 
   private async reconcile(queueKey: string): Promise<void> {
@@ -170,15 +159,15 @@ export class KubernetesController {
     const generation = object.metadata?.generation
     let next: WebhookStatus | AutomationStatus
     if (kind === 'Webhook') {
-      this.o.tracker.seedWebhook(key, previous as WebhookStatus | undefined)
-      const status = webhookStatus(key, generation, previous as WebhookStatus | undefined, this.inputs())
+      this.o.status.tracker.seedWebhook(key, previous as WebhookStatus | undefined)
+      const status = webhookStatus(key, generation, previous as WebhookStatus | undefined, this.statusInputs())
       const test = this.tests.get(key)
       if (test) status.lastTest = test
       next = status
       this.maybeTest(key, object, status)
     } else {
-      this.o.tracker.seedAutomation(key, previous as AutomationStatus | undefined)
-      next = automationStatus(key, generation, previous as AutomationStatus | undefined, this.inputs())
+      this.o.status.tracker.seedAutomation(key, previous as AutomationStatus | undefined)
+      next = automationStatus(key, generation, previous as AutomationStatus | undefined, this.statusInputs())
     }
     if (jsonEqual(next, previous)) return
     // Under load, delivery facts change all the time: write them at most every statusIntervalMs
@@ -258,7 +247,7 @@ export class KubernetesController {
     const base = { requestedAt, time: started.toISOString().replace(/\.\d{3}Z$/, 'Z') }
     const webhook = this.source.state.webhooks.get(key)
     if (!webhook?.valid) return { ...base, error: `Webhook ${key} is not valid: see its Ready condition` }
-    const refused = this.o.egress(webhook.spec.url)
+    const refused = this.o.status.egressRefusal(webhook.spec.url)
     if (refused) return { ...base, error: `the egress policy refuses ${webhook.spec.url}: ${refused}` }
     let secrets: Record<string, string>
     try {

@@ -1,7 +1,8 @@
 // The status a Webhook or Automation should have, in the Kubernetes style: conditions computed
 // from the desired state (validation), the Secrets, the egress policy and what deliveries did
-// lately. Pure: the Kubernetes status writer compares the result with what the object holds and
-// writes only differences.
+// lately. The one place Ready and Healthy are decided: the Kubernetes status writer (which compares
+// the result with what the object holds and writes only differences), GET /v1/status and
+// `hookwise get`/`describe` all render these conditions. Pure.
 import type { AutomationStatus, Condition, DeliveryRecord, WebhookStatus } from '../api/types.generated.js'
 import type { AutomationFacts, WebhookFacts } from './delivery.js'
 import type { Diagnostic, ErrorCode } from '../errors.js'
@@ -22,7 +23,8 @@ export interface StatusInputs {
   now: number
 }
 
-type ConditionInput = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>
+/** A condition as computed, before lastTransitionTime and observedGeneration are set on an object. */
+export type ConditionInput = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>
 
 /** Sets a condition like apimachinery's meta.SetStatusCondition: lastTransitionTime changes only when status does. */
 export function setCondition(previous: readonly Condition[] | undefined, c: ConditionInput, generation: number | undefined, now: number): Condition {
@@ -62,7 +64,8 @@ export function webhookReadiness(key: string, webhook: WebhookEntry | undefined,
   return { type: 'Ready', status: 'True', reason: 'Valid', message: `ready to deliver to ${webhook.spec.url}` }
 }
 
-function healthiness(key: string, url: string, facts: WebhookFacts | undefined, inputs: StatusInputs): ConditionInput {
+/** Healthy of a webhook whose spec is valid: gone, then the circuit breaker, then failures in a row. */
+export function healthiness(key: string, url: string, facts: WebhookFacts | undefined, inputs: StatusInputs): ConditionInput {
   if (inputs.gone(key)) return { type: 'Healthy', status: 'False', reason: 'Gone', message: 'the endpoint answered 410 Gone: deliveries wait until the Webhook spec changes (update the URL, or remove the Automations)' }
   const failures = facts?.consecutiveFailures ?? 0
   const last = facts?.lastDelivery
@@ -73,12 +76,22 @@ function healthiness(key: string, url: string, facts: WebhookFacts | undefined, 
   return { type: 'Healthy', status: 'True', reason: 'Succeeding', message: 'the last attempt succeeded' }
 }
 
-export function webhookStatus(key: string, generation: number | undefined, previous: WebhookStatus | undefined, inputs: StatusInputs): WebhookStatus {
+/** A webhook's conditions: Ready, and Healthy once its spec is valid. */
+export function webhookConditions(key: string, inputs: StatusInputs): ConditionInput[] {
   const webhook = inputs.state.webhooks.get(key)
+  const conditions = [webhookReadiness(key, webhook, inputs)]
+  if (webhook?.valid) conditions.push(healthiness(key, webhook.spec.url, inputs.webhookFacts(key), inputs))
+  return conditions
+}
+
+/** An automation's conditions: Ready. */
+export function automationConditions(key: string, inputs: StatusInputs): ConditionInput[] {
+  return [automationReadiness(key, inputs)]
+}
+
+export function webhookStatus(key: string, generation: number | undefined, previous: WebhookStatus | undefined, inputs: StatusInputs): WebhookStatus {
   const facts = inputs.webhookFacts(key)
-  const ready = webhookReadiness(key, webhook, inputs)
-  const conditions = [setCondition(previous?.conditions, ready, generation, inputs.now)]
-  if (webhook?.valid) conditions.push(setCondition(previous?.conditions, healthiness(key, webhook.spec.url, facts, inputs), generation, inputs.now))
+  const conditions = webhookConditions(key, inputs).map((c) => setCondition(previous?.conditions, c, generation, inputs.now))
   const lastDelivery: DeliveryRecord | undefined = facts?.lastDelivery ?? previous?.lastDelivery
   return {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
@@ -118,7 +131,7 @@ export function automationStatus(key: string, generation: number | undefined, pr
   const lastDelivery = facts?.lastDelivery ?? previous?.lastDelivery
   return {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    conditions: [setCondition(previous?.conditions, automationReadiness(key, inputs), generation, inputs.now)],
+    conditions: automationConditions(key, inputs).map((c) => setCondition(previous?.conditions, c, generation, inputs.now)),
     ...(lastTriggered ? { lastTriggered } : {}),
     ...(lastDelivery ? { lastDelivery } : {}),
     counters: facts?.counters ?? { triggered: previous?.counters?.triggered ?? 0, succeeded: previous?.counters?.succeeded ?? 0, failed: previous?.counters?.failed ?? 0 },

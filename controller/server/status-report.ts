@@ -1,16 +1,20 @@
-// The status of every Webhook and Automation outside Kubernetes: GET /v1/status and `hookwise get`.
+// The status of every Webhook and Automation as GET /v1/status serves it (and `hookwise get` and
+// `describe` print it): the conditions model/object-status.ts computes, the same ones the Kubernetes
+// status writer puts on the custom resources, with the fields derived from them and delivery counts.
 import type { DeliveryRecord } from '../api/types.generated.js'
-import type { StatusTracker } from '../delivery/status-tracker.js'
 import type { Store } from '../delivery/store.js'
 import type { DeliveryStatus } from '../model/delivery.js'
 import type { Diagnostic } from '../errors.js'
 import type { GitSourceStatus } from '../sources/git-follow.js'
-import type { LoadedState } from '../sources/load.js'
 import { automationByKey, objectErrors, objectKey } from '../model/desired-state.js'
+import { automationConditions, webhookConditions, type ConditionInput, type StatusInputs } from '../model/object-status.js'
 
 export interface ObjectStatus {
   namespace: string
   name: string
+  /** Ready, and for a webhook with a valid spec Healthy: type, status, reason, message as in Kubernetes mode. */
+  conditions: ConditionInput[]
+  /** The Ready condition is True. */
   ready: boolean
   /** Why it is not ready: its errors. */
   errors: Diagnostic[]
@@ -20,6 +24,7 @@ export interface ObjectStatus {
 }
 
 export interface StatusReport {
+  /** healthy: the Healthy condition is not False; gone: its reason is Gone (the endpoint answered 410). */
   webhooks: Array<ObjectStatus & { url: string; healthy: boolean; consecutiveFailures: number; gone: boolean }>
   automations: Array<ObjectStatus & { event: string; webhook: string; enabled: boolean; lastTriggered?: string; deliveries: Record<DeliveryStatus, number> }>
   /** Errors not attached to an object (YAML syntax, unknown kinds). */
@@ -30,8 +35,9 @@ export interface StatusReport {
   source?: GitSourceStatus
 }
 
-export function statusReport(state: LoadedState, tracker: StatusTracker, store: Store, source?: GitSourceStatus): StatusReport {
-  const report = objectsReport(state, tracker, store)
+/** `inputs` from StatusFacts.inputs (delivery/status-facts.ts), as the Kubernetes status writer takes them. */
+export function statusReport(inputs: StatusInputs, store: Store, source?: GitSourceStatus): StatusReport {
+  const report = objectsReport(inputs, store)
   if (!source) return report
   const revision = source.revision ? { revision: source.revision } : {}
   return {
@@ -43,31 +49,38 @@ export function statusReport(state: LoadedState, tracker: StatusTracker, store: 
   }
 }
 
-function objectsReport(state: LoadedState, tracker: StatusTracker, store: Store): StatusReport {
+const conditionOf = (conditions: readonly ConditionInput[], type: string): ConditionInput | undefined => conditions.find((c) => c.type === type)
+
+function objectsReport(inputs: StatusInputs, store: Store): StatusReport {
+  const state = inputs.state
   const errorsOf = (label: string): Diagnostic[] => [...objectErrors(state, label)]
   const counts = store.countsByAutomation()
   const webhooks = [...state.webhooks.values()].map((w) => {
     const key = objectKey(w.namespace, w.name)
-    const facts = tracker.webhooks.get(key)
+    const facts = inputs.webhookFacts(key)
+    const conditions = webhookConditions(key, inputs)
+    const healthy = conditionOf(conditions, 'Healthy')
     return {
       namespace: w.namespace,
       name: w.name,
       url: w.spec.url,
-      ready: w.valid,
+      conditions,
+      ready: conditionOf(conditions, 'Ready')?.status === 'True',
       errors: errorsOf(`Webhook ${key}`),
-      healthy: facts?.goneSpec === undefined && (facts?.consecutiveFailures ?? 0) === 0,
+      healthy: healthy?.status !== 'False',
       consecutiveFailures: facts?.consecutiveFailures ?? 0,
-      gone: facts?.goneSpec !== undefined,
+      gone: healthy?.reason === 'Gone',
       ...(facts?.lastDelivery ? { lastDelivery: facts.lastDelivery } : {}),
     }
   })
   const automations: StatusReport['automations'] = state.automations.map((a) => {
-    const facts = tracker.automations.get(a.key)
-    const webhook = state.webhooks.get(objectKey(a.namespace, a.spec.action.webhook))
+    const facts = inputs.automationFacts(a.key)
+    const conditions = automationConditions(a.key, inputs)
     return {
       namespace: a.namespace,
       name: a.name,
-      ready: webhook?.valid === true,
+      conditions,
+      ready: conditionOf(conditions, 'Ready')?.status === 'True',
       errors: errorsOf(`Automation ${a.key}`),
       event: a.spec.event.type,
       webhook: a.spec.action.webhook,
@@ -85,7 +98,8 @@ function objectsReport(state: LoadedState, tracker: StatusTracker, store: Store)
   }
   for (const [key, errors] of invalid) {
     const [namespace, name] = key.split('/') as [string, string]
-    automations.push({ namespace, name, ready: false, errors, event: '', webhook: '', enabled: false, deliveries: counts.get(key) ?? { pending: 0, succeeded: 0, failed: 0, cancelled: 0 } })
+    const conditions = automationConditions(key, inputs)
+    automations.push({ namespace, name, conditions, ready: conditionOf(conditions, 'Ready')?.status === 'True', errors, event: '', webhook: '', enabled: false, deliveries: counts.get(key) ?? { pending: 0, succeeded: 0, failed: 0, cancelled: 0 } })
   }
   automations.sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1))
   return { webhooks, automations, errors: state.diagnostics.filter((d) => d.severity === 'error' && !d.object) }

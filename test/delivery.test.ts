@@ -5,7 +5,7 @@ import { Webhook as StandardWebhook } from 'standardwebhooks'
 import { parseManifest } from '../controller/sources/manifest.js'
 import { validateObjects } from '../controller/reconcile/validate.js'
 import { DeliveryEngine, type AttemptReport, type EngineOptions } from '../controller/delivery/engine.js'
-import { Store } from '../controller/delivery/store.js'
+import { SqliteStore } from '../controller/delivery/sqlite-store.js'
 import { UndiciSender } from '../controller/delivery/sender.js'
 import { createBreaker, createRetryDecider } from '../controller/delivery/policies.js'
 import type { ArtifactEvent } from '../controller/api/types.generated.js'
@@ -57,7 +57,7 @@ const event = (id: string): ArtifactEvent => ({
 
 interface Harness {
   engine: DeliveryEngine
-  store: Store
+  store: SqliteStore
   receiver: Receiver
   clock: { now: number }
   reports: AttemptReport[]
@@ -66,7 +66,7 @@ interface Harness {
 
 async function harness(t: TapTest, options: { url?: (r: Receiver) => string; extraWebhookSpec?: string; engine?: Partial<EngineOptions> } = {}): Promise<Harness> {
   const receiver = await startReceiver(t)
-  const store = new Store(t.testdir({}))
+  const store = new SqliteStore(t.testdir({}))
   const clock = { now: Date.parse('2026-11-27T10:00:00Z') }
   const reports: AttemptReport[] = []
   const sender = new UndiciSender({ egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] } })

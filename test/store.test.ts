@@ -1,8 +1,9 @@
-// The SQLite outbox on its own: dedup window, retention, redelivery, and the history CLI on a state folder.
+// The SQLite outbox on a state folder: the history CLI over it, and closing it. Its Store contract
+// (dedup, retention, redelivery, ...) is tested by sqlite-store.test.ts.
 import t from 'tap'
 import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { Store } from '../controller/delivery/store.js'
+import { SqliteStore } from '../controller/delivery/sqlite-store.js'
 import { hookwise } from './helpers/cli.js'
 
 const T0 = Date.parse('2026-11-27T10:00:00Z')
@@ -12,37 +13,14 @@ function attempt(id: string, n: number, at: number, statusCode: number) {
   return { deliveryId: id, n, startedAt: at, latencyMs: 12, url: 'https://example.com/h', requestHeaders: { 'webhook-id': id }, body: '{}', statusCode, responseHead: 'ok', error: null }
 }
 
-t.test('dedup window: the same event id is a duplicate inside it and new after it', async (t) => {
-  const store = new Store(t.testdir({}))
-  t.teardown(() => store.close())
-  const item = { eventId: 'e-1', body: '{}', deliveries: [{ id: 'd-1', automation: 'default/a', webhook: 'default/w' }] }
-  t.same(store.enqueue([item], T0, T0 - 24 * HOUR), [item.deliveries])
-  t.same(store.enqueue([{ ...item, deliveries: [{ ...item.deliveries[0]!, id: 'd-2' }] }], T0 + HOUR, T0 + HOUR - 24 * HOUR), [null])
-  t.same(store.enqueue([{ ...item, deliveries: [{ ...item.deliveries[0]!, id: 'd-3' }] }], T0 + 25 * HOUR, T0 + HOUR), [[{ id: 'd-3', automation: 'default/a', webhook: 'default/w' }]])
-  t.equal(store.pendingCount(), 2)
-})
-
-t.test('retention prunes finished deliveries, their attempts and unneeded events; pending ones stay', async (t) => {
-  const store = new Store(t.testdir({}))
-  t.teardown(() => store.close())
-  store.enqueue([
-    { eventId: 'old', body: '{}', deliveries: [{ id: 'd-old', automation: 'default/a', webhook: 'default/w' }] },
-    { eventId: 'waiting', body: '{}', deliveries: [{ id: 'd-wait', automation: 'default/a', webhook: 'default/w' }] },
-  ], T0, T0 - 24 * HOUR)
-  store.recordAttempt(attempt('d-old', 1, T0, 200), { status: 'succeeded', nextAttemptAt: T0, now: T0 })
-  t.same(store.prune(T0 - HOUR, T0 - HOUR), { deliveries: 0, events: 0 }, 'nothing is old enough yet')
-  t.same(store.prune(T0 + HOUR, T0 + HOUR), { deliveries: 1, events: 1 })
-  t.equal(store.get('d-old'), undefined)
-  t.same(store.attempts('d-old'), [])
-  t.match(store.get('d-wait'), { status: 'pending', eventId: 'waiting' }, 'a pending delivery and its event are kept')
-})
-
 t.test('the history CLI on a state folder: list, one delivery, redeliver', async (t) => {
   const dir = t.testdir({})
-  const store = new Store(dir)
-  store.enqueue([{ eventId: 'e-9', body: '{}', deliveries: [{ id: 'd-9', automation: 'team/a', webhook: 'team/w' }] }], T0, T0 - HOUR)
-  store.recordAttempt(attempt('d-9', 1, T0, 500), { status: 'pending', nextAttemptAt: T0 + 5000, now: T0 })
-  store.recordAttempt(attempt('d-9', 2, T0 + 5000, 404), { status: 'failed', nextAttemptAt: T0 + 5000, now: T0 + 5000, lastError: 'the receiver answered 404, which is not retried' })
+  const store = new SqliteStore(dir)
+  store.write({ items: [{ eventId: 'e-9', body: '{}', deliveries: [{ id: 'd-9', automation: 'team/a', webhook: 'team/w' }] }], now: T0, dedupSince: T0 - HOUR }, [])
+  store.write({ items: [], now: T0, dedupSince: T0 - HOUR }, [{ attempt: attempt('d-9', 1, T0, 500), next: { status: 'pending', nextAttemptAt: T0 + 5000, now: T0 } }])
+  store.write({ items: [], now: T0 + 5000, dedupSince: T0 - HOUR }, [
+    { attempt: attempt('d-9', 2, T0 + 5000, 404), next: { status: 'failed', nextAttemptAt: T0 + 5000, now: T0 + 5000, lastError: 'the receiver answered 404, which is not retried' } },
+  ])
   store.close()
 
   const list = await hookwise(['deliveries', '--state', dir, '--status', 'failed'])
@@ -63,7 +41,7 @@ t.test('the history CLI on a state folder: list, one delivery, redeliver', async
 
 t.test('close() resolves once the checkpointing worker has exited: nothing re-creates the database afterwards', async (t) => {
   const dir = t.testdir({})
-  const store = new Store(dir, { checkpointIntervalMs: 1000 })
+  const store = new SqliteStore(dir, { checkpointIntervalMs: 1000 })
   // Closed at once, while the worker thread is still starting: it used to open (and so create)
   // hookwise.db after close() returned, racing whoever deletes the state folder.
   await store.close()

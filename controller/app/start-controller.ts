@@ -17,7 +17,7 @@ import { createBreaker, createRetryDecider } from '../delivery/policies.js'
 import { ThreadedSender } from '../delivery/threaded-sender.js'
 import { StatusFacts } from '../delivery/status-facts.js'
 import { StatusTracker } from '../delivery/status-tracker.js'
-import { Store } from '../delivery/store.js'
+import { SqliteStore } from '../delivery/sqlite-store.js'
 import { formatText, HookwiseError, StandbyStopped, UsageError } from '../errors.js'
 import { createLogger, type Logger } from '../log.js'
 import { ApiServer } from '../server/api-server.js'
@@ -146,7 +146,7 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
       throw err
     }
   }
-  const store = new Store(options.state, { durability: options.durability, checkpointIntervalMs: 1000 })
+  const store = new SqliteStore(options.state, { durability: options.durability, checkpointIntervalMs: 1000 })
   const egress = { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] }
   // Requests go out from a thread of their own (a second core for socket work); see threaded-sender.ts.
   const sender = new ThreadedSender({

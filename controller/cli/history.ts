@@ -4,7 +4,8 @@
 // or up to 2 s while it works through a backlog).
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { Store } from '../delivery/store.js'
+import { SqliteStore } from '../delivery/sqlite-store.js'
+import type { Store } from '../delivery/store.js'
 import type { DeliveryRow, DeliveryStatus } from '../model/delivery.js'
 import { HookwiseError } from '../errors.js'
 import type { CliIO } from './io.js'
@@ -13,7 +14,7 @@ function openStore(state: string): Store {
   if (!existsSync(join(state, 'hookwise.db'))) {
     throw new HookwiseError('HW_PATH_NOT_FOUND', `no hookwise state in ${state}`, { hint: 'pass the --state folder hookwise run uses (default ./.hookwise)' })
   }
-  return new Store(state)
+  return new SqliteStore(state)
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')

@@ -1,7 +1,7 @@
 // The production retry decider and circuit breaker the engine is built with.
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js'
 import type { WebhookSpec } from '../api/types.generated.js'
-import type { RetryDecider } from './engine.js'
+import type { RetryDecider } from './engine-options.js'
 import { nextAttempt } from './retry-policy.js'
 
 /**

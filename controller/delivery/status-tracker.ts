@@ -4,7 +4,7 @@
 import type { DeliveryRecord } from '../api/types.generated.js'
 import type { AutomationFacts, DeliveryStatus, WebhookFacts } from '../model/delivery.js'
 import type { DesiredState } from '../model/desired-state.js'
-import type { AcceptedEvent, AttemptReport } from './engine.js'
+import type { AcceptedEvent, AttemptReport } from './outcomes.js'
 
 const OUTCOME = { succeeded: 'Succeeded', pending: 'Retrying', failed: 'Failed', cancelled: 'Cancelled' } as const
 

@@ -1,19 +1,41 @@
-// The durable outbox and history: one SQLite file under the state folder (better-sqlite3).
-// Every event and the deliveries it matched are written in one transaction before the intake
-// answers 202; a delivery stays `pending` until an attempt succeeds, fails for good, or its
-// automation is removed, so a crash (even kill -9) loses nothing: pending work is picked up again.
-import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { join } from 'node:path'
-import { Worker } from 'node:worker_threads'
+// The durable outbox and history, as the engine, the API and the CLI use it. Every event and the
+// deliveries it matched are stored before the intake answers 202; a delivery stays `pending` until
+// an attempt succeeds, fails for good, or its automation is removed, so a crash loses nothing:
+// pending work is picked up again. SqliteStore (sqlite-store.ts) is the implementation; the
+// conformance suite (test/helpers/store-conformance.ts) fixes this contract for every implementation.
 import type { AttemptRow, DeliveryRow, DeliveryStatus } from '../model/delivery.js'
 
-/** An event to store, with the deliveries it matched. */
+/** A delivery to store: pending and due at once. */
+export interface NewDelivery {
+  id: string
+  automation: string
+  webhook: string
+}
+
+/** An event to store, with the deliveries it matched (none is fine: the event is stored for dedup). */
 export interface NewEvent {
   eventId: string
   body: string
   deliveries: NewDelivery[]
+}
+
+/** The events of one write, received at `now`. */
+export interface NewEvents {
+  items: readonly NewEvent[]
+  now: number
+  /** An event whose id was stored at or after this time (by this write or an earlier one) is a duplicate. */
+  dedupSince: number
+  /** When given, receives each item's event seq, in order (0 for a duplicate). */
+  seqs?: number[]
+}
+
+/** A delivery's state after an attempt. */
+export interface NextState {
+  status: DeliveryStatus
+  nextAttemptAt: number
+  now: number
+  /** Why the delivery failed; the attempt's own error when absent. */
+  lastError?: string
 }
 
 /** A finished attempt and its delivery's new state. */
@@ -22,340 +44,72 @@ export interface FinishedAttempt {
   next: NextState
 }
 
-export interface NewDelivery {
-  id: string
-  automation: string
-  webhook: string
-}
-
-/** A delivery's state after an attempt. */
-export interface NextState {
-  status: DeliveryStatus
-  nextAttemptAt: number
-  now: number
-  lastError?: string
-}
-
-export interface StoreOptions {
-  /** `full` fsyncs every commit (survives power loss); `normal` (default) survives process crashes. */
-  durability?: 'normal' | 'full'
+export interface Store {
   /**
-   * Checkpoint the WAL from a worker thread (its own connection) every this many ms, instead of
-   * inside the commit that crosses SQLite's 1,000-page mark. A checkpoint fsyncs; on a slow or
-   * shared disk that blocked the event loop for 50-230 ms and every request with it. Off (0) by
-   * default: short-lived commands keep SQLite's automatic checkpoints; `hookwise run` turns it on.
+   * Stores events with their deliveries, and finished attempts with their deliveries' new states, in
+   * one transaction (one commit): if any part fails, nothing of the call is stored and it throws.
+   * A duplicate event (see NewEvents.dedupSince) stores nothing. Returns, per event, its deliveries
+   * as stored, or null for a duplicate. A new delivery is pending, 0 attempts, due, created and
+   * updated at `now`, without status code or error. An attempt sets its delivery's status,
+   * attempts (the attempt's n), next attempt, last status code (the attempt's, null without a
+   * response), last error (next.lastError, else the attempt's error, else null) and updated time
+   * (next.now); it must name a stored delivery.
    */
-  checkpointIntervalMs?: number
-}
-
-// The checkpointing worker: its own connection to the same file; PASSIVE never blocks the writer.
-const CHECKPOINTER = `
-const { parentPort, workerData } = require('node:worker_threads')
-const Database = require(workerData.module)
-const db = new Database(workerData.path, { fileMustExist: true })
-db.pragma('busy_timeout = 5000')
-const timer = setInterval(() => {
-  try { db.pragma('wal_checkpoint(PASSIVE)') } catch (err) { parentPort.postMessage(String(err && err.message || err)) }
-}, workerData.intervalMs)
-parentPort.on('message', () => { clearInterval(timer); db.close(); process.exit(0) })
-`
-
-// Only pending deliveries are in the index the queue is read by (deliveries_pending): it stays as
-// small as the queue, and recording an attempt that finishes a delivery removes one entry instead of
-// moving it. It replaced deliveries_due (status, next_attempt_at), which is dropped where it exists.
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL,
-  received_at INTEGER NOT NULL,
-  body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_id ON events(id, received_at);
-CREATE TABLE IF NOT EXISTS deliveries (
-  id TEXT PRIMARY KEY,
-  event_seq INTEGER NOT NULL REFERENCES events(seq),
-  automation TEXT NOT NULL,
-  webhook TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  last_status_code INTEGER,
-  last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries(next_attempt_at) WHERE status = 'pending';
-DROP INDEX IF EXISTS deliveries_due;
-CREATE INDEX IF NOT EXISTS deliveries_automation ON deliveries(automation, created_at);
-CREATE TABLE IF NOT EXISTS attempts (
-  delivery_id TEXT NOT NULL REFERENCES deliveries(id),
-  n INTEGER NOT NULL,
-  started_at INTEGER NOT NULL,
-  latency_ms INTEGER NOT NULL,
-  url TEXT NOT NULL,
-  request_headers TEXT NOT NULL,
-  body TEXT NOT NULL,
-  status_code INTEGER,
-  response_head TEXT,
-  error TEXT,
-  PRIMARY KEY (delivery_id, n)
-);
-`
-
-// Every query of whole deliveries selects these columns and reads its rows as arrays (raw):
-// better-sqlite3 builds an array per row faster than an object with named keys, and under backlog
-// the engine reads thousands of rows several times a second. toDelivery reads them by position.
-const DELIVERY_COLUMNS = 'd.id, d.event_seq, e.id AS event_id, d.automation, d.webhook, d.status, d.attempts, d.next_attempt_at, d.created_at, d.updated_at, d.last_status_code, d.last_error'
-
-const toDelivery = (r: unknown[]): DeliveryRow => ({
-  id: r[0] as string,
-  eventSeq: r[1] as number,
-  eventId: r[2] as string,
-  automation: r[3] as string,
-  webhook: r[4] as string,
-  status: r[5] as DeliveryStatus,
-  attempts: r[6] as number,
-  nextAttemptAt: r[7] as number,
-  createdAt: r[8] as number,
-  updatedAt: r[9] as number,
-  lastStatusCode: r[10] as number | null,
-  lastError: r[11] as string | null,
-})
-
-export class Store {
-  readonly path: string
-  private readonly db: Database.Database
-  private readonly stmt
-  private readonly tx
-
-  constructor(stateDir: string, options: StoreOptions = {}) {
-    mkdirSync(stateDir, { recursive: true })
-    this.path = join(stateDir, 'hookwise.db')
-    this.db = new Database(this.path)
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`)
-    this.db.pragma('foreign_keys = ON')
-    this.db.pragma('busy_timeout = 5000')
-    if (options.checkpointIntervalMs) this.startCheckpointer(options.checkpointIntervalMs)
-    this.db.exec(SCHEMA)
-    const db = this.db
-    this.stmt = {
-      recentEvent: db.prepare<[string, number], { seq: number }>('SELECT seq FROM events WHERE id = ? AND received_at >= ? LIMIT 1'),
-      insertEvent: db.prepare<[string, number, string]>('INSERT INTO events (id, received_at, body) VALUES (?, ?, ?)'),
-      insertDelivery: db.prepare<[string, number | bigint, string, string, number, number, number]>(
-        "INSERT INTO deliveries (id, event_seq, automation, webhook, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-      ),
-      due: db.prepare<[number, number], unknown[]>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.rowid LIMIT ?`).raw(),
-      nextDue: db.prepare<[], { t: number | null }>("SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'"),
-      pendingCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'"),
-      oldestPending: db.prepare<[], { t: number | null }>("SELECT MIN(created_at) AS t FROM deliveries WHERE status = 'pending'"),
-      eventBody: db.prepare<[number], { body: string }>('SELECT body FROM events WHERE seq = ?'),
-      get: db.prepare<[string], unknown[]>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`).raw(),
-      insertAttempt: db.prepare<[string, number, number, number, string, string, string, number | null, string | null, string | null]>(
-        'INSERT INTO attempts (delivery_id, n, started_at, latency_ms, url, request_headers, body, status_code, response_head, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ),
-      finishAttempt: db.prepare<[DeliveryStatus, number, number, number | null, string | null, number, string]>(
-        'UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ?',
-      ),
-      reschedule: db.prepare<[number, string | null, number, string]>("UPDATE deliveries SET next_attempt_at = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ? AND status = 'pending'"),
-      cancelAutomation: db.prepare<[string, number, string]>("UPDATE deliveries SET status = 'cancelled', last_error = ?, updated_at = ? WHERE automation = ? AND status = 'pending'"),
-      pendingAutomations: db.prepare<[], { automation: string }>("SELECT DISTINCT automation FROM deliveries INDEXED BY deliveries_pending WHERE status = 'pending'"),
-      redeliver: db.prepare<[number, number, string]>("UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND status != 'pending'"),
-      attempts: db.prepare<[string], Record<string, unknown>>('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY n'),
-      pruneAttempts: db.prepare<[number]>("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE status != 'pending' AND updated_at < ?)"),
-      pruneDeliveries: db.prepare<[number]>("DELETE FROM deliveries WHERE status != 'pending' AND updated_at < ?"),
-      pruneEvents: db.prepare<[number]>('DELETE FROM events WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)'),
-    }
-    // Made once: better-sqlite3 builds a new wrapper each time db.transaction is called.
-    this.tx = {
-      enqueue: db.transaction((items: readonly NewEvent[], now: number, dedupSince: number, seqs?: number[]) => this.insertEvents(items, now, dedupSince, seqs)),
-      record: db.transaction((items: readonly FinishedAttempt[]) => this.insertAttempts(items)),
-      write: db.transaction((events: { items: readonly NewEvent[]; now: number; dedupSince: number; seqs?: number[] }, attempts: readonly FinishedAttempt[]) => {
-        this.insertAttempts(attempts)
-        return this.insertEvents(events.items, events.now, events.dedupSince, events.seqs)
-      }),
-    }
-  }
+  write(events: NewEvents, attempts: readonly FinishedAttempt[]): Array<NewDelivery[] | null>
 
   /**
-   * Records events and their deliveries in one transaction. An event whose id was received since
-   * `dedupSince` is a duplicate: nothing is written for it. Returns, per event, its deliveries or null;
-   * `seqs`, when given, receives each stored event's seq (0 for a duplicate).
+   * Pending deliveries due at `now` (next attempt at or before it), by next attempt then in the
+   * order they were stored; at most `limit` rows are read. `skip` is asked about each row read, in
+   * that order, and leaves out those it returns true for (they still count toward `limit`).
    */
-  enqueue(items: readonly NewEvent[], now: number, dedupSince: number, seqs?: number[]): Array<NewDelivery[] | null> {
-    return this.tx.enqueue(items, now, dedupSince, seqs)
-  }
+  due(now: number, limit: number, skip?: (id: string) => boolean): DeliveryRow[]
+
+  /** How many deliveries are pending. */
+  pendingCount(): number
+
+  /** When the oldest pending delivery was created; undefined when none is pending. */
+  oldestPendingCreatedAt(): number | undefined
+
+  /** The body of the event stored with this seq (DeliveryRow.eventSeq); undefined when there is none. */
+  eventBody(seq: number): string | undefined
+
+  /** One delivery; undefined when unknown. */
+  get(id: string): DeliveryRow | undefined
 
   /**
-   * What enqueue and recordAttempts do, in one transaction (one commit): the engine gathers the
-   * intake's events and the finished attempts of one turn of the event loop and stores them together.
+   * Moves a pending delivery's next attempt without counting an attempt (circuit open, secret
+   * missing, suspended) and sets its updated time; `reason`, when given, becomes its last error
+   * (else that stays). A delivery that is not pending (or unknown) is left as it is.
    */
-  write(events: { items: readonly NewEvent[]; now: number; dedupSince: number; seqs?: number[] }, attempts: readonly FinishedAttempt[]): Array<NewDelivery[] | null> {
-    return this.tx.write(events, attempts)
-  }
+  reschedule(id: string, nextAttemptAt: number, now: number, reason?: string): void
 
-  private insertEvents(items: readonly NewEvent[], now: number, dedupSince: number, seqs?: number[]): Array<NewDelivery[] | null> {
-    return items.map((item) => {
-      if (this.stmt.recentEvent.get(item.eventId, dedupSince)) {
-        seqs?.push(0)
-        return null
-      }
-      const seq = this.stmt.insertEvent.run(item.eventId, now, item.body).lastInsertRowid
-      seqs?.push(Number(seq))
-      for (const d of item.deliveries) this.stmt.insertDelivery.run(d.id, seq, d.automation, d.webhook, now, now, now)
-      return item.deliveries
-    })
-  }
+  /** Cancels an automation's pending deliveries (last error `reason`, updated at `now`); returns how many. */
+  cancelAutomation(automation: string, reason: string, now: number): number
 
-  private insertAttempts(items: readonly FinishedAttempt[]): void {
-    for (const { attempt: a, next } of items) {
-      this.stmt.insertAttempt.run(a.deliveryId, a.n, a.startedAt, a.latencyMs, a.url, JSON.stringify(a.requestHeaders), a.body, a.statusCode, a.responseHead, a.error)
-      this.stmt.finishAttempt.run(next.status, a.n, next.nextAttemptAt, a.statusCode, next.lastError ?? a.error, next.now, a.deliveryId)
-    }
-  }
-
-  /** Pending deliveries due at `now`, oldest first; `skip` leaves out (and does not build) rows by id. */
-  due(now: number, limit: number, skip?: (id: string) => boolean): DeliveryRow[] {
-    const rows: DeliveryRow[] = []
-    for (const r of this.stmt.due.all(now, limit)) if (!skip?.(r[0] as string)) rows.push(toDelivery(r))
-    return rows
-  }
-
-  /** When the next pending delivery is due, if any. */
-  nextDueAt(): number | undefined {
-    return this.stmt.nextDue.get()?.t ?? undefined
-  }
-
-  pendingCount(): number {
-    return this.stmt.pendingCount.get()!.n
-  }
-
-  oldestPendingCreatedAt(): number | undefined {
-    return this.stmt.oldestPending.get()?.t ?? undefined
-  }
-
-  eventBody(seq: number): string | undefined {
-    return this.stmt.eventBody.get(seq)?.body
-  }
-
-  get(id: string): DeliveryRow | undefined {
-    const r = this.stmt.get.get(id)
-    return r ? toDelivery(r) : undefined
-  }
-
-  /** Records an attempt and the delivery's new state in one transaction. */
-  recordAttempt(attempt: AttemptRow, next: NextState): void {
-    this.recordAttempts([{ attempt, next }])
-  }
-
-  /** Records several attempts and their deliveries' new states in one transaction (one commit for all). */
-  recordAttempts(items: readonly FinishedAttempt[]): void {
-    this.tx.record(items)
-  }
-
-  /** Moves a pending delivery's next attempt without counting an attempt (circuit open, secret missing, suspended). */
-  reschedule(id: string, nextAttemptAt: number, now: number, reason?: string): void {
-    this.stmt.reschedule.run(nextAttemptAt, reason ?? null, now, id)
-  }
-
-  /** Cancels the pending deliveries of an automation that no longer exists; returns how many. */
-  cancelAutomation(automation: string, reason: string, now: number): number {
-    return this.stmt.cancelAutomation.run(reason, now, automation).changes
-  }
-
-  /** Automations that have pending deliveries. */
-  automationsWithPending(): string[] {
-    return this.stmt.pendingAutomations.all().map((r) => r.automation)
-  }
-
-  /** Puts a finished delivery back in the queue, with the same id; false when it is pending or unknown. */
-  redeliver(id: string, now: number): boolean {
-    return this.stmt.redeliver.run(now, now, id).changes === 1
-  }
-
-  attempts(id: string): AttemptRow[] {
-    return this.stmt.attempts.all(id).map((r) => ({
-      deliveryId: r.delivery_id as string,
-      n: r.n as number,
-      startedAt: r.started_at as number,
-      latencyMs: r.latency_ms as number,
-      url: r.url as string,
-      requestHeaders: JSON.parse(r.request_headers as string) as Record<string, string>,
-      body: r.body as string,
-      statusCode: r.status_code as number | null,
-      responseHead: r.response_head as string | null,
-      error: r.error as string | null,
-    }))
-  }
-
-  /** Lists deliveries, newest first. */
-  list(filter: { automation?: string; status?: DeliveryStatus; limit?: number } = {}): DeliveryRow[] {
-    const where: string[] = []
-    const params: Array<string | number> = []
-    if (filter.automation) {
-      where.push('d.automation = ?')
-      params.push(filter.automation)
-    }
-    if (filter.status) {
-      where.push('d.status = ?')
-      params.push(filter.status)
-    }
-    params.push(filter.limit ?? 100)
-    const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?`
-    return (this.db.prepare(sql).raw().all(...params) as unknown[][]).map(toDelivery)
-  }
-
-  /** Per-automation counts for status views. */
-  countsByAutomation(): Map<string, Record<DeliveryStatus, number>> {
-    const rows = this.db.prepare('SELECT automation, status, COUNT(*) AS n FROM deliveries GROUP BY automation, status').all() as Array<{ automation: string; status: DeliveryStatus; n: number }>
-    const out = new Map<string, Record<DeliveryStatus, number>>()
-    for (const r of rows) {
-      const c = out.get(r.automation) ?? { pending: 0, succeeded: 0, failed: 0, cancelled: 0 }
-      c[r.status] = r.n
-      out.set(r.automation, c)
-    }
-    return out
-  }
-
-  /** Deletes finished deliveries (and their attempts) last updated before `before`, and events no delivery needs that are older than `eventsBefore`. */
-  prune(before: number, eventsBefore: number): { deliveries: number; events: number } {
-    return this.db.transaction(() => {
-      this.stmt.pruneAttempts.run(before)
-      const deliveries = this.stmt.pruneDeliveries.run(before).changes
-      const events = this.stmt.pruneEvents.run(eventsBefore).changes
-      return { deliveries, events }
-    })()
-  }
-
-  private checkpointer: Worker | undefined
-
-  private startCheckpointer(intervalMs: number): void {
-    const worker = new Worker(CHECKPOINTER, { eval: true, workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path: this.path, intervalMs } })
-    worker.unref()
-    // If the worker cannot run, commits checkpoint again as SQLite does by default.
-    const fallBack = (): void => {
-      if (this.checkpointer !== worker) return
-      this.checkpointer = undefined
-      if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000')
-    }
-    worker.once('error', fallBack)
-    worker.once('exit', fallBack)
-    this.checkpointer = worker
-    this.db.pragma('wal_autocheckpoint = 0')
-  }
+  /** The automations that have pending deliveries, each once, in no particular order. */
+  automationsWithPending(): string[]
 
   /**
-   * Closes the database; resolves once the checkpointing worker has exited too. A worker still
-   * starting when close() is called would otherwise open (and re-create) the file afterwards.
+   * Puts a finished delivery back in the queue with the same id: pending, due and updated at `now`;
+   * its attempts, last status code and last error stay. False (nothing changed) when it is pending or unknown.
    */
-  close(): Promise<void> {
-    const worker = this.checkpointer
-    this.checkpointer = undefined
-    this.db.close()
-    if (!worker) return Promise.resolve()
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
-    worker.ref() // unref'd while it runs; the process now waits for it to exit
-    worker.postMessage('close')
-    return exited
-  }
+  redeliver(id: string, now: number): boolean
+
+  /** A delivery's attempts as they were recorded (masked headers and body), by n; empty when none or unknown. */
+  attempts(id: string): AttemptRow[]
+
+  /** Deliveries of one automation and/or status, newest first (by created time, then the last stored first); at most `limit` (default 100). */
+  list(filter?: { automation?: string; status?: DeliveryStatus; limit?: number }): DeliveryRow[]
+
+  /** Per automation with deliveries, how many are in each status (0 for a status with none). */
+  countsByAutomation(): Map<string, Record<DeliveryStatus, number>>
+
+  /**
+   * Deletes finished (not pending) deliveries last updated before `before`, with their attempts, and
+   * then events received before `eventsBefore` that no delivery refers to; returns how many of each.
+   */
+  prune(before: number, eventsBefore: number): { deliveries: number; events: number }
+
+  /** Closes the store; resolves once nothing of it runs any more. Everything written stays stored. */
+  close(): Promise<void>
 }

@@ -1,7 +1,8 @@
 // Prometheus metrics (prom-client), on a registry of their own so tests and several controllers in
 // one process do not collide.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { AttemptReport, DeliveryEngine } from '../delivery/engine.js'
+import type { DeliveryEngine } from '../delivery/engine.js'
+import type { AttemptReport } from '../delivery/outcomes.js'
 import type { Store } from '../delivery/store.js'
 import type { CircuitBreaker } from '../delivery/circuit-breaker.js'
 

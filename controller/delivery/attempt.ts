@@ -1,0 +1,129 @@
+// One delivery attempt, from what must hold before it (automation exists, webhook ready, not
+// suspended, not gone, circuit closed) to its record: the webhook's secrets are resolved, the body
+// rendered, the request built and signed, sent, judged by the retry policy and the circuit breaker,
+// and recorded (through the intake's group commit) with credentials and secret values masked.
+import type { ArtifactEvent } from '../api/types.generated.js'
+import { HookwiseError } from '../errors.js'
+import type { DeliveryRow, DeliveryStatus } from '../model/delivery.js'
+import type { CompiledAutomation, DesiredState, WebhookEntry } from '../model/desired-state.js'
+import { mapLookup, resolveWebhookSecrets, type SecretLookup } from '../model/secrets.js'
+import { endpointOk, originOf } from './circuit-breaker.js'
+import type { EngineSettings } from './engine-options.js'
+import type { Intake } from './intake.js'
+import type { AttemptReport } from './outcomes.js'
+import { buildRequest, maskedHeaders } from './request.js'
+import type { StatusTracker } from './status-tracker.js'
+
+/** How long a delivery waits for its webhook (not ready, suspended, gone, a Secret missing) before it is looked at again. */
+const WAIT_FOR_WEBHOOK_MS = 30_000
+
+export class AttemptRunner {
+  private state: DesiredState | undefined
+  private automations = new Map<string, CompiledAutomation>()
+  private secrets: SecretLookup = () => undefined
+
+  constructor(
+    private readonly o: EngineSettings,
+    private readonly facts: StatusTracker,
+    private readonly intake: Intake,
+  ) {}
+
+  /** Attempts use this state's automations, webhooks and Secrets. */
+  setState(state: DesiredState): void {
+    this.state = state
+    this.automations = new Map(state.automations.map((a) => [a.key, a]))
+    this.secrets = mapLookup(state.secrets)
+  }
+
+  /** Replaces where Secret values come from (Kubernetes mode reads them from the cluster). */
+  setSecretLookup(lookup: SecretLookup): void {
+    this.secrets = lookup
+  }
+
+  /** A desired state has been set: attempts can be made. */
+  get ready(): boolean {
+    return this.state !== undefined
+  }
+
+  hasAutomation(key: string): boolean {
+    return this.automations.has(key)
+  }
+
+  /** Checks what must hold before an attempt; reschedules (without counting an attempt) when it does not. */
+  prepare(row: DeliveryRow, now: number): boolean {
+    const automation = this.automations.get(row.automation)
+    if (!automation) {
+      this.intake.cancelled(this.o.store.cancelAutomation(row.automation, 'automation removed', now))
+      return false
+    }
+    const webhook = this.state!.webhooks.get(row.webhook)
+    const wait = (ms: number, reason: string): false => {
+      this.o.store.reschedule(row.id, now + ms, now, reason)
+      return false
+    }
+    if (!webhook || !webhook.valid) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} is not ready`)
+    if (webhook.spec.suspend) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} is suspended`)
+    if (this.facts.isGone(row.webhook)) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} answered 410 Gone; change the Webhook to resume`)
+    const origin = originOf(webhook.spec.url)
+    const blocked = this.o.breaker.blockedUntil(origin, now)
+    if (blocked !== undefined) return wait(Math.max(blocked - now, 1), `circuit open for ${origin}`)
+    return true
+  }
+
+  /**
+   * Makes one attempt of a delivery `prepare` accepted and records it. Calls `release` once the
+   * request is answered (the webhook's slot is free while the attempt is being recorded).
+   */
+  async run(row: DeliveryRow, release: () => void): Promise<void> {
+    const automation = this.automations.get(row.automation)!
+    const webhook = this.state!.webhooks.get(row.webhook) as WebhookEntry
+    const startedAt = this.o.now()
+    let secrets: Record<string, string>
+    try {
+      secrets = resolveWebhookSecrets(webhook, this.secrets)
+    } catch (err) {
+      if (err instanceof HookwiseError) {
+        this.o.store.reschedule(row.id, startedAt + WAIT_FOR_WEBHOOK_MS, startedAt, err.message)
+        return
+      }
+      throw err
+    }
+    const event = this.intake.event(row.id) ?? (JSON.parse(this.o.store.eventBody(row.eventSeq)!) as ArtifactEvent)
+    // The request and its masked twin (for history): render, mask, build and sign. One block on
+    // purpose: it is to become a single call of the shared request builder (buildDeliveryRequest).
+    const body = automation.template.render({ event, secrets })
+    const usesSecret = automation.template.placeholders.some((p) => Object.hasOwn(secrets, p.name))
+    const maskedBody = usesSecret ? automation.template.render({ event, secrets: Object.fromEntries(Object.keys(secrets).map((k) => [k, '****'])) }) : body
+    const request = buildRequest({ webhook: webhook.spec, secrets, body, deliveryId: row.id, timestamp: Math.floor(startedAt / 1000) })
+    const requestHeaders = maskedHeaders(request.headers)
+    // The sender enforces the egress policy (URL and connected address) and reports EGRESS_DENIED.
+    const result = await this.o.sender.send(request, { timeoutMs: (webhook.spec.timeoutSeconds ?? 15) * 1000 })
+    release()
+    const n = row.attempts + 1
+    const now = this.o.now()
+    const verdict = this.o.retry.decide(n, result, webhook.spec.retry, now)
+    const healthy = endpointOk(result)
+    if (healthy !== undefined) this.o.breaker.record(originOf(request.url), healthy, now)
+    const status: DeliveryStatus = verdict.kind === 'success' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed'
+    const report: AttemptReport = { delivery: { ...row, status, attempts: n }, webhookSpec: webhook.spec, attempt: n, result, status, verdict: verdict.kind }
+    // Facts first: a 410 must hold the webhook's other deliveries while this attempt is recorded.
+    this.facts.attempted(report, now)
+    await this.intake.record(
+      {
+        deliveryId: row.id,
+        n,
+        startedAt,
+        latencyMs: Math.round(result.latencyMs),
+        url: request.url,
+        requestHeaders,
+        body: maskedBody,
+        statusCode: result.statusCode ?? null,
+        responseHead: result.bodyHead ?? null,
+        error: result.error ? `${result.error.code}: ${result.error.message}` : null,
+      },
+      { status, nextAttemptAt: verdict.kind === 'retry' ? now + verdict.delayMs : now, now, ...(verdict.kind === 'fail' || verdict.kind === 'gone' ? { lastError: verdict.reason } : {}) },
+    )
+    if (status !== 'pending') this.intake.finished(row.id)
+    this.o.onAttempt?.(report)
+  }
+}

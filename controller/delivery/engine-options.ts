@@ -1,0 +1,56 @@
+// How a DeliveryEngine is built: what it is given (store, sender, policies, clock, limits, callbacks)
+// and the defaults of its limits. Its parts (intake, outbox scheduler, attempt) read the same settings.
+import type { WebhookSpec } from '../api/types.generated.js'
+import type { AcceptedEvent, AttemptReport, Verdict } from './outcomes.js'
+import type { SendResult, Sender } from './send-result.js'
+import type { StatusTracker } from './status-tracker.js'
+import type { Store } from './store.js'
+
+export interface RetryDecider {
+  /** `attempt` is the number of the attempt just made (1-based). */
+  decide(attempt: number, result: SendResult, retry: WebhookSpec['retry'], now: number): Verdict
+}
+
+export interface Breaker {
+  /** Undefined when a request may go to `origin` now; otherwise when to try again. */
+  blockedUntil(origin: string, now: number): number | undefined
+  record(origin: string, ok: boolean, now: number): void
+}
+
+export interface EngineOptions {
+  store: Store
+  sender: Sender
+  retry: RetryDecider
+  breaker: Breaker
+  /** What happened lately (status facts): the engine records every acceptance and attempt here. */
+  facts?: StatusTracker
+  now?: () => number
+  /** A re-sent event id within this window is not delivered again. Default 24 h. */
+  dedupWindowMs?: number
+  /** Pending deliveries beyond which the intake refuses new events. Default 100,000. */
+  maxPending?: number
+  /** Attempts in flight per webhook. Default 8. */
+  perWebhookConcurrency?: number
+  /** Attempts in flight in all. Default 128. */
+  concurrency?: number
+  /** How often the outbox is polled for due work when nothing wakes it. Default 200 ms. */
+  pollIntervalMs?: number
+  onAccepted?: (events: AcceptedEvent[]) => void
+  onAttempt?: (report: AttemptReport) => void
+  onError?: (err: unknown) => void
+}
+
+/** The options with every default filled in (the status tracker is passed on its own). */
+export type EngineSettings = Required<Omit<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError' | 'facts'>> & Pick<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>
+
+export function engineSettings(options: EngineOptions): EngineSettings {
+  return {
+    now: Date.now,
+    dedupWindowMs: 24 * 3600_000,
+    maxPending: 100_000,
+    perWebhookConcurrency: 8,
+    concurrency: 128,
+    pollIntervalMs: 200,
+    ...options,
+  }
+}

@@ -1,0 +1,204 @@
+// The engine's intake and its group commit: events are matched with the automations and stored with
+// their deliveries before anyone is told "accepted". Everything the engine stores in one turn of the
+// event loop (the intake's concurrent events and the attempts that finished) goes in one transaction.
+// Also holds what the engine knows of the queue without asking the store: how many deliveries are
+// pending, and the parsed event of each delivery it accepted.
+import { randomUUID } from 'node:crypto'
+import type { ArtifactEvent } from '../api/types.generated.js'
+import { AutomationIndex } from '../match/automation-index.js'
+import type { AttemptRow, DeliveryRow } from '../model/delivery.js'
+import { QueueFullError } from '../errors.js'
+import type { DesiredState } from '../model/desired-state.js'
+import { deliveryId } from './delivery-id.js'
+import type { EngineSettings } from './engine-options.js'
+import type { AcceptedEvent } from './outcomes.js'
+import type { StatusTracker } from './status-tracker.js'
+import type { NewDelivery, NextState } from './store.js'
+
+/** Where deliveries just stored go, to start without reading the outbox again (the outbox scheduler). */
+export interface DueQueue {
+  cacheNew(row: DeliveryRow): void
+  wake(): void
+}
+
+interface MatchedEvent {
+  eventId: string
+  event: ArtifactEvent
+  body: string
+  deliveries: Array<{ id: string; automation: string; webhook: string }>
+}
+
+/** Bounds of the in-memory copy of accepted events (see `events`): entries, and bytes of their JSON. */
+const EVENT_CACHE_ENTRIES = 50_000
+const EVENT_CACHE_BYTES = 64 * 1024 * 1024
+
+export class Intake {
+  /** Set by the engine once its outbox scheduler exists (the scheduler's attempts record through the intake). */
+  due!: DueQueue
+  private index = new AutomationIndex([])
+  private pending: number
+  /** Intake calls waiting to be stored together (see acceptGrouped). */
+  private toAccept: Array<{ events: readonly ArtifactEvent[]; resolve: (accepted: AcceptedEvent[]) => void; reject: (err: unknown) => void }> = []
+  /**
+   * The parsed event of each pending delivery accepted by this process, so an attempt need not
+   * read and parse it from the store. Bounded; a delivery missing here (accepted before a restart,
+   * redelivered, or over the bound) reads its event from the store. Entries go when the delivery
+   * finishes; the whole map is dropped when deliveries are cancelled in bulk.
+   */
+  private readonly events = new Map<string, { event: ArtifactEvent; bytes: number }>()
+  private eventBytes = 0
+  /** Finished attempts waiting to be recorded together (see record). */
+  private toRecord: Array<{ attempt: AttemptRow; next: NextState; resolve: () => void; reject: (err: unknown) => void }> = []
+  /** A flush of toAccept and toRecord is scheduled for this turn's check phase. */
+  private flushing = false
+
+  constructor(
+    private readonly o: EngineSettings,
+    private readonly facts: StatusTracker,
+  ) {
+    this.pending = o.store.pendingCount()
+  }
+
+  /** New events are matched with this state's automations. */
+  setState(state: DesiredState): void {
+    this.index = new AutomationIndex(state.automations, state.namespaceEntities)
+  }
+
+  get pendingCount(): number {
+    return this.pending
+  }
+
+  /**
+   * Matches and durably records events. The events of every call made in the same turn of the event
+   * loop are stored in one transaction (group commit: the intake's concurrent requests share one
+   * commit). Resolves once this call's events and deliveries are stored; rejects with
+   * QueueFullError, storing nothing of this call, when they would take the queue over its bound.
+   */
+  acceptGrouped(events: readonly ArtifactEvent[]): Promise<AcceptedEvent[]> {
+    return new Promise((resolve, reject) => {
+      this.toAccept.push({ events, resolve, reject })
+      this.scheduleFlush()
+    })
+  }
+
+  /**
+   * Records an attempt; attempts finishing in the same turn of the event loop share one
+   * transaction with each other and with the intake's events (see flush). Resolves once committed:
+   * until then the delivery stays in flight, so it is never started again, and a crash leaves it
+   * pending (sent again later with the same webhook-id, as after any crash mid-attempt).
+   */
+  record(attempt: AttemptRow, next: NextState): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.toRecord.push({ attempt, next, resolve, reject })
+      this.scheduleFlush()
+    })
+  }
+
+  /** The event of a delivery this process accepted, while it is cached. */
+  event(deliveryId: string): ArtifactEvent | undefined {
+    return this.events.get(deliveryId)?.event
+  }
+
+  /** A delivery finished (succeeded or failed for good). */
+  finished(deliveryId: string): void {
+    this.pending--
+    const e = this.events.get(deliveryId)
+    if (!e) return
+    this.events.delete(deliveryId)
+    this.eventBytes -= e.bytes
+  }
+
+  /** Deliveries were cancelled in bulk (`count` of them). */
+  cancelled(count: number): void {
+    this.pending -= count
+    this.events.clear()
+    this.eventBytes = 0
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing) return
+    this.flushing = true
+    setImmediate(() => this.flush())
+  }
+
+  /**
+   * Stores the events of the intake calls and the finished attempts gathered in this turn of the
+   * event loop in one transaction: one commit for all, however busy both sides are.
+   */
+  private flush(): void {
+    this.flushing = false
+    const calls = this.toAccept
+    const records = this.toRecord
+    this.toAccept = []
+    this.toRecord = []
+    const now = this.o.now()
+    const taken: Array<{ call: (typeof calls)[number]; from: number; to: number }> = []
+    const items: MatchedEvent[] = []
+    let adding = 0
+    for (const call of calls) {
+      let mine
+      try {
+        mine = this.matchEvents(call.events, now)
+      } catch (err) {
+        call.reject(err)
+        continue
+      }
+      const n = mine.reduce((k, i) => k + i.deliveries.length, 0)
+      if (n > 0 && this.pending + adding + n > this.o.maxPending) {
+        call.reject(new QueueFullError(this.pending + adding, this.o.maxPending))
+        continue
+      }
+      adding += n
+      taken.push({ call, from: items.length, to: items.length + mine.length })
+      items.push(...mine)
+    }
+    if (taken.length === 0 && records.length === 0) return
+    const seqs: number[] = []
+    let stored: Array<NewDelivery[] | null>
+    try {
+      stored = this.o.store.write({ items, now, dedupSince: now - this.o.dedupWindowMs, seqs }, records)
+    } catch (err) {
+      for (const t of taken) t.call.reject(err)
+      for (const r of records) r.reject(err)
+      return
+    }
+    for (const r of records) r.resolve()
+    if (taken.length === 0) return
+    const accepted = this.stored(items, stored, seqs, now)
+    for (const t of taken) t.call.resolve(accepted.slice(t.from, t.to))
+  }
+
+  private matchEvents(events: readonly ArtifactEvent[], now: number): MatchedEvent[] {
+    return events.map((e) => {
+      const event: ArtifactEvent = { ...e, id: e.id ?? `evt_${randomUUID()}`, time: e.time ?? new Date(now).toISOString() }
+      const deliveries = this.index.match(event).map((a) => ({ id: deliveryId(now), automation: a.key, webhook: `${a.namespace}/${a.spec.action.webhook}` }))
+      return { eventId: event.id!, event, body: JSON.stringify(event), deliveries }
+    })
+  }
+
+  private rememberEvent(deliveryId: string, event: ArtifactEvent, bytes: number): void {
+    if (this.events.size >= EVENT_CACHE_ENTRIES || this.eventBytes + bytes > EVENT_CACHE_BYTES) return
+    this.events.set(deliveryId, { event, bytes })
+    this.eventBytes += bytes
+  }
+
+  /** Counts, caches and announces events just stored, and hands their deliveries to the scheduler. */
+  private stored(items: MatchedEvent[], stored: Array<NewDelivery[] | null>, seqs: readonly number[], now: number): AcceptedEvent[] {
+    const accepted = items.map((item, i) => {
+      const deliveries = stored[i]
+      if (deliveries) for (const d of deliveries) this.rememberEvent(d.id, item.event, item.body.length)
+      return { id: item.eventId, duplicate: deliveries === null, deliveries: deliveries ?? [] }
+    })
+    const added = accepted.reduce((n, a) => n + a.deliveries.length, 0)
+    this.pending += added
+    this.facts.accepted(accepted, now)
+    this.o.onAccepted?.(accepted)
+    if (added > 0) {
+      accepted.forEach((a, i) => {
+        for (const d of a.deliveries) this.due.cacheNew({ id: d.id, eventSeq: seqs[i]!, eventId: a.id, automation: d.automation, webhook: d.webhook, status: 'pending', attempts: 0, nextAttemptAt: now, createdAt: now, updatedAt: now, lastStatusCode: null, lastError: null })
+      })
+      this.due.wake()
+    }
+    return accepted
+  }
+}

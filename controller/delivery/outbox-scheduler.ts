@@ -1,0 +1,203 @@
+// The engine's outbox scheduler: reads due deliveries from the store, keeps them in a cache, and starts
+// attempts as slots free up, within the limits in flight (per webhook and in all). Woken at once when
+// there may be work (an event stored, a slot freed, an outside change), and on a timer otherwise.
+import type { DeliveryRow } from '../model/delivery.js'
+import type { AttemptRunner } from './attempt.js'
+import type { EngineSettings } from './engine-options.js'
+
+export class OutboxScheduler {
+  private readonly inFlight = new Set<string>()
+  private readonly inFlightPerWebhook = new Map<string, number>()
+  private readonly running = new Set<Promise<void>>()
+  private timer: NodeJS.Timeout | undefined
+  private immediate: NodeJS.Immediate | undefined
+  private ticking = false
+  private again = false
+  private stopped = true
+  /** Due rows read from the outbox and not started yet, per webhook, oldest last (see dispatchDue). */
+  private cached = new Map<string, DeliveryRow[]>()
+  private cachedCount = 0
+  /** When the outbox was last read; 0 forces a read (an outside change, a new state). */
+  private readAt = 0
+  /** How often the timer reads the outbox again: pollIntervalMs, up to 10 times that under a backlog when reads are slow (see read). */
+  private readEvery: number
+  /** The last read filled its limit: more due rows may wait behind the cached ones. */
+  private more = false
+  /** Webhooks that got new deliveries since the last read. */
+  private readonly fresh = new Set<string>()
+
+  constructor(
+    private readonly o: EngineSettings,
+    private readonly attempts: AttemptRunner,
+  ) {
+    this.readEvery = o.pollIntervalMs
+  }
+
+  /**
+   * Adds a delivery just stored (due now) to the cached due rows, so it can start without reading
+   * the outbox again. Only while the cache holds every due row (the last read did not fill its
+   * limit) and is under that limit: new rows are then the newest, so the order stays oldest first.
+   * Otherwise the row waits in the outbox for the next read, as before.
+   */
+  cacheNew(row: DeliveryRow): void {
+    if (this.readAt === 0) return // a read is due anyway
+    if (this.more || this.cachedCount >= this.o.concurrency * 4) {
+      this.more = true
+      this.fresh.add(row.webhook)
+      return
+    }
+    const list = this.cached.get(row.webhook)
+    if (list) list.unshift(row)
+    else this.cached.set(row.webhook, [row])
+    this.cachedCount++
+  }
+
+  start(): void {
+    this.stopped = false
+    this.kick()
+  }
+
+  /** Stops taking new work and waits for attempts in flight (up to `graceMs`); unfinished ones stay pending. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.immediate) clearImmediate(this.immediate)
+    this.immediate = undefined
+    let timeout: NodeJS.Timeout | undefined
+    await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => { timeout = setTimeout(r, graceMs) })])
+    clearTimeout(timeout)
+  }
+
+  /** Looks for due work now, reading the outbox again (after a change made outside the engine). */
+  kick(): void {
+    this.readAt = 0
+    this.wake()
+  }
+
+  wake(): void {
+    if (this.stopped) return
+    if (this.ticking) {
+      this.again = true
+      return
+    }
+    // setImmediate, not setTimeout(0): a timer waits at least 1 ms, and a slot freed by a
+    // finished attempt should be refilled in the next turn of the event loop.
+    if (this.immediate) return
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined
+      this.tick()
+    })
+  }
+
+  private tick(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.stopped || !this.attempts.ready) return
+    this.ticking = true
+    try {
+      do {
+        this.again = false
+        this.dispatchDue()
+      } while (this.again && !this.stopped)
+    } catch (err) {
+      this.o.onError?.(err)
+    } finally {
+      this.ticking = false
+    }
+    if (!this.stopped) this.timer = setTimeout(() => this.tick(), this.o.pollIntervalMs)
+  }
+
+  // Reading the outbox costs time per row, so rows read once are kept and started as slots free
+  // up. The outbox is read again when it may hold due work the cache lacks: after pollIntervalMs
+  // (retries coming due; up to 10 times that under a backlog, see read), after an outside change
+  // (kick, a new state), when the cache ran dry after a read that filled its limit, or when a
+  // webhook with a free slot got new deliveries.
+  private dispatchDue(): void {
+    if (this.inFlight.size >= this.o.concurrency || !this.attempts.ready) return
+    const now = this.o.now()
+    if (this.readAt === 0 || now - this.readAt >= this.readEvery || now < this.readAt) this.read(now)
+    this.startCached(now)
+    if (this.inFlight.size < this.o.concurrency && this.mayMissWork()) {
+      this.read(now)
+      this.startCached(now)
+    }
+  }
+
+  private mayMissWork(): boolean {
+    if (this.cachedCount === 0 && this.more) return true
+    for (const w of this.fresh) if ((this.inFlightPerWebhook.get(w) ?? 0) < this.o.perWebhookConcurrency) return true
+    return false
+  }
+
+  private read(now: number): void {
+    // Read more than we can start: rows of a saturated webhook must not hide others.
+    const limit = this.o.concurrency * 4 + this.inFlight.size
+    const started = performance.now()
+    // Rows in flight are left out (not built); they still count toward whether the read was full.
+    let inFlight = 0
+    const rows = this.o.store.due(now, limit, (id) => {
+      if (!this.inFlight.has(id)) return false
+      inFlight++
+      return true
+    })
+    this.cached = new Map()
+    this.cachedCount = 0
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const row = rows[i]!
+      const list = this.cached.get(row.webhook)
+      if (list) list.push(row)
+      else this.cached.set(row.webhook, [row])
+      this.cachedCount++
+    }
+    this.more = rows.length + inFlight === limit
+    // Under a backlog (the read filled its window) a read returns thousands of rows and takes
+    // milliseconds: read again on the timer at most 2 % of the time, and at least every 10 poll
+    // intervals. Retries coming due and outside changes (a redelivery from the CLI) then wait up to
+    // that long (2 s with the default 200 ms); kick() and a cache run dry still read at once.
+    const tookMs = performance.now() - started
+    this.readEvery = this.more ? Math.min(this.o.pollIntervalMs * 10, Math.max(this.o.pollIntervalMs, tookMs * 50)) : this.o.pollIntervalMs
+    this.readAt = Math.max(now, 1)
+    this.fresh.clear()
+  }
+
+  private startCached(now: number): void {
+    for (const [webhook, rows] of this.cached) {
+      let busy = this.inFlightPerWebhook.get(webhook) ?? 0
+      while (rows.length > 0 && busy < this.o.perWebhookConcurrency) {
+        if (this.inFlight.size >= this.o.concurrency) return
+        const row = rows.pop()!
+        this.cachedCount--
+        if (!this.attempts.prepare(row, now)) continue
+        this.launch(row)
+        busy++
+      }
+      if (rows.length === 0) this.cached.delete(webhook)
+    }
+  }
+
+  private launch(row: DeliveryRow): void {
+    this.inFlight.add(row.id)
+    this.inFlightPerWebhook.set(row.webhook, (this.inFlightPerWebhook.get(row.webhook) ?? 0) + 1)
+    // The webhook's slot is freed as soon as its request is answered (release), so the next
+    // request can go while this attempt is being recorded; the delivery itself stays in flight
+    // (never started again) until its attempt is committed.
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      this.inFlightPerWebhook.set(row.webhook, (this.inFlightPerWebhook.get(row.webhook) ?? 1) - 1)
+      this.wake()
+    }
+    const p = this.attempts
+      .run(row, release)
+      .catch((err) => this.o.onError?.(err))
+      .finally(() => {
+        this.inFlight.delete(row.id)
+        release()
+        this.running.delete(p)
+        this.wake()
+      })
+    this.running.add(p)
+  }
+}

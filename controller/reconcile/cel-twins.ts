@@ -1,11 +1,10 @@
 // The CRDs enforce cross-field rules with CEL (x-kubernetes-validations in the schemas). Outside
 // Kubernetes nobody runs CEL, so each rule has a TypeScript twin here, applied the same way the API
 // server applies CEL: at the schema node that declares it, with `self` the value there. The message
-// shown comes from the schema, so both places say the same thing. test/cel-twins.test.ts fails when a
+// shown comes from the schema, so both places say the same thing. test/generated.test.ts fails when a
 // rule in a schema has no twin.
 import type { ErrorCode } from '../errors.js'
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Self = any
 
 export interface CelTwin {

@@ -5,8 +5,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { request } from 'undici'
-import type { WebhookSpec } from '../controller/api/types.generated.js'
-import { buildRequest, type OutgoingRequest } from '../controller/delivery/request.js'
+import { buildRequest, type OutgoingRequest, type RequestWebhook } from '../controller/delivery/request.js'
 import type { SigningScheme } from '../controller/delivery/signing.js'
 import { startListen } from './helpers/listen.js'
 
@@ -19,7 +18,7 @@ const secrets: Record<SigningScheme, string> = {
 const wrong: Record<SigningScheme, string> = { wandb: 'wandb-secret-valuf', github: "It's a secret to everybody", 'standard-webhooks': 'whsec_NfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }
 
 function signed(scheme: SigningScheme, url: string, secret: string, options: { body?: string; timestamp?: number; token?: string } = {}): OutgoingRequest {
-  const webhook: WebhookSpec = {
+  const webhook: RequestWebhook = {
     url,
     secrets: [{ name: 'KEY', secretKeyRef: { name: 's', key: 'k' } }],
     signing: { secret: 'KEY', scheme },

@@ -4,11 +4,10 @@ import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { Webhook as StandardWebhook } from 'standardwebhooks'
 import { verify as verifyGithub } from '@octokit/webhooks-methods'
-import { buildRequest, maskedHeaders } from '../controller/delivery/request.js'
-import type { WebhookSpec } from '../controller/api/types.generated.js'
+import { buildRequest, maskedHeaders, type RequestWebhook } from '../controller/delivery/request.js'
 
 const body = '{"event_type":"BUILD_AND_DEPLOY","client_payload":{"note":"żółć \\"quoted\\" 🚀"}}'
-const spec = (scheme: 'wandb' | 'standard-webhooks' | 'github'): WebhookSpec => ({
+const spec = (scheme: 'wandb' | 'standard-webhooks' | 'github'): RequestWebhook => ({
   url: 'https://example.com/hook',
   secrets: [{ name: 'KEY', secretKeyRef: { name: 's', key: 'k' } }],
   signing: { secret: 'KEY', scheme },
@@ -47,7 +46,7 @@ t.test('wandb X-Wandb-Signature equals openssl dgst -sha256 -hmac ... -binary | 
 })
 
 t.test('the request: method, headers in order, bearer token, static headers; masking for display', async (t) => {
-  const webhook: WebhookSpec = { ...spec('wandb'), accessToken: { secretKeyRef: { name: 't', key: 'k' } }, headers: { 'X-Team': 'ml' } }
+  const webhook: RequestWebhook = { ...spec('wandb'), accessToken: { secretKeyRef: { name: 't', key: 'k' } }, headers: { 'X-Team': 'ml' } }
   const req = buildRequest({ webhook, secrets: { KEY: 'k', ACCESS_TOKEN: 'ghp_secret' }, body: '{}', deliveryId: 'd-4', timestamp: 0 })
   t.same(req, {
     method: 'POST',

@@ -2,6 +2,7 @@
 // with problems printed the same way and secrets resolved only as far as the caller needs them.
 import { parseEvent } from '../api/event.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
+import { buildDeliveryRequest, type DeliveryRequest } from '../delivery/request.js'
 import { HookwiseError, UsageError } from '../errors.js'
 import { filtersAccept } from '../match/automation-index.js'
 import { objectKey, DEFAULT_NAMESPACE, type CompiledAutomation, type WebhookEntry } from '../model/desired-state.js'
@@ -79,10 +80,10 @@ export function webhookSecrets(input: AutomationInput, required: boolean): Recor
   }
 }
 
-/** The request body the automation sends for the event. */
-export function renderBody(input: AutomationInput, secrets: Readonly<Record<string, string>>): string {
+/** The request the automation sends for the event, and its masked twin (see buildDeliveryRequest). */
+export function automationRequest(input: AutomationInput, secrets: Readonly<Record<string, string>>, deliveryId: string, timestamp: number): DeliveryRequest {
   try {
-    return input.automation.template.render({ event: input.event, secrets })
+    return buildDeliveryRequest({ webhook: input.webhook.spec, secrets, template: input.automation.template, event: input.event, deliveryId, timestamp })
   } catch (err) {
     throw withSecretsHint(err)
   }

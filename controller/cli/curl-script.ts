@@ -2,6 +2,7 @@
 // Secrets are shell variables the user exports (or, revealed, assigns in the script), and the
 // signature is computed by the script from them, so it stays right when the real secret is put in. Pure.
 import type { WebhookSpec } from '../api/types.generated.js'
+import type { DefaultedWebhookSpec } from '../model/desired-state.js'
 import { HookwiseError } from '../errors.js'
 import { buildRequest } from '../delivery/request.js'
 import { signatureHeaders, type SigningScheme } from '../delivery/signing.js'
@@ -11,7 +12,7 @@ import { VERSION } from '../version.js'
 export interface CurlScriptInput {
   /** `namespace/name` of the automation and of its webhook, for the heading. */
   automation: string
-  webhook: { namespace: string; name: string; spec: WebhookSpec }
+  webhook: { namespace: string; name: string; spec: DefaultedWebhookSpec }
   eventId?: string
   /** The rendered body, exactly. */
   body: string
@@ -39,7 +40,7 @@ const comment = (text: string): string => `# ${text.replace(/[\u0000-\u001f\u007
 
 export function curlScript(input: CurlScriptInput): string {
   const { spec } = input.webhook
-  const scheme: SigningScheme | undefined = spec.signing ? spec.signing.scheme ?? 'wandb' : undefined
+  const scheme: SigningScheme | undefined = spec.signing?.scheme
   const signingVar = spec.signing?.secret
   const bodyParts = splitOnSecrets(input.body, input.secrets, input.reveal)
 
@@ -79,7 +80,7 @@ export function curlScript(input: CurlScriptInput): string {
   for (const variable of needed) placeholders[variable] = variable
   const request = buildRequest({ webhook: spec, secrets: placeholders, body: input.body, deliveryId: input.deliveryId, timestamp: 0 })
   const signed = new Set(scheme ? Object.keys(signatureHeaders({ scheme, secret: 'x', body: '', id: '', timestamp: 0 })) : [])
-  const args = [`--silent --show-error --include --max-time ${spec.timeoutSeconds ?? 15} --request POST --url "$hw_url"`]
+  const args = [`--silent --show-error --include --max-time ${spec.timeoutSeconds} --request POST --url "$hw_url"`]
   for (const [name, value] of Object.entries(request.headers)) {
     if (name === 'Authorization') args.push(`--header "Authorization: Bearer \${${shellName(ACCESS_TOKEN)}}"`)
     else if (name === 'webhook-id') args.push('--header "webhook-id: $hw_webhook_id"')

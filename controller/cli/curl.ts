@@ -1,4 +1,4 @@
-import { loadAutomationInput, renderBody, webhookSecrets, type AutomationInputOptions } from './automation-input.js'
+import { automationRequest, loadAutomationInput, webhookSecrets, type AutomationInputOptions } from './automation-input.js'
 import { curlScript } from './curl-script.js'
 import type { CliIO } from './io.js'
 
@@ -16,12 +16,13 @@ export async function curlCommand(options: CurlOptions, io: CliIO): Promise<numb
   // Masked, the script asks for the secrets, so they are needed only when the body uses them.
   const reveal = options.revealSecrets === true
   const secrets = webhookSecrets(input, reveal)
-  const body = renderBody(input, secrets)
+  // The script signs at its own run time unless --timestamp pins it; the body does not depend on it.
+  const { request } = automationRequest(input, secrets, options.deliveryId, options.timestamp ?? Math.floor(Date.now() / 1000))
   io.out(curlScript({
     automation: input.automation.key,
     webhook: input.webhook,
     ...(input.event.id === undefined ? {} : { eventId: input.event.id }),
-    body,
+    body: request.body,
     secrets,
     reveal,
     deliveryId: options.deliveryId,

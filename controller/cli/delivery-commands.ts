@@ -146,7 +146,7 @@ export function registerDeliveryCommands(cli: Command, io: CliIO, setStatus: (st
     .argument('<name>', '[namespace/]name')
     .requiredOption('--manifests <dir>', 'folder of manifests (repeatable)', collect)
     .option('--secrets <dir>', 'folder of Secret manifests (repeatable)', collect)
-    .option('--payload <file>', 'JSON body to send (- for standard input); default: a small test object')
+    .option('--payload <file|json>', 'JSON body to send: a file, - for standard input, or the JSON itself; with the webhook\'s secrets inserted where it says "${NAME}"; default: a small test object')
     .option('--allow-insecure-http', 'allow an http:// URL')
     .option('--egress-allow <cidr>', 'allow a private, loopback or link-local range (repeatable)', collect)
     .option('--json', 'print JSON')

@@ -1,5 +1,4 @@
-import { buildRequest, maskedHeaders } from '../delivery/request.js'
-import { loadAutomationInput, renderBody, webhookSecrets, type AutomationInputOptions } from './automation-input.js'
+import { automationRequest, loadAutomationInput, webhookSecrets, type AutomationInputOptions } from './automation-input.js'
 import type { CliIO } from './io.js'
 
 export interface RenderOptions extends AutomationInputOptions {
@@ -14,19 +13,13 @@ export async function renderCommand(options: RenderOptions, io: CliIO): Promise<
   if (!input) return 1
   // Secrets the webhook cannot resolve only matter when the body or the headers need them.
   const secrets = webhookSecrets(input, options.showHeaders === true)
-  const body = renderBody(input, secrets)
+  const { request, masked } = automationRequest(input, secrets, options.deliveryId, options.timestamp ?? Math.floor(Date.now() / 1000))
   if (!options.showHeaders) {
-    io.out(body)
+    io.out(request.body)
     return 0
   }
-  const request = buildRequest({
-    webhook: input.webhook.spec,
-    secrets,
-    body,
-    deliveryId: options.deliveryId,
-    timestamp: options.timestamp ?? Math.floor(Date.now() / 1000),
-  })
-  const headers = Object.entries(maskedHeaders(request.headers)).map(([k, v]) => `${k}: ${v}`)
-  io.out(`${request.method} ${request.url}\n${headers.join('\n')}\n\n${body}`)
+  // The body as sent (render shows exactly what the receiver gets); the credentials masked.
+  const headers = Object.entries(masked.headers).map(([k, v]) => `${k}: ${v}`)
+  io.out(`${request.method} ${request.url}\n${headers.join('\n')}\n\n${request.body}`)
   return 0
 }

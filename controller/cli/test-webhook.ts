@@ -1,11 +1,10 @@
 // `hookwise test webhook NAME`: sends one ad-hoc payload with the webhook's credentials and
 // signature, as W&B's "Test" button does, and prints what the endpoint answered. Not recorded.
-import { randomUUID } from 'node:crypto'
-import { buildRequest, defaultTestPayload } from '../delivery/request.js'
 import { UndiciSender } from '../delivery/sender.js'
+import { sendTestRequest } from '../delivery/test-request.js'
 import { HookwiseError, UsageError } from '../errors.js'
 import { DEFAULT_NAMESPACE, objectKey } from '../model/desired-state.js'
-import { mapLookup, resolveWebhookSecrets } from '../model/secrets.js'
+import { mapLookup } from '../model/secrets.js'
 import { loadDesiredState } from '../sources/load.js'
 import { formatText } from '../errors.js'
 import { readInput, type CliIO } from './io.js'
@@ -37,30 +36,32 @@ export async function testWebhookCommand(kind: string, name: string, o: TestWebh
     io.err(`${state.diagnostics.filter((d) => d.object === `Webhook ${key}`).map(formatText).join('\n')}\n`)
     return 1
   }
-  const secrets = resolveWebhookSecrets(webhook, mapLookup(state.secrets))
-  let body = defaultTestPayload(key, new Date())
-  if (o.payload) {
-    body = await readInput(o.payload, io)
-    try {
-      JSON.parse(body)
-    } catch (err) {
-      throw new HookwiseError('HW_EVENT_JSON', `--payload ${o.payload} is not JSON: ${(err as Error).message}`, { hint: 'webhooks receive JSON bodies' })
-    }
-  }
-  const request = buildRequest({ webhook: webhook.spec, secrets, body, deliveryId: `test_${randomUUID()}`, timestamp: Math.floor(Date.now() / 1000) })
+  const payload = o.payload ? await payloadText(o.payload, io) : undefined
   const sender = new UndiciSender({ egress: { allowInsecureHttp: o.allowInsecureHttp ?? false, allow: o.egressAllow ?? [] } })
   try {
-    const result = await sender.send(request, { timeoutMs: (webhook.spec.timeoutSeconds ?? 15) * 1000 })
-    const ok = result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300
+    const { masked, result, ok } = await sendTestRequest({
+      webhook,
+      secrets: mapLookup(state.secrets),
+      sender,
+      ...(payload === undefined ? {} : { payload, payloadName: INLINE.test(o.payload!) ? 'the --payload JSON' : `--payload ${o.payload}` }),
+    })
+    // What is printed comes from the masked request and answer: it never holds a secret value.
     if (o.json) {
-      io.out(`${JSON.stringify({ url: request.url, deliveryId: request.headers['webhook-id'], ok, statusCode: result.statusCode ?? null, latencyMs: Math.round(result.latencyMs), body: result.bodyHead ?? null, error: result.error ?? null })}\n`)
+      io.out(`${JSON.stringify({ url: masked.url, deliveryId: masked.headers['webhook-id'], ok, statusCode: result.statusCode ?? null, latencyMs: Math.round(result.latencyMs), body: result.bodyHead ?? null, error: result.error ?? null })}\n`)
     } else if (result.error) {
-      io.out(`POST ${request.url}\nerror: ${result.error.code}: ${result.error.message} after ${Math.round(result.latencyMs)} ms\n`)
+      io.out(`POST ${masked.url}\nerror: ${result.error.code}: ${result.error.message} after ${Math.round(result.latencyMs)} ms\n`)
     } else {
-      io.out(`POST ${request.url}\nstatus: ${result.statusCode} in ${Math.round(result.latencyMs)} ms\n${result.bodyHead ? `body: ${result.bodyHead}\n` : ''}`)
+      io.out(`POST ${masked.url}\nstatus: ${result.statusCode} in ${Math.round(result.latencyMs)} ms\n${result.bodyHead ? `body: ${result.bodyHead}\n` : ''}`)
     }
     return ok ? 0 : 1
   } finally {
     await sender.close()
   }
+}
+
+/** A --payload that starts with { or [ is the JSON itself; otherwise a file, or - for standard input. */
+const INLINE = /^\s*[[{]/
+
+function payloadText(option: string, io: CliIO): Promise<string> {
+  return INLINE.test(option) ? Promise.resolve(option) : readInput(option, io)
 }

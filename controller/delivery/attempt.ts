@@ -11,7 +11,7 @@ import { endpointOk, originOf } from './circuit-breaker.js'
 import type { EngineSettings } from './engine-options.js'
 import type { Intake } from './intake.js'
 import type { AttemptReport } from './outcomes.js'
-import { buildRequest, maskedHeaders } from './request.js'
+import { buildDeliveryRequest } from './request.js'
 import type { StatusTracker } from './status-tracker.js'
 
 /** How long a delivery waits for its webhook (not ready, suspended, gone, a Secret missing) before it is looked at again. */
@@ -89,15 +89,10 @@ export class AttemptRunner {
       throw err
     }
     const event = this.intake.event(row.id) ?? (JSON.parse(this.o.store.eventBody(row.eventSeq)!) as ArtifactEvent)
-    // The request and its masked twin (for history): render, mask, build and sign. One block on
-    // purpose: it is to become a single call of the shared request builder (buildDeliveryRequest).
-    const body = automation.template.render({ event, secrets })
-    const usesSecret = automation.template.placeholders.some((p) => Object.hasOwn(secrets, p.name))
-    const maskedBody = usesSecret ? automation.template.render({ event, secrets: Object.fromEntries(Object.keys(secrets).map((k) => [k, '****'])) }) : body
-    const request = buildRequest({ webhook: webhook.spec, secrets, body, deliveryId: row.id, timestamp: Math.floor(startedAt / 1000) })
-    const requestHeaders = maskedHeaders(request.headers)
+    // The request, and its masked twin for the history.
+    const { request, masked } = buildDeliveryRequest({ webhook: webhook.spec, secrets, template: automation.template, event, deliveryId: row.id, timestamp: Math.floor(startedAt / 1000) })
     // The sender enforces the egress policy (URL and connected address) and reports EGRESS_DENIED.
-    const result = await this.o.sender.send(request, { timeoutMs: (webhook.spec.timeoutSeconds ?? 15) * 1000 })
+    const result = await this.o.sender.send(request, { timeoutMs: webhook.spec.timeoutSeconds * 1000 })
     release()
     const n = row.attempts + 1
     const now = this.o.now()
@@ -115,8 +110,8 @@ export class AttemptRunner {
         startedAt,
         latencyMs: Math.round(result.latencyMs),
         url: request.url,
-        requestHeaders,
-        body: maskedBody,
+        requestHeaders: masked.headers,
+        body: masked.body,
         statusCode: result.statusCode ?? null,
         responseHead: result.bodyHead ?? null,
         error: result.error ? `${result.error.code}: ${result.error.message}` : null,

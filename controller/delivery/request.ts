@@ -1,7 +1,13 @@
-// Builds the exact HTTP request of one delivery attempt. Pure: sending is the sender's job.
-import type { WebhookSpec } from '../api/types.generated.js'
+// Builds the exact HTTP request of one delivery attempt, and its masked twin for history and
+// printing. Pure: sending is the sender's job.
+import type { ArtifactEvent, WebhookSpec } from '../api/types.generated.js'
+import type { CompiledTemplate } from '../model/compiled-template.js'
+import type { DefaultedWebhookSpec } from '../model/desired-state.js'
 import { VERSION } from '../version.js'
 import { signatureHeaders } from './signing.js'
+
+/** What a secret, or a credential in a header, shows as wherever a request is recorded or printed. */
+export const MASK = '****'
 
 export interface OutgoingRequest {
   method: 'POST'
@@ -10,8 +16,11 @@ export interface OutgoingRequest {
   body: string
 }
 
+/** A webhook spec a request can be built from: the signing scheme is set, as schema defaults set it. */
+export type RequestWebhook = Omit<WebhookSpec, 'signing'> & Pick<DefaultedWebhookSpec, 'signing'>
+
 export interface RequestInput {
-  webhook: WebhookSpec
+  webhook: RequestWebhook
   /** The webhook's resolved secret values by variable name; ACCESS_TOKEN when it has an access token. */
   secrets: Readonly<Record<string, string>>
   body: string
@@ -21,6 +30,7 @@ export interface RequestInput {
   timestamp: number
 }
 
+/** The request for a body already rendered: headers, bearer token and signature. */
 export function buildRequest(input: RequestInput): OutgoingRequest {
   const { webhook, secrets } = input
   const headers: Record<string, string> = {
@@ -34,16 +44,60 @@ export function buildRequest(input: RequestInput): OutgoingRequest {
   if (webhook.signing) {
     const secret = secrets[webhook.signing.secret]
     if (secret !== undefined) {
-      Object.assign(headers, signatureHeaders({ scheme: webhook.signing.scheme ?? 'wandb', secret, body: input.body, id: input.deliveryId, timestamp: input.timestamp }))
+      Object.assign(headers, signatureHeaders({ scheme: webhook.signing.scheme, secret, body: input.body, id: input.deliveryId, timestamp: input.timestamp }))
     }
   }
   return { method: 'POST', url: webhook.url, headers, body: input.body }
 }
 
+/** The body of a delivery request: a template rendered for an event, or a body sent as it is. */
+export type DeliveryPayload = { template: CompiledTemplate; event: ArtifactEvent } | { body: string }
+
+export type DeliveryRequestInput = Omit<RequestInput, 'body'> & DeliveryPayload
+
+export interface DeliveryRequest {
+  /** Exactly what is sent. */
+  request: OutgoingRequest
+  /**
+   * The same request safe to record and print: the Authorization credential is ****, and so is
+   * every secret the template inserts into the body. Signature headers stay as sent: they are
+   * what the receiver checks, and do not reveal the key.
+   */
+  masked: OutgoingRequest
+}
+
+/**
+ * The request one delivery (or test) sends, and its masked twin. A template that inserts no
+ * secret is rendered once, and its body is shared by both; one that does is rendered again with
+ * every secret as ****. Throws HW_SECRET_NOT_FOUND when the template uses a secret without a value.
+ */
+export function buildDeliveryRequest(input: DeliveryRequestInput): DeliveryRequest {
+  const { secrets } = input
+  let body: string
+  let maskedBody: string
+  if ('template' in input) {
+    const { template, event } = input
+    body = template.render({ event, secrets })
+    const usesSecret = template.placeholders.some((p) => Object.hasOwn(secrets, p.name))
+    maskedBody = usesSecret ? template.render({ event, secrets: maskedSecrets(Object.keys(secrets)) }) : body
+  } else {
+    body = maskedBody = input.body
+  }
+  const request = buildRequest({ webhook: input.webhook, secrets, body, deliveryId: input.deliveryId, timestamp: input.timestamp })
+  return { request, masked: { ...request, headers: maskedHeaders(request.headers), body: maskedBody } }
+}
+
+/** Each of `names` with the value ****. */
+export function maskedSecrets(names: Iterable<string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of names) out[name] = MASK
+  return out
+}
+
 /** Headers safe to print: credentials replaced by ****. */
 export function maskedHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(headers)) out[k] = k.toLowerCase() === 'authorization' ? v.replace(/^(\S+\s+).*$/, '$1****') : v
+  for (const [k, v] of Object.entries(headers)) out[k] = k.toLowerCase() === 'authorization' ? v.replace(/^(\S+\s+).*$/, `$1${MASK}`) : v
   return out
 }
 

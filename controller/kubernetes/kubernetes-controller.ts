@@ -3,20 +3,18 @@
 // subresource (merge patches, coalesced under load), Events on transitions, and the result of a
 // test requested with the hookwise.dev/test-requested-at annotation.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
-import { randomUUID } from 'node:crypto'
 import { API_GROUP } from '../api/schemas.js'
 import type { AutomationStatus, Condition, WebhookStatus } from '../api/types.generated.js'
 import type { DeliveryEngine } from '../delivery/engine.js'
 import type { AttemptReport } from '../delivery/outcomes.js'
-import { buildRequest, defaultTestPayload } from '../delivery/request.js'
 import type { Sender } from '../delivery/send-result.js'
 import type { StatusFacts } from '../delivery/status-facts.js'
+import { sendTestRequest, type TestRequestOutcome } from '../delivery/test-request.js'
 import { HookwiseError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { jsonEqual } from '../model/json-equal.js'
 import { objectKey, type DesiredState } from '../model/desired-state.js'
 import { automationStatus, webhookStatus, type StatusInputs } from '../model/object-status.js'
-import { resolveWebhookSecrets } from '../model/secrets.js'
 import { WorkQueue } from './work-queue.js'
 import { API_VERSION, type KubernetesSource, type ResourceKind } from './cluster-source.js'
 import type { ClusterObject } from './cluster-object.js'
@@ -250,16 +248,14 @@ export class KubernetesController {
     if (!webhook?.valid) return { ...base, error: `Webhook ${key} is not valid: see its Ready condition` }
     const refused = this.o.status.egressRefusal(webhook.spec.url)
     if (refused) return { ...base, error: `the egress policy refuses ${webhook.spec.url}: ${refused}` }
-    let secrets: Record<string, string>
+    let outcome: TestRequestOutcome
     try {
-      secrets = resolveWebhookSecrets(webhook, this.source.secretLookup)
+      outcome = await sendTestRequest({ webhook, secrets: this.source.secretLookup, sender: this.o.sender, now: started })
     } catch (err) {
       return { ...base, error: (err as Error).message }
     }
-    const request = buildRequest({ webhook: webhook.spec, secrets, body: defaultTestPayload(key, started), deliveryId: `test_${randomUUID()}`, timestamp: Math.floor(started.getTime() / 1000) })
-    const result = await this.o.sender.send(request, { timeoutMs: (webhook.spec.timeoutSeconds ?? 15) * 1000 })
+    const { result, ok } = outcome
     const latencyMs = Math.round(result.latencyMs)
-    const ok = result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300
     return {
       ...base,
       ...(result.statusCode !== undefined ? { statusCode: result.statusCode } : {}),

@@ -11,11 +11,21 @@ export const DEFAULT_NAMESPACE = 'default'
 export type ObjectKey = string
 export const objectKey = (namespace: string, name: string): ObjectKey => `${namespace}/${name}`
 
+/**
+ * A WebhookSpec as schema validation leaves it (ajv useDefaults): every field the schema gives a
+ * default is set, so code reads the defaults from the spec and never restates them.
+ */
+export type DefaultedWebhookSpec = WebhookSpec & {
+  timeoutSeconds: number
+  suspend: boolean
+  signing?: Required<NonNullable<WebhookSpec['signing']>>
+}
+
 export interface WebhookEntry {
   namespace: string
   name: string
   /** The spec with schema defaults filled in. */
-  spec: WebhookSpec
+  spec: DefaultedWebhookSpec
   source: SourceRef
   /** False when the webhook has errors: automations using it do not fire. */
   valid: boolean

@@ -17,6 +17,7 @@ import {
   objectKey,
   type CompiledAutomation,
   type CompiledCondition,
+  type DefaultedWebhookSpec,
   type DesiredState,
   type SecretEntry,
   type WebhookEntry,
@@ -283,7 +284,8 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
   for (const c of usable) {
     if (c.kind === 'Webhook') {
       const valid = meaningOfWebhook(c, r)
-      webhooks.set(objectKey(c.namespace, c.name), { entry: { namespace: c.namespace, name: c.name, spec: c.body.spec as WebhookSpec, source: c.object.source, valid } })
+      // schemaLayer validated c.body with useDefaults: the spec's defaults are filled in.
+      webhooks.set(objectKey(c.namespace, c.name), { entry: { namespace: c.namespace, name: c.name, spec: c.body.spec as DefaultedWebhookSpec, source: c.object.source, valid } })
     } else if (c.kind === 'Secret') {
       const s = secretEntry(c, r)
       if (s) secrets.set(objectKey(c.namespace, c.name), s)

@@ -1,12 +1,12 @@
-// Kubernetes mode: keeps the delivery engine on the desired state the informers see, and writes
-// what hookwise knows back onto each Webhook and Automation: status through the /status
+// Kubernetes mode: writes what hookwise knows back onto each Webhook and Automation (the engine
+// gets the cluster's desired state from the source, as in every mode): status through the /status
 // subresource (merge patches, coalesced under load), Events on transitions, and the result of a
 // test requested with the hookwise.dev/test-requested-at annotation.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
 import { randomUUID } from 'node:crypto'
 import { API_GROUP } from '../api/schemas.js'
 import type { AutomationStatus, Condition, WebhookStatus } from '../api/types.generated.js'
-import type { DeliveryEngine, AttemptReport } from '../delivery/engine.js'
+import type { AttemptReport } from '../delivery/engine.js'
 import { buildRequest, defaultTestPayload } from '../delivery/request.js'
 import type { Sender } from '../delivery/send-result.js'
 import type { StatusTracker } from '../delivery/status-tracker.js'
@@ -32,9 +32,8 @@ export interface EventSink {
 
 export interface KubernetesControllerOptions {
   kubeConfig: KubeConfig
-  /** The cluster source, already watching (a standby keeps its cache warm); it is stopped with the controller. */
+  /** The cluster source, already watching (a standby keeps its cache warm); whoever started it stops it. */
   source: KubernetesSource
-  engine: DeliveryEngine
   tracker: StatusTracker
   sender: Sender
   events: EventSink
@@ -70,14 +69,14 @@ export class KubernetesController {
     })
     this.source = o.source
     this.source.attach({
-      onState: (state) => this.apply(state),
+      // Every object is reconciled against each new state (the engine has it already).
+      onState: () => this.enqueueAll(),
       onDeleted: (kind, key) => this.queue.add(`${kind}/${key}`),
     })
   }
 
-  /** Waits for the informers' first lists and applies the first state. */
-  async start(): Promise<void> {
-    await this.source.synced()
+  /** Starts reconciling every object on an interval, even without changes (call once the source has started). */
+  start(): void {
     const resyncMs = this.o.resyncMs ?? 600_000
     this.resync = setInterval(() => this.enqueueAll(), resyncMs)
     this.resync.unref()
@@ -116,17 +115,8 @@ export class KubernetesController {
 
   async stop(): Promise<void> {
     if (this.resync) clearInterval(this.resync)
-    await this.source.stop()
     await this.queue.stop()
     await this.o.events.flush()
-  }
-
-  private apply(state: DesiredState): void {
-    const { cancelled } = this.o.engine.setState(state)
-    this.o.engine.setSecretLookup(this.source.secretLookup)
-    const errors = state.diagnostics.filter((d) => d.severity === 'error').length
-    this.o.log.info({ webhooks: state.webhooks.size, automations: state.automations.length, errors, cancelled }, 'desired state applied')
-    this.enqueueAll()
   }
 
   private enqueueAll(): void {
@@ -136,7 +126,6 @@ export class KubernetesController {
   }
 
   private inputs(): StatusInputs {
-    const engine = this.o.engine
     return {
       state: this.source.state,
       secrets: this.source.secretLookup,

@@ -5,8 +5,7 @@ import type { Store } from '../delivery/store.js'
 import type { DeliveryStatus } from '../model/delivery.js'
 import type { Diagnostic } from '../errors.js'
 import type { GitSourceStatus } from '../sources/git-follow.js'
-import type { LoadedState } from '../sources/load.js'
-import { automationByKey, objectErrors, objectKey } from '../model/desired-state.js'
+import { automationByKey, objectErrors, objectKey, type DesiredState } from '../model/desired-state.js'
 
 export interface ObjectStatus {
   namespace: string
@@ -30,7 +29,7 @@ export interface StatusReport {
   source?: GitSourceStatus
 }
 
-export function statusReport(state: LoadedState, tracker: StatusTracker, store: Store, source?: GitSourceStatus): StatusReport {
+export function statusReport(state: DesiredState, tracker: StatusTracker, store: Store, source?: GitSourceStatus): StatusReport {
   const report = objectsReport(state, tracker, store)
   if (!source) return report
   const revision = source.revision ? { revision: source.revision } : {}
@@ -43,7 +42,7 @@ export function statusReport(state: LoadedState, tracker: StatusTracker, store: 
   }
 }
 
-function objectsReport(state: LoadedState, tracker: StatusTracker, store: Store): StatusReport {
+function objectsReport(state: DesiredState, tracker: StatusTracker, store: Store): StatusReport {
   const errorsOf = (label: string): Diagnostic[] => [...objectErrors(state, label)]
   const counts = store.countsByAutomation()
   const webhooks = [...state.webhooks.values()].map((w) => {

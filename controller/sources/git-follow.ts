@@ -54,8 +54,11 @@ export interface GitSourceStatus {
   nextFetch?: string
 }
 
-/** The git source: `sync` fetches now and applies a new commit (serialized with the interval's fetches). */
-export type GitSource = DesiredStateSource<LoadedState, GitSourceStatus> & Required<Pick<DesiredStateSource<LoadedState, GitSourceStatus>, 'status' | 'sync'>>
+export interface GitSource extends DesiredStateSource<LoadedState, GitSourceStatus> {
+  status(): GitSourceStatus
+  /** Fetches now and applies a new commit; resolves with the status afterwards. Serialized with the interval's fetches. */
+  sync(): Promise<GitSourceStatus>
+}
 
 /** Longest wait between fetches while the repository is unavailable. */
 export const MAX_BACKOFF_MS = 5 * 60_000

@@ -56,6 +56,30 @@ t.test('usage errors exit 2', async (t) => {
   t.equal((await hookwise(['--version'])).stdout, '0.1.0\n')
 })
 
+t.test('run --help lists every flag of hookwise run, the three sources and the defaults of the durations', async (t) => {
+  const r = await hookwise(['run', '--help'])
+  t.equal(r.status, 0)
+  t.equal(r.stderr, '')
+  const flags = [...r.stdout.matchAll(/^ {2}(?:-h, )?(--[a-z-]+)/gm)].map((m) => m[1])
+  t.same(flags, [
+    '--dir', '--git', '--branch', '--path', '--interval', '--ssh-key-file', '--token-file',
+    '--kubernetes', '--namespace', '--kubeconfig', '--tenancy', '--no-leader-elect', '--lease-namespace', '--lease-name', '--lease-duration',
+    '--status-interval', '--api-timeout',
+    '--secrets', '--state', '--listen', '--intake-token-file', '--allow-insecure-http', '--egress-allow', '--durability', '--max-pending',
+    '--concurrency', '--per-webhook-concurrency', '--connections-per-origin', '--retry-max-attempts', '--retry-max-backoff', '--retention-hours',
+    '--log-level', '--help',
+  ])
+  // Commander wraps the help at the terminal's width: compare with the line breaks taken out.
+  const help = r.stdout.replace(/\s+/g, ' ')
+  t.match(help, 'Usage: hookwise run [options] run the controller on a folder, a git branch or the cluster\'s Webhooks and Automations: follow it, take events over HTTP, deliver durably Options:')
+  t.match(help, '--dir <dir> folder of Webhook and Automation manifests, watched for changes (repeatable; or --git or --kubernetes)')
+  t.match(help, '--interval <duration> time between fetches, e.g. 30s, 5m, 1h (--git; default: 30s)')
+  t.match(help, '--lease-duration <duration> how long a standby waits for a silent leader before taking over, e.g. 15s (--kubernetes; default: 15s)')
+  t.match(help, '--status-interval <duration> least time between two status writes of one object when only delivery facts changed (--kubernetes; default: 5s)')
+  t.match(help, '--api-timeout <duration> how long a request to the Kubernetes API (not a watch) may take (--kubernetes; default: 30s)')
+  t.match(help, '--retry-max-backoff <duration> longest wait between attempts for Webhooks without spec.retry, at most 24h (default 12h)')
+})
+
 t.test('render is byte-exact on the examples', async (t) => {
   const cases: Array<[string, string, string]> = [
     ['deploy-production', 'add-alias-production', '{"event_type":"BUILD_AND_DEPLOY","client_payload":{"version":"acme/wandb-registry-model/churn-classifier:production","artifact":"wandb-artifact://_id/QXJ0aWZhY3Q6NTE3ODg5ODg3","alias":"production","author":"alice","accuracy":0.93}}'],

@@ -277,6 +277,6 @@ t.test('usage errors: one of --dir, --git, --kubernetes; --interval; git and kub
     t.equal(res.status, 2, args.join(' '))
     t.match(res.stderr, message)
   }
-  const { parseInterval } = await import('../controller/cli/delivery-commands.js')
+  const { parseInterval } = await import('../controller/cli/run.js')
   t.same(['30s', '5m', '1h', '1500ms'].map(parseInterval), [30_000, 300_000, 3_600_000, 1500])
 })

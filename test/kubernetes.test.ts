@@ -7,8 +7,11 @@ import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
 import { startController, type RunningController, type RunOptions } from '../controller/app/start-controller.js'
+import { KubernetesSource } from '../controller/kubernetes/cluster-source.js'
 import { startInformer } from '../controller/kubernetes/informer.js'
+import { loadKubeConfig } from '../controller/kubernetes/kube-config.js'
 import { createLogger } from '../controller/log.js'
+import type { DesiredState } from '../controller/model/desired-state.js'
 import { VERSION } from '../controller/version.js'
 import { hookwise, type TapTest } from './helpers/cli.js'
 import { condition, kube, parseTable, type Kube } from './helpers/kube.js'
@@ -378,6 +381,34 @@ if (cluster) {
     const posted = await h.post(event('after-relist'))
     t.same(posted.json.events[0].deliveries.map((d: { automation: string }) => d.automation).sort(), [`${ns}/added`, `${ns}/keep`])
     t.ok(h.logs.some((l) => l.includes('listing again')), 'the relist is logged')
+  })
+  t.test('the cluster source (DesiredStateSource): start resolves after the first state, a change calls onState again, stop ends it', async (t) => {
+    const ns = 'source-contract'
+    await k.createNamespace(ns)
+    await k.apply([secretYaml('tok'), webhookYaml('https://example.com/hook')].join('---\n'), ns)
+    const lines: string[] = []
+    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb() } })
+    const source = new KubernetesSource({ kubeConfig: loadKubeConfig(cluster.kubeconfig, {}), namespaces: [ns], tenancy: 'none', log: createLogger({ destination: sink }), debounceMs: 20 })
+    t.teardown(() => source.stop())
+    t.equal(source.state.webhooks.size, 0, 'empty before start')
+    const states: Array<[string[], string | undefined]> = []
+    const names = (s: DesiredState): string[] => [...s.webhooks.keys(), ...s.automations.map((a) => a.key)]
+    await source.start((s, revision?: string) => states.push([names(s), revision]))
+    t.same(states, [[[`${ns}/hook`], undefined]])
+    t.same(names(source.state), [`${ns}/hook`])
+    t.equal(source.secretLookup(ns, 'creds')?.data.token, 'tok', 'Secret values come from the informer cache')
+    t.match(JSON.parse(lines.find((l) => l.includes('watching Webhooks and Automations'))!), { level: 30, namespaces: [ns], tenancy: 'none', webhooks: 1, automations: 0 })
+
+    await k.apply(automationYaml('deploy'), ns)
+    // (The informers' first events may rebuild the same state once more before it.)
+    await until('the new Automation applied', () => states.at(-1)![0].length === 2, 30_000, 20)
+    t.same(states.at(-1), [[`${ns}/hook`, `${ns}/deploy`], undefined])
+
+    await source.stop()
+    const count = states.length
+    await k.apply(automationYaml('later'), ns)
+    await new Promise((r) => setTimeout(r, 500))
+    t.equal(states.length, count, 'no state after stop')
   })
   t.test('an informer stopped while its list is in flight leaves no watch open', async (t) => {
     const ns = 'informer-stop'

@@ -1,19 +1,16 @@
-// The desired-state source of `hookwise run`: folders (--dir) or a branch of a git repository (--git).
+// The desired-state source of `hookwise run`: folders (--dir) or a branch of a git repository
+// (--git); the cluster (--kubernetes) is a KubernetesSource that start-controller.ts makes itself,
+// as a standby watches with it before it leads.
 import { join } from 'node:path'
 import { UsageError } from '../errors.js'
 import type { Logger } from '../log.js'
-import { watchFolders } from '../sources/folder-watch.js'
-import { checkGitUrl, followGit, type GitSourceStatus } from '../sources/git-follow.js'
-import type { LoadedState } from '../sources/load.js'
+import type { DesiredState } from '../model/desired-state.js'
+import type { DesiredStateSource } from '../sources/desired-state-source.js'
+import { folderSource } from '../sources/folder-watch.js'
+import { checkGitUrl, gitSource, type GitSourceStatus } from '../sources/git-follow.js'
 
-/** What `hookwise run` needs of its source. */
-export interface RunSource {
-  /** The git source's status (undefined for folders). */
-  status?: () => GitSourceStatus
-  /** Fetch now (POST /v1/sync); git only. */
-  sync?: () => Promise<GitSourceStatus>
-  close(): Promise<void>
-}
+/** Any source `hookwise run` follows; only git has a status and sync. */
+export type RunSource = DesiredStateSource<DesiredState, GitSourceStatus>
 
 /** `hookwise run --kubernetes`: the cluster's custom resources (started by run.ts). */
 export interface KubernetesOptions {
@@ -66,36 +63,17 @@ export function checkSourceOptions(o: SourceOptions): void {
   if (o.sshKeyFile && o.tokenFile) throw new UsageError('--ssh-key-file and --token-file cannot be used together', 'ssh URLs take a key, https URLs a token')
 }
 
-/** Starts the source; its first state is applied before this resolves. */
-export async function startSource(o: SourceOptions, apply: (state: LoadedState, revision?: string) => void, log: Logger, env: NodeJS.ProcessEnv): Promise<RunSource> {
+/** The source of --dir or --git (not started). */
+export function fileSource(o: SourceOptions, log: Logger, env: NodeJS.ProcessEnv): RunSource {
   checkSourceOptions(o)
-  if (!o.git) {
-    const watch = await watchFolders({ manifests: o.dir!, secrets: o.secrets ?? [] }, (s) => apply(s), { onError: (err) => log.error({ err }, 'reloading the manifests failed; keeping the last state') })
-    return { close: () => watch.close() }
-  }
-  let lastFailure = ''
-  const follow = await followGit(
+  if (!o.git) return folderSource({ manifests: o.dir!, secrets: o.secrets ?? [] }, { log })
+  return gitSource(
     {
       url: o.git, branch: o.branch ?? 'main', path: o.path ?? '.', intervalMs: o.interval ?? 30_000, secrets: o.secrets ?? [],
       checkoutDir: join(o.state, 'git'),
       ...(o.sshKeyFile ? { sshKeyFile: o.sshKeyFile } : {}),
       ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}),
     },
-    (state, revision) => apply(state, revision),
-    {
-      env,
-      // The message is redacted; the raw error may hold git's stderr, so it is not logged.
-      onError: (_err, s) => {
-        log.error({ reason: s.condition.reason, failures: s.consecutiveFailures, nextFetch: s.nextFetch }, `${s.condition.message}; keeping the last state`)
-        lastFailure = s.condition.message
-      },
-      onSynced: (s) => {
-        if (lastFailure) log.info({ revision: s.revision }, 'git repository reachable again')
-        lastFailure = ''
-      },
-    },
+    { log, env },
   )
-  const s = follow.status()
-  log.info({ url: s.url, branch: s.branch, path: s.path, revision: s.revision, reason: s.condition.reason }, 'following git repository')
-  return { status: () => follow.status(), sync: () => follow.sync(), close: () => follow.close() }
 }

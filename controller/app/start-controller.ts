@@ -18,13 +18,13 @@ import { ThreadedSender } from '../delivery/threaded-sender.js'
 import { StatusFacts } from '../delivery/status-facts.js'
 import { StatusTracker } from '../delivery/status-tracker.js'
 import { SqliteStore } from '../delivery/sqlite-store.js'
-import { formatText, HookwiseError, StandbyStopped, UsageError } from '../errors.js'
+import { HookwiseError, StandbyStopped, UsageError } from '../errors.js'
 import { createLogger, type Logger } from '../log.js'
 import { ApiServer } from '../server/api-server.js'
 import { createMetrics } from '../server/metrics.js'
 import { statusReport } from '../server/status-report.js'
-import type { LoadedState } from '../sources/load.js'
-import { checkSourceOptions, startSource, type KubernetesOptions, type RunSource, type SourceOptions } from './run-source.js'
+import type { DesiredState } from '../model/desired-state.js'
+import { checkSourceOptions, fileSource, type KubernetesOptions, type RunSource, type SourceOptions } from './run-source.js'
 
 export interface RunOptions extends SourceOptions {
   secrets?: string[]
@@ -136,13 +136,14 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   const kc = options.kubernetes ? loadKubeConfig(options.kubeconfig, env, options.apiTimeout) : undefined
   let elector: LeaderElector | undefined
   // The cluster is listed and watched from the start: a standby's cache is warm when it takes over.
-  const source = kc ? new KubernetesSource({ kubeConfig: kc, namespaces: options.namespace ?? [], tenancy: options.tenancy ?? 'none', log }) : undefined
+  const cluster = kc ? new KubernetesSource({ kubeConfig: kc, namespaces: options.namespace ?? [], tenancy: options.tenancy ?? 'none', log }) : undefined
+  const source: RunSource = cluster ?? fileSource(options, log, env)
   if (kc && options.leaderElect !== false) {
-    void source!.synced().then(() => log.info({ webhooks: source!.objects('Webhook').length, automations: source!.objects('Automation').length }, 'cluster listed; the cache stays current while waiting'))
+    void cluster!.synced().then(() => log.info({ webhooks: cluster!.objects('Webhook').length, automations: cluster!.objects('Automation').length }, 'cluster listed; the cache stays current while waiting'))
     try {
       ;({ elector, port } = await becomeLeader(kc, options, host, port, log, env, hooks.signal))
     } catch (err) {
-      await source?.stop()
+      await source.stop()
       throw err
     }
   }
@@ -187,46 +188,39 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     onError: (err) => log.error({ err }, 'delivery engine error'),
   })
   let kubernetes: KubernetesController | undefined
-  let state: LoadedState | undefined
-  const apply = (next: LoadedState, revision?: string): void => {
-    state = next
-    for (const d of next.diagnostics) (d.severity === 'error' ? log.error.bind(log) : log.warn.bind(log))({ code: d.code, file: d.file, line: d.line, object: d.object }, formatText(d))
+  const apply = (next: DesiredState, revision?: string): void => {
     const { cancelled } = engine.setState(next)
+    if (source.secretLookup) engine.setSecretLookup(source.secretLookup)
     log.info({ webhooks: next.webhooks.size, automations: next.automations.length, errors: next.diagnostics.filter((d) => d.severity === 'error').length, cancelled, ...(revision ? { revision } : {}) }, 'desired state applied')
   }
-  let watch: RunSource
   try {
-    if (kc) {
-      const controller = new KubernetesController({
-        kubeConfig: kc,
-        source: source!,
-        engine, status, sender,
-        events: new EventRecorder({ kubeConfig: kc, controller: 'hookwise.dev/controller', instance: env.POD_NAME ?? hostname(), log }),
+    if (cluster) {
+      kubernetes = new KubernetesController({
+        kubeConfig: kc!,
+        source: cluster,
+        status, sender,
+        events: new EventRecorder({ kubeConfig: kc!, controller: 'hookwise.dev/controller', instance: env.POD_NAME ?? hostname(), log }),
         log,
         ...(options.statusInterval ? { statusIntervalMs: options.statusInterval } : {}),
       })
-      kubernetes = controller
-      await controller.start()
-      state = { ...controller.state, files: [] }
-      const s = controller.state
-      log.info({ namespaces: options.namespace?.length ? options.namespace : 'all', tenancy: options.tenancy ?? 'none', webhooks: s.webhooks.size, automations: s.automations.length }, 'watching Webhooks and Automations in Kubernetes')
-      watch = { close: () => controller.stop() }
-    } else {
-      watch = await startSource(options, apply, log, env)
     }
+    await source.start(apply)
+    kubernetes?.start()
   } catch (err) {
-    await (kubernetes ?? source)?.stop()
+    await source.stop()
+    await kubernetes?.stop()
     await sender.close()
     await store.close()
     await elector?.stop()
     throw err
   }
+  const sync = source.sync?.bind(source)
   const server = new ApiServer({
     engine,
     store,
     tokens,
-    status: () => statusReport(kubernetes ? kubernetes.statusInputs() : status.inputs(state!), store, watch.status?.()),
-    ...(watch.sync ? { sync: watch.sync } : {}),
+    status: () => statusReport(kubernetes ? kubernetes.statusInputs() : status.inputs(source.state), store, source.status?.()),
+    ...(sync ? { sync } : {}),
     metrics: () => metrics.render(engine, store, breaker),
     onEvents: (accepted, duplicates) => {
       metrics.events(accepted, duplicates)
@@ -238,7 +232,8 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   try {
     address = await server.listen(host, port)
   } catch (err) {
-    await watch.close()
+    await source.stop()
+    await kubernetes?.stop()
     await sender.close()
     await store.close()
     await elector?.stop()
@@ -263,7 +258,8 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
       const delivering = engine.stop()
       await server.close()
       await delivering
-      await watch.close()
+      await source.stop()
+      await kubernetes?.stop()
       await sender.close()
       await store.close()
       // The Lease goes last: a standby opens the queue only after this replica has closed it.

@@ -1,6 +1,7 @@
 // `hookwise diff --kubernetes`: what applying a folder would change in the cluster — the comparison of
 // `hookwise plan`, with the cluster's Webhooks and Automations as the base. Only lists; never writes.
 import { stat } from 'node:fs/promises'
+import { Option, type Command } from 'commander'
 import { relative, resolve, sep } from 'node:path'
 import { API_GROUP_VERSION } from '../api/schemas.js'
 import { UsageError } from '../errors.js'
@@ -13,8 +14,10 @@ import { DEFAULT_NAMESPACE } from '../model/desired-state.js'
 import { validateObjects } from '../reconcile/validate.js'
 import type { ManifestObject } from '../model/manifest-object.js'
 import { loadRevision } from '../sources/revision-state.js'
+import type { CommandContext } from './command.js'
 import type { CliIO } from './io.js'
-import { readEvents, type PlanFormat } from './plan.js'
+import { collect } from './options.js'
+import { PLAN_FORMATS, readEvents, type PlanFormat } from './plan.js'
 
 /** The first line of every diff in markdown. */
 export const DIFF_HEADING = '### hookwise diff'
@@ -111,4 +114,20 @@ function diffWording(context: string, scope: NamespaceScope, folderHasSecrets: b
     empty: 'No Webhook or Automation objects in the folder or in the cluster.',
     ...(folderHasSecrets ? { note: '_Secrets are not compared: `hookwise diff` does not read Secrets from the cluster._' } : {}),
   }
+}
+
+export function register(cli: Command, { io, setStatus }: CommandContext): void {
+  cli
+    .command('diff')
+    .description('show what applying a folder would change in the cluster (read-only; for teams that apply with kubectl)')
+    .requiredOption('--kubernetes', 'compare with the Webhooks and Automations in the Kubernetes cluster')
+    .option('--path <dir>', 'folder of manifests, relative to the current folder', '.')
+    .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config)')
+    .option('--namespace <ns>', "also read this namespace; the folder's namespaces are always read (repeatable)", collect)
+    .addOption(new Option('--all-namespaces', 'read every namespace').conflicts('namespace'))
+    .addOption(new Option('--format <format>', 'output format').choices(PLAN_FORMATS).default('markdown'))
+    .option('--events <dir>', 'folder of event JSON files to preview requests with (default: built-in samples)')
+    .action(async (opts: DiffOptions & { kubernetes: true }) => {
+      setStatus(await diffCommand(opts, io))
+    })
 }

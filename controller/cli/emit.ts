@@ -1,11 +1,13 @@
 // `hookwise emit`: sends events to a running hookwise from a CI pipeline or a registry hook.
+import type { Command } from 'commander'
 import { request } from 'undici'
 import { parseEvent, validateEvent } from '../api/event.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { HookwiseError, UsageError } from '../errors.js'
 import { formatText } from '../errors.js'
+import type { CommandContext } from './command.js'
 import { readInput, type CliIO } from './io.js'
-import { clientToken } from './options.js'
+import { clientToken, collect } from './options.js'
 
 export interface EmitOptions {
   to: string
@@ -130,4 +132,28 @@ export async function emitCommand(o: EmitOptions, io: CliIO, env: NodeJS.Process
     io.err(`${url} answered ${status}: ${text}\n`)
     return 1
   }
+}
+
+export function register(cli: Command, { io, setStatus }: CommandContext): void {
+  cli
+    .command('emit')
+    .description('send an artifact event to a running hookwise (from CI, a registry hook, a script)')
+    .requiredOption('--to <url>', 'hookwise API URL, e.g. http://127.0.0.1:8080')
+    .option('--token-file <file>', 'intake bearer token (or HOOKWISE_INTAKE_TOKEN)')
+    .option('--event <file>', 'the event as a JSON file (- for standard input); or build it from the flags below')
+    .option('--type <type>', 'event type, e.g. ADD_ARTIFACT_ALIAS')
+    .option('--entity <entity>', 'entity (team)')
+    .option('--project <project>', 'project')
+    .option('--registry <registry>', 'registry of the collection')
+    .option('--collection <collection>', 'collection')
+    .option('--artifact-name <name>', 'artifact name (default: the collection)')
+    .option('--artifact-version <version>', 'version, e.g. v7')
+    .option('--artifact-id <id>', 'artifact id (default: base64 of name:version)')
+    .option('--artifact-type <type>', 'artifact type, e.g. model')
+    .option('--alias <alias>', 'alias added (ADD_ARTIFACT_ALIAS)')
+    .option('--tag <tag>', 'tag added or removed (tag events)')
+    .option('--author <user>', 'who caused the event')
+    .option('--id <id>', 'event id, for deduplication (default: generated)')
+    .option('--metadata <key=value>', 'a top-level metadata value, JSON when it parses (repeatable)', collect)
+    .action(async (opts: EmitOptions) => setStatus(await emitCommand(opts, io)))
 }

@@ -3,12 +3,15 @@
 // controller is running (a running controller picks a redelivery up within its poll interval, 200 ms,
 // or up to 2 s while it works through a backlog).
 import { existsSync } from 'node:fs'
+import { Option, type Command } from 'commander'
 import { join } from 'node:path'
 import { SqliteStore } from '../delivery/sqlite-store.js'
 import type { Store } from '../delivery/store.js'
 import type { DeliveryRow, DeliveryStatus } from '../model/delivery.js'
 import { HookwiseError } from '../errors.js'
+import type { CommandContext } from './command.js'
 import type { CliIO } from './io.js'
+import { positive } from './options.js'
 
 function openStore(state: string): Store {
   if (!existsSync(join(state, 'hookwise.db'))) {
@@ -89,4 +92,31 @@ export function redeliverCommand(id: string, o: { state: string }, io: CliIO): n
   } finally {
     store.close()
   }
+}
+
+export function register(cli: Command, { io, setStatus }: CommandContext): void {
+  cli
+    .command('deliveries')
+    .description('list deliveries from the state folder, newest first')
+    .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
+    .option('--automation <[namespace/]name>', 'only this automation')
+    .addOption(new Option('--status <status>', 'only this status').choices(['pending', 'succeeded', 'failed', 'cancelled']))
+    .option('--limit <n>', 'at most this many', positive, 50)
+    .option('--json', 'print JSON')
+    .action((opts: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean }) => setStatus(deliveriesCommand(opts, io)))
+
+  cli
+    .command('delivery')
+    .description('show one delivery and every attempt: headers (secrets masked), body, response')
+    .argument('<id>', 'delivery id (the webhook-id header)')
+    .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
+    .option('--json', 'print JSON')
+    .action((id: string, opts: { state: string; json?: boolean }) => setStatus(deliveryCommand(id, opts, io)))
+
+  cli
+    .command('redeliver')
+    .description('queue a finished delivery again, with the same webhook-id')
+    .argument('<id>', 'delivery id')
+    .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
+    .action((id: string, opts: { state: string }) => setStatus(redeliverCommand(id, opts, io)))
 }

@@ -2,11 +2,12 @@
 // its signature verifies with the secret given, and answers with a fixed status.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { InvalidArgumentError } from 'commander'
+import { InvalidArgumentError, Option, type Command } from 'commander'
 import { maskedHeaders } from '../delivery/request.js'
 import type { SigningScheme } from '../delivery/signing.js'
 import { SIGNATURE_HEADER, verifySignature, type Verification } from '../delivery/verify.js'
 import { UsageError } from '../errors.js'
+import type { CommandContext } from './command.js'
 import type { CliIO } from './io.js'
 
 export interface ListenOptions {
@@ -145,4 +146,19 @@ export function parsePort(value: string): number {
 export function parseStatus(value: string): number {
   if (!/^\d{3}$/.test(value) || Number(value) < 200 || Number(value) > 599) throw new InvalidArgumentError('expected an HTTP status from 200 to 599')
   return Number(value)
+}
+
+export function register(cli: Command, { io, setStatus }: CommandContext): void {
+  cli
+    .command('listen')
+    .description('receive webhooks locally: print each one and whether its signature verifies')
+    .requiredOption('--port <port>', 'port to listen on (0 picks a free one)', parsePort)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--secret <secret>', 'signing secret to verify signatures with')
+    .addOption(new Option('--scheme <scheme>', 'signature scheme (default wandb when --secret is given)').choices(['wandb', 'standard-webhooks', 'github']))
+    .option('--status <code>', 'HTTP status to answer with', parseStatus, 200)
+    .option('--json', 'print one JSON object per webhook, one per line')
+    .action(async (opts: ListenOptions) => {
+      setStatus(await listenCommand(opts, io))
+    })
 }

@@ -2,104 +2,42 @@
 // The hookwise command line. Exit status: 0 success, 1 invalid input or failure, 2 usage error.
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { Command, CommanderError } from 'commander'
 import { HookwiseError, UsageError } from '../errors.js'
 import { VERSION } from '../version.js'
-import { DIAGNOSTICS_FORMATS, type DiagnosticsFormat } from './diagnostics-format.js'
-import { registerDeliveryCommands } from './delivery-commands.js'
-import { curlCommand } from './curl.js'
+import type { CommandContext } from './command.js'
+import * as curl from './curl.js'
+import * as diff from './diff.js'
+import * as emit from './emit.js'
+import * as history from './history.js'
 import { processIO, type CliIO } from './io.js'
-import { listenCommand, parsePort, parseStatus } from './listen.js'
-import { matchCommand } from './match.js'
-import { registerDiffCommand } from './diff-command.js'
-import { registerPlanCommand } from './plan-command.js'
-import { renderCommand } from './render.js'
-import { validateCommand } from './validate.js'
-import { collect } from './options.js'
+import * as listen from './listen.js'
+import * as match from './match.js'
+import * as plan from './plan.js'
+import * as render from './render.js'
+import * as run from './run.js'
+import * as status from './status.js'
+import * as testWebhook from './test-webhook.js'
+import * as validate from './validate.js'
 
-function integer(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number of seconds since 1970')
-  return Number(value)
-}
+/** The commands, in the order `hookwise --help` lists them. */
+const COMMANDS: ReadonlyArray<{ register(cli: Command, ctx: CommandContext): void }> = [validate, render, match, curl, listen, run, emit, history, status, testWebhook, plan, diff]
 
-function program(io: CliIO, setStatus: (status: number) => void): Command {
+function program(ctx: CommandContext): Command {
   const cli = new Command('hookwise')
     .description('Declarative webhook automations for ML artifact registries.')
     .version(VERSION)
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .configureOutput({ writeOut: ctx.io.out, writeErr: ctx.io.err })
     .showHelpAfterError('(run hookwise --help for usage)')
-
-  cli
-    .command('validate')
-    .description('validate Webhook, Automation and Secret manifests (files or folders, recursively)')
-    .argument('<path...>', 'manifest files or folders')
-    .addOption(new Option('--format <format>', 'output format').choices(DIAGNOSTICS_FORMATS).default('text'))
-    .option('--secrets <dir>', 'also validate the Secret manifests in this folder (repeatable)', collect)
-    .action(async (paths: string[], opts: { format: DiagnosticsFormat; secrets?: string[] }) => {
-      setStatus(await validateCommand(paths, { format: opts.format, ...(opts.secrets ? { secrets: opts.secrets } : {}) }, io))
-    })
-
-  cli
-    .command('render')
-    .description('print exactly the body an automation would POST for an event')
-    .requiredOption('--manifests <dir>', 'folder of Webhook and Automation manifests (repeatable)', collect)
-    .requiredOption('--automation <[namespace/]name>', 'the automation to render (namespace defaults to default)')
-    .requiredOption('--event <file>', 'the event, as a JSON file (- for standard input)')
-    .option('--secrets <dir>', 'folder of Secret manifests with the webhook secret values (repeatable)', collect)
-    .option('--show-headers', 'print the request line and headers too (credentials masked)')
-    .option('--delivery-id <id>', 'delivery id for the webhook-id header and the signature', 'render-preview')
-    .option('--timestamp <unix-seconds>', 'timestamp to sign with (default: now)', integer)
-    .action(async (opts: { manifests: string[]; automation: string; event: string; secrets?: string[]; showHeaders?: boolean; deliveryId: string; timestamp?: number }) => {
-      setStatus(await renderCommand(opts, io))
-    })
-
-  cli
-    .command('match')
-    .description('print NAMESPACE/NAME of each automation an event fires')
-    .requiredOption('--manifests <dir>', 'folder of Webhook and Automation manifests (repeatable)', collect)
-    .requiredOption('--event <file>', 'the event, as a JSON file (- for standard input)')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (opts: { manifests: string[]; event: string; format: 'text' | 'json' }) => {
-      setStatus(await matchCommand(opts, io))
-    })
-
-  cli
-    .command('curl')
-    .description('print a bash script (curl + openssl) that sends exactly the request an automation sends for an event')
-    .requiredOption('--manifests <dir>', 'folder of Webhook and Automation manifests (repeatable)', collect)
-    .requiredOption('--automation <[namespace/]name>', 'the automation (namespace defaults to default)')
-    .requiredOption('--event <file>', 'the event, as a JSON file (- for standard input)')
-    .option('--secrets <dir>', 'folder of Secret manifests (repeatable; needed with --reveal-secrets or when the body uses a secret)', collect)
-    .option('--reveal-secrets', 'put the secret values in the script instead of asking for them as shell variables')
-    .option('--delivery-id <id>', 'delivery id for the webhook-id header and the signature', 'curl-preview')
-    .option('--timestamp <unix-seconds>', 'timestamp to sign with (default: when the script runs)', integer)
-    .action(async (opts: { manifests: string[]; automation: string; event: string; secrets?: string[]; revealSecrets?: boolean; deliveryId: string; timestamp?: number }) => {
-      setStatus(await curlCommand(opts, io))
-    })
-
-  cli
-    .command('listen')
-    .description('receive webhooks locally: print each one and whether its signature verifies')
-    .requiredOption('--port <port>', 'port to listen on (0 picks a free one)', parsePort)
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--secret <secret>', 'signing secret to verify signatures with')
-    .addOption(new Option('--scheme <scheme>', 'signature scheme (default wandb when --secret is given)').choices(['wandb', 'standard-webhooks', 'github']))
-    .option('--status <code>', 'HTTP status to answer with', parseStatus, 200)
-    .option('--json', 'print one JSON object per webhook, one per line')
-    .action(async (opts: { port: number; host: string; secret?: string; scheme?: 'wandb' | 'standard-webhooks' | 'github'; status: number; json?: boolean }) => {
-      setStatus(await listenCommand(opts, io))
-    })
-  registerDeliveryCommands(cli, io, setStatus)
-  registerPlanCommand(cli, io, setStatus)
-  registerDiffCommand(cli, io, setStatus)
+  for (const command of COMMANDS) command.register(cli, ctx)
   return cli
 }
 
 /** Runs the command line and returns the exit status. */
 export async function runCli(argv: readonly string[], io: CliIO = processIO): Promise<number> {
   let status = 0
-  const cli = program(io, (s) => { status = s })
+  const cli = program({ io, setStatus: (s) => { status = s } })
   try {
     await cli.parseAsync([...argv], { from: 'user' })
     return status

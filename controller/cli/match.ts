@@ -1,9 +1,13 @@
+// `hookwise match`: which automations an event fires.
+import { Option, type Command } from 'commander'
 import { parseEvent } from '../api/event.js'
 import { AutomationIndex } from '../match/automation-index.js'
 import { loadDesiredState } from '../sources/load.js'
 import { formatText } from '../errors.js'
 import { summary } from './diagnostics-format.js'
+import type { CommandContext } from './command.js'
 import { readInput, type CliIO } from './io.js'
+import { collect } from './options.js'
 
 /** `hookwise match`: prints NAMESPACE/NAME of every automation the event fires. */
 export async function matchCommand(options: { manifests: string[]; event: string; format: 'text' | 'json' }, io: CliIO): Promise<number> {
@@ -24,4 +28,16 @@ export async function matchCommand(options: { manifests: string[]; event: string
     io.out(`${matches.map((a) => a.key).join('\n')}\n`)
   }
   return 0
+}
+
+export function register(cli: Command, { io, setStatus }: CommandContext): void {
+  cli
+    .command('match')
+    .description('print NAMESPACE/NAME of each automation an event fires')
+    .requiredOption('--manifests <dir>', 'folder of Webhook and Automation manifests (repeatable)', collect)
+    .requiredOption('--event <file>', 'the event, as a JSON file (- for standard input)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (opts: { manifests: string[]; event: string; format: 'text' | 'json' }) => {
+      setStatus(await matchCommand(opts, io))
+    })
 }

@@ -1,5 +1,6 @@
 // `hookwise plan`: what a pull request changes in the manifests, for a reviewer — run inside a checkout.
 import { readdir, readFile, realpath } from 'node:fs/promises'
+import { Option, type Command } from 'commander'
 import { join } from 'node:path'
 import { parseEvent } from '../api/event.js'
 import { HookwiseError } from '../errors.js'
@@ -9,7 +10,9 @@ import type { NamedEvent } from '../plan/sample-events.js'
 import { checkoutManifests, openRepository, pathInRepository, resolveCommit } from '../sources/git-revision.js'
 import { loadRevision } from '../sources/revision-state.js'
 import { formatText } from '../errors.js'
+import type { CommandContext } from './command.js'
 import type { CliIO } from './io.js'
+import { collect } from './options.js'
 
 export type PlanFormat = 'markdown' | 'json'
 export const PLAN_FORMATS: readonly PlanFormat[] = ['markdown', 'json']
@@ -74,4 +77,19 @@ export async function planCommand(options: PlanOptions, io: CliIO): Promise<numb
   } finally {
     await Promise.all(trees.map((t) => t.remove()))
   }
+}
+
+export function register(cli: Command, { io, setStatus }: CommandContext): void {
+  cli
+    .command('plan')
+    .description('show what a change does to the Webhooks and Automations, for a pull request (run inside a git checkout)')
+    .requiredOption('--base <ref>', 'the revision to compare with, e.g. origin/main')
+    .option('--head <ref>', 'the revision to review (default: the working tree)')
+    .option('--path <dir>', 'folder of manifests in the repository, relative to the current folder', '.')
+    .addOption(new Option('--format <format>', 'output format').choices(PLAN_FORMATS).default('markdown'))
+    .option('--events <dir>', 'folder of event JSON files to preview requests with (default: built-in samples)')
+    .option('--secrets <dir>', 'folder of Secret manifests: warn when a webhook secret is missing (values are never shown; repeatable)', collect)
+    .action(async (opts: { base: string; head?: string; path: string; format: PlanFormat; events?: string; secrets?: string[] }) => {
+      setStatus(await planCommand(opts, io))
+    })
 }

@@ -1,5 +1,9 @@
+// `hookwise render`: the body (and request) an automation would POST for an event.
+import type { Command } from 'commander'
 import { automationRequest, loadAutomationInput, webhookSecrets, type AutomationInputOptions } from './automation-input.js'
+import type { CommandContext } from './command.js'
 import type { CliIO } from './io.js'
+import { collect, unixSeconds } from './options.js'
 
 export interface RenderOptions extends AutomationInputOptions {
   showHeaders?: boolean
@@ -22,4 +26,20 @@ export async function renderCommand(options: RenderOptions, io: CliIO): Promise<
   const headers = Object.entries(masked.headers).map(([k, v]) => `${k}: ${v}`)
   io.out(`${request.method} ${request.url}\n${headers.join('\n')}\n\n${request.body}`)
   return 0
+}
+
+export function register(cli: Command, { io, setStatus }: CommandContext): void {
+  cli
+    .command('render')
+    .description('print exactly the body an automation would POST for an event')
+    .requiredOption('--manifests <dir>', 'folder of Webhook and Automation manifests (repeatable)', collect)
+    .requiredOption('--automation <[namespace/]name>', 'the automation to render (namespace defaults to default)')
+    .requiredOption('--event <file>', 'the event, as a JSON file (- for standard input)')
+    .option('--secrets <dir>', 'folder of Secret manifests with the webhook secret values (repeatable)', collect)
+    .option('--show-headers', 'print the request line and headers too (credentials masked)')
+    .option('--delivery-id <id>', 'delivery id for the webhook-id header and the signature', 'render-preview')
+    .option('--timestamp <unix-seconds>', 'timestamp to sign with (default: now)', unixSeconds)
+    .action(async (opts: RenderOptions) => {
+      setStatus(await renderCommand(opts, io))
+    })
 }

@@ -1,11 +1,13 @@
 // `hookwise get webhooks|automations` and `hookwise describe automation|webhook NAME`: the status
 // a running controller serves at /v1/status, printed kubectl style. READY and HEALTHY are the
 // conditions' status, as `kubectl get` prints them in Kubernetes mode.
+import type { Command } from 'commander'
 import { request } from 'undici'
 import { HookwiseError, UsageError } from '../errors.js'
 import type { ObjectStatus, StatusReport } from '../server/status-report.js'
 import { formatText } from '../errors.js'
 import { table } from './history.js'
+import type { CommandContext } from './command.js'
 import type { CliIO } from './io.js'
 import { clientToken } from './options.js'
 
@@ -81,4 +83,24 @@ export async function describeCommand(kind: string, name: string, o: ServerOptio
   }
   io.out(`${lines.join('\n')}\n`)
   return 0
+}
+
+export function register(cli: Command, { io, setStatus }: CommandContext): void {
+  cli
+    .command('get')
+    .description('list webhooks or automations with their status, from a running hookwise')
+    .argument('<kind>', 'webhooks or automations')
+    .option('--server <url>', 'hookwise API URL', 'http://127.0.0.1:8080')
+    .option('--token-file <file>', 'bearer token (or HOOKWISE_INTAKE_TOKEN)')
+    .option('--json', 'print JSON')
+    .action(async (kind: string, opts: { server: string; tokenFile?: string; json?: boolean }) => setStatus(await getCommand(kind, opts, io)))
+
+  cli
+    .command('describe')
+    .description('show the conditions, last delivery and errors of an automation or webhook')
+    .argument('<kind>', 'automation or webhook')
+    .argument('<name>', '[namespace/]name')
+    .option('--server <url>', 'hookwise API URL', 'http://127.0.0.1:8080')
+    .option('--token-file <file>', 'bearer token (or HOOKWISE_INTAKE_TOKEN)')
+    .action(async (kind: string, name: string, opts: { server: string; tokenFile?: string }) => setStatus(await describeCommand(kind, name, opts, io)))
 }

@@ -1,5 +1,6 @@
 // `hookwise test webhook NAME`: sends one ad-hoc payload with the webhook's credentials and
 // signature, as W&B's "Test" button does, and prints what the endpoint answered. Not recorded.
+import type { Command } from 'commander'
 import { UndiciSender } from '../delivery/sender.js'
 import { sendTestRequest } from '../delivery/test-request.js'
 import { HookwiseError, UsageError } from '../errors.js'
@@ -7,7 +8,9 @@ import { DEFAULT_NAMESPACE, objectKey } from '../model/desired-state.js'
 import { mapLookup } from '../model/secrets.js'
 import { loadDesiredState } from '../sources/load.js'
 import { formatText } from '../errors.js'
+import type { CommandContext } from './command.js'
 import { readInput, type CliIO } from './io.js'
+import { collect } from './options.js'
 
 export interface TestWebhookOptions {
   manifests: string[]
@@ -64,4 +67,19 @@ const INLINE = /^\s*[[{]/
 
 function payloadText(option: string, io: CliIO): Promise<string> {
   return INLINE.test(option) ? Promise.resolve(option) : readInput(option, io)
+}
+
+export function register(cli: Command, { io, setStatus }: CommandContext): void {
+  cli
+    .command('test')
+    .description('send a one-off test payload with the webhook\'s credentials and print the answer (not recorded)')
+    .argument('<kind>', 'webhook')
+    .argument('<name>', '[namespace/]name')
+    .requiredOption('--manifests <dir>', 'folder of manifests (repeatable)', collect)
+    .option('--secrets <dir>', 'folder of Secret manifests (repeatable)', collect)
+    .option('--payload <file|json>', 'JSON body to send: a file, - for standard input, or the JSON itself; with the webhook\'s secrets inserted where it says "${NAME}"; default: a small test object')
+    .option('--allow-insecure-http', 'allow an http:// URL')
+    .option('--egress-allow <cidr>', 'allow a private, loopback or link-local range (repeatable)', collect)
+    .option('--json', 'print JSON')
+    .action(async (kind: string, name: string, opts: TestWebhookOptions) => setStatus(await testWebhookCommand(kind, name, opts, io)))
 }

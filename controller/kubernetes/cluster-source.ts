@@ -10,6 +10,7 @@ import type { Logger } from '../log.js'
 import { objectKey, type DesiredState, type SecretEntry } from '../model/desired-state.js'
 import type { SecretLookup } from '../model/secrets.js'
 import { validateObjects } from '../reconcile/validate.js'
+import { emptyState, type DesiredStateSource } from '../sources/desired-state-source.js'
 import { clusterSource, toManifestObject, type ClusterObject } from './cluster-object.js'
 import { startInformer, type Informer } from './informer.js'
 
@@ -31,9 +32,9 @@ export interface KubernetesSourceOptions {
   debounceMs?: number
 }
 
-/** What the source tells its user (attached once it may act: a standby watches without them). */
+/** What the source tells the status writer (attached once it may act: a standby watches without it). */
 export interface SourceHandlers {
-  /** A new desired state (after changes settle for debounceMs). */
+  /** A new desired state (after changes settle for debounceMs), called after start's onState got it. */
   onState: (state: DesiredState) => void
   /** An object was deleted. (Other changes come as a new state, after which every object is reconciled.) */
   onDeleted: (kind: ResourceKind, key: string) => void
@@ -41,18 +42,19 @@ export interface SourceHandlers {
 
 type CustomObject = ClusterObject & KubernetesObject
 
-export class KubernetesSource {
+export class KubernetesSource implements DesiredStateSource {
   private readonly webhooks: Informer<CustomObject>
   private readonly automations: Informer<CustomObject>
   private readonly secrets: Informer<V1Secret>
   private readonly namespaceObjects: Informer<V1Namespace> | undefined
   private timer: NodeJS.Timeout | undefined
-  private current: DesiredState = { webhooks: new Map(), automations: [], secrets: new Map(), diagnostics: [] }
+  private current: DesiredState = emptyState()
   private readonly decoded = new Map<string, { version: string; entry: SecretEntry }>()
   /** What of each Webhook and Automation the state is built from: its identity, spec generation, labels and annotations. */
   private readonly inputs = new Map<string, string>()
   private stopped = false
   private handlers: SourceHandlers | undefined
+  private onState: ((state: DesiredState) => void) | undefined
 
   constructor(private readonly o: KubernetesSourceOptions) {
     const custom = o.kubeConfig.makeApiClient(CustomObjectsApi)
@@ -114,7 +116,18 @@ export class KubernetesSource {
     this.rebuild()
   }
 
-  /** From now on, states and deletions go to `handlers`. */
+  /**
+   * From now on, every state goes to `onState`; resolves once every informer has listed and the
+   * first state went to it. (A standby constructs the source, and so watches, long before.)
+   */
+  async start(onState: (state: DesiredState) => void): Promise<void> {
+    this.onState = onState
+    await this.synced()
+    const namespaces = this.o.namespaces.length ? [...this.o.namespaces] : 'all'
+    this.o.log.info({ namespaces, tenancy: this.o.tenancy, webhooks: this.current.webhooks.size, automations: this.current.automations.length }, 'watching Webhooks and Automations in Kubernetes')
+  }
+
+  /** From now on, states (after start's onState) and deletions also go to `handlers`. */
   attach(handlers: SourceHandlers): void {
     this.handlers = handlers
   }
@@ -173,6 +186,7 @@ export class KubernetesSource {
     if (this.namespaceObjects) state.namespaceEntities = entitiesByNamespace(this.namespaceObjects.list())
     this.decoded.clear()
     this.current = state
+    this.onState?.(state)
     this.handlers?.onState(state)
   }
 }

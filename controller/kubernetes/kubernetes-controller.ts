@@ -1,11 +1,10 @@
-// Kubernetes mode: keeps the delivery engine on the desired state the informers see, and writes
-// what hookwise knows back onto each Webhook and Automation: status through the /status
+// Kubernetes mode: writes what hookwise knows back onto each Webhook and Automation (the engine
+// gets the cluster's desired state from the source, as in every mode): status through the /status
 // subresource (merge patches, coalesced under load), Events on transitions, and the result of a
 // test requested with the hookwise.dev/test-requested-at annotation.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
 import { API_GROUP } from '../api/schemas.js'
 import type { AutomationStatus, Condition, WebhookStatus } from '../api/types.generated.js'
-import type { DeliveryEngine } from '../delivery/engine.js'
 import type { AttemptReport } from '../delivery/outcomes.js'
 import type { Sender } from '../delivery/send-result.js'
 import type { StatusFacts } from '../delivery/status-facts.js'
@@ -31,9 +30,8 @@ export interface EventSink {
 
 export interface KubernetesControllerOptions {
   kubeConfig: KubeConfig
-  /** The cluster source, already watching (a standby keeps its cache warm); it is stopped with the controller. */
+  /** The cluster source, already watching (a standby keeps its cache warm); whoever started it stops it. */
   source: KubernetesSource
-  engine: DeliveryEngine
   /** What status is computed from (the engine's tracker, the breaker, the egress policy); also serves /v1/status. */
   status: StatusFacts
   sender: Sender
@@ -67,14 +65,14 @@ export class KubernetesController {
     })
     this.source = o.source
     this.source.attach({
-      onState: (state) => this.apply(state),
+      // Every object is reconciled against each new state (the engine has it already).
+      onState: () => this.enqueueAll(),
       onDeleted: (kind, key) => this.queue.add(`${kind}/${key}`),
     })
   }
 
-  /** Waits for the informers' first lists and applies the first state. */
-  async start(): Promise<void> {
-    await this.source.synced()
+  /** Starts reconciling every object on an interval, even without changes (call once the source has started). */
+  start(): void {
     const resyncMs = this.o.resyncMs ?? 600_000
     this.resync = setInterval(() => this.enqueueAll(), resyncMs)
     this.resync.unref()
@@ -113,17 +111,8 @@ export class KubernetesController {
 
   async stop(): Promise<void> {
     if (this.resync) clearInterval(this.resync)
-    await this.source.stop()
     await this.queue.stop()
     await this.o.events.flush()
-  }
-
-  private apply(state: DesiredState): void {
-    const { cancelled } = this.o.engine.setState(state)
-    this.o.engine.setSecretLookup(this.source.secretLookup)
-    const errors = state.diagnostics.filter((d) => d.severity === 'error').length
-    this.o.log.info({ webhooks: state.webhooks.size, automations: state.automations.length, errors, cancelled }, 'desired state applied')
-    this.enqueueAll()
   }
 
   private enqueueAll(): void {

@@ -1,45 +1,51 @@
 // Follows a folder of manifests (and a secrets folder): loads it, then reloads on every change,
-// debounced, and hands each new desired state to `apply`. A reload that fails keeps the last state.
+// debounced, and hands each new desired state on (its diagnostics logged). A reload that fails keeps the last state.
 import { watch, type FSWatcher } from 'chokidar'
+import type { Logger } from '../log.js'
+import { emptyState, type DesiredStateSource } from './desired-state-source.js'
+import { logDiagnostics } from './log-diagnostics.js'
 import { loadDesiredState, type FolderSources, type LoadedState } from './load.js'
 
-export interface FolderWatch {
-  /** The state loaded last. */
-  current(): LoadedState
-  close(): Promise<void>
-}
-
-export async function watchFolders(
-  sources: FolderSources,
-  apply: (state: LoadedState) => void,
-  options: { debounceMs?: number; onError?: (err: unknown) => void } = {},
-): Promise<FolderWatch> {
-  let current = await loadDesiredState(sources)
-  apply(current)
+export function folderSource(sources: FolderSources, options: { log: Logger; debounceMs?: number }): DesiredStateSource<LoadedState> {
+  const onError = (err: unknown): void => options.log.error({ err }, 'reloading the manifests failed; keeping the last state')
+  let current: LoadedState = { ...emptyState(), files: [] }
+  let watcher: FSWatcher | undefined
   let timer: NodeJS.Timeout | undefined
   let loading: Promise<void> = Promise.resolve()
-  const reload = (): void => {
-    loading = loading.then(async () => {
-      try {
-        current = await loadDesiredState(sources)
-        apply(current)
-      } catch (err) {
-        options.onError?.(err)
-      }
-    })
-  }
-  const watcher: FSWatcher = watch([...sources.manifests, ...(sources.secrets ?? [])], { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 20 } })
-  watcher.on('all', () => {
-    if (timer) clearTimeout(timer)
-    timer = setTimeout(reload, options.debounceMs ?? 200)
-  })
-  watcher.on('error', (err) => options.onError?.(err))
-  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()))
+  let stopped = false
   return {
-    current: () => current,
-    close: async () => {
+    get state() {
+      return current
+    },
+    async start(onState) {
+      current = await loadDesiredState(sources)
+      logDiagnostics(current, options.log)
+      onState(current)
+      const reload = (): void => {
+        loading = loading.then(async () => {
+          if (stopped) return
+          try {
+            current = await loadDesiredState(sources)
+            logDiagnostics(current, options.log)
+            onState(current)
+          } catch (err) {
+            onError(err)
+          }
+        })
+      }
+      watcher = watch([...sources.manifests, ...(sources.secrets ?? [])], { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 20 } })
+      watcher.on('all', () => {
+        if (timer) clearTimeout(timer)
+        timer = setTimeout(reload, options.debounceMs ?? 200)
+      })
+      watcher.on('error', onError)
+      const ready = watcher
+      await new Promise<void>((resolve) => ready.once('ready', () => resolve()))
+    },
+    async stop() {
+      stopped = true
       if (timer) clearTimeout(timer)
-      await watcher.close()
+      await watcher?.close()
       await loading
     },
   }

@@ -8,6 +8,9 @@ import { mkdir } from 'node:fs/promises'
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path'
 import { simpleGit, type SimpleGit } from 'simple-git'
 import { UsageError } from '../errors.js'
+import type { Logger } from '../log.js'
+import { emptyState, type DesiredStateSource } from './desired-state-source.js'
+import { logDiagnostics } from './log-diagnostics.js'
 import { loadDesiredState, type LoadedState } from './load.js'
 
 export interface GitSourceOptions {
@@ -51,11 +54,10 @@ export interface GitSourceStatus {
   nextFetch?: string
 }
 
-export interface GitFollow {
-  /** Fetches now and applies a new commit; resolves with the status afterwards. Serialized. */
-  sync(): Promise<GitSourceStatus>
+export interface GitSource extends DesiredStateSource<LoadedState, GitSourceStatus> {
   status(): GitSourceStatus
-  close(): Promise<void>
+  /** Fetches now and applies a new commit; resolves with the status afterwards. Serialized with the interval's fetches. */
+  sync(): Promise<GitSourceStatus>
 }
 
 /** Longest wait between fetches while the repository is unavailable. */
@@ -140,26 +142,19 @@ function redact(message: string, secrets: readonly string[]): string {
 }
 
 /**
- * Starts following: the first sync runs before this resolves (a failure there applies the state of
- * an earlier checkout, or an empty one, and reports GitUnavailable). `apply` gets each new state.
+ * The git source. `start` runs the first sync before it resolves (a failure there applies the state
+ * of an earlier checkout, or an empty one, and reports GitUnavailable); fetch failures are logged
+ * with their redacted message, never git's raw error (it may hold its stderr).
  */
-export async function followGit(
-  options: GitSourceOptions,
-  apply: (state: LoadedState, revision: string) => void,
-  hooks: { env?: NodeJS.ProcessEnv; onError?: (err: unknown, status: GitSourceStatus) => void; onSynced?: (status: GitSourceStatus) => void } = {},
-): Promise<GitFollow> {
+export function gitSource(options: GitSourceOptions, context: { log: Logger; env?: NodeJS.ProcessEnv }): GitSource {
   checkGitUrl(options.url)
-  const env = gitEnvironment({ ...options, knownHostsFile: join(dirname(options.checkoutDir), 'known_hosts') }, hooks.env ?? process.env)
+  const log = context.log
+  const env = gitEnvironment({ ...options, knownHostsFile: join(dirname(options.checkoutDir), 'known_hosts') }, context.env ?? process.env)
   const secrets = [env.GIT_CONFIG_VALUE_0?.replace(/^Authorization: Basic /, ''), options.tokenFile ? readFileSync(options.tokenFile, 'utf8').trim() : undefined].filter((s): s is string => !!s)
   const dir = options.checkoutDir
   const manifests = checkoutPath(dir, options.path)
-  await mkdir(dir, { recursive: true })
-  const git: SimpleGit = simpleGit({
-    baseDir: dir,
-    timeout: { block: GIT_TIMEOUT_MS },
-    allowEnvironment: Object.keys(env).filter((k) => /^git_/i.test(k)),
-    unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeSshCommand: true },
-  }).env(env)
+  // Made by start, once the checkout folder exists (simple-git refuses a missing one).
+  let git: SimpleGit
   const remoteRef = `refs/remotes/origin/${options.branch}`
   const now = (): string => new Date().toISOString()
   const status: GitSourceStatus = {
@@ -171,10 +166,16 @@ export async function followGit(
     if (status.condition.reason !== reason) status.condition.lastTransitionTime = now()
     Object.assign(status.condition, { status: ok ? 'True' : 'False', reason, message })
   }
+  let current: LoadedState = { ...emptyState(), files: [] }
+  let onState: (state: LoadedState, revision: string) => void = () => {}
+  const apply = (state: LoadedState, revision: string): void => {
+    current = state
+    logDiagnostics(state, log)
+    onState(state, revision)
+  }
 
   const applyCheckout = async (sha: string): Promise<void> => {
-    const state = await loadDesiredState({ manifests: [manifests], secrets: options.secrets })
-    apply(state, sha)
+    apply(await loadDesiredState({ manifests: [manifests], secrets: options.secrets }), sha)
     status.revision = sha
     status.appliedAt = now()
   }
@@ -204,6 +205,7 @@ export async function followGit(
 
   let timer: NodeJS.Timeout | undefined
   let closed = false
+  let lastFailure = ''
   let running: Promise<unknown> = Promise.resolve()
   const schedule = (): void => {
     if (closed) return
@@ -220,14 +222,16 @@ export async function followGit(
         await fetchAndApply()
         status.consecutiveFailures = 0
         schedule()
-        hooks.onSynced?.(status)
+        if (lastFailure) log.info({ revision: status.revision }, 'git repository reachable again')
+        lastFailure = ''
       } catch (err) {
         status.consecutiveFailures++
         const message = redact((err as Error).message ?? String(err), secrets)
         if ((err as { unreadable?: boolean }).unreadable) setCondition(false, `cannot load ${status.path}: ${message}`, GitReason.ManifestsUnreadable)
         else setCondition(false, `cannot fetch ${options.branch} from ${status.url}: ${message}`)
         schedule()
-        hooks.onError?.(err, status)
+        log.error({ reason: status.condition.reason, failures: status.consecutiveFailures, nextFetch: status.nextFetch }, `${status.condition.message}; keeping the last state`)
+        lastFailure = status.condition.message
       }
       return status
     })
@@ -235,17 +239,32 @@ export async function followGit(
     return next
   }
 
-  await sync()
-  if (status.revision === undefined) {
-    // Never fetched: serve what an earlier run checked out, or nothing, until the repository answers.
-    const head = existsSync(join(dir, '.git')) ? (await git.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '')).trim() : ''
-    if (/^[0-9a-f]{40,64}$/.test(head)) await applyCheckout(head)
-    else apply(await loadDesiredState({ manifests: [], secrets: options.secrets }), '')
-  }
+  const snapshot = (): GitSourceStatus => ({ ...status, condition: { ...status.condition } })
   return {
-    sync,
-    status: () => ({ ...status, condition: { ...status.condition } }),
-    close: async () => {
+    get state() {
+      return current
+    },
+    async start(handler) {
+      onState = handler
+      await mkdir(dir, { recursive: true })
+      git = simpleGit({
+        baseDir: dir,
+        timeout: { block: GIT_TIMEOUT_MS },
+        allowEnvironment: Object.keys(env).filter((k) => /^git_/i.test(k)),
+        unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeSshCommand: true },
+      }).env(env)
+      await sync()
+      if (status.revision === undefined) {
+        // Never fetched: serve what an earlier run checked out, or nothing, until the repository answers.
+        const head = existsSync(join(dir, '.git')) ? (await git.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '')).trim() : ''
+        if (/^[0-9a-f]{40,64}$/.test(head)) await applyCheckout(head)
+        else apply(await loadDesiredState({ manifests: [], secrets: options.secrets }), '')
+      }
+      log.info({ url: status.url, branch: status.branch, path: status.path, revision: status.revision, reason: status.condition.reason }, 'following git repository')
+    },
+    status: snapshot,
+    sync: () => sync().then(snapshot),
+    async stop() {
       closed = true
       if (timer) clearTimeout(timer)
       await running

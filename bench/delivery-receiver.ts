@@ -47,7 +47,13 @@ function stats(p: Phase): PhaseStats {
   if (p.latencies.length) {
     const s = Float64Array.from(p.latencies).sort()
     const r = (x: number): number => Math.round(x * 100) / 100
-    out.latency = { p50: r(quantile([...s], 0.5)), p90: r(quantile([...s], 0.9)), p99: r(quantile([...s], 0.99)), max: r(s[s.length - 1]!), samples: s.length }
+    out.latency = {
+      p50: r(quantile([...s], 0.5)),
+      p90: r(quantile([...s], 0.9)),
+      p99: r(quantile([...s], 0.99)),
+      max: r(s[s.length - 1]!),
+      samples: s.length,
+    }
   }
   return out
 }
@@ -85,7 +91,8 @@ server.keepAliveTimeout = 120_000
 process.on('message', (m: ReceiverRequest) => {
   const p = phaseOf(m.phase)
   if (m.op === 'stats') return process.send!({ ref: m.ref, stats: stats(p) })
-  const reply = (): void => void process.send!({ ref: m.ref, stats: { count: p.count, distinct: p.ids.size, firstAt: p.firstAt, lastAt: p.lastAt } })
+  const reply = (): void =>
+    void process.send!({ ref: m.ref, stats: { count: p.count, distinct: p.ids.size, firstAt: p.firstAt, lastAt: p.lastAt } })
   const n = m.n ?? 0
   if (p.count >= n) reply()
   else p.waiters.push({ n, reply })

@@ -69,7 +69,9 @@ const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info'
 // and one message to the sending thread for more of them): 5-10 % less controller CPU per delivery
 // and 10 % more deliveries/s in alternating pairs on 2026-11-29; 8,192 gained nothing more, and 32
 // or 128 connections did no better than 64.
-const RUN_ARGS = (process.env.BENCH_RUN_ARGS ?? '--per-webhook-concurrency 2048 --connections-per-origin 64 --concurrency 4096').split(/\s+/).filter(Boolean)
+const RUN_ARGS = (process.env.BENCH_RUN_ARGS ?? '--per-webhook-concurrency 2048 --connections-per-origin 64 --concurrency 4096')
+  .split(/\s+/)
+  .filter(Boolean)
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
 const TARGETS = { deliveriesPerSecond: 5000, ratioToPlain: 0.5, p99Ms: 50 }
 
@@ -138,12 +140,17 @@ function writeManifests(dir: string, receiverPort: number): { manifests: string;
   mkdirSync(manifests)
   mkdirSync(secrets)
   // Standard Webhooks signing, so each delivery carries the HMAC work a real one does.
-  writeFileSync(join(secrets, 'secrets.yaml'), `apiVersion: v1
+  writeFileSync(
+    join(secrets, 'secrets.yaml'),
+    `apiVersion: v1
 kind: Secret
 metadata: {name: bench}
 stringData: {signing-key: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}
-`)
-  writeFileSync(join(manifests, 'bench.yaml'), `apiVersion: hookwise.dev/v1alpha1
+`,
+  )
+  writeFileSync(
+    join(manifests, 'bench.yaml'),
+    `apiVersion: hookwise.dev/v1alpha1
 kind: Webhook
 metadata: {name: bench-receiver}
 spec:
@@ -168,21 +175,42 @@ spec:
       version: \${artifact_version_string}
       author: \${event_author}
       accuracy: \${json:artifact_metadata.accuracy}
-`)
+`,
+  )
   return { manifests, secrets }
 }
 
 async function startController(dir: string, receiverPort: number): Promise<{ url: string; child: ChildProcess }> {
   const { manifests, secrets } = writeManifests(dir, receiverPort)
   const port = await freePort()
-  if (!process.env.BENCH_FROM_SOURCE && !existsSync(join(root, 'dist/controller/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm run bench:delivery does)')
+  if (!process.env.BENCH_FROM_SOURCE && !existsSync(join(root, 'dist/controller/cli/main.js')))
+    throw new Error('dist/ is missing: run `npm run build` first (npm run bench:delivery does)')
   const args = [
-    ...NODE_ARGS, ...(process.env.BENCH_FROM_SOURCE ? ['--import', 'tsx', join(root, 'controller/cli/main.ts')] : [join(root, 'dist/controller/cli/main.js')]), 'run',
-    '--dir', manifests, '--secrets', secrets, '--state', join(dir, 'state'), '--listen', `127.0.0.1:${port}`,
-    '--allow-insecure-http', '--egress-allow', '127.0.0.1/32', '--log-level', LOG_LEVEL, ...RUN_ARGS,
+    ...NODE_ARGS,
+    ...(process.env.BENCH_FROM_SOURCE
+      ? ['--import', 'tsx', join(root, 'controller/cli/main.ts')]
+      : [join(root, 'dist/controller/cli/main.js')]),
+    'run',
+    '--dir',
+    manifests,
+    '--secrets',
+    secrets,
+    '--state',
+    join(dir, 'state'),
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--allow-insecure-http',
+    '--egress-allow',
+    '127.0.0.1/32',
+    '--log-level',
+    LOG_LEVEL,
+    ...RUN_ARGS,
   ]
   // Logs go to /dev/null (unless BENCH_SHOW_LOG): their cost (serialising and writing each line) stays in the measurement.
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', process.env.BENCH_SHOW_LOG ? 'inherit' : 'ignore', 'inherit'] })
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    stdio: ['ignore', process.env.BENCH_SHOW_LOG ? 'inherit' : 'ignore', 'inherit'],
+  })
   children.push(child)
   const url = `http://127.0.0.1:${port}`
   for (let i = 0; ; i++) {
@@ -212,9 +240,22 @@ async function stopController(child: ChildProcess): Promise<void> {
 
 function eventBody(phase: string, i: number, sentAt: number): string {
   return JSON.stringify({
-    id: `${phase}-${i}`, type: 'ADD_ARTIFACT_ALIAS', author: 'alice', entity: 'acme', project: 'wandb-registry-model', registry: 'model',
-    collection: 'churn-classifier', alias: 'production',
-    artifact: { id: 'QXJ0aWZhY3Q6NTE3ODg5ODg3', name: 'churn-classifier', version: `v${i}`, type: 'model', aliases: ['latest', 'production'], metadata: { accuracy: 0.93, framework: 'xgboost', phase, sentAt } },
+    id: `${phase}-${i}`,
+    type: 'ADD_ARTIFACT_ALIAS',
+    author: 'alice',
+    entity: 'acme',
+    project: 'wandb-registry-model',
+    registry: 'model',
+    collection: 'churn-classifier',
+    alias: 'production',
+    artifact: {
+      id: 'QXJ0aWZhY3Q6NTE3ODg5ODg3',
+      name: 'churn-classifier',
+      version: `v${i}`,
+      type: 'model',
+      aliases: ['latest', 'production'],
+      metadata: { accuracy: 0.93, framework: 'xgboost', phase, sentAt },
+    },
   })
 }
 
@@ -223,7 +264,10 @@ const JSON_HEADERS = { 'content-type': 'application/json' }
 /** POSTs events `phase-from` … `phase-(from+count-1)`: one event, or an array of them. */
 async function postEvents(pool: Pool, phase: string, from: number, count = 1): Promise<void> {
   const sentAt = clock()
-  const body = count === 1 ? eventBody(phase, from, sentAt) : `[${Array.from({ length: count }, (_, k) => eventBody(phase, from + k, sentAt)).join(',')}]`
+  const body =
+    count === 1
+      ? eventBody(phase, from, sentAt)
+      : `[${Array.from({ length: count }, (_, k) => eventBody(phase, from + k, sentAt)).join(',')}]`
   const res = await pool.request({ path: '/v1/events', method: 'POST', headers: JSON_HEADERS, body })
   const text = await res.body.text()
   if (res.statusCode !== 202) throw new Error(`intake answered ${res.statusCode}: ${text.slice(0, 300)}`)
@@ -232,13 +276,15 @@ async function postEvents(pool: Pool, phase: string, from: number, count = 1): P
 /** Sends events `phase-0` … `phase-(n-1)`, `batch` per request, from `clients` closed-loop clients; resolves when all were accepted. */
 async function sendClosedLoop(pool: Pool, phase: string, n: number, clients: number, batch = 1): Promise<void> {
   let next = 0
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (next < n) {
-      const from = next
-      next = Math.min(n, next + batch)
-      await postEvents(pool, phase, from, next - from)
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < n) {
+        const from = next
+        next = Math.min(n, next + batch)
+        await postEvents(pool, phase, from, next - from)
+      }
+    }),
+  )
 }
 
 /** Sends `rate` events/s for `seconds`, on schedule (open loop); returns how far sends fell behind the schedule. */
@@ -254,7 +300,12 @@ async function sendOpenLoop(pool: Pool, phase: string, rate: number, seconds: nu
     const now = clock()
     const due = Math.min(total, Math.floor((now - start) / interval) + 1)
     if (sent < due) maxLagMs = Math.max(maxLagMs, now - (start + sent * interval))
-    for (; sent < due; sent++) inFlight.push(postEvents(pool, phase, sent).catch((err) => { failure = err }))
+    for (; sent < due; sent++)
+      inFlight.push(
+        postEvents(pool, phase, sent).catch((err) => {
+          failure = err
+        }),
+      )
     await sleep(Math.max(0, start + sent * interval - clock()))
   }
   await Promise.all(inFlight)
@@ -266,15 +317,17 @@ async function plainLoop(receiverPort: number, phase: string, n: number, concurr
   const pool = new Pool(`http://127.0.0.1:${receiverPort}`, { connections: concurrency })
   let next = 0
   try {
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        const i = next++
-        const body = JSON.stringify({ phase, sentAt: clock(), event: `${phase}-${i}`, version: `v${i}`, author: 'alice', accuracy: 0.93 })
-        const res = await pool.request({ path: '/hook', method: 'POST', headers: JSON_HEADERS, body })
-        await res.body.dump()
-        if (res.statusCode !== 200) throw new Error(`receiver answered ${res.statusCode}`)
-      }
-    }))
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < n) {
+          const i = next++
+          const body = JSON.stringify({ phase, sentAt: clock(), event: `${phase}-${i}`, version: `v${i}`, author: 'alice', accuracy: 0.93 })
+          const res = await pool.request({ path: '/hook', method: 'POST', headers: JSON_HEADERS, body })
+          await res.body.dump()
+          if (res.statusCode !== 200) throw new Error(`receiver answered ${res.statusCode}`)
+        }
+      }),
+    )
   } finally {
     await pool.close()
   }
@@ -305,7 +358,14 @@ async function main(): Promise<void> {
         await plainLoop(receiver.port, plainPhase, EVENTS, PLAIN_CONCURRENCY)
         const plain = await receiver.wait(plainPhase, EVENTS, deliveryTimeout)
         const plainPerSecond = (EVENTS * 1000) / (plain.lastAt - plainStart)
-        log({ phase: 'plain', round, requests: EVENTS, concurrency: PLAIN_CONCURRENCY, requestsPerSecond: Math.round(plainPerSecond), cpuUsPerRequest: perDelivery(plainCpu(), EVENTS) })
+        log({
+          phase: 'plain',
+          round,
+          requests: EVENTS,
+          concurrency: PLAIN_CONCURRENCY,
+          requestsPerSecond: Math.round(plainPerSecond),
+          cpuUsPerRequest: perDelivery(plainCpu(), EVENTS),
+        })
 
         // Durable: one event per request (a registry hook, a CI step), or BATCH per request (a
         // bridge that forwards events in arrays), so the intake's per-request cost shows apart.
@@ -322,10 +382,17 @@ async function main(): Promise<void> {
         const ratio = perSecond / plainPerSecond
         runs.get(batch)!.push({ perSecond, ratio })
         log({
-          phase: 'durable', round, events: EVENTS, clients: CLIENTS, eventsPerRequest: batch,
+          phase: 'durable',
+          round,
+          events: EVENTS,
+          clients: CLIENTS,
+          eventsPerRequest: batch,
           intakeEventsPerSecond: Math.round((EVENTS * 1000) / (acceptedAt - start)),
-          deliveriesPerSecond: Math.round(perSecond), delivered: final.count, distinct: final.distinct,
-          ratioToPlain: Number(ratio.toFixed(2)), cpuUsPerDelivery: perDelivery(used, EVENTS),
+          deliveriesPerSecond: Math.round(perSecond),
+          delivered: final.count,
+          distinct: final.distinct,
+          ratioToPlain: Number(ratio.toFixed(2)),
+          cpuUsPerDelivery: perDelivery(used, EVENTS),
         })
       }
     }
@@ -334,7 +401,15 @@ async function main(): Promise<void> {
     const paced = await sendOpenLoop(intake, 'latency', RATE, SECONDS)
     await receiver.wait('latency', paced.sent, deliveryTimeout)
     const lat = await receiver.stats('latency')
-    log({ phase: 'latency', rate: RATE, seconds: SECONDS, events: paced.sent, delivered: lat.count, clientMaxLagMs: paced.maxLagMs, ...(lat.latency ? { p50Ms: lat.latency.p50, p90Ms: lat.latency.p90, p99Ms: lat.latency.p99, maxMs: lat.latency.max } : {}) })
+    log({
+      phase: 'latency',
+      rate: RATE,
+      seconds: SECONDS,
+      events: paced.sent,
+      delivered: lat.count,
+      clientMaxLagMs: paced.maxLagMs,
+      ...(lat.latency ? { p50Ms: lat.latency.p50, p90Ms: lat.latency.p90, p99Ms: lat.latency.p99, maxMs: lat.latency.max } : {}),
+    })
 
     const p99 = lat.latency?.p99 ?? Infinity
     const r2 = (x: number): number => Number(x.toFixed(2))
@@ -343,9 +418,20 @@ async function main(): Promise<void> {
       const ratios = rs.map((r) => r.ratio)
       const ratio = median(ratios)
       log({
-        phase: 'summary', eventsPerRequest: batch, rounds: rs.length, logLevel: LOG_LEVEL, runArgs: RUN_ARGS.join(' '),
-        deliveriesPerSecond: Math.round(perSecond), ratioToPlain: r2(ratio), ratioRange: [r2(Math.min(...ratios)), r2(Math.max(...ratios))], p99Ms: p99,
-        met: { deliveriesPerSecond: perSecond >= TARGETS.deliveriesPerSecond, ratioToPlain: ratio >= TARGETS.ratioToPlain, p99Ms: p99 < TARGETS.p99Ms },
+        phase: 'summary',
+        eventsPerRequest: batch,
+        rounds: rs.length,
+        logLevel: LOG_LEVEL,
+        runArgs: RUN_ARGS.join(' '),
+        deliveriesPerSecond: Math.round(perSecond),
+        ratioToPlain: r2(ratio),
+        ratioRange: [r2(Math.min(...ratios)), r2(Math.max(...ratios))],
+        p99Ms: p99,
+        met: {
+          deliveriesPerSecond: perSecond >= TARGETS.deliveriesPerSecond,
+          ratioToPlain: ratio >= TARGETS.ratioToPlain,
+          p99Ms: p99 < TARGETS.p99Ms,
+        },
         targets: TARGETS,
       })
     }

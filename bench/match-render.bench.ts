@@ -8,10 +8,28 @@ import type { CompiledAutomation } from '../controller/model/desired-state.js'
 import { validateObjects } from '../controller/reconcile/validate.js'
 import type { ManifestObject } from '../controller/model/manifest-object.js'
 
-const EVENT_TYPES = ['LINK_ARTIFACT', 'UNLINK_ARTIFACT', 'CREATE_ARTIFACT', 'ADD_ARTIFACT_ALIAS', 'ADD_ARTIFACT_TAG', 'REMOVE_ARTIFACT_TAG'] as const
+const EVENT_TYPES = [
+  'LINK_ARTIFACT',
+  'UNLINK_ARTIFACT',
+  'CREATE_ARTIFACT',
+  'ADD_ARTIFACT_ALIAS',
+  'ADD_ARTIFACT_TAG',
+  'REMOVE_ARTIFACT_TAG',
+] as const
 
-const source = (file: string): ManifestObject['source'] => ({ file, document: 0, line: 1, column: 1, locate: () => ({ line: 1, column: 1 }) })
-const object = (body: Record<string, unknown>): ManifestObject => ({ apiVersion: body.apiVersion, kind: body.kind, body, source: source('bench') })
+const source = (file: string): ManifestObject['source'] => ({
+  file,
+  document: 0,
+  line: 1,
+  column: 1,
+  locate: () => ({ line: 1, column: 1 }),
+})
+const object = (body: Record<string, unknown>): ManifestObject => ({
+  apiVersion: body.apiVersion,
+  kind: body.kind,
+  body,
+  source: source('bench'),
+})
 
 function automationBody(i: number, scope: Record<string, string>, type: string, aliasRegex?: string): Record<string, unknown> {
   return {
@@ -20,10 +38,22 @@ function automationBody(i: number, scope: Record<string, string>, type: string, 
     metadata: { name: `a-${i}` },
     spec: {
       scope,
-      event: { type, ...(type === 'ADD_ARTIFACT_ALIAS' ? { aliasRegex: aliasRegex ?? '^production$' } : {}), metadata: [{ key: 'accuracy', op: 'gte', value: '0.9' }] },
+      event: {
+        type,
+        ...(type === 'ADD_ARTIFACT_ALIAS' ? { aliasRegex: aliasRegex ?? '^production$' } : {}),
+        metadata: [{ key: 'accuracy', op: 'gte', value: '0.9' }],
+      },
       action: {
         webhook: 'hook',
-        payload: { event_type: 'BUILD_AND_DEPLOY', client_payload: { version: '${artifact_version_string}', author: '${event_author}', artifact: '${artifact_version}', accuracy: '${json:artifact_metadata.accuracy}' } },
+        payload: {
+          event_type: 'BUILD_AND_DEPLOY',
+          client_payload: {
+            version: '${artifact_version_string}',
+            author: '${event_author}',
+            artifact: '${artifact_version}',
+            accuracy: '${json:artifact_metadata.accuracy}',
+          },
+        },
       },
     },
   }
@@ -31,7 +61,9 @@ function automationBody(i: number, scope: Record<string, string>, type: string, 
 
 /** n automations: 10 match the event (5 collection, 3 registry, 2 project scope), 5 share its buckets but fail a filter, the rest are spread elsewhere. */
 function build(n: number): CompiledAutomation[] {
-  const objects: ManifestObject[] = [object({ apiVersion: 'hookwise.dev/v1alpha1', kind: 'Webhook', metadata: { name: 'hook' }, spec: { url: 'https://example.com/' } })]
+  const objects: ManifestObject[] = [
+    object({ apiVersion: 'hookwise.dev/v1alpha1', kind: 'Webhook', metadata: { name: 'hook' }, spec: { url: 'https://example.com/' } }),
+  ]
   let i = 0
   const add = (scope: Record<string, string>, type: string, aliasRegex?: string): void => {
     objects.push(object(automationBody(i++, scope, type, aliasRegex)))
@@ -53,7 +85,14 @@ function build(n: number): CompiledAutomation[] {
 }
 
 const event: ArtifactEvent = {
-  id: 'e-1', type: 'ADD_ARTIFACT_ALIAS', author: 'alice', entity: 'acme', project: 'registry-model', registry: 'model', collection: 'churn', alias: 'production',
+  id: 'e-1',
+  type: 'ADD_ARTIFACT_ALIAS',
+  author: 'alice',
+  entity: 'acme',
+  project: 'registry-model',
+  registry: 'model',
+  collection: 'churn',
+  alias: 'production',
   artifact: { id: 'QXJ0aWZhY3Q6NTE3ODg5ODg3', name: 'churn', version: 'v7', metadata: { accuracy: 0.93, framework: 'xgboost' } },
 }
 
@@ -87,27 +126,37 @@ for (const n of [1_000, 10_000, 100_000]) {
     return bytes
   }, ms)
   // Baseline: the same work without the index: every automation's type, scope and filters checked.
-  const linear = rate(() => {
-    let bytes = 0
-    const context = { event, secrets: {}, cache: new Map<string, string>() }
-    for (const a of automations) {
-      const s = a.spec.scope
-      if (a.spec.event.type !== event.type) continue
-      const inScope = s.type === 'Registry' ? s.registry === event.registry : s.type === 'Collection' ? s.registry === event.registry && s.collection === event.collection : s.entity === event.entity && s.project === event.project
-      if (inScope && filtersAccept(a, event)) bytes += a.template.render(context).length
-    }
-    return bytes
-  }, Math.min(ms, 500))
+  const linear = rate(
+    () => {
+      let bytes = 0
+      const context = { event, secrets: {}, cache: new Map<string, string>() }
+      for (const a of automations) {
+        const s = a.spec.scope
+        if (a.spec.event.type !== event.type) continue
+        const inScope =
+          s.type === 'Registry'
+            ? s.registry === event.registry
+            : s.type === 'Collection'
+              ? s.registry === event.registry && s.collection === event.collection
+              : s.entity === event.entity && s.project === event.project
+        if (inScope && filtersAccept(a, event)) bytes += a.template.render(context).length
+      }
+      return bytes
+    },
+    Math.min(ms, 500),
+  )
   const nsPerEvent = 1e9 / indexed.perSecond
   base1k ??= nsPerEvent
-  console.log(JSON.stringify({
-    bench: 'match+render',
-    automations: n,
-    matchesPerEvent: matches.length,
-    eventsPerSecond: Math.round(indexed.perSecond),
-    nsPerEvent: Math.round(nsPerEvent),
-    baselineLinearEventsPerSecond: Math.round(linear.perSecond),
-    speedupVsLinear: Number((indexed.perSecond / linear.perSecond).toFixed(1)),
-    vs1k: Number((nsPerEvent / base1k).toFixed(2)),
-  }))
+  console.log(
+    JSON.stringify({
+      bench: 'match+render',
+      automations: n,
+      matchesPerEvent: matches.length,
+      eventsPerSecond: Math.round(indexed.perSecond),
+      nsPerEvent: Math.round(nsPerEvent),
+      baselineLinearEventsPerSecond: Math.round(linear.perSecond),
+      speedupVsLinear: Number((indexed.perSecond / linear.perSecond).toFixed(1)),
+      vs1k: Number((nsPerEvent / base1k).toFixed(2)),
+    }),
+  )
 }

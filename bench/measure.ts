@@ -19,7 +19,9 @@ export function cpuSeconds(pid: number | undefined, thread?: 'main'): number | u
     return (u.user + u.system) / 1e6
   }
   try {
-    const fields = readFileSync(thread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    const fields = readFileSync(thread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8')
+      .split(') ')[1]!
+      .split(' ')
     return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ is 100 on Linux)
   } catch {
     return undefined

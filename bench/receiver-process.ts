@@ -16,7 +16,10 @@ export interface ReceiverHandle {
 
 /** Forks the receiver; `track` gets the child at once, so the caller can kill it whatever happens next. */
 export async function startReceiver(track: (child: ChildProcess) => void): Promise<ReceiverHandle> {
-  const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'delivery-receiver.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'delivery-receiver.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
   track(child)
   const replies = new Map<number, (s: PhaseStats) => void>()
   let ref = 0

@@ -36,7 +36,8 @@ const TIMEOUT_S = env('BENCH_TIMEOUT_S', 300)
 
 const here = dirname(fileURLToPath(import.meta.url))
 const dist = resolve(here, '../dist/controller/delivery')
-if (!existsSync(join(dist, 'threaded-sender.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm run bench:sender does)')
+if (!existsSync(join(dist, 'threaded-sender.js')))
+  throw new Error('dist/ is missing: run `npm run build` first (npm run bench:sender does)')
 const { buildRequest } = (await import(pathToFileURL(join(dist, 'request.js')).href)) as typeof RequestModule
 const { UndiciSender } = (await import(pathToFileURL(join(dist, 'sender.js')).href)) as typeof SenderModule
 const { ThreadedSender } = (await import(pathToFileURL(join(dist, 'threaded-sender.js')).href)) as typeof ThreadedModule
@@ -56,20 +57,34 @@ const receiver = await startReceiver((child) => {
 const port = receiver.port
 
 const url = `http://127.0.0.1:${port}/hook`
-const webhook = { url, secrets: [{ name: 'SIGNING_KEY', secretKeyRef: { name: 'bench', key: 'signing-key' } }], signing: { secret: 'SIGNING_KEY', scheme: 'standard-webhooks' as const } }
+const webhook = {
+  url,
+  secrets: [{ name: 'SIGNING_KEY', secretKeyRef: { name: 'bench', key: 'signing-key' } }],
+  signing: { secret: 'SIGNING_KEY', scheme: 'standard-webhooks' as const },
+}
 const secrets = { SIGNING_KEY: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }
-const body = (phase: string, i: number): string => JSON.stringify({ phase, sentAt: Date.now(), event: `${phase}-${i}`, version: `v${i}`, author: 'alice', accuracy: 0.93 })
+const body = (phase: string, i: number): string =>
+  JSON.stringify({ phase, sentAt: Date.now(), event: `${phase}-${i}`, version: `v${i}`, author: 'alice', accuracy: 0.93 })
 const timestamp = Math.floor(Date.now() / 1000)
 
 /** Runs `one` for REQUESTS requests, IN_FLIGHT at a time; returns requests/s and CPU µs per request. */
-async function phase(name: string, one: (phase: string, i: number) => Promise<void>): Promise<{ perSecond: number; cpu: Record<string, number> }> {
-  const read = (): Record<string, number> => ({ process: cpuSeconds(process.pid)!, mainThread: cpuSeconds(process.pid, 'main')!, receiver: cpuSeconds(receiver.pid)! })
+async function phase(
+  name: string,
+  one: (phase: string, i: number) => Promise<void>,
+): Promise<{ perSecond: number; cpu: Record<string, number> }> {
+  const read = (): Record<string, number> => ({
+    process: cpuSeconds(process.pid)!,
+    mainThread: cpuSeconds(process.pid, 'main')!,
+    receiver: cpuSeconds(receiver.pid)!,
+  })
   const before = read()
   const start = performance.now()
   let next = 0
-  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-    while (next < REQUESTS) await one(name, next++)
-  }))
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < REQUESTS) await one(name, next++)
+    }),
+  )
   const seconds = (performance.now() - start) / 1000
   const after = read()
   const stats = await receiver.stats(name)
@@ -89,11 +104,13 @@ const plainOne = async (p: string, i: number): Promise<void> => {
   await res.body.dump()
   if (res.statusCode !== 200) throw new Error(`receiver answered ${res.statusCode}`)
 }
-const viaSender = (sender: Sender) => async (p: string, i: number): Promise<void> => {
-  const request = buildRequest({ webhook, secrets, body: body(p, i), deliveryId: `msg_${p}_${i}`, timestamp })
-  const result = await sender.send(request, { timeoutMs: 10_000 })
-  if (result.statusCode !== 200) throw new Error(`send failed: ${JSON.stringify(result)}`)
-}
+const viaSender =
+  (sender: Sender) =>
+  async (p: string, i: number): Promise<void> => {
+    const request = buildRequest({ webhook, secrets, body: body(p, i), deliveryId: `msg_${p}_${i}`, timestamp })
+    const result = await sender.send(request, { timeoutMs: 10_000 })
+    if (result.statusCode !== 200) throw new Error(`send failed: ${JSON.stringify(result)}`)
+  }
 const ways = { inProcess: viaSender(inProcess), threaded: viaSender(threaded) }
 
 try {
@@ -104,16 +121,34 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     const plain = await phase(`plain-${round}`, plainOne)
     cpus.get('plain')!.push(plain.cpu.process! + plain.cpu.receiver!)
-    log({ phase: 'plain', round, requests: REQUESTS, inFlight: IN_FLIGHT, requestsPerSecond: Math.round(plain.perSecond), cpuUsPerRequest: plain.cpu })
+    log({
+      phase: 'plain',
+      round,
+      requests: REQUESTS,
+      inFlight: IN_FLIGHT,
+      requestsPerSecond: Math.round(plain.perSecond),
+      cpuUsPerRequest: plain.cpu,
+    })
     for (const [name, one] of Object.entries(ways)) {
       const r = await phase(`${name}-${round}`, one)
       ratios.get(name)!.push(r.perSecond / plain.perSecond)
       cpus.get(name)!.push(r.cpu.process! + r.cpu.receiver!)
-      log({ phase: name, round, requests: REQUESTS, inFlight: IN_FLIGHT, requestsPerSecond: Math.round(r.perSecond), ratioToPlain: Number((r.perSecond / plain.perSecond).toFixed(2)), cpuUsPerRequest: r.cpu })
+      log({
+        phase: name,
+        round,
+        requests: REQUESTS,
+        inFlight: IN_FLIGHT,
+        requestsPerSecond: Math.round(r.perSecond),
+        ratioToPlain: Number((r.perSecond / plain.perSecond).toFixed(2)),
+        cpuUsPerRequest: r.cpu,
+      })
     }
   }
   log({
-    phase: 'summary', rounds: ROUNDS, inFlight: IN_FLIGHT, connections: CONNECTIONS,
+    phase: 'summary',
+    rounds: ROUNDS,
+    inFlight: IN_FLIGHT,
+    connections: CONNECTIONS,
     ratioToPlain: Object.fromEntries([...ratios].map(([k, v]) => [k, Number(median(v).toFixed(2))])),
     cpuUsPerRequestWithReceiver: Object.fromEntries([...cpus].map(([k, v]) => [k, Math.round(median(v))])),
   })

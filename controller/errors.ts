@@ -12,10 +12,16 @@ export type Disposition = 'terminal' | 'transient'
  * reads the disposition: a terminal attempt error fails the delivery at once.
  */
 export const ATTEMPT_ERROR_CODES = {
-  TIMEOUT: { disposition: 'transient', summary: 'A delivery attempt got no response within the webhook\'s timeoutSeconds.' },
-  NETWORK: { disposition: 'transient', summary: 'A delivery attempt could not reach the receiver (connection refused or reset, DNS, TLS).' },
+  TIMEOUT: { disposition: 'transient', summary: "A delivery attempt got no response within the webhook's timeoutSeconds." },
+  NETWORK: {
+    disposition: 'transient',
+    summary: 'A delivery attempt could not reach the receiver (connection refused or reset, DNS, TLS).',
+  },
   EGRESS_DENIED: { disposition: 'terminal', summary: 'The egress policy refuses the webhook URL or the address it resolves to.' },
-  INVALID_REQUEST: { disposition: 'terminal', summary: 'The request cannot be sent as built (a header HTTP does not allow); nothing was sent.' },
+  INVALID_REQUEST: {
+    disposition: 'terminal',
+    summary: 'The request cannot be sent as built (a header HTTP does not allow); nothing was sent.',
+  },
 } as const satisfies Record<string, { disposition: Disposition; summary: string }>
 
 export type AttemptErrorCode = keyof typeof ATTEMPT_ERROR_CODES
@@ -36,7 +42,10 @@ export const ERROR_CODES = {
   HW_METADATA_CONDITION: { disposition: 'terminal', summary: 'A metadata condition is incomplete or its value does not fit its operator.' },
   HW_PAYLOAD_CHOICE: { disposition: 'terminal', summary: 'An action needs exactly one of payload and payloadTemplate.' },
   HW_TEMPLATE_SYNTAX: { disposition: 'terminal', summary: 'A payload template does not parse.' },
-  HW_TEMPLATE_UNKNOWN_VARIABLE: { disposition: 'terminal', summary: 'A payload template uses a variable that does not exist or is not available for the event type.' },
+  HW_TEMPLATE_UNKNOWN_VARIABLE: {
+    disposition: 'terminal',
+    summary: 'A payload template uses a variable that does not exist or is not available for the event type.',
+  },
   HW_TEMPLATE_SECRET_NOT_GRANTED: { disposition: 'terminal', summary: 'A payload template uses a secret its webhook does not grant.' },
   HW_WEBHOOK_NOT_FOUND: { disposition: 'terminal', summary: 'An automation refers to a Webhook that does not exist in its namespace.' },
   HW_WEBHOOK_INVALID: { disposition: 'terminal', summary: 'An automation refers to a Webhook that has errors of its own.' },
@@ -47,12 +56,18 @@ export const ERROR_CODES = {
   HW_SECRET_DATA_INVALID: { disposition: 'terminal', summary: 'A Secret data value is not valid base64.' },
   HW_SECRET_NOT_FOUND: { disposition: 'transient', summary: 'A Secret or key a webhook refers to does not exist (yet).' },
   HW_AUTOMATION_NOT_FOUND: { disposition: 'terminal', summary: 'The automation named on the command line is not in the manifests.' },
-  HW_SERVER_UNREACHABLE: { disposition: 'transient', summary: 'A command could not reach the hookwise API, or the API refused the request.' },
+  HW_SERVER_UNREACHABLE: {
+    disposition: 'transient',
+    summary: 'A command could not reach the hookwise API, or the API refused the request.',
+  },
   HW_LISTEN_FAILED: { disposition: 'terminal', summary: 'hookwise could not listen on the address given.' },
   HW_CURL_UNSUPPORTED: { disposition: 'terminal', summary: 'hookwise curl cannot reproduce this request as a shell script.' },
   HW_EVENT_JSON: { disposition: 'terminal', summary: 'An event is not valid JSON.' },
   HW_EVENT_INVALID: { disposition: 'terminal', summary: 'An event does not match the canonical event schema.' },
-  HW_KUBECONFIG: { disposition: 'terminal', summary: 'The Kubernetes configuration (kubeconfig or in-cluster service account) cannot be loaded.' },
+  HW_KUBECONFIG: {
+    disposition: 'terminal',
+    summary: 'The Kubernetes configuration (kubeconfig or in-cluster service account) cannot be loaded.',
+  },
   HW_KUBERNETES_API: { disposition: 'transient', summary: 'The Kubernetes API server could not be reached or refused a request.' },
   HW_BODY_TOO_LARGE: { disposition: 'terminal', summary: 'A request to the intake is larger than its body limit.' },
   HW_QUEUE_FULL: { disposition: 'transient', summary: 'The delivery queue is at its bound; the intake refuses new events for now.' },

@@ -5,7 +5,18 @@ import { pino, type Logger } from 'pino'
 
 export type { Logger }
 
-export const REDACTED_PATHS = ['headers.authorization', 'headers.Authorization', '*.headers.authorization', '*.headers.Authorization', 'secrets', '*.secrets', 'secret', '*.secret', 'token', '*.token']
+export const REDACTED_PATHS = [
+  'headers.authorization',
+  'headers.Authorization',
+  '*.headers.authorization',
+  '*.headers.Authorization',
+  'secrets',
+  '*.secrets',
+  'secret',
+  '*.secret',
+  'token',
+  '*.token',
+]
 
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   return pino(

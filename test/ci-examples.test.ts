@@ -36,7 +36,10 @@ function pullRequest(t: { teardown(fn: () => void): void }, head: string): TestR
   origin.write({ 'automations/hooks.yaml': webhook + automation('staging'), 'package.json': '{"name": "automations", "private": true}\n' })
   origin.commit('base')
   const repo = createRepo()
-  t.teardown(() => { origin.remove(); repo.remove() })
+  t.teardown(() => {
+    origin.remove()
+    repo.remove()
+  })
   repo.git('remote', 'add', 'origin', origin.root)
   repo.git('fetch', '-q', 'origin')
   repo.git('checkout', '-q', '-b', 'pr', 'origin/main')
@@ -46,7 +49,10 @@ function pullRequest(t: { teardown(fn: () => void): void }, head: string): TestR
   const bin = join(repo.root, 'node_modules', '.bin')
   mkdirSync(bin, { recursive: true })
   const tsx = import.meta.resolve('tsx')
-  writeFileSync(join(bin, 'hookwise'), `#!/bin/sh\nexec "${process.execPath}" --import "${tsx}" "${join(ROOT, 'controller', 'cli', 'main.ts')}" "$@"\n`)
+  writeFileSync(
+    join(bin, 'hookwise'),
+    `#!/bin/sh\nexec "${process.execPath}" --import "${tsx}" "${join(ROOT, 'controller', 'cli', 'main.ts')}" "$@"\n`,
+  )
   chmodSync(join(bin, 'hookwise'), 0o755)
   writeFileSync(join(repo.root, '.git', 'info', 'exclude'), 'node_modules\n')
   return repo
@@ -54,12 +60,22 @@ function pullRequest(t: { teardown(fn: () => void): void }, head: string): TestR
 
 /** Runs a script as GitHub Actions runs a `run:` step (bash -eo pipefail) or GitLab a job's lines. */
 function bash(script: string, cwd: string, env: Record<string, string>): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], { cwd, env: { ...process.env, ...env, HOME: cwd, npm_config_update_notifier: 'false' }, encoding: 'utf8' })
+  const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], {
+    cwd,
+    env: { ...process.env, ...env, HOME: cwd, npm_config_update_notifier: 'false' },
+    encoding: 'utf8',
+  })
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
 }
 
-interface Step { name?: string; run?: string; if?: string }
-const github = parse(readFileSync(join(ROOT, 'examples/ci/github/.github/workflows/hookwise.yaml'), 'utf8')) as { jobs: { plan: { env: Record<string, string>; steps: Step[] } } }
+interface Step {
+  name?: string
+  run?: string
+  if?: string
+}
+const github = parse(readFileSync(join(ROOT, 'examples/ci/github/.github/workflows/hookwise.yaml'), 'utf8')) as {
+  jobs: { plan: { env: Record<string, string>; steps: Step[] } }
+}
 const step = (name: string): string => github.jobs.plan.steps.find((s) => s.name === name)!.run!
 
 t.test('GitHub Actions: the validate and plan steps of the workflow, on a valid and an invalid pull request', async (t) => {
@@ -82,12 +98,20 @@ t.test('GitHub Actions: the validate and plan steps of the workflow, on a valid 
 
   const invalid = pullRequest(t, webhook + automation('production', ', aliasRegex: "^(prod"'))
   writeFileSync(files.out, '')
-  const bad = bash(step('Validate (annotations on the changed files)'), invalid.root, { ...env, GITHUB_OUTPUT: join(invalid.root, '.git', 'out'), GITHUB_STEP_SUMMARY: join(invalid.root, '.git', 'summary') })
+  const bad = bash(step('Validate (annotations on the changed files)'), invalid.root, {
+    ...env,
+    GITHUB_OUTPUT: join(invalid.root, '.git', 'out'),
+    GITHUB_STEP_SUMMARY: join(invalid.root, '.git', 'summary'),
+  })
   t.equal(bad.status, 0, 'validate does not stop the job (|| true)')
   t.match(bad.stdout, /^::error file=automations\/hooks\.yaml,line=\d+,col=\d+,title=HW_EVENT_FILTER_FIELDS::/m)
   writeFileSync(join(invalid.root, '.git', 'out'), '')
   writeFileSync(join(invalid.root, '.git', 'summary'), '')
-  const badPlan = bash(step('Plan'), invalid.root, { ...env, GITHUB_OUTPUT: join(invalid.root, '.git', 'out'), GITHUB_STEP_SUMMARY: join(invalid.root, '.git', 'summary') })
+  const badPlan = bash(step('Plan'), invalid.root, {
+    ...env,
+    GITHUB_OUTPUT: join(invalid.root, '.git', 'out'),
+    GITHUB_STEP_SUMMARY: join(invalid.root, '.git', 'summary'),
+  })
   t.equal(badPlan.status, 0, 'an invalid head still gets its plan posted')
   t.equal(readFileSync(join(invalid.root, '.git', 'out'), 'utf8'), 'status=1\n', 'the last step then fails the job')
   t.match(readFileSync(join(invalid.root, 'plan.md'), 'utf8'), /HW_EVENT_FILTER_FIELDS/)
@@ -95,13 +119,21 @@ t.test('GitHub Actions: the validate and plan steps of the workflow, on a valid 
 })
 
 t.test('GitLab CI: the job lines up to posting the note, on a merge request', async (t) => {
-  const job = (parse(readFileSync(join(ROOT, 'examples/ci/gitlab/.gitlab/hookwise.gitlab-ci.yml'), 'utf8')) as Record<string, { script: string[]; variables: Record<string, string> }>)['hookwise-plan']!
+  const job = (
+    parse(readFileSync(join(ROOT, 'examples/ci/gitlab/.gitlab/hookwise.gitlab-ci.yml'), 'utf8')) as Record<
+      string,
+      { script: string[]; variables: Record<string, string> }
+    >
+  )['hookwise-plan']!
   const lines = job.script.filter((l) => l !== 'npm ci' && !l.includes('merge_requests') && !l.startsWith('exit'))
   t.equal(lines.length, job.script.length - 3, 'all but npm ci, posting the note and the final exit')
   const mr = pullRequest(t, webhook + automation('production'))
   // The runner's clone has origin but not the target branch fetched: the job fetches it.
   execFileSync('git', ['update-ref', '-d', 'refs/remotes/origin/main'], { cwd: mr.root })
-  const r = bash(`${lines.join('\n')}\necho "status=$status"`, mr.root, { MANIFESTS: job.variables.MANIFESTS!, CI_MERGE_REQUEST_TARGET_BRANCH_NAME: 'main' })
+  const r = bash(`${lines.join('\n')}\necho "status=$status"`, mr.root, {
+    MANIFESTS: job.variables.MANIFESTS!,
+    CI_MERGE_REQUEST_TARGET_BRANCH_NAME: 'main',
+  })
   t.equal(r.status, 0, r.stderr)
   t.match(r.stdout, /status=0$/m)
   t.match(readFileSync(join(mr.root, 'plan.md'), 'utf8'), '| `default/deploy` | Automation | changed |')

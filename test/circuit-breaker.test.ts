@@ -92,12 +92,18 @@ t.test('endpointOk: which results count against the endpoint', async (t) => {
     ...(statusCode === undefined ? {} : { statusCode }),
     ...(code ? { error: { code, message: 'x' } } : {}),
   })
-  t.same([200, 204, 302, 400, 404, 410].map((s) => endpointOk(r(s))), [true, true, true, true, true, true])
-  t.same([408, 425, 429, 500, 503].map((s) => endpointOk(r(s))), [false, false, false, false, false])
+  t.same(
+    [200, 204, 302, 400, 404, 410].map((s) => endpointOk(r(s))),
+    [true, true, true, true, true, true],
+  )
+  t.same(
+    [408, 425, 429, 500, 503].map((s) => endpointOk(r(s))),
+    [false, false, false, false, false],
+  )
   t.equal(endpointOk(r(undefined, 'NETWORK')), false)
   t.equal(endpointOk(r(undefined, 'TIMEOUT')), false)
   t.equal(endpointOk(r(undefined, 'EGRESS_DENIED')), undefined)
-  t.equal(endpointOk(r(undefined, 'INVALID_REQUEST')), undefined, 'nothing was sent: the receiver\'s host is not to blame')
+  t.equal(endpointOk(r(undefined, 'INVALID_REQUEST')), undefined, "nothing was sent: the receiver's host is not to blame")
 })
 
 t.test('originOf keys circuits by scheme, host and port', async (t) => {

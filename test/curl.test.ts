@@ -20,10 +20,18 @@ const KEYS: Record<SigningScheme, string> = {
 // expansion, printf directives, a carriage return, a tab and non-ASCII text.
 const HOSTILE = `it's "quoted" \\ back\\slash\nnew line $(touch pwned) \`touch pwned\` $HOME \${HOME} %s %% '\\'' \r\t żółć 🚀 end\\`
 
-const event = (note = HOSTILE): string => JSON.stringify({
-  id: 'e-1', type: 'ADD_ARTIFACT_TAG', author: 'dave', entity: 'acme', project: 'p', registry: 'model', collection: 'churn',
-  tag: 'candidate', artifact: { id: 'A1', name: 'churn', version: 'v1', metadata: { note, n: 1 } },
-})
+const event = (note = HOSTILE): string =>
+  JSON.stringify({
+    id: 'e-1',
+    type: 'ADD_ARTIFACT_TAG',
+    author: 'dave',
+    entity: 'acme',
+    project: 'p',
+    registry: 'model',
+    collection: 'churn',
+    tag: 'candidate',
+    artifact: { id: 'A1', name: 'churn', version: 'v1', metadata: { note, n: 1 } },
+  })
 
 interface Setup {
   url: string
@@ -40,36 +48,60 @@ function fixture(t: TapTest, s: Setup): string {
   const dir = t.testdir({ 'event.json': event() })
   const extra = Object.entries(s.extra ?? {})
   const webhook = {
-    apiVersion: 'hookwise.dev/v1alpha1', kind: 'Webhook', metadata: { name: 'hook' },
+    apiVersion: 'hookwise.dev/v1alpha1',
+    kind: 'Webhook',
+    metadata: { name: 'hook' },
     spec: {
       url: s.url,
       accessToken: { secretKeyRef: { name: 'creds', key: 'token' } },
-      secrets: [{ name: 'SIGNING_KEY', secretKeyRef: { name: 'creds', key: 'signing' } }, ...extra.map(([name]) => ({ name, secretKeyRef: { name: 'creds', key: name.toLowerCase() } }))],
+      secrets: [
+        { name: 'SIGNING_KEY', secretKeyRef: { name: 'creds', key: 'signing' } },
+        ...extra.map(([name]) => ({ name, secretKeyRef: { name: 'creds', key: name.toLowerCase() } })),
+      ],
       signing: { secret: 'SIGNING_KEY', scheme: s.scheme },
       headers: { 'X-Team': 'ml', 'X-Note': `it's "fine" $HOME \\ 'x'`, 'X-Empty': '' },
       timeoutSeconds: 5,
     },
   }
   const automation = (name: string, action: object): object => ({
-    apiVersion: 'hookwise.dev/v1alpha1', kind: 'Automation', metadata: { name },
+    apiVersion: 'hookwise.dev/v1alpha1',
+    kind: 'Automation',
+    metadata: { name },
     spec: { scope: { type: 'Registry', registry: 'model' }, event: { type: 'ADD_ARTIFACT_TAG' }, action: { webhook: 'hook', ...action } },
   })
   // A payloadTemplate keeps its own bytes: raw newlines, a literal $(...) and two trailing newlines.
-  const template = '{\n  "note": "${artifact_metadata.note}",\n  "raw": "$(echo hi) `id` \'q\' \\\\ żółć $${literal}",\n  "n": ${json:artifact_metadata.n}\n}\n\n'
+  const template =
+    '{\n  "note": "${artifact_metadata.note}",\n  "raw": "$(echo hi) `id` \'q\' \\\\ żółć $${literal}",\n  "n": ${json:artifact_metadata.n}\n}\n\n'
   const docs = [
     webhook,
-    automation('structured', { payload: s.payload ?? { note: '${artifact_metadata.note}', metadata: '${json:artifact_metadata}', fixed: "single ' and double \" quotes, $(not run), \\ and ünïcödé" } }),
+    automation('structured', {
+      payload: s.payload ?? {
+        note: '${artifact_metadata.note}',
+        metadata: '${json:artifact_metadata}',
+        fixed: 'single \' and double " quotes, $(not run), \\ and ünïcödé',
+      },
+    }),
     automation('template', { payloadTemplate: template }),
   ]
   mkdirSync(join(dir, 'manifests'))
   mkdirSync(join(dir, 'secrets'))
   writeFileSync(join(dir, 'manifests', 'hooks.yaml'), docs.map((d) => JSON.stringify(d)).join('\n---\n'))
   const stringData = { token: TOKEN, signing: s.key, ...Object.fromEntries(extra.map(([name, value]) => [name.toLowerCase(), value])) }
-  writeFileSync(join(dir, 'secrets', 'secrets.yaml'), JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'creds' }, stringData }))
+  writeFileSync(
+    join(dir, 'secrets', 'secrets.yaml'),
+    JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'creds' }, stringData }),
+  )
   return dir
 }
 
-const args = (dir: string, automation: string): string[] => ['--manifests', join(dir, 'manifests'), '--automation', automation, '--event', join(dir, 'event.json')]
+const args = (dir: string, automation: string): string[] => [
+  '--manifests',
+  join(dir, 'manifests'),
+  '--automation',
+  automation,
+  '--event',
+  join(dir, 'event.json'),
+]
 
 /** The body and headers (lower-case names) `hookwise render --show-headers` shows. */
 async function rendered(dir: string, automation: string, extra: string[]): Promise<{ body: string; headers: Record<string, string> }> {
@@ -89,9 +121,14 @@ function runScript(dir: string, script: string, env: Record<string, string>): Pr
   const file = join(dir, `script-${Math.random().toString(36).slice(2)}.sh`)
   writeFileSync(file, script)
   return new Promise((resolve) => {
-    execFile('bash', [file], { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent-home', ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
-    })
+    execFile(
+      'bash',
+      [file],
+      { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent-home', ...env } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
+      },
+    )
   })
 }
 
@@ -124,14 +161,18 @@ for (const scheme of ['wandb', 'github', 'standard-webhooks'] as const) {
   })
 }
 
-t.test('the raw Authorization header, HOOKWISE_URL, and signatures equal to hookwise\'s own', async (t) => {
+t.test("the raw Authorization header, HOOKWISE_URL, and signatures equal to hookwise's own", async (t) => {
   const server = await startServer(t, (_req, res) => res.writeHead(202).end('{"ok":true}'))
   for (const scheme of ['wandb', 'github', 'standard-webhooks'] as const) {
     const dir = fixture(t, { url: 'https://receiver.example/never-used', scheme, key: KEYS[scheme] })
     const pin = ['--delivery-id', 'msg-raw', '--timestamp', '1764241200']
     const expected = await rendered(dir, 'structured', pin)
     const curl = await hookwise(['curl', ...args(dir, 'structured'), ...pin])
-    const run = await runScript(dir, curl.stdout, { ACCESS_TOKEN: TOKEN, SIGNING_KEY: KEYS[scheme], HOOKWISE_URL: server.url(`/${scheme}`) })
+    const run = await runScript(dir, curl.stdout, {
+      ACCESS_TOKEN: TOKEN,
+      SIGNING_KEY: KEYS[scheme],
+      HOOKWISE_URL: server.url(`/${scheme}`),
+    })
     t.equal(run.code, 0, run.stderr)
     t.match(run.stdout, /^HTTP\/1\.1 202 Accepted\r\n[\s\S]*\{"ok":true\}$/)
     const r = server.received.at(-1)!
@@ -152,13 +193,16 @@ t.test('standard-webhooks keys: unpadded and URL-safe whsec_ secrets, and plain 
   const keys = [
     `whsec_${Buffer.from([0xfb, 0xff, 0xbf, 0x00, 0x01, 0x3e, 0x3f, 0xfe]).toString('base64url')}`, // '-' and '_', no padding
     'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLa',
-    'plain secret żółć with \'quotes\' and $(no)',
+    "plain secret żółć with 'quotes' and $(no)",
   ]
   for (const key of keys) {
     const dir = fixture(t, { url: server.url('/'), scheme: 'standard-webhooks', key })
     const pin = ['--delivery-id', 'msg-k', '--timestamp', '1764241200']
     const expected = await rendered(dir, 'template', pin)
-    const run = await runScript(dir, (await hookwise(['curl', ...args(dir, 'template'), ...pin])).stdout, { ACCESS_TOKEN: TOKEN, SIGNING_KEY: key })
+    const run = await runScript(dir, (await hookwise(['curl', ...args(dir, 'template'), ...pin])).stdout, {
+      ACCESS_TOKEN: TOKEN,
+      SIGNING_KEY: key,
+    })
     t.equal(run.code, 0, run.stderr)
     t.equal(server.received.at(-1)!.headers['webhook-signature'], expected.headers['webhook-signature'], key)
   }
@@ -204,22 +248,48 @@ t.test('a secret not exported stops the script before anything is sent; --reveal
 t.test('secrets the body uses become shell variables too; JSON-escaped ones need --reveal-secrets', async (t) => {
   const listener = await startListen(t, ['--secret', KEYS.github, '--scheme', 'github'])
   const api = "k3y-'quoted'-$(x)"
-  const dir = fixture(t, { url: `${listener.url}/`, scheme: 'github', key: KEYS.github, extra: { API_KEY: api, PATH: 'path-secret-value' }, payload: { auth: '${API_KEY}', again: 'x${API_KEY}y', path: '${PATH}', token: '${ACCESS_TOKEN}' } })
+  const dir = fixture(t, {
+    url: `${listener.url}/`,
+    scheme: 'github',
+    key: KEYS.github,
+    extra: { API_KEY: api, PATH: 'path-secret-value' },
+    payload: { auth: '${API_KEY}', again: 'x${API_KEY}y', path: '${PATH}', token: '${ACCESS_TOKEN}' },
+  })
   const curl = await hookwise(['curl', ...args(dir, 'structured'), '--secrets', join(dir, 'secrets')])
   t.equal(curl.status, 0, curl.stderr)
   t.notMatch(curl.stdout, api)
   t.notMatch(curl.stdout, 'path-secret-value')
   t.notMatch(curl.stdout, TOKEN)
-  t.match(curl.stdout, ': "${HOOKWISE_PATH:?export HOOKWISE_PATH first: key path of Secret default/creds}"', 'a secret named like a shell variable gets a prefix')
-  const run = await runScript(dir, curl.stdout, { ACCESS_TOKEN: TOKEN, SIGNING_KEY: KEYS.github, API_KEY: api, HOOKWISE_PATH: 'path-secret-value' })
+  t.match(
+    curl.stdout,
+    ': "${HOOKWISE_PATH:?export HOOKWISE_PATH first: key path of Secret default/creds}"',
+    'a secret named like a shell variable gets a prefix',
+  )
+  const run = await runScript(dir, curl.stdout, {
+    ACCESS_TOKEN: TOKEN,
+    SIGNING_KEY: KEYS.github,
+    API_KEY: api,
+    HOOKWISE_PATH: 'path-secret-value',
+  })
   t.equal(run.code, 0, run.stderr)
   const [r] = await listener.waitFor(1)
   t.equal(r!.body, `{"auth":"${api}","again":"x${api}y","path":"path-secret-value","token":"${TOKEN}"}`)
   t.same(r!.signature, { scheme: 'github', verified: true })
 
-  const escaped = fixture(t, { url: `${listener.url}/`, scheme: 'github', key: KEYS.github, extra: { API_KEY: 'has "quotes"' }, payload: { auth: '${API_KEY}' } })
+  const escaped = fixture(t, {
+    url: `${listener.url}/`,
+    scheme: 'github',
+    key: KEYS.github,
+    extra: { API_KEY: 'has "quotes"' },
+    payload: { auth: '${API_KEY}' },
+  })
   const refused = await hookwise(['curl', ...args(escaped, 'structured'), '--secrets', join(escaped, 'secrets')])
-  t.same(refused, { status: 1, stdout: '', stderr: 'error HW_CURL_UNSUPPORTED: the body holds the secret API_KEY JSON-escaped, so the script cannot take it from a shell variable\n  hint: run hookwise curl with --reveal-secrets to put the secret in the script, and keep the script private\n' })
+  t.same(refused, {
+    status: 1,
+    stdout: '',
+    stderr:
+      'error HW_CURL_UNSUPPORTED: the body holds the secret API_KEY JSON-escaped, so the script cannot take it from a shell variable\n  hint: run hookwise curl with --reveal-secrets to put the secret in the script, and keep the script private\n',
+  })
   const shown = await hookwise(['curl', ...args(escaped, 'structured'), '--secrets', join(escaped, 'secrets'), '--reveal-secrets'])
   t.equal((await runScript(escaped, shown.stdout, {})).code, 0)
   const [, s] = await listener.waitFor(2)
@@ -233,5 +303,8 @@ t.test('usage and input errors', async (t) => {
   t.equal((await hookwise(['curl', ...args(dir, 'structured'), '--timestamp', 'soon'])).status, 2)
   const unknown = await hookwise(['curl', ...args(dir, 'nope')])
   t.equal(unknown.status, 1)
-  t.match(unknown.stderr, /^error HW_AUTOMATION_NOT_FOUND: automation default\/nope is not in .*\n {2}hint: automations found: default\/structured, default\/template\n$/)
+  t.match(
+    unknown.stderr,
+    /^error HW_AUTOMATION_NOT_FOUND: automation default\/nope is not in .*\n {2}hint: automations found: default\/structured, default\/template\n$/,
+  )
 })

@@ -53,7 +53,13 @@ function state(text: string) {
 }
 
 const event = (id: string): ArtifactEvent => ({
-  id, type: 'LINK_ARTIFACT', author: 'alice', entity: 'acme', project: 'p', registry: 'model', collection: 'churn',
+  id,
+  type: 'LINK_ARTIFACT',
+  author: 'alice',
+  entity: 'acme',
+  project: 'p',
+  registry: 'model',
+  collection: 'churn',
   artifact: { id: 'QQ==', name: 'churn', version: 'v7' },
 })
 
@@ -66,7 +72,10 @@ interface Harness {
   settle(): Promise<void>
 }
 
-async function harness(t: TapTest, options: { url?: (r: Receiver) => string; extraWebhookSpec?: string; engine?: Partial<EngineOptions> } = {}): Promise<Harness> {
+async function harness(
+  t: TapTest,
+  options: { url?: (r: Receiver) => string; extraWebhookSpec?: string; engine?: Partial<EngineOptions> } = {},
+): Promise<Harness> {
   const receiver = await startReceiver(t)
   const store = new SqliteStore(t.testdir({}))
   const clock = { now: Date.parse('2026-11-27T10:00:00Z') }
@@ -90,7 +99,8 @@ async function harness(t: TapTest, options: { url?: (r: Receiver) => string; ext
     store.close()
   })
   const settle = async (): Promise<void> => {
-    for (let i = 0; i < 200 && engine.pendingCount > 0 && store.due(clock.now, 1).length > 0; i++) await new Promise((r) => setTimeout(r, 10))
+    for (let i = 0; i < 200 && engine.pendingCount > 0 && store.due(clock.now, 1).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 10))
     await new Promise((r) => setTimeout(r, 30))
   }
   return { engine, store, receiver, clock, reports, settle }
@@ -105,11 +115,21 @@ t.test('an accepted event is stored, then delivered with the exact request', asy
   const [got] = await h.receiver.waitFor(1)
   t.equal(got!.path, '/hook')
   t.equal(got!.body, '{"version":"acme/p/churn:v7","key":"key-456"}')
-  t.match(got!.headers, { 'content-type': 'application/json', 'user-agent': 'hookwise/0.1.0', 'webhook-id': id, authorization: 'Bearer tok-123', 'x-team': 'ml' })
+  t.match(got!.headers, {
+    'content-type': 'application/json',
+    'user-agent': 'hookwise/0.1.0',
+    'webhook-id': id,
+    authorization: 'Bearer tok-123',
+    'x-team': 'ml',
+  })
   // The signature verifies with the standardwebhooks package (timestamp is the injected clock's).
   const wh = new StandardWebhook(SIGNING)
   t.equal(got!.headers['webhook-timestamp'], String(Math.floor(h.clock.now / 1000)))
-  t.throws(() => wh.verify(got!.body, got!.headers as Record<string, string>), /timestamp too old/, 'the verifier checks our (injected, old) timestamp')
+  t.throws(
+    () => wh.verify(got!.body, got!.headers as Record<string, string>),
+    /timestamp too old/,
+    'the verifier checks our (injected, old) timestamp',
+  )
   await h.settle()
   const d = h.store.get(id)!
   t.match(d, { status: 'succeeded', attempts: 1, lastStatusCode: 200 })
@@ -125,7 +145,13 @@ t.test('re-sent event ids are not delivered twice', async (t) => {
   const first = await h.engine.acceptGrouped([event('e-dup')])
   const again = await h.engine.acceptGrouped([event('e-dup'), event('e-new')])
   t.equal(first[0]!.duplicate, false)
-  t.same(again.map((a) => [a.id, a.duplicate, a.deliveries.length]), [['e-dup', true, 0], ['e-new', false, 1]])
+  t.same(
+    again.map((a) => [a.id, a.duplicate, a.deliveries.length]),
+    [
+      ['e-dup', true, 0],
+      ['e-new', false, 1],
+    ],
+  )
   await h.receiver.waitFor(2)
   await h.settle()
   t.equal(h.receiver.received.length, 2)
@@ -143,7 +169,11 @@ t.test('5xx and network errors are retried on the schedule with the same webhook
   h.engine.kick()
   await h.receiver.waitFor(2)
   await h.settle()
-  t.match(h.store.get(id), { status: 'pending', attempts: 2, lastStatusCode: 429, nextAttemptAt: h.clock.now + 60_000 }, 'Retry-After 60 beats the 30 s schedule')
+  t.match(
+    h.store.get(id),
+    { status: 'pending', attempts: 2, lastStatusCode: 429, nextAttemptAt: h.clock.now + 60_000 },
+    'Retry-After 60 beats the 30 s schedule',
+  )
   h.clock.now += 60_000
   h.engine.kick()
   await h.receiver.waitFor(3)
@@ -155,7 +185,12 @@ t.test('5xx and network errors are retried on the schedule with the same webhook
   const [b] = await h.engine.acceptGrouped([event('e-400')])
   await h.receiver.waitFor(4)
   await h.settle()
-  t.match(h.store.get(b!.deliveries[0]!.id), { status: 'failed', attempts: 1, lastStatusCode: 400, lastError: /^the receiver answered 400, which is not retried/ })
+  t.match(h.store.get(b!.deliveries[0]!.id), {
+    status: 'failed',
+    attempts: 1,
+    lastStatusCode: 400,
+    lastError: /^the receiver answered 400, which is not retried/,
+  })
 })
 
 t.test('maxAttempts bounds retries; then the delivery is failed', async (t) => {
@@ -206,7 +241,8 @@ t.test('a token with a trailing newline: INVALID_REQUEST, failed at the first at
   h.engine.setState(state(manifests(`${h.receiver.url}/hook`).replace('token: tok-123', 'token: "tok-123\\n"')))
   const [a] = await h.engine.acceptGrouped([event('e-newline')])
   await h.settle()
-  const why = "header Authorization holds U+000A (line feed) at its end, which HTTP does not allow; nothing was sent. Fix the Webhook's spec.headers, " +
+  const why =
+    "header Authorization holds U+000A (line feed) at its end, which HTTP does not allow; nothing was sent. Fix the Webhook's spec.headers, " +
     'or the secret the header is built from (a token saved with a trailing newline: write it with printf or echo -n), then redeliver'
   t.match(h.store.get(a!.deliveries[0]!.id), { status: 'failed', attempts: 1, lastError: `${why} (not retried)` })
   t.match(h.reports, [{ attempt: 1, verdict: 'fail', result: { error: { code: 'INVALID_REQUEST', message: why } } }])
@@ -232,7 +268,11 @@ t.test('a missing Secret makes deliveries wait, not fail; they go once it exists
   h.engine.setState(state(without))
   const [a] = await h.engine.acceptGrouped([event('e-nosecret')])
   await h.settle()
-  t.match(h.store.get(a!.deliveries[0]!.id), { status: 'pending', attempts: 0, lastError: 'webhook default/hook needs ACCESS_TOKEN: Secret default/creds not found' })
+  t.match(h.store.get(a!.deliveries[0]!.id), {
+    status: 'pending',
+    attempts: 0,
+    lastError: 'webhook default/hook needs ACCESS_TOKEN: Secret default/creds not found',
+  })
   h.engine.setState(state(manifests(`${h.receiver.url}/hook`)))
   h.clock.now += 31_000
   h.engine.kick()
@@ -247,9 +287,15 @@ t.test('the circuit opens after consecutive failures: jobs wait, nothing is drop
   const accepted = await h.engine.acceptGrouped(Array.from({ length: 8 }, (_, i) => event(`e-cb-${i}`)))
   await h.receiver.waitFor(5)
   await h.settle()
-  t.ok(h.receiver.received.length >= 5 && h.receiver.received.length <= 8, `${h.receiver.received.length} attempts before the circuit opened`)
+  t.ok(
+    h.receiver.received.length >= 5 && h.receiver.received.length <= 8,
+    `${h.receiver.received.length} attempts before the circuit opened`,
+  )
   const ids = accepted.map((a) => a.deliveries[0]!.id)
-  t.ok(ids.every((id) => h.store.get(id)!.status === 'pending'), 'all still pending')
+  t.ok(
+    ids.every((id) => h.store.get(id)!.status === 'pending'),
+    'all still pending',
+  )
   const before = h.receiver.received.length
   h.clock.now += 10_000
   h.engine.kick()
@@ -266,7 +312,10 @@ t.test('the circuit opens after consecutive failures: jobs wait, nothing is drop
   h.engine.kick()
   await h.receiver.waitFor(before + 8)
   await h.settle()
-  t.ok(ids.every((id) => h.store.get(id)!.status === 'succeeded'), 'all delivered after the endpoint recovered')
+  t.ok(
+    ids.every((id) => h.store.get(id)!.status === 'succeeded'),
+    'all delivered after the endpoint recovered',
+  )
 })
 
 t.test('the queue bound refuses new events with QueueFullError, storing nothing', async (t) => {
@@ -274,7 +323,10 @@ t.test('the queue bound refuses new events with QueueFullError, storing nothing'
   h.receiver.fallback = 503
   await h.engine.acceptGrouped([event('q-1'), event('q-2')])
   await t.rejects(h.engine.acceptGrouped([event('q-3')]), { name: 'QueueFullError', retryAfterSeconds: 5 })
-  await t.rejects(h.engine.acceptGrouped([event('q-4')]), { code: 'HW_QUEUE_FULL', message: 'the delivery queue holds 2 pending deliveries (limit 2); retry later' })
+  await t.rejects(h.engine.acceptGrouped([event('q-4')]), {
+    code: 'HW_QUEUE_FULL',
+    message: 'the delivery queue holds 2 pending deliveries (limit 2); retry later',
+  })
   t.equal(h.store.list({}).length, 2)
 })
 
@@ -300,7 +352,7 @@ t.test('a backlog larger than the read window goes out whole, each delivery once
   t.equal(h.store.list({ status: 'succeeded', limit: 100 }).length, 25)
 })
 
-t.test('under a backlog, slow outbox reads space out the timer\'s re-reads, to at most 10 poll intervals', async (t) => {
+t.test("under a backlog, slow outbox reads space out the timer's re-reads, to at most 10 poll intervals", async (t) => {
   // One request in flight for the one webhook (a second slot free in all, so the timer looks for
   // other work), each answered 1 s late: the cache does not run dry during the test, so only the
   // timer reads the outbox. Each read is made to take 20 ms: 50 x 20 ms would be 1,000 ms between

@@ -24,7 +24,12 @@ const keys = (s: LoadedState): string[] => [...s.webhooks.keys()].sort()
 /** A logger whose lines the test reads back, parsed. */
 function capturedLog(): { log: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = []
-  const sink = new Writable({ write(chunk, _enc, cb) { for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l)); cb() } })
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l))
+      cb()
+    },
+  })
   return { log: createLogger({ level: 'info', destination: sink }), lines }
 }
 
@@ -75,13 +80,27 @@ t.test('git source: start resolves after the first commit applied, sync applies 
   await source.start((s, revision) => states.push([keys(s), revision]))
   t.same(states, [[['default/a'], first]])
   t.same(keys(source.state), ['default/a'])
-  t.match(source.status(), { type: 'git', url: repo.root, branch: 'main', path: 'hooks', revision: first, consecutiveFailures: 0, condition: { status: 'True', reason: 'Synced', message: `applied ${first.slice(0, 12)} of main` } })
-  t.match(lines.find((l) => l.msg === 'following git repository'), { level: 30, url: repo.root, branch: 'main', path: 'hooks', revision: first, reason: 'Synced' })
+  t.match(source.status(), {
+    type: 'git',
+    url: repo.root,
+    branch: 'main',
+    path: 'hooks',
+    revision: first,
+    consecutiveFailures: 0,
+    condition: { status: 'True', reason: 'Synced', message: `applied ${first.slice(0, 12)} of main` },
+  })
+  t.match(
+    lines.find((l) => l.msg === 'following git repository'),
+    { level: 30, url: repo.root, branch: 'main', path: 'hooks', revision: first, reason: 'Synced' },
+  )
 
   repo.write({ 'hooks/b.yaml': webhook('b') })
   const second = repo.commit('b')
   const synced = await source.sync()
-  t.same(states, [[['default/a'], first], [['default/a', 'default/b'], second]])
+  t.same(states, [
+    [['default/a'], first],
+    [['default/a', 'default/b'], second],
+  ])
   t.equal(synced.revision, second)
   t.same(keys(source.state), ['default/a', 'default/b'])
 

@@ -9,7 +9,9 @@ import { hookwise } from './helpers/cli.js'
 import { commandLines, headingAnchors, hookwiseInvocations, links } from './helpers/markdown.js'
 
 const root = resolve(import.meta.dirname, '..')
-const scripts = new Set(Object.keys((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts))
+const scripts = new Set(
+  Object.keys((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts),
+)
 
 /** What the command line offers, read from its help. */
 class CliSurface {
@@ -52,7 +54,8 @@ async function checkInvocation(args: string[]): Promise<string[]> {
   const name = sub ? `hookwise ${sub}` : 'hookwise'
   let known: Set<string>
   if (sub === undefined) known = await cli.optionsOf(undefined)
-  else if (/^[A-Z][A-Z_]*$/.test(sub)) known = new Set(['--help']) // a placeholder: any command, so only what all have
+  else if (/^[A-Z][A-Z_]*$/.test(sub))
+    known = new Set(['--help']) // a placeholder: any command, so only what all have
   else if ((await cli.subcommands()).has(sub)) known = await cli.optionsOf(sub)
   else return [`${name}: no such command (hookwise --help lists them)`]
   return flags.filter((f) => !known.has(f)).map((f) => `${name}: no option ${f} (${name} --help lists its options)`)
@@ -76,7 +79,8 @@ async function checkDoc(file: string, text: string): Promise<string[]> {
     if (/^[a-z][a-z0-9+.-]*:/i.test(link.text)) continue // https:, mailto:
     const [path = '', anchor] = link.text.split('#')
     if (path === '') {
-      if (!headingAnchors(text).has(anchor ?? '')) problems.push(`${file}:${link.line}: link to ${link.text}: ${file} has no heading #${anchor}`)
+      if (!headingAnchors(text).has(anchor ?? ''))
+        problems.push(`${file}:${link.line}: link to ${link.text}: ${file} has no heading #${anchor}`)
       continue
     }
     const target = resolve(root, dirname(file), decodeURIComponent(path))
@@ -84,13 +88,20 @@ async function checkDoc(file: string, text: string): Promise<string[]> {
     if (!existsSync(target)) {
       problems.push(`${file}:${link.line}: link to ${link.text}: ${shown} does not exist`)
     } else if (anchor !== undefined && statSync(target).isFile() && target.endsWith('.md')) {
-      if (!headingAnchors(readFileSync(target, 'utf8')).has(anchor)) problems.push(`${file}:${link.line}: link to ${link.text}: ${shown} has no heading #${anchor}`)
+      if (!headingAnchors(readFileSync(target, 'utf8')).has(anchor))
+        problems.push(`${file}:${link.line}: link to ${link.text}: ${shown} has no heading #${anchor}`)
     }
   }
   return problems
 }
 
-const docs = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)]
+const docs = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+]
 
 t.test('README.md and docs/ show only commands, options, scripts and links that exist', async (t) => {
   for (const file of docs) {
@@ -101,14 +112,24 @@ t.test('README.md and docs/ show only commands, options, scripts and links that 
 t.test('the check finds commands in sh and console blocks and in inline code', async (t) => {
   const readme = commandLines(readFileSync(join(root, 'README.md'), 'utf8')).map((c) => c.text)
   t.ok(readme.includes('npx hookwise validate examples'), 'a console block, after the prompt')
-  t.ok(readme.some((c) => c.startsWith('npx hookwise render --manifests examples --secrets examples/secrets') && c.endsWith('--timestamp 1764241200')),
-    'a console command continued with a backslash')
+  t.ok(
+    readme.some(
+      (c) => c.startsWith('npx hookwise render --manifests examples --secrets examples/secrets') && c.endsWith('--timestamp 1764241200'),
+    ),
+    'a console command continued with a backslash',
+  )
   t.ok(readme.includes('hookwise plan --base REF'), 'inline code in the table of commands')
   const running = commandLines(readFileSync(join(root, 'docs/running.md'), 'utf8')).map((c) => c.text)
-  t.ok(running.some((c) => c.startsWith('hookwise run --dir DIR') && c.endsWith('[--log-level info]')), 'a synopsis continued on indented lines')
-  t.same(hookwiseInvocations('npm ci && HOOKWISE_URL=x npx hookwise listen --port 0 & kubectl get pods | grep x'), [['listen', '--port', '0']])
-  t.same(hookwiseInvocations('hookwise run --dir DIR | --git URL [--ssh-key-file F | --token-file F] # a synopsis'),
-    [['run', '--dir', 'DIR', '|', '--git', 'URL', '[--ssh-key-file', 'F', '|', '--token-file', 'F]']])
+  t.ok(
+    running.some((c) => c.startsWith('hookwise run --dir DIR') && c.endsWith('[--log-level info]')),
+    'a synopsis continued on indented lines',
+  )
+  t.same(hookwiseInvocations('npm ci && HOOKWISE_URL=x npx hookwise listen --port 0 & kubectl get pods | grep x'), [
+    ['listen', '--port', '0'],
+  ])
+  t.same(hookwiseInvocations('hookwise run --dir DIR | --git URL [--ssh-key-file F | --token-file F] # a synopsis'), [
+    ['run', '--dir', 'DIR', '|', '--git', 'URL', '[--ssh-key-file', 'F', '|', '--token-file', 'F]'],
+  ])
 })
 
 t.test('a doc that names a missing option, command, script, file or heading fails the check', async (t) => {

@@ -2,7 +2,14 @@
 // actually connected to. Only loopback servers are contacted; refused addresses never are.
 import t from 'tap'
 import dns from 'node:dns'
-import { checkAddress, checkUrl, createEgressConnector, parseAllowList, type Connector, type LookupFunction } from '../controller/delivery/egress.js'
+import {
+  checkAddress,
+  checkUrl,
+  createEgressConnector,
+  parseAllowList,
+  type Connector,
+  type LookupFunction,
+} from '../controller/delivery/egress.js'
 import { UndiciSender } from '../controller/delivery/sender.js'
 import type { OutgoingRequest } from '../controller/delivery/request.js'
 import { startServer } from './helpers/http-server.js'
@@ -13,17 +20,25 @@ const post = (url: string): OutgoingRequest => ({ method: 'POST', url, headers: 
 t.test('checkUrl: https only unless allowInsecureHttp, no credentials, no other schemes', async (t) => {
   const strict = { allowInsecureHttp: false, allow: [] }
   t.equal(checkUrl('https://hooks.example.com/x', strict), undefined)
-  t.equal(checkUrl('http://hooks.example.com/x', strict), 'http://hooks.example.com uses http; only https is sent (use https, or run with --allow-insecure-http)')
+  t.equal(
+    checkUrl('http://hooks.example.com/x', strict),
+    'http://hooks.example.com uses http; only https is sent (use https, or run with --allow-insecure-http)',
+  )
   t.equal(checkUrl('http://hooks.example.com/x', insecure), undefined)
   t.equal(checkUrl('ftp://hooks.example.com/x', insecure), 'ftp: URLs are not sent; use https')
-  t.equal(checkUrl('https://user:pw@hooks.example.com/x', strict), 'the URL carries credentials (user:password@); use the webhook accessToken or secrets instead')
+  t.equal(
+    checkUrl('https://user:pw@hooks.example.com/x', strict),
+    'the URL carries credentials (user:password@); use the webhook accessToken or secrets instead',
+  )
   t.equal(checkUrl('not a url', strict), '"not a url" is not a valid URL')
 })
 
 t.test('checkUrl: IP-literal hosts are checked against the refused ranges', async (t) => {
   const strict = { allowInsecureHttp: false, allow: [] }
-  t.equal(checkUrl('https://169.254.169.254/latest/meta-data', strict),
-    'address 169.254.169.254 is link-local (includes the cloud metadata address 169.254.169.254); the egress policy refuses it (allow it with --egress-allow CIDR if this receiver is trusted)')
+  t.equal(
+    checkUrl('https://169.254.169.254/latest/meta-data', strict),
+    'address 169.254.169.254 is link-local (includes the cloud metadata address 169.254.169.254); the egress policy refuses it (allow it with --egress-allow CIDR if this receiver is trusted)',
+  )
   t.match(checkUrl('https://[::ffff:127.0.0.1]/', strict), /^address ::ffff:7f00:1 is loopback;/)
   t.match(checkUrl('https://[::1]:8443/', strict), /^address ::1 is loopback;/)
   t.match(checkUrl('https://10.1.2.3/', strict), /is private;/)
@@ -34,18 +49,45 @@ t.test('checkUrl: IP-literal hosts are checked against the refused ranges', asyn
 t.test('checkAddress: every refused range, its edges, and the allow list', async (t) => {
   const none = parseAllowList([])
   const refused: Array<[string, string]> = [
-    ['127.0.0.1', 'loopback'], ['127.255.255.254', 'loopback'], ['::1', 'loopback'],
-    ['169.254.169.254', 'link-local'], ['fe80::1', 'link-local'], ['febf::1', 'link-local'],
-    ['0.0.0.0', 'unspecified'], ['::', 'unspecified'],
-    ['10.0.0.1', 'private'], ['172.16.0.1', 'private'], ['172.31.255.255', 'private'], ['192.168.1.1', 'private'], ['fd12::1', 'private'], ['fc00::1', 'private'],
-    ['100.64.0.1', 'carrier-grade NAT'], ['100.127.255.255', 'carrier-grade NAT'],
-    ['224.0.0.1', 'multicast'], ['239.255.255.250', 'multicast'], ['ff02::1', 'multicast'],
+    ['127.0.0.1', 'loopback'],
+    ['127.255.255.254', 'loopback'],
+    ['::1', 'loopback'],
+    ['169.254.169.254', 'link-local'],
+    ['fe80::1', 'link-local'],
+    ['febf::1', 'link-local'],
+    ['0.0.0.0', 'unspecified'],
+    ['::', 'unspecified'],
+    ['10.0.0.1', 'private'],
+    ['172.16.0.1', 'private'],
+    ['172.31.255.255', 'private'],
+    ['192.168.1.1', 'private'],
+    ['fd12::1', 'private'],
+    ['fc00::1', 'private'],
+    ['100.64.0.1', 'carrier-grade NAT'],
+    ['100.127.255.255', 'carrier-grade NAT'],
+    ['224.0.0.1', 'multicast'],
+    ['239.255.255.250', 'multicast'],
+    ['ff02::1', 'multicast'],
     ['255.255.255.255', 'reserved or broadcast'],
-    ['::ffff:127.0.0.1', 'loopback'], ['::ffff:169.254.169.254', 'link-local'], ['::ffff:10.0.0.1', 'private'],
-    ['::127.0.0.1', 'IPv4-compatible'], ['64:ff9b::a9fe:a9fe', 'IPv4-compatible or NAT64 IPv6'],
+    ['::ffff:127.0.0.1', 'loopback'],
+    ['::ffff:169.254.169.254', 'link-local'],
+    ['::ffff:10.0.0.1', 'private'],
+    ['::127.0.0.1', 'IPv4-compatible'],
+    ['64:ff9b::a9fe:a9fe', 'IPv4-compatible or NAT64 IPv6'],
   ]
-  for (const [address, what] of refused) t.match(checkAddress(address, none), new RegExp(`^address ${address.replace(/[.]/g, '\\.')} is ${what}`), address)
-  for (const address of ['8.8.8.8', '172.15.255.255', '172.32.0.1', '100.63.255.255', '100.128.0.1', '169.253.255.255', '2606:4700::1111', 'fec0::1', '::ffff:8.8.8.8']) {
+  for (const [address, what] of refused)
+    t.match(checkAddress(address, none), new RegExp(`^address ${address.replace(/[.]/g, '\\.')} is ${what}`), address)
+  for (const address of [
+    '8.8.8.8',
+    '172.15.255.255',
+    '172.32.0.1',
+    '100.63.255.255',
+    '100.128.0.1',
+    '169.253.255.255',
+    '2606:4700::1111',
+    'fec0::1',
+    '::ffff:8.8.8.8',
+  ]) {
     t.equal(checkAddress(address, none), undefined, `${address} is public`)
   }
   const allow = parseAllowList(['127.0.0.0/8', '10.20.0.0/16', 'fd00::/8'])
@@ -60,10 +102,17 @@ t.test('checkAddress: every refused range, its edges, and the allow list', async
 
 t.test('parseAllowList: a bad CIDR is a usage error that names it and shows the form', async (t) => {
   const hint = 'write an address and a prefix length, e.g. --egress-allow 10.0.0.0/8 or --egress-allow fd00::/8'
-  t.throws(() => parseAllowList(['10.0.0.0']), { name: 'UsageError', code: 'HW_USAGE', message: '--egress-allow "10.0.0.0" is not a CIDR: expected ADDRESS/PREFIX', hint })
+  t.throws(() => parseAllowList(['10.0.0.0']), {
+    name: 'UsageError',
+    code: 'HW_USAGE',
+    message: '--egress-allow "10.0.0.0" is not a CIDR: expected ADDRESS/PREFIX',
+    hint,
+  })
   t.throws(() => parseAllowList(['10.0.0.0/33']), { message: '--egress-allow "10.0.0.0/33" is not a CIDR: the prefix must be 0..32' })
   t.throws(() => parseAllowList(['fd00::/129']), { message: '--egress-allow "fd00::/129" is not a CIDR: the prefix must be 0..128' })
-  t.throws(() => parseAllowList(['10.0.0.300/8']), { message: '--egress-allow "10.0.0.300/8" is not a CIDR: "10.0.0.300" is not an IP address' })
+  t.throws(() => parseAllowList(['10.0.0.300/8']), {
+    message: '--egress-allow "10.0.0.300/8" is not a CIDR: "10.0.0.300" is not an IP address',
+  })
   t.throws(() => parseAllowList(['intranet/8']), { message: '--egress-allow "intranet/8" is not a CIDR: "intranet" is not an IP address' })
   t.throws(() => new UndiciSender({ egress: { allowInsecureHttp: true, allow: ['nope'] } }), { code: 'HW_USAGE' })
   t.doesNotThrow(() => parseAllowList(['0.0.0.0/0', '::/0', ' 192.168.0.0/16 ']))
@@ -93,7 +142,10 @@ t.test('loopback is reached when allowed with 127.0.0.0/8, by address and by loc
   t.equal(byIp.bodyHead, 'ok')
   const byName = await sender.send(post(`http://localhost:${server.port}/b`), { timeoutMs: 2000 })
   t.equal(byName.statusCode, 200)
-  t.same(server.received.map((r) => r.url), ['/a', '/b'])
+  t.same(
+    server.received.map((r) => r.url),
+    ['/a', '/b'],
+  )
 })
 
 t.test('http is refused unless allowInsecureHttp, before any connection', async (t) => {
@@ -101,7 +153,10 @@ t.test('http is refused unless allowInsecureHttp, before any connection', async 
   const sender = new UndiciSender({ egress: { allowInsecureHttp: false, allow: ['127.0.0.0/8'] } })
   t.teardown(() => sender.close())
   const result = await sender.send(post(server.url()), { timeoutMs: 2000 })
-  t.same(result.error, { code: 'EGRESS_DENIED', message: `http://127.0.0.1:${server.port} uses http; only https is sent (use https, or run with --allow-insecure-http)` })
+  t.same(result.error, {
+    code: 'EGRESS_DENIED',
+    message: `http://127.0.0.1:${server.port} uses http; only https is sent (use https, or run with --allow-insecure-http)`,
+  })
   t.equal(server.connections(), 0)
 })
 
@@ -139,7 +194,10 @@ t.test('DNS rebinding: a host name resolving to a refused address is refused at 
   const server = await startServer(t, (_req, res) => res.end('ok'))
   const answers: Record<string, Array<{ address: string; family: number }>> = {
     'metadata.rebind.test': [{ address: '169.254.169.254', family: 4 }],
-    'mixed.rebind.test': [{ address: '10.0.0.7', family: 4 }, { address: '127.0.0.1', family: 4 }],
+    'mixed.rebind.test': [
+      { address: '10.0.0.7', family: 4 },
+      { address: '127.0.0.1', family: 4 },
+    ],
   }
   const asked: string[] = []
   const lookup = ((hostname: string, options: dns.LookupAllOptions, cb: (err: Error | null, addresses: unknown) => void) => {
@@ -154,7 +212,8 @@ t.test('DNS rebinding: a host name resolving to a refused address is refused at 
   const meta = await sender.send(post('http://metadata.rebind.test/latest'), { timeoutMs: 5000 })
   t.same(meta.error, {
     code: 'EGRESS_DENIED',
-    message: 'metadata.rebind.test resolves to no address the egress policy allows: address 169.254.169.254 is link-local (includes the cloud metadata address 169.254.169.254); the egress policy refuses it (allow it with --egress-allow CIDR if this receiver is trusted)',
+    message:
+      'metadata.rebind.test resolves to no address the egress policy allows: address 169.254.169.254 is link-local (includes the cloud metadata address 169.254.169.254); the egress policy refuses it (allow it with --egress-allow CIDR if this receiver is trusted)',
   })
   // EGRESS_DENIED can only come from the lookup wrapper, which runs before net.connect opens a socket.
   t.ok(meta.latencyMs < 1000, `refused without a connection attempt (${meta.latencyMs} ms)`)
@@ -165,8 +224,14 @@ t.test('DNS rebinding: a host name resolving to a refused address is refused at 
   const missing = await sender.send(post('http://nowhere.rebind.test/'), { timeoutMs: 2000 })
   t.equal(missing.error?.code, 'NETWORK')
   t.match(missing.error?.message, /ENOTFOUND/)
-  t.same(asked.map((a) => a.split(' ')[0]), ['metadata.rebind.test', 'mixed.rebind.test', 'nowhere.rebind.test'])
-  t.ok(asked.every((a) => a.endsWith('all=true')), 'every address is resolved and checked')
+  t.same(
+    asked.map((a) => a.split(' ')[0]),
+    ['metadata.rebind.test', 'mixed.rebind.test', 'nowhere.rebind.test'],
+  )
+  t.ok(
+    asked.every((a) => a.endsWith('all=true')),
+    'every address is resolved and checked',
+  )
 })
 
 t.test('a redirect is not followed: the 302 is the result', async (t) => {
@@ -180,5 +245,8 @@ t.test('a redirect is not followed: the 302 is the result', async (t) => {
   t.equal(result.statusCode, 302)
   t.equal(result.headers?.location, '/target')
   t.equal(result.bodyHead, 'see /target')
-  t.same(server.received.map((r) => r.url), ['/moved'])
+  t.same(
+    server.received.map((r) => r.url),
+    ['/moved'],
+  )
 })

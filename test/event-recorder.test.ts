@@ -44,7 +44,8 @@ if (cluster) {
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`)
     return r.stdout
   }
-  const events = async (namespace: string) => (JSON.parse(await kubectl(['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json'])) as { items: EventJson[] }).items
+  const events = async (namespace: string) =>
+    (JSON.parse(await kubectl(['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json'])) as { items: EventJson[] }).items
 
   await kubectl(['apply', '-f', join(import.meta.dirname, '..', 'crds')])
   await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/webhooks.hookwise.dev'])
@@ -52,14 +53,44 @@ if (cluster) {
   /** A namespace with one Webhook in it; resolves with the Webhook as an EventTarget. */
   const webhookIn = async (namespace: string, name = 'hook'): Promise<EventTarget> => {
     await kubectl(['create', 'namespace', namespace])
-    const manifest = { apiVersion: 'hookwise.dev/v1alpha1', kind: 'Webhook', metadata: { name, namespace }, spec: { url: 'https://hooks.example.com/x' } }
-    const created = JSON.parse(await kubectl(['create', '-f', '-', '-o', 'json'], stringify(manifest))) as { metadata: { uid: string; resourceVersion: string } }
-    return { apiVersion: 'hookwise.dev/v1alpha1', kind: 'Webhook', namespace, name, uid: created.metadata.uid, resourceVersion: created.metadata.resourceVersion }
+    const manifest = {
+      apiVersion: 'hookwise.dev/v1alpha1',
+      kind: 'Webhook',
+      metadata: { name, namespace },
+      spec: { url: 'https://hooks.example.com/x' },
+    }
+    const created = JSON.parse(await kubectl(['create', '-f', '-', '-o', 'json'], stringify(manifest))) as {
+      metadata: { uid: string; resourceVersion: string }
+    }
+    return {
+      apiVersion: 'hookwise.dev/v1alpha1',
+      kind: 'Webhook',
+      namespace,
+      name,
+      uid: created.metadata.uid,
+      resourceVersion: created.metadata.resourceVersion,
+    }
   }
   const recorder = (o: Partial<EventRecorderOptions> = {}) => {
     const logs: Array<Record<string, any>> = []
-    const sink = new Writable({ write(chunk, _enc, cb) { logs.push(...String(chunk).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>)); cb() } })
-    const r = new EventRecorder({ kubeConfig, controller: 'hookwise.dev/controller', instance: 'replica-1', log: createLogger({ level: 'debug', destination: sink }), ...o })
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        logs.push(
+          ...String(chunk)
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Record<string, any>),
+        )
+        cb()
+      },
+    })
+    const r = new EventRecorder({
+      kubeConfig,
+      controller: 'hookwise.dev/controller',
+      instance: 'replica-1',
+      log: createLogger({ level: 'debug', destination: sink }),
+      ...o,
+    })
     return { r, logs }
   }
 
@@ -79,7 +110,14 @@ if (cluster) {
       note: 'Secret ev-fields/creds has no key "token"',
       reportingController: 'hookwise.dev/controller',
       reportingInstance: 'replica-1',
-      regarding: { apiVersion: 'hookwise.dev/v1alpha1', kind: 'Webhook', namespace: 'ev-fields', name: 'hook', uid: target.uid, resourceVersion: target.resourceVersion },
+      regarding: {
+        apiVersion: 'hookwise.dev/v1alpha1',
+        kind: 'Webhook',
+        namespace: 'ev-fields',
+        name: 'hook',
+        uid: target.uid,
+        resourceVersion: target.resourceVersion,
+      },
     })
     t.notOk(event!.series, 'no series for a single occurrence')
     t.match(event!.eventTime, MICRO_TIME, 'eventTime is a MicroTime')
@@ -131,7 +169,10 @@ if (cluster) {
     r.record(target, 'Normal', 'Delivered', 'Deliver', 'delivered 2 events')
     await r.flush()
     const notes = (await events('ev-series')).map((e) => [e.note, e.series?.count ?? 1]).sort()
-    t.same(notes, [['delivered 1 event', 7], ['delivered 2 events', 1]])
+    t.same(notes, [
+      ['delivered 1 event', 7],
+      ['delivered 2 events', 1],
+    ])
 
     const describe = await kubectl(['describe', 'webhook', 'hook', '-n', 'ev-series'])
     t.match(describe, /Normal\s+Delivered\s+\S+ \(x7 over \S+\)\s+hookwise\.dev\/controller\s+delivered 1 event/)
@@ -145,7 +186,11 @@ if (cluster) {
     clock += 9 * 60_000
     r.record(target, 'Warning', 'DeliveryFailed', 'Deliver', 'HTTP 500')
     await r.flush()
-    t.same((await events('ev-window')).map((e) => e.series?.count), [2], '9 minutes later: the same series')
+    t.same(
+      (await events('ev-window')).map((e) => e.series?.count),
+      [2],
+      '9 minutes later: the same series',
+    )
     clock += 10 * 60_000 + 1
     r.record(target, 'Warning', 'DeliveryFailed', 'Deliver', 'HTTP 500')
     await r.flush()
@@ -175,21 +220,60 @@ if (cluster) {
     const allowed = 20 + Math.floor(5 * elapsedSeconds)
     t.ok(written >= 20 && written <= allowed, `${written} Events written of 100 recorded in ${elapsedSeconds} s (at most ${allowed})`)
     const warnings = logs.filter((l) => l.level === 40)
-    t.same(warnings, [{ ...warnings[0], dropped: 100 - written, ratePerSecond: 5, burst: 20, msg: `dropped ${100 - written} Kubernetes Events: more than 20 at once or 5 per second` }], 'exactly one warning')
+    t.same(
+      warnings,
+      [
+        {
+          ...warnings[0],
+          dropped: 100 - written,
+          ratePerSecond: 5,
+          burst: 20,
+          msg: `dropped ${100 - written} Kubernetes Events: more than 20 at once or 5 per second`,
+        },
+      ],
+      'exactly one warning',
+    )
   })
 
   t.test('failed writes are logged, never thrown', async (t) => {
     const { r, logs } = recorder()
-    t.doesNotThrow(() => r.record({ apiVersion: 'hookwise.dev/v1alpha1', kind: 'Webhook', namespace: 'no-such-namespace', name: 'hook' }, 'Warning', 'InvalidSpec', 'Reconcile', 'x'))
-    t.doesNotThrow(() => r.record({ apiVersion: 'hookwise.dev/v1alpha1', kind: 'Webhook', namespace: 'default', name: 'hook' }, 'Warning', 'Not A Valid Reason '.repeat(10), 'Reconcile', 'x'))
+    t.doesNotThrow(() =>
+      r.record(
+        { apiVersion: 'hookwise.dev/v1alpha1', kind: 'Webhook', namespace: 'no-such-namespace', name: 'hook' },
+        'Warning',
+        'InvalidSpec',
+        'Reconcile',
+        'x',
+      ),
+    )
+    t.doesNotThrow(() =>
+      r.record(
+        { apiVersion: 'hookwise.dev/v1alpha1', kind: 'Webhook', namespace: 'default', name: 'hook' },
+        'Warning',
+        'Not A Valid Reason '.repeat(10),
+        'Reconcile',
+        'x',
+      ),
+    )
     await r.flush()
     // Two objects' writes run side by side: their order is not fixed.
     const warnings = logs.filter((l) => l.level === 40).sort((a, b) => String(b.msg).localeCompare(a.msg))
     t.equal(warnings.length, 2)
-    t.same(warnings[0], { ...warnings[0], code: 'HW_KUBERNETES_API', msg: 'cannot create a Kubernetes Event about Webhook no-such-namespace/hook (InvalidSpec): not found (404): namespaces "no-such-namespace" not found' })
-    t.match(warnings[1]!.msg, /^cannot create a Kubernetes Event about Webhook default\/hook \(Not A Valid Reason .*\): invalid \(422\): Event "hook\.[0-9a-f]+" is invalid: reason: .*can have at most 128 characters$/)
+    t.same(warnings[0], {
+      ...warnings[0],
+      code: 'HW_KUBERNETES_API',
+      msg: 'cannot create a Kubernetes Event about Webhook no-such-namespace/hook (InvalidSpec): not found (404): namespaces "no-such-namespace" not found',
+    })
+    t.match(
+      warnings[1]!.msg,
+      /^cannot create a Kubernetes Event about Webhook default\/hook \(Not A Valid Reason .*\): invalid \(422\): Event "hook\.[0-9a-f]+" is invalid: reason: .*can have at most 128 characters$/,
+    )
     // The kube-apiserver writes Events of its own into default (its IP allocator's repairs at start).
-    t.same((await events('default')).filter((e) => e.reportingController === 'hookwise.dev/controller'), [], 'no Event written by hookwise')
+    t.same(
+      (await events('default')).filter((e) => e.reportingController === 'hookwise.dev/controller'),
+      [],
+      'no Event written by hookwise',
+    )
   })
 
   t.test('without RBAC for events: a warning with the permissions to grant', async (t) => {
@@ -203,14 +287,22 @@ if (cluster) {
       currentContext: 'test',
     })
     const { r, logs } = recorder({ kubeConfig: kc })
-    r.record({ apiVersion: 'hookwise.dev/v1alpha1', kind: 'Webhook', namespace: 'default', name: 'hook' }, 'Normal', 'Ready', 'Reconcile', 'ready')
+    r.record(
+      { apiVersion: 'hookwise.dev/v1alpha1', kind: 'Webhook', namespace: 'default', name: 'hook' },
+      'Normal',
+      'Ready',
+      'Reconcile',
+      'ready',
+    )
     await r.flush()
-    t.same(logs, [{
-      ...logs[0],
-      level: 40,
-      code: 'HW_KUBERNETES_API',
-      hint: 'grant create and patch on events.events.k8s.io in namespace default',
-      msg: 'cannot create a Kubernetes Event about Webhook default/hook (Ready): forbidden (403): events.events.k8s.io is forbidden: User "system:serviceaccount:default:recorder" cannot create resource "events" in API group "events.k8s.io" in the namespace "default"',
-    }])
+    t.same(logs, [
+      {
+        ...logs[0],
+        level: 40,
+        code: 'HW_KUBERNETES_API',
+        hint: 'grant create and patch on events.events.k8s.io in namespace default',
+        msg: 'cannot create a Kubernetes Event about Webhook default/hook (Ready): forbidden (403): events.events.k8s.io is forbidden: User "system:serviceaccount:default:recorder" cannot create resource "events" in API group "events.k8s.io" in the namespace "default"',
+      },
+    ])
   })
 }

@@ -22,7 +22,12 @@ t.test('alias only on alias events, tag only (and required) on tag events', asyn
 })
 
 t.test('wrong types, unknown fields and bad times are named', async (t) => {
-  const r = validateEvent({ ...base, time: 'yesterday', registy: 'model', artifact: { ...(base.artifact as object), aliases: 'production' } })
+  const r = validateEvent({
+    ...base,
+    time: 'yesterday',
+    registy: 'model',
+    artifact: { ...(base.artifact as object), aliases: 'production' },
+  })
   t.same(r.ok ? [] : r.diagnostics.map((d) => [d.path, d.message, d.hint]), [
     ['registy', 'unknown field "registy"', 'did you mean "registry"?'],
     ['time', '"yesterday" is not a valid date-time', 'use RFC 3339, e.g. 2026-11-27T10:00:00Z'],
@@ -31,9 +36,18 @@ t.test('wrong types, unknown fields and bad times are named', async (t) => {
 })
 
 t.test('not an object, not JSON', async (t) => {
-  t.match(parseEvent('[1,2]', 'e.json'), { ok: false, diagnostics: [{ file: 'e.json', code: 'HW_EVENT_INVALID', message: 'an event must be a JSON object' }] })
-  t.match(parseEvent('{\n  "type": "LINK_ARTIFACT",\n  oops\n}', 'e.json'), { ok: false, diagnostics: [{ file: 'e.json', line: 3, column: 3, code: 'HW_EVENT_JSON' }] })
-  t.match(parseEvent(`{"x": "${'a'.repeat(1024 * 1024)}"}`), { ok: false, diagnostics: [{ code: 'HW_FILE_TOO_LARGE', message: 'event is larger than 1024 KiB' }] })
+  t.match(parseEvent('[1,2]', 'e.json'), {
+    ok: false,
+    diagnostics: [{ file: 'e.json', code: 'HW_EVENT_INVALID', message: 'an event must be a JSON object' }],
+  })
+  t.match(parseEvent('{\n  "type": "LINK_ARTIFACT",\n  oops\n}', 'e.json'), {
+    ok: false,
+    diagnostics: [{ file: 'e.json', line: 3, column: 3, code: 'HW_EVENT_JSON' }],
+  })
+  t.match(parseEvent(`{"x": "${'a'.repeat(1024 * 1024)}"}`), {
+    ok: false,
+    diagnostics: [{ code: 'HW_FILE_TOO_LARGE', message: 'event is larger than 1024 KiB' }],
+  })
 })
 
 t.test('validation does not change the input', async (t) => {
@@ -59,7 +73,8 @@ t.test('fuzz: 5,000 mutated events are accepted or refused with diagnostics, nev
     const r = parseEvent(text)
     if (!r.ok) {
       refused++
-      if (!r.diagnostics.length || r.diagnostics.some((d) => !d.code.startsWith('HW_EVENT') || !d.message)) t.fail(`bad diagnostics for ${text}`)
+      if (!r.diagnostics.length || r.diagnostics.some((d) => !d.code.startsWith('HW_EVENT') || !d.message))
+        t.fail(`bad diagnostics for ${text}`)
     }
   }
   t.ok(refused > 2500, `${refused} refused`)
@@ -76,8 +91,13 @@ t.test('nesting: 100 levels of objects and arrays are taken, 101 are refused wit
   t.match(validateEvent(withMetadata(97)), { ok: true })
   t.match(validateEvent(withMetadata(98)), {
     ok: false,
-    diagnostics: [{ code: 'HW_EVENT_INVALID', message: 'the event nests objects or arrays more than 100 levels deep', hint: 'flatten the metadata' }],
+    diagnostics: [
+      { code: 'HW_EVENT_INVALID', message: 'the event nests objects or arrays more than 100 levels deep', hint: 'flatten the metadata' },
+    ],
   })
   // A value nested far deeper is refused without walking all of it.
-  t.match(validateEvent(withMetadata(100_000)), { ok: false, diagnostics: [{ message: 'the event nests objects or arrays more than 100 levels deep' }] })
+  t.match(validateEvent(withMetadata(100_000)), {
+    ok: false,
+    diagnostics: [{ message: 'the event nests objects or arrays more than 100 levels deep' }],
+  })
 })

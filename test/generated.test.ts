@@ -18,12 +18,22 @@ t.test('crds/ and the generated types are current (run npm run generate)', async
 t.test('CRDs are structural: every property has a type, no $ref, no JSON-Schema-only keywords', async (t) => {
   for (const [path, content] of await generateAll()) {
     if (!path.startsWith('crds/')) continue
-    const crd = parse(content) as { spec: { versions: Array<{ schema: { openAPIV3Schema: Record<string, unknown> }; additionalPrinterColumns: Array<{ name: string }>; subresources: unknown }>; names: { shortNames: string[] } } }
+    const crd = parse(content) as {
+      spec: {
+        versions: Array<{
+          schema: { openAPIV3Schema: Record<string, unknown> }
+          additionalPrinterColumns: Array<{ name: string }>
+          subresources: unknown
+        }>
+        names: { shortNames: string[] }
+      }
+    }
     const version = crd.spec.versions[0]!
     t.same(version.subresources, { status: {} }, `${path} has a status subresource`)
     const problems: string[] = []
     const walk = (node: Record<string, unknown>, at: string): void => {
-      for (const k of ['$ref', '$defs', 'const', 'if', 'then', 'else', 'allOf', 'propertyNames']) if (k in node) problems.push(`${at}: ${k}`)
+      for (const k of ['$ref', '$defs', 'const', 'if', 'then', 'else', 'allOf', 'propertyNames'])
+        if (k in node) problems.push(`${at}: ${k}`)
       if (node.type === undefined && node['x-kubernetes-preserve-unknown-fields'] !== true) problems.push(`${at}: no type`)
       if (typeof node.additionalProperties === 'boolean') problems.push(`${at}: boolean additionalProperties`)
       for (const [k, v] of Object.entries((node.properties ?? {}) as Record<string, Record<string, unknown>>)) walk(v, `${at}.${k}`)
@@ -33,8 +43,13 @@ t.test('CRDs are structural: every property has a type, no $ref, no JSON-Schema-
     walk(version.schema.openAPIV3Schema, path)
     t.same(problems, [], path)
   }
-  const automations = parse(readFileSync('crds/hookwise.dev_automations.yaml', 'utf8')) as { spec: { versions: Array<{ additionalPrinterColumns: Array<{ name: string }> }>; names: { shortNames: string[] } } }
-  t.same(automations.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name.toUpperCase()), ['READY', 'EVENT', 'WEBHOOK', 'LAST DELIVERY', 'AGE'])
+  const automations = parse(readFileSync('crds/hookwise.dev_automations.yaml', 'utf8')) as {
+    spec: { versions: Array<{ additionalPrinterColumns: Array<{ name: string }> }>; names: { shortNames: string[] } }
+  }
+  t.same(
+    automations.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name.toUpperCase()),
+    ['READY', 'EVENT', 'WEBHOOK', 'LAST DELIVERY', 'AGE'],
+  )
   t.same(automations.spec.names.shortNames, ['hwa'])
 })
 
@@ -43,7 +58,15 @@ t.test('every error code is documented in docs/errors.md, and nothing else is', 
   // HW_ codes, and the delivery-attempt codes (TIMEOUT, NETWORK, ...) in their own table.
   const documented = [...doc.matchAll(/^\| `([A-Z][A-Z_]+)` \|/gm)].map((m) => m[1])
   t.same(documented.sort(), Object.keys(ERROR_CODES).sort())
-  for (const code of ['HW_QUEUE_FULL', 'HW_BODY_TOO_LARGE', 'HW_STANDBY_STOPPED', 'EGRESS_DENIED', 'INVALID_REQUEST', 'TIMEOUT', 'NETWORK']) {
+  for (const code of [
+    'HW_QUEUE_FULL',
+    'HW_BODY_TOO_LARGE',
+    'HW_STANDBY_STOPPED',
+    'EGRESS_DENIED',
+    'INVALID_REQUEST',
+    'TIMEOUT',
+    'NETWORK',
+  ]) {
     t.ok(code in ERROR_CODES, `${code} is an error code`)
   }
 })

@@ -25,7 +25,10 @@ const freePort = (): Promise<number> =>
 const accepting = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const c = connect(port, '127.0.0.1')
-    c.once('connect', () => { c.destroy(); resolve(true) })
+    c.once('connect', () => {
+      c.destroy()
+      resolve(true)
+    })
     c.once('error', () => resolve(false))
   })
 
@@ -59,7 +62,9 @@ async function serveRepository(t: TapTest): Promise<Remote> {
       return sha
     },
     async startDaemon() {
-      daemon = spawn('git', ['daemon', '--reuseaddr', `--base-path=${srv}`, '--export-all', '--listen=127.0.0.1', `--port=${port}`, srv], { stdio: 'ignore' })
+      daemon = spawn('git', ['daemon', '--reuseaddr', `--base-path=${srv}`, '--export-all', '--listen=127.0.0.1', `--port=${port}`, srv], {
+        stdio: 'ignore',
+      })
       await until('git daemon', () => accepting(port), 10_000, 50)
     },
     async stopDaemon() {
@@ -80,12 +85,27 @@ async function serveRepository(t: TapTest): Promise<Remote> {
 t.test('follows a branch: the initial state, POST /v1/sync, a force-push', async (t) => {
   const remote = await serveRepository(t)
   const receiver = await startReceiver(t)
-  const first = remote.push({ 'hooks/hook.yaml': webhookYaml(`${receiver.url}/hook`), 'hooks/deploy.yaml': automationYaml('deploy'), 'README.md': 'not a manifest\n' }, 'first')
+  const first = remote.push(
+    {
+      'hooks/hook.yaml': webhookYaml(`${receiver.url}/hook`),
+      'hooks/deploy.yaml': automationYaml('deploy'),
+      'README.md': 'not a manifest\n',
+    },
+    'first',
+  )
   const r = await run(t, { git: remote.url }, receiver)
 
   const initial = await r.status()
   t.equal(initial.revision, first, 'the revision is the commit of the branch')
-  t.match(initial.source, { type: 'git', url: remote.url, branch: 'main', path: 'hooks', revision: first, consecutiveFailures: 0, condition: { status: 'True', reason: 'Synced' } })
+  t.match(initial.source, {
+    type: 'git',
+    url: remote.url,
+    branch: 'main',
+    path: 'hooks',
+    revision: first,
+    consecutiveFailures: 0,
+    condition: { status: 'True', reason: 'Synced' },
+  })
   t.same(names(initial), ['deploy'])
   t.match(initial.automations[0], { ready: true, revision: first })
   t.match(initial.webhooks[0], { name: 'hook', ready: true, revision: first })
@@ -113,8 +133,17 @@ t.test('follows a branch: the initial state, POST /v1/sync, a force-push', async
 
   t.equal(await r.emit('e-2'), 202)
   const all = await receiver.waitFor(3)
-  t.same(all.slice(1).map((x) => JSON.parse(x.body).by).sort(), ['deploy', 'third'])
-  t.ok(r.logs.some((l) => l.includes('"revision":"' + third) && l.includes('desired state applied')), 'the log names the applied revision')
+  t.same(
+    all
+      .slice(1)
+      .map((x) => JSON.parse(x.body).by)
+      .sort(),
+    ['deploy', 'third'],
+  )
+  t.ok(
+    r.logs.some((l) => l.includes('"revision":"' + third) && l.includes('desired state applied')),
+    'the log names the applied revision',
+  )
 })
 
 t.test('new commits are applied on the interval', async (t) => {
@@ -138,8 +167,14 @@ t.test('a commit with an invalid object applies the valid ones and reports the r
   const broken = status.automations.find((a: { name: string }) => a.name === 'broken')
   t.match(broken, { ready: false, errors: [{ code: 'HW_SCHEMA', line: 6 }] })
   t.match(broken.errors[0].file, /hooks\/broken\.yaml$/)
-  t.match(status.automations.find((a: { name: string }) => a.name === 'deploy'), { ready: true, errors: [] })
-  t.ok(r.logs.some((l) => /broken\.yaml:6:\d+: error HW_SCHEMA/.test(l)), 'logged with file:line')
+  t.match(
+    status.automations.find((a: { name: string }) => a.name === 'deploy'),
+    { ready: true, errors: [] },
+  )
+  t.ok(
+    r.logs.some((l) => /broken\.yaml:6:\d+: error HW_SCHEMA/.test(l)),
+    'logged with file:line',
+  )
 
   t.equal(await r.emit('e-1'), 202)
   const [got] = await receiver.waitFor(1)
@@ -149,14 +184,25 @@ t.test('a commit with an invalid object applies the valid ones and reports the r
 t.test('the repository going away keeps the last state serving (GitUnavailable), and coming back syncs', async (t) => {
   const remote = await serveRepository(t)
   const receiver = await startReceiver(t)
-  const first = remote.push({ 'hooks/hook.yaml': webhookYaml(`${receiver.url}/hook`), 'hooks/deploy.yaml': automationYaml('deploy') }, 'first')
+  const first = remote.push(
+    { 'hooks/hook.yaml': webhookYaml(`${receiver.url}/hook`), 'hooks/deploy.yaml': automationYaml('deploy') },
+    'first',
+  )
   const r = await run(t, { git: remote.url }, receiver)
   await remote.stopDaemon()
   const later = remote.push({ 'hooks/later.yaml': automationYaml('later') }, 'later')
 
   const failed = await r.sync()
   t.equal(failed.status, 200)
-  t.match(failed.json, { revision: first, consecutiveFailures: 1, condition: { status: 'False', reason: 'GitUnavailable', message: /^cannot fetch main from git:\/\/127\.0\.0\.1:\d+\/automations\.git: / } })
+  t.match(failed.json, {
+    revision: first,
+    consecutiveFailures: 1,
+    condition: {
+      status: 'False',
+      reason: 'GitUnavailable',
+      message: /^cannot fetch main from git:\/\/127\.0\.0\.1:\d+\/automations\.git: /,
+    },
+  })
   const nextFetch = Date.parse(failed.json.nextFetch) - Date.now()
   t.ok(nextFetch > 60_000 && nextFetch <= 120_000, `backs off: next fetch in ${nextFetch} ms (interval 60 s, doubled)`)
   t.match((await r.sync()).json, { consecutiveFailures: 2 })
@@ -173,7 +219,11 @@ t.test('the repository going away keeps the last state serving (GitUnavailable),
 })
 
 /** `git http-backend` behind an HTTP server on 127.0.0.1 that answers 401 unless the request carries `authorization`. */
-async function serveOverHttp(t: TapTest, repoRoot: string, authorization: string): Promise<{ url: string; seen: IncomingHttpHeaders[]; processes: string[] }> {
+async function serveOverHttp(
+  t: TapTest,
+  repoRoot: string,
+  authorization: string,
+): Promise<{ url: string; seen: IncomingHttpHeaders[]; processes: string[] }> {
   const seen: IncomingHttpHeaders[] = []
   const processes: string[] = []
   const server = createServer((req, res) => {
@@ -188,9 +238,16 @@ async function serveOverHttp(t: TapTest, repoRoot: string, authorization: string
     const url = new URL(req.url!, 'http://x')
     const cgi = spawn('git', ['http-backend'], {
       env: {
-        PATH: process.env.PATH, GIT_PROJECT_ROOT: repoRoot, GIT_HTTP_EXPORT_ALL: '1', REQUEST_METHOD: req.method!, PATH_INFO: url.pathname,
-        QUERY_STRING: url.search.slice(1), CONTENT_TYPE: req.headers['content-type'] ?? '', HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
-        GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''), REMOTE_ADDR: '127.0.0.1',
+        PATH: process.env.PATH,
+        GIT_PROJECT_ROOT: repoRoot,
+        GIT_HTTP_EXPORT_ALL: '1',
+        REQUEST_METHOD: req.method!,
+        PATH_INFO: url.pathname,
+        QUERY_STRING: url.search.slice(1),
+        CONTENT_TYPE: req.headers['content-type'] ?? '',
+        HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
+        GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
+        REMOTE_ADDR: '127.0.0.1',
       },
     })
     req.pipe(cgi.stdin)
@@ -212,7 +269,13 @@ async function serveOverHttp(t: TapTest, repoRoot: string, authorization: string
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  )
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/automations.git`, seen, processes }
 }
 
@@ -222,7 +285,10 @@ t.test('a token reaches git as a header, never in logs, status or arguments', as
   const secret = 'ghp_s3cr3tT0ken4567890'
   const basic = `Basic ${Buffer.from(`x-access-token:${secret}`).toString('base64')}`
   const http = await serveOverHttp(t, join(remote.work.root, '.srv'), basic)
-  const sha = remote.push({ 'hooks/hook.yaml': webhookYaml('http://127.0.0.1:9/hook'), 'hooks/deploy.yaml': automationYaml('deploy') }, 'first')
+  const sha = remote.push(
+    { 'hooks/hook.yaml': webhookYaml('http://127.0.0.1:9/hook'), 'hooks/deploy.yaml': automationYaml('deploy') },
+    'first',
+  )
   const dir = t.testdir({ token: `${secret}\n`, wrong: 'not-the-token\n' })
 
   const r = await run(t, { git: http.url, tokenFile: join(dir, 'token') })
@@ -231,23 +297,44 @@ t.test('a token reaches git as a header, never in logs, status or arguments', as
   t.ok(http.seen.length >= 1 && http.seen.every((h) => h.authorization === basic), 'every request carried the token header')
   const printed = JSON.stringify(status) + r.logs.join('\n')
   t.notOk(printed.includes(secret) || printed.includes(basic.slice(6)), 'the token is in neither status nor logs')
-  t.ok(http.processes.length >= 1 && http.processes.every((ps) => ps.includes('git') && !ps.includes(secret) && !ps.includes(basic.slice(6))), 'nor in the arguments of any process while git fetched')
-  t.ok(http.processes.some((ps) => /git.*(fetch|remote-http|upload-pack)/.test(ps)), 'ps saw the fetching git')
+  t.ok(
+    http.processes.length >= 1 && http.processes.every((ps) => ps.includes('git') && !ps.includes(secret) && !ps.includes(basic.slice(6))),
+    'nor in the arguments of any process while git fetched',
+  )
+  t.ok(
+    http.processes.some((ps) => /git.*(fetch|remote-http|upload-pack)/.test(ps)),
+    'ps saw the fetching git',
+  )
 
   const denied = await run(t, { git: http.url, tokenFile: join(dir, 'wrong') })
   const deniedStatus = await denied.status()
   t.match(deniedStatus.source, { condition: { status: 'False', reason: 'GitUnavailable' } })
   t.same(deniedStatus.automations, [], 'nothing was ever applied')
   const deniedText = JSON.stringify(deniedStatus) + denied.logs.join('\n')
-  t.notOk(deniedText.includes('not-the-token') || deniedText.includes(Buffer.from('x-access-token:not-the-token').toString('base64')), 'a rejected token is not echoed either')
+  t.notOk(
+    deniedText.includes('not-the-token') || deniedText.includes(Buffer.from('x-access-token:not-the-token').toString('base64')),
+    'a rejected token is not echoed either',
+  )
 })
 
 t.test('a key file reaches git as GIT_SSH_COMMAND; a URL with credentials is refused', async (t) => {
   const { gitEnvironment, displayUrl } = await import('../controller/sources/git-follow.js')
   const dir = t.testdir({ key: 'PRIVATE KEY\n', token: 'tok-123\n', pair: 'bot:tok-456\n' })
   const ssh = gitEnvironment({ sshKeyFile: join(dir, 'key') }, { PATH: '/bin', GIT_DIR: '/elsewhere', EDITOR: 'vi' })
-  t.same(ssh, { PATH: '/bin', GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: `ssh -o 'IdentityFile="${join(dir, 'key')}"' -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes -o LogLevel=ERROR` }, 'ambient GIT_* variables are dropped')
-  t.match(gitEnvironment({ tokenFile: join(dir, 'pair') }, {}), { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from('bot:tok-456').toString('base64')}` })
+  t.same(
+    ssh,
+    {
+      PATH: '/bin',
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_SSH_COMMAND: `ssh -o 'IdentityFile="${join(dir, 'key')}"' -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes -o LogLevel=ERROR`,
+    },
+    'ambient GIT_* variables are dropped',
+  )
+  t.match(gitEnvironment({ tokenFile: join(dir, 'pair') }, {}), {
+    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_KEY_0: 'http.extraHeader',
+    GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from('bot:tok-456').toString('base64')}`,
+  })
   t.equal(displayUrl('https://bot@example.com/a.git'), 'https://example.com/a.git')
 
   const cred = await hookwise(['run', '--git', 'https://bot:tok-123@example.com/a.git', '--state', join(dir, 'state')])
@@ -267,10 +354,16 @@ t.test('usage errors: one of --dir, --git, --kubernetes; --interval; git and kub
     [['run', '--kubernetes', '--secrets', join(dir, 'm')], /--secrets cannot be used with --kubernetes/],
     [['run', '--kubernetes', '--tenancy', 'teams'], /argument 'teams' is invalid. Allowed choices are none, namespace-label/],
     [['run', '--dir', join(dir, 'm'), '--git', 'git://127.0.0.1:1/a.git'], /--dir and --git cannot be used together/],
-    [['run', '--git', 'git://127.0.0.1:1/a.git', '--interval', '5x'], /--interval.*expected a duration of at least 1s, e\.g\. 30s, 5m or 1h/],
+    [
+      ['run', '--git', 'git://127.0.0.1:1/a.git', '--interval', '5x'],
+      /--interval.*expected a duration of at least 1s, e\.g\. 30s, 5m or 1h/,
+    ],
     [['run', '--git', 'git://127.0.0.1:1/a.git', '--interval', '500ms'], /at least 1s/],
     [['run', '--dir', join(dir, 'm'), '--branch', 'dev'], /--branch needs --git/],
-    [['run', '--git', 'git://127.0.0.1:1/a.git', '--ssh-key-file', 'k', '--token-file', 't'], /--ssh-key-file and --token-file cannot be used together/],
+    [
+      ['run', '--git', 'git://127.0.0.1:1/a.git', '--ssh-key-file', 'k', '--token-file', 't'],
+      /--ssh-key-file and --token-file cannot be used together/,
+    ],
   ]
   for (const [args, message] of cases) {
     const res = await hookwise([...args, '--state', join(dir, 'state')])

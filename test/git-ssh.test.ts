@@ -46,7 +46,11 @@ async function serveOverSsh(t: TapTest, tool: GitSshdTool): Promise<SshRemote> {
   const server = await tool.serve(t, { root: srv, authorizedKeys: key.publicKeyFile, processes: true })
   return {
     url: `ssh://git@127.0.0.1:${server.port}/automations.git`,
-    dir, server, key, otherKey, work,
+    dir,
+    server,
+    key,
+    otherKey,
+    work,
     push(files, message) {
       work.write(files)
       const sha = work.commit(message)
@@ -66,14 +70,25 @@ if (sshd) {
   t.test('follows a branch over ssh: the initial commit, a new one after POST /v1/sync', async (t) => {
     const remote = await serveOverSsh(t, sshd)
     const receiver = await startReceiver(t)
-    const first = remote.push({ 'hooks/hook.yaml': webhookYaml(`${receiver.url}/hook`), 'hooks/deploy.yaml': automationYaml('deploy') }, 'first')
+    const first = remote.push(
+      { 'hooks/hook.yaml': webhookYaml(`${receiver.url}/hook`), 'hooks/deploy.yaml': automationYaml('deploy') },
+      'first',
+    )
     // A relative path: git runs ssh in the checkout, so hookwise has to make it absolute.
     const keyFile = relative(process.cwd(), remote.key.privateKeyFile)
     const r = await run(t, { git: remote.url, sshKeyFile: keyFile }, receiver)
 
     const initial = await r.status()
     const url = `ssh://127.0.0.1:${remote.server.port}/automations.git`
-    t.match(initial.source, { type: 'git', url, branch: 'main', path: 'hooks', revision: first, consecutiveFailures: 0, condition: { status: 'True', reason: 'Synced', message: `applied ${first.slice(0, 12)} of main` } })
+    t.match(initial.source, {
+      type: 'git',
+      url,
+      branch: 'main',
+      path: 'hooks',
+      revision: first,
+      consecutiveFailures: 0,
+      condition: { status: 'True', reason: 'Synced', message: `applied ${first.slice(0, 12)} of main` },
+    })
     t.same(names(initial), ['deploy'])
     t.equal(await r.emit('e-1'), 202)
     const [got] = await receiver.waitFor(1)
@@ -89,8 +104,22 @@ if (sshd) {
     const { events } = remote.server
     const auths = events.filter((e) => e.event === 'auth')
     const execs = events.filter((e) => e.event === 'exec')
-    t.same(execs.map((e) => [e.command, e.accepted]), [["git-upload-pack '/automations.git'", true], ["git-upload-pack '/automations.git'", true]], 'one git-upload-pack per fetch')
-    t.same(auths.map((e) => [e.user, e.key, e.accepted]), [['git', remote.key.fingerprint, true], ['git', remote.key.fingerprint, true]], 'only the given key was offered (IdentitiesOnly)')
+    t.same(
+      execs.map((e) => [e.command, e.accepted]),
+      [
+        ["git-upload-pack '/automations.git'", true],
+        ["git-upload-pack '/automations.git'", true],
+      ],
+      'one git-upload-pack per fetch',
+    )
+    t.same(
+      auths.map((e) => [e.user, e.key, e.accepted]),
+      [
+        ['git', remote.key.fingerprint, true],
+        ['git', remote.key.fingerprint, true],
+      ],
+      'only the given key was offered (IdentitiesOnly)',
+    )
 
     const hostKey = remote.server.hostKey.split(' ')[1]!
     t.ok(readFileSync(join(r.state, 'known_hosts'), 'utf8').includes(hostKey), "the server's host key is recorded in <state>/known_hosts")
@@ -101,29 +130,54 @@ if (sshd) {
     for (const e of execs) {
       const ssh = e.processes!.split('\n').find((l) => /^ssh .*git-upload-pack/.test(l))
       t.ok(ssh?.includes(`IdentityFile="${resolve(keyFile).replace(/%/g, '%%')}"`), `ps saw ssh with the key's path: ${ssh}`)
-      t.same(keyMaterial(remote.key).filter((l) => e.processes!.includes(l)), [], 'no process has the key itself in its arguments')
+      t.same(
+        keyMaterial(remote.key).filter((l) => e.processes!.includes(l)),
+        [],
+        'no process has the key itself in its arguments',
+      )
     }
-    t.same(leaks(JSON.stringify(await r.status()) + r.logs.join('\n'), remote.key), [], 'neither the key nor its path is in the status or the logs')
+    t.same(
+      leaks(JSON.stringify(await r.status()) + r.logs.join('\n'), remote.key),
+      [],
+      'neither the key nor its path is in the status or the logs',
+    )
   })
 
-  t.test('a key the server refuses: GitUnavailable with ssh\'s reason, nothing applied, nothing of the key printed', async (t) => {
+  t.test("a key the server refuses: GitUnavailable with ssh's reason, nothing applied, nothing of the key printed", async (t) => {
     const remote = await serveOverSsh(t, sshd)
     remote.push({ 'hooks/hook.yaml': webhookYaml('http://127.0.0.1:9/hook'), 'hooks/deploy.yaml': automationYaml('deploy') }, 'first')
     const r = await run(t, { git: remote.url, sshKeyFile: remote.otherKey.privateKeyFile })
 
     const status = await r.status()
     const prefix = `cannot fetch main from ssh://127.0.0.1:${remote.server.port}/automations.git: `
-    t.equal(status.source.condition.message, `${prefix}git@127.0.0.1: Permission denied (publickey). / fatal: Could not read from remote repository.`)
+    t.equal(
+      status.source.condition.message,
+      `${prefix}git@127.0.0.1: Permission denied (publickey). / fatal: Could not read from remote repository.`,
+    )
     t.match(status.source, { revision: undefined, consecutiveFailures: 1, condition: { status: 'False', reason: 'GitUnavailable' } })
     t.same(status.automations, [], 'nothing was ever applied')
-    t.ok(r.logs.some((l) => l.includes('"reason":"GitUnavailable"') && l.includes('Permission denied (publickey)')), 'the log says why')
-    t.same(remote.server.events.map((e) => [e.event, (e as { key?: string }).key, e.accepted]), [['auth', remote.otherKey.fingerprint, false]], 'the server refused the key and ran nothing')
-    t.same(leaks(JSON.stringify(status) + r.logs.join('\n'), remote.otherKey), [], 'neither the key nor its path is in the status or the logs')
+    t.ok(
+      r.logs.some((l) => l.includes('"reason":"GitUnavailable"') && l.includes('Permission denied (publickey)')),
+      'the log says why',
+    )
+    t.same(
+      remote.server.events.map((e) => [e.event, (e as { key?: string }).key, e.accepted]),
+      [['auth', remote.otherKey.fingerprint, false]],
+      'the server refused the key and ran nothing',
+    )
+    t.same(
+      leaks(JSON.stringify(status) + r.logs.join('\n'), remote.otherKey),
+      [],
+      'neither the key nor its path is in the status or the logs',
+    )
   })
 
   t.test('a host key other than the one in <state>/known_hosts is refused; the right one is accepted', async (t) => {
     const remote = await serveOverSsh(t, sshd)
-    const first = remote.push({ 'hooks/hook.yaml': webhookYaml('http://127.0.0.1:9/hook'), 'hooks/deploy.yaml': automationYaml('deploy') }, 'first')
+    const first = remote.push(
+      { 'hooks/hook.yaml': webhookYaml('http://127.0.0.1:9/hook'), 'hooks/deploy.yaml': automationYaml('deploy') },
+      'first',
+    )
     const state = join(remote.dir, 'state')
     mkdirSync(state)
     const host = `[127.0.0.1]:${remote.server.port}`

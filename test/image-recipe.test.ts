@@ -15,12 +15,23 @@ import { until } from './helpers/until.js'
 const root = resolve(import.meta.dirname, '..')
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
 
-interface Instruction { op: string; args: string }
-interface Stage { from: string; name?: string; steps: Instruction[] }
+interface Instruction {
+  op: string
+  args: string
+}
+interface Stage {
+  from: string
+  name?: string
+  steps: Instruction[]
+}
 
 /** Dockerfile instructions per stage (comments dropped, `\` continuations joined). */
 function parseDockerfile(text: string): Stage[] {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim().replace(/\s+/g, ' ')).filter((l) => l && !l.startsWith('#'))
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim().replace(/\s+/g, ' '))
+    .filter((l) => l && !l.startsWith('#'))
   const stages: Stage[] = []
   for (const line of lines) {
     const [, op, args] = /^(\w+)\s+(.*)$/.exec(line)!
@@ -40,18 +51,33 @@ const run = (cmd: string, args: string[], cwd: string): void => {
 }
 
 t.test('the final stage: distroless, non-root, no RUN (no shell), exec-form entry point', async (t) => {
-  t.same(stages.map((s) => s.name ?? s.from), ['build', 'deps', 'gcr.io/distroless/nodejs20-debian12:nonroot'])
+  t.same(
+    stages.map((s) => s.name ?? s.from),
+    ['build', 'deps', 'gcr.io/distroless/nodejs20-debian12:nonroot'],
+  )
   const final = stages.at(-1)!
-  t.same(final.steps.filter((s) => s.op === 'RUN'), [], 'nothing runs in the final stage: it has no shell')
-  t.same(final.steps.filter((s) => s.op === 'USER').map((s) => s.args), ['65532:65532'])
+  t.same(
+    final.steps.filter((s) => s.op === 'RUN'),
+    [],
+    'nothing runs in the final stage: it has no shell',
+  )
+  t.same(
+    final.steps.filter((s) => s.op === 'USER').map((s) => s.args),
+    ['65532:65532'],
+  )
   t.same(JSON.parse(final.steps.find((s) => s.op === 'ENTRYPOINT')!.args), ['/nodejs/bin/node', '/app/dist/controller/cli/main.js'])
-  t.same(final.steps.filter((s) => s.op === 'COPY').map((s) => s.args), [
-    '--from=deps /app/node_modules ./node_modules',
-    '--from=deps /app/package.json ./package.json',
-    '--from=build /src/dist/controller ./dist/controller',
-    'crds ./crds',
-  ])
-  const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'))
+  t.same(
+    final.steps.filter((s) => s.op === 'COPY').map((s) => s.args),
+    [
+      '--from=deps /app/node_modules ./node_modules',
+      '--from=deps /app/package.json ./package.json',
+      '--from=build /src/dist/controller ./dist/controller',
+      'crds ./crds',
+    ],
+  )
+  const ignored = readFileSync(join(root, '.dockerignore'), 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
   for (const p of ['.git', 'node_modules', 'dist', 'test', '.hookwise']) t.ok(ignored.includes(p), `.dockerignore leaves out ${p}`)
 })
 
@@ -66,8 +92,12 @@ t.test('replayed stages: production dependencies only, as user 65532, hookwise r
   const src = join(dir, 'src')
   mkdirSync(src)
   const build = stage('build').steps
-  t.same(build.filter((s) => s.op === 'COPY').map((s) => s.args), ['package.json package-lock.json ./', 'tsconfig.json tsconfig.build.json ./', 'controller ./controller'])
-  for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'controller']) cpSync(join(root, f), join(src, f), { recursive: true })
+  t.same(
+    build.filter((s) => s.op === 'COPY').map((s) => s.args),
+    ['package.json package-lock.json ./', 'tsconfig.json tsconfig.build.json ./', 'controller ./controller'],
+  )
+  for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'controller'])
+    cpSync(join(root, f), join(src, f), { recursive: true })
   t.ok(build.some((s) => s.op === 'RUN' && s.args === 'npx tsc -p tsconfig.build.json'))
   // The stage's `npm ci` installs the same locked packages the checkout has; they are reused here.
   cpSync(join(root, 'node_modules'), join(src, 'node_modules'), { recursive: true, verbatimSymlinks: true })
@@ -85,9 +115,15 @@ t.test('replayed stages: production dependencies only, as user 65532, hookwise r
   cpSync(join(root, 'node_modules/better-sqlite3/build'), join(app, 'node_modules/better-sqlite3/build'), { recursive: true })
   // The lock marks what only the devDependencies need (`dev: true`): none of it is in the image.
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> }
-  const devOnly = Object.entries(lock.packages).filter(([path, p]) => path && p.dev).map(([path]) => path)
+  const devOnly = Object.entries(lock.packages)
+    .filter(([path, p]) => path && p.dev)
+    .map(([path]) => path)
   t.ok(devOnly.includes('node_modules/tsx') && devOnly.includes('node_modules/typescript'))
-  t.same(devOnly.filter((path) => existsSync(join(app, path))), [], 'no dev-only package is installed')
+  t.same(
+    devOnly.filter((path) => existsSync(join(app, path))),
+    [],
+    'no dev-only package is installed',
+  )
   t.ok(existsSync(join(app, 'node_modules/better-sqlite3')) && existsSync(join(app, 'node_modules/undici')))
 
   // final: the copies the last stage makes, then the entry point as the image's user.
@@ -105,34 +141,70 @@ t.test('replayed stages: production dependencies only, as user 65532, hookwise r
   t.equal(help.status, 0)
   t.match(help.stdout, /Usage: hookwise/)
 
-  const child = spawn(process.execPath, [join(app, 'dist/controller/cli/main.js'), 'run', '--dir', join(dir, 'examples'), '--secrets', join(dir, 'examples/secrets'), '--state', state, '--listen', '127.0.0.1:0', '--allow-insecure-http', '--egress-allow', '127.0.0.1/32'], { ...asImageUser, cwd: app, stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => { child.kill('SIGKILL') })
+  const child = spawn(
+    process.execPath,
+    [
+      join(app, 'dist/controller/cli/main.js'),
+      'run',
+      '--dir',
+      join(dir, 'examples'),
+      '--secrets',
+      join(dir, 'examples/secrets'),
+      '--state',
+      state,
+      '--listen',
+      '127.0.0.1:0',
+      '--allow-insecure-http',
+      '--egress-allow',
+      '127.0.0.1/32',
+    ],
+    { ...asImageUser, cwd: app, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  t.teardown(() => {
+    child.kill('SIGKILL')
+  })
   let out = ''
-  child.stdout.on('data', (c: Buffer) => { out += c })
-  child.stderr.on('data', (c: Buffer) => { out += c })
+  child.stdout.on('data', (c: Buffer) => {
+    out += c
+  })
+  child.stderr.on('data', (c: Buffer) => {
+    out += c
+  })
   const address = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "hookwise is running" line in 30 s:\n${out}`)), 30_000)
     const look = (): void => {
       const m = /"address":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*"msg":"hookwise is running"/.exec(out)
-      if (m) { clearTimeout(timer); resolve(m[1]!) }
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1]!)
+      }
     }
     child.stdout.on('data', look)
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`hookwise run exited ${code}:\n${out}`)) })
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`hookwise run exited ${code}:\n${out}`))
+    })
   })
   t.equal((await request(`${address}/readyz`)).statusCode, 200)
   const event = readFileSync(join(root, 'examples/events/link-artifact.json'), 'utf8')
   const res = await request(`${address}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: event })
   t.equal(res.statusCode, 202)
-  const accepted = await res.body.json() as { events: Array<{ duplicate: boolean; deliveries: Array<{ id: string }> }> }
+  const accepted = (await res.body.json()) as { events: Array<{ duplicate: boolean; deliveries: Array<{ id: string }> }> }
   t.match(accepted, { events: [{ duplicate: false }] })
   // The attempt goes out from the compiled sending thread (dist/controller/delivery/sender-thread.js);
   // nothing listens on the example's port, so it is recorded as a network error, and a thread that
   // failed to load would have logged an error line (checked below).
   const id = accepted.events[0]!.deliveries[0]!.id
-  const attempts = await until(`an attempt of delivery ${id}`, async () => {
-    const recorded = ((await (await request(`${address}/v1/deliveries/${id}`)).body.json()) as { attempts: Array<{ error: string | null }> }).attempts
-    return recorded.length > 0 ? recorded : undefined
-  }, 10_000)
+  const attempts = await until(
+    `an attempt of delivery ${id}`,
+    async () => {
+      const recorded = (
+        (await (await request(`${address}/v1/deliveries/${id}`)).body.json()) as { attempts: Array<{ error: string | null }> }
+      ).attempts
+      return recorded.length > 0 ? recorded : undefined
+    },
+    10_000,
+  )
   t.equal(attempts.length, 1, 'one attempt recorded')
   t.match(attempts[0]?.error, /^NETWORK: /)
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))

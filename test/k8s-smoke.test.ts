@@ -103,8 +103,7 @@ if (cluster) {
 
     const whoami = await kubectl(['auth', 'whoami', '-o', 'json'])
     t.equal(whoami.code, 0, whoami.stderr)
-    const user = (JSON.parse(whoami.stdout) as { status: { userInfo: { username: string; groups: string[] } } }).status
-      .userInfo
+    const user = (JSON.parse(whoami.stdout) as { status: { userInfo: { username: string; groups: string[] } } }).status.userInfo
     t.equal(user.username, 'hookwise-admin')
     t.ok(user.groups.includes('system:masters'), `groups: ${user.groups.join(', ')}`)
   })
@@ -115,12 +114,7 @@ if (cluster) {
     for (const name of crdNames) {
       t.match(apply.stdout, `customresourcedefinition.apiextensions.k8s.io/${name} created`)
     }
-    const wait = await kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      ...crdNames.map((n) => `crd/${n}`),
-    ])
+    const wait = await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crdNames.map((n) => `crd/${n}`)])
     t.equal(wait.code, 0, wait.stderr)
     t.equal(
       wait.stdout
@@ -204,11 +198,7 @@ if (cluster) {
       t.equal(res.code, 1, `${m.metadata.name} is rejected`)
       t.equal(res.stdout, '')
       const get = await kubectl(['get', 'automation', m.metadata.name])
-      t.match(
-        get.stderr,
-        `automations.hookwise.dev "${m.metadata.name}" not found`,
-        `${m.metadata.name} was not stored`,
-      )
+      t.match(get.stderr, `automations.hookwise.dev "${m.metadata.name}" not found`, `${m.metadata.name} was not stored`)
       return res.stderr.trimEnd()
     }
 
@@ -230,10 +220,7 @@ if (cluster) {
       )
     ).split('\n')
     t.equal(first, 'The Automation "two-mistakes" is invalid: ')
-    t.same(lines.sort(), [
-      `* spec.event: Invalid value: ${aliasRule}`,
-      `* spec.scope: Invalid value: ${collectionRule}`,
-    ])
+    t.same(lines.sort(), [`* spec.event: Invalid value: ${aliasRule}`, `* spec.scope: Invalid value: ${collectionRule}`])
     // The OpenAPI schema part: an unknown enum value is reported with the allowed values.
     t.match(
       await rejected(automation('bad-scope-type', { scope: { type: 'Team', registry: 'model' } })),
@@ -252,9 +239,7 @@ if (cluster) {
       metadata: { resourceVersion: string }
       items: Manifest[]
     }
-    const expected = (exampleAutomations.length ? exampleAutomations : [automation('printer-columns', {})]).map(
-      (m) => m.metadata.name,
-    )
+    const expected = (exampleAutomations.length ? exampleAutomations : [automation('printer-columns', {})]).map((m) => m.metadata.name)
     t.same(list.items.map((i) => i.metadata.name).sort(), [...expected].sort())
     // The apiserver applied the schema default (enabled: true) to objects that left it out.
     for (const item of list.items) t.equal(typeof (item.spec as { enabled?: unknown }).enabled, 'boolean')
@@ -323,33 +308,11 @@ if (cluster) {
 
     const denied = await asToken(['get', 'automations'])
     t.equal(denied.code, 1)
-    t.match(
-      denied.stderr,
-      `automations.hookwise.dev is forbidden: User "${subject}" cannot list resource "automations"`,
-    )
+    t.match(denied.stderr, `automations.hookwise.dev is forbidden: User "${subject}" cannot list resource "automations"`)
 
+    t.equal((await kubectl(['create', 'role', 'automation-reader', '--verb=get,list,watch', `--resource=automations.${group}`])).code, 0)
     t.equal(
-      (
-        await kubectl([
-          'create',
-          'role',
-          'automation-reader',
-          '--verb=get,list,watch',
-          `--resource=automations.${group}`,
-        ])
-      ).code,
-      0,
-    )
-    t.equal(
-      (
-        await kubectl([
-          'create',
-          'rolebinding',
-          'automation-reader',
-          '--role=automation-reader',
-          `--serviceaccount=default:${sa}`,
-        ])
-      ).code,
+      (await kubectl(['create', 'rolebinding', 'automation-reader', '--role=automation-reader', `--serviceaccount=default:${sa}`])).code,
       0,
     )
     const allowed = await asToken(['get', 'automations', '-o', 'name'])

@@ -41,8 +41,7 @@ async function startUp(t: Test): Promise<Up> {
       const pids = [...stderr.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]))
       return { child, kubeconfig: match[1]!, pids, exited, stderr: () => stderr }
     }
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`k8s:up did not come up:\n${stdout}\n${stderr}`)
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`k8s:up did not come up:\n${stdout}\n${stderr}`)
     await new Promise((r) => setTimeout(r, 200))
   }
 }

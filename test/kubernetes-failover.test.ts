@@ -35,10 +35,22 @@ spec:
   action: {webhook: hook, payloadTemplate: '{"event": "\${event_id}"}'}
 `
 const events = (prefix: string, n: number): unknown[] =>
-  Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, type: 'LINK_ARTIFACT', entity: 'acme', project: 'p', registry: 'model', collection: 'churn', artifact: { id: 'QQ==', name: 'churn', version: `v${i}` } }))
+  Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}-${i}`,
+    type: 'LINK_ARTIFACT',
+    entity: 'acme',
+    project: 'p',
+    registry: 'model',
+    collection: 'churn',
+    artifact: { id: 'QQ==', name: 'churn', version: `v${i}` },
+  }))
 
 async function post(url: string, body: unknown): Promise<{ status: number; json: any }> {
-  const res = await request(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const res = await request(`${url}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
   return { status: res.statusCode, json: await res.body.json() }
 }
 
@@ -58,7 +70,17 @@ if (cluster) {
   const k = kube(cluster)
   await k.kubectl(['apply', '-f', join(import.meta.dirname, '..', 'crds')])
   await k.kubectl(['wait', '--for=condition=Established', 'crd/webhooks.hookwise.dev', 'crd/automations.hookwise.dev', '--timeout=60s'])
-  const delivery = ['run', '--kubernetes', '--listen', '127.0.0.1:0', '--allow-insecure-http', '--egress-allow', '127.0.0.0/8', '--per-webhook-concurrency', '2']
+  const delivery = [
+    'run',
+    '--kubernetes',
+    '--listen',
+    '127.0.0.1:0',
+    '--allow-insecure-http',
+    '--egress-allow',
+    '127.0.0.0/8',
+    '--per-webhook-concurrency',
+    '2',
+  ]
   const common = [...delivery, '--kubeconfig', cluster.kubeconfig]
 
   t.test('kill -9 with deliveries in flight, then restart: every delivery arrives, duplicates keep their webhook-id', async (t) => {
@@ -83,7 +105,8 @@ if (cluster) {
     const second = startHookwise(args, t)
     await second.url()
     await until('all 300 events delivered', () => arrivals(receiver.received).size === 300, 60_000)
-    for (const [id, webhookIds] of arrivals(receiver.received)) if (webhookIds.size !== 1) t.fail(`event ${id} arrived with ${webhookIds.size} different webhook-ids`)
+    for (const [id, webhookIds] of arrivals(receiver.received))
+      if (webhookIds.size !== 1) t.fail(`event ${id} arrived with ${webhookIds.size} different webhook-ids`)
     t.pass(`${receiver.received.length} requests for 300 deliveries (${receiver.received.length - 300} duplicates from the kill)`)
   })
 
@@ -133,37 +156,55 @@ if (cluster) {
     t.pass(`${receiver.received.length} requests for 100 deliveries`)
   })
 
-  t.test('a leader cut off from the API server stops delivering once it cannot renew its Lease, exits 1, and its queue is delivered after', async (t) => {
-    const ns = 'partition'
-    await k.createNamespace(ns)
-    const receiver = await startReceiver(t)
-    receiver.script = Array.from({ length: 1000 }, () => ({ status: 200, delayMs: 50 }))
-    await k.apply(manifests(`${receiver.url}/hook`), ns)
-    const { proxy, kubeconfig } = await kubeconfigThroughProxy(t, cluster, ns)
-    const state = join(t.testdir({}), 'state')
-    const args = [...delivery, '--namespace', ns, '--lease-namespace', ns, '--lease-duration', '3s', '--status-interval', '1s', '--api-timeout', '5s', '--state', state]
-    const leader = startHookwise([...args, '--kubeconfig', kubeconfig], t)
-    await leader.waitFor(/^became leader/)
-    const url = await leader.url()
-    await until('Automation Ready', async () => condition(await k.get('automation', ns, 'deploy'), 'Ready')?.status === 'True')
-    t.equal((await post(url, events('p', 400))).status, 202)
-    await receiver.waitFor(10, 30_000)
+  t.test(
+    'a leader cut off from the API server stops delivering once it cannot renew its Lease, exits 1, and its queue is delivered after',
+    async (t) => {
+      const ns = 'partition'
+      await k.createNamespace(ns)
+      const receiver = await startReceiver(t)
+      receiver.script = Array.from({ length: 1000 }, () => ({ status: 200, delayMs: 50 }))
+      await k.apply(manifests(`${receiver.url}/hook`), ns)
+      const { proxy, kubeconfig } = await kubeconfigThroughProxy(t, cluster, ns)
+      const state = join(t.testdir({}), 'state')
+      const args = [
+        ...delivery,
+        '--namespace',
+        ns,
+        '--lease-namespace',
+        ns,
+        '--lease-duration',
+        '3s',
+        '--status-interval',
+        '1s',
+        '--api-timeout',
+        '5s',
+        '--state',
+        state,
+      ]
+      const leader = startHookwise([...args, '--kubeconfig', kubeconfig], t)
+      await leader.waitFor(/^became leader/)
+      const url = await leader.url()
+      await until('Automation Ready', async () => condition(await k.get('automation', ns, 'deploy'), 'Ready')?.status === 'True')
+      t.equal((await post(url, events('p', 400))).status, 202)
+      await receiver.waitFor(10, 30_000)
 
-    // A partition: requests to the API server (status writes, Lease renewals) hang, they do not fail.
-    proxy.blackhole()
-    await leader.waitFor(/^lost leadership; stopping/, 30_000)
-    const lostSeenAt = Date.now()
-    const exit = await Promise.race([leader.exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 45_000))])
-    t.same(exit, { code: 1, signal: null }, 'the replica that lost its Lease exits 1 (its status writes time out after --api-timeout)')
-    const late = receiver.received.filter((r) => r.at > lostSeenAt + 1000)
-    t.equal(late.length, 0, 'nothing is delivered after leadership is lost')
-    const delivered = arrivals(receiver.received).size
-    t.ok(delivered < 400, `${400 - delivered} deliveries were still pending when leadership was lost`)
+      // A partition: requests to the API server (status writes, Lease renewals) hang, they do not fail.
+      proxy.blackhole()
+      await leader.waitFor(/^lost leadership; stopping/, 30_000)
+      const lostSeenAt = Date.now()
+      const exit = await Promise.race([leader.exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 45_000))])
+      t.same(exit, { code: 1, signal: null }, 'the replica that lost its Lease exits 1 (its status writes time out after --api-timeout)')
+      const late = receiver.received.filter((r) => r.at > lostSeenAt + 1000)
+      t.equal(late.length, 0, 'nothing is delivered after leadership is lost')
+      const delivered = arrivals(receiver.received).size
+      t.ok(delivered < 400, `${400 - delivered} deliveries were still pending when leadership was lost`)
 
-    proxy.restore()
-    const next = startHookwise([...args, '--kubeconfig', cluster.kubeconfig], t)
-    await next.waitFor(/^became leader/, 30_000)
-    await until('all 400 events delivered by the next leader', () => arrivals(receiver.received).size === 400, 60_000)
-    for (const [id, webhookIds] of arrivals(receiver.received)) if (webhookIds.size !== 1) t.fail(`event ${id} arrived with ${webhookIds.size} different webhook-ids`)
-  })
+      proxy.restore()
+      const next = startHookwise([...args, '--kubeconfig', cluster.kubeconfig], t)
+      await next.waitFor(/^became leader/, 30_000)
+      await until('all 400 events delivered by the next leader', () => arrivals(receiver.received).size === 400, 60_000)
+      for (const [id, webhookIds] of arrivals(receiver.received))
+        if (webhookIds.size !== 1) t.fail(`event ${id} arrived with ${webhookIds.size} different webhook-ids`)
+    },
+  )
 }

@@ -34,37 +34,65 @@ spec:
   action: {webhook: ${webhook}, payload: {version: "\${artifact_version_string}"}}
 ${extra}`
 const event = {
-  id: 'evt-1', type: 'LINK_ARTIFACT', author: 'alice', entity: 'acme', project: 'p', registry: 'model', collection: 'churn',
+  id: 'evt-1',
+  type: 'LINK_ARTIFACT',
+  author: 'alice',
+  entity: 'acme',
+  project: 'p',
+  registry: 'model',
+  collection: 'churn',
   artifact: { id: 'QQ==', name: 'churn', version: 'v7' },
 }
 
-interface Cond { type: string; status: string; reason: string; message: string }
+interface Cond {
+  type: string
+  status: string
+  reason: string
+  message: string
+}
 /** Conditions by object, `Kind name`, as type/status/reason/message (what every view must agree on). */
 type Conditions = Record<string, Cond[]>
 const only = (cs: Cond[] | undefined): Cond[] => (cs ?? []).map(({ type, status, reason, message }) => ({ type, status, reason, message }))
 
 /** Starts a controller with its state in `state`, and posts the event to it. */
 async function run(t: TapTest, state: string, options: Partial<RunOptions>): Promise<{ base: string; status(): Promise<any> }> {
-  const controller = await startController({
-    state, listen: '127.0.0.1:0', allowInsecureHttp: true, egressAllow: ['127.0.0.0/8'],
-    logLevel: 'info', durability: 'normal', maxPending: 1000, retentionHours: 24, ...options,
-  }, createLogger({ level: 'info', destination: new Writable({ write: (_c, _e, cb) => cb() }) }), {})
+  const controller = await startController(
+    {
+      state,
+      listen: '127.0.0.1:0',
+      allowInsecureHttp: true,
+      egressAllow: ['127.0.0.0/8'],
+      logLevel: 'info',
+      durability: 'normal',
+      maxPending: 1000,
+      retentionHours: 24,
+      ...options,
+    },
+    createLogger({ level: 'info', destination: new Writable({ write: (_c, _e, cb) => cb() }) }),
+    {},
+  )
   t.teardown(() => controller.stop())
   const base = `http://127.0.0.1:${controller.address.port}`
-  const res = await request(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) })
+  const res = await request(`${base}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(event),
+  })
   t.equal(res.statusCode, 202)
   await res.body.text()
   return { base, status: async () => (await request(`${base}/v1/status`)).body.json() }
 }
 
 /** The conditions of GET /v1/status. */
-const fromReport = (report: any): Conditions => Object.fromEntries([
-  ...report.webhooks.map((w: any) => [`Webhook ${w.name}`, only(w.conditions)]),
-  ...report.automations.map((a: any) => [`Automation ${a.name}`, only(a.conditions)]),
-])
+const fromReport = (report: any): Conditions =>
+  Object.fromEntries([
+    ...report.webhooks.map((w: any) => [`Webhook ${w.name}`, only(w.conditions)]),
+    ...report.automations.map((a: any) => [`Automation ${a.name}`, only(a.conditions)]),
+  ])
 
 /** The conditions of objects read with kubectl. */
-const fromCluster = (items: KubeObject[]): Conditions => Object.fromEntries(items.map((o) => [`${o.kind} ${o.metadata.name}`, only(o.status?.conditions)]))
+const fromCluster = (items: KubeObject[]): Conditions =>
+  Object.fromEntries(items.map((o) => [`${o.kind} ${o.metadata.name}`, only(o.status?.conditions)]))
 
 /** The Conditions table `hookwise describe` prints. */
 function fromDescribe(text: string): Cond[] {
@@ -87,9 +115,14 @@ if (cluster) {
     const gone = await startReceiver(t)
     gone.fallback = 410
     const manifests = [
-      webhookYaml('ok', `${ok.url}/hook`), webhookYaml('failing', `${failing.url}/hook`), webhookYaml('gone', `${gone.url}/hook`),
-      automationYaml('to-ok', 'ok'), automationYaml('disabled', 'ok', '  enabled: false\n'), automationYaml('to-failing', 'failing'),
-      automationYaml('to-gone', 'gone'), automationYaml('orphan', 'nowhere'),
+      webhookYaml('ok', `${ok.url}/hook`),
+      webhookYaml('failing', `${failing.url}/hook`),
+      webhookYaml('gone', `${gone.url}/hook`),
+      automationYaml('to-ok', 'ok'),
+      automationYaml('disabled', 'ok', '  enabled: false\n'),
+      automationYaml('to-failing', 'failing'),
+      automationYaml('to-gone', 'gone'),
+      automationYaml('orphan', 'nowhere'),
     ]
     const expected: Conditions = {
       'Webhook failing': [
@@ -98,22 +131,46 @@ if (cluster) {
       ],
       'Webhook gone': [
         { type: 'Ready', status: 'True', reason: 'Valid', message: `ready to deliver to ${gone.url}/hook` },
-        { type: 'Healthy', status: 'False', reason: 'Gone', message: 'the endpoint answered 410 Gone: deliveries wait until the Webhook spec changes (update the URL, or remove the Automations)' },
+        {
+          type: 'Healthy',
+          status: 'False',
+          reason: 'Gone',
+          message:
+            'the endpoint answered 410 Gone: deliveries wait until the Webhook spec changes (update the URL, or remove the Automations)',
+        },
       ],
       'Webhook ok': [
         { type: 'Ready', status: 'True', reason: 'Valid', message: `ready to deliver to ${ok.url}/hook` },
         { type: 'Healthy', status: 'True', reason: 'Succeeding', message: 'the last attempt succeeded' },
       ],
-      'Automation disabled': [{ type: 'Ready', status: 'False', reason: 'Disabled', message: 'spec.enabled is false: the automation does not fire (set it to true to resume)' }],
-      'Automation orphan': [{
-        type: 'Ready', status: 'False', reason: 'WebhookNotFound',
-        message: `spec.action.webhook: webhook nowhere does not exist in namespace ${NS} (create Webhook ${NS}/nowhere, or name an existing one (automations use webhooks of their own namespace))`,
-      }],
-      'Automation to-failing': [{ type: 'Ready', status: 'True', reason: 'Valid', message: 'fires on LINK_ARTIFACT and delivers to Webhook failing' }],
-      'Automation to-gone': [{ type: 'Ready', status: 'True', reason: 'Valid', message: 'fires on LINK_ARTIFACT and delivers to Webhook gone' }],
-      'Automation to-ok': [{ type: 'Ready', status: 'True', reason: 'Valid', message: 'fires on LINK_ARTIFACT and delivers to Webhook ok' }],
+      'Automation disabled': [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'Disabled',
+          message: 'spec.enabled is false: the automation does not fire (set it to true to resume)',
+        },
+      ],
+      'Automation orphan': [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'WebhookNotFound',
+          message: `spec.action.webhook: webhook nowhere does not exist in namespace ${NS} (create Webhook ${NS}/nowhere, or name an existing one (automations use webhooks of their own namespace))`,
+        },
+      ],
+      'Automation to-failing': [
+        { type: 'Ready', status: 'True', reason: 'Valid', message: 'fires on LINK_ARTIFACT and delivers to Webhook failing' },
+      ],
+      'Automation to-gone': [
+        { type: 'Ready', status: 'True', reason: 'Valid', message: 'fires on LINK_ARTIFACT and delivers to Webhook gone' },
+      ],
+      'Automation to-ok': [
+        { type: 'Ready', status: 'True', reason: 'Valid', message: 'fires on LINK_ARTIFACT and delivers to Webhook ok' },
+      ],
     }
-    const settled = (c: Conditions): boolean => ['ok', 'failing', 'gone'].every((w) => c[`Webhook ${w}`]?.some((x) => x.type === 'Healthy' && x.reason !== 'NoDeliveries'))
+    const settled = (c: Conditions): boolean =>
+      ['ok', 'failing', 'gone'].every((w) => c[`Webhook ${w}`]?.some((x) => x.type === 'Healthy' && x.reason !== 'NoDeliveries'))
 
     // --dir mode: /v1/status, then hookwise get and describe against it.
     const root = t.testdir({ manifests: Object.fromEntries(manifests.map((m, i) => [`${i}.yaml`, m])) })
@@ -124,8 +181,25 @@ if (cluster) {
     })
     const dirConditions = fromReport(report)
     t.same(dirConditions, expected, '--dir mode /v1/status')
-    t.same(report.webhooks.map((w: any) => [w.name, w.ready, w.healthy, w.gone]).sort(), [['failing', true, false, false], ['gone', true, false, true], ['ok', true, true, false]], 'ready, healthy and gone follow the conditions')
-    t.same(report.automations.map((a: any) => [a.name, a.ready]), [['disabled', false], ['orphan', false], ['to-failing', true], ['to-gone', true], ['to-ok', true]])
+    t.same(
+      report.webhooks.map((w: any) => [w.name, w.ready, w.healthy, w.gone]).sort(),
+      [
+        ['failing', true, false, false],
+        ['gone', true, false, true],
+        ['ok', true, true, false],
+      ],
+      'ready, healthy and gone follow the conditions',
+    )
+    t.same(
+      report.automations.map((a: any) => [a.name, a.ready]),
+      [
+        ['disabled', false],
+        ['orphan', false],
+        ['to-failing', true],
+        ['to-gone', true],
+        ['to-ok', true],
+      ],
+    )
 
     const server = ['--server', local.base]
     const columns = async (kind: string) => {
@@ -140,7 +214,8 @@ if (cluster) {
       const [kind, short] = name.split(' ') as [string, string]
       const row = kind === 'Webhook' ? webhookRows[short] : automationRows[short]
       t.equal(row?.READY, conditions.find((c) => c.type === 'Ready')!.status, `hookwise get: READY of ${name}`)
-      if (kind === 'Webhook') t.equal(row?.HEALTHY, conditions.find((c) => c.type === 'Healthy')!.status, `hookwise get: HEALTHY of ${name}`)
+      if (kind === 'Webhook')
+        t.equal(row?.HEALTHY, conditions.find((c) => c.type === 'Healthy')!.status, `hookwise get: HEALTHY of ${name}`)
       const text = await hookwise(['describe', kind.toLowerCase(), `${NS}/${short}`, ...server])
       t.equal(text.status, 0, `hookwise describe ${name}`)
       described[name] = fromDescribe(text.stdout)
@@ -150,7 +225,13 @@ if (cluster) {
     // Kubernetes mode on the same objects: what kubectl reads, and the controller's /v1/status.
     await k.createNamespace(NS)
     await k.apply(manifests.join('---\n'))
-    const inCluster = await run(t, join(root, 'kubernetes-state'), { kubernetes: true, kubeconfig: cluster.kubeconfig, leaderElect: false, statusInterval: 1000, namespace: [NS] })
+    const inCluster = await run(t, join(root, 'kubernetes-state'), {
+      kubernetes: true,
+      kubeconfig: cluster.kubeconfig,
+      leaderElect: false,
+      statusInterval: 1000,
+      namespace: [NS],
+    })
     const objects = await until('Kubernetes mode: every webhook attempted and every status written', async () => {
       const items = (JSON.parse(await k.kubectl(['get', 'webhooks,automations', '-n', NS, '-o', 'json'])) as { items: KubeObject[] }).items
       const current = items.every((o) => o.status?.observedGeneration === o.metadata.generation)
@@ -159,8 +240,12 @@ if (cluster) {
     t.same(fromCluster(objects), dirConditions, 'kubectl get -o json: the same conditions as --dir mode')
     t.same(fromReport(await inCluster.status()), dirConditions, 'Kubernetes mode /v1/status: the same conditions')
     const kubectlWebhooks = Object.fromEntries(parseTable(await k.kubectl(['get', 'webhooks', '-n', NS])).rows.map((r) => [r.NAME!, r]))
-    const kubectlAutomations = Object.fromEntries(parseTable(await k.kubectl(['get', 'automations', '-n', NS])).rows.map((r) => [r.NAME!, r]))
-    for (const [name, row] of Object.entries(webhookRows)) t.match(kubectlWebhooks[name], { READY: row.READY, HEALTHY: row.HEALTHY }, `kubectl get webhooks: ${name} as hookwise get prints it`)
-    for (const [name, row] of Object.entries(automationRows)) t.match(kubectlAutomations[name], { READY: row.READY }, `kubectl get automations: ${name} as hookwise get prints it`)
+    const kubectlAutomations = Object.fromEntries(
+      parseTable(await k.kubectl(['get', 'automations', '-n', NS])).rows.map((r) => [r.NAME!, r]),
+    )
+    for (const [name, row] of Object.entries(webhookRows))
+      t.match(kubectlWebhooks[name], { READY: row.READY, HEALTHY: row.HEALTHY }, `kubectl get webhooks: ${name} as hookwise get prints it`)
+    for (const [name, row] of Object.entries(automationRows))
+      t.match(kubectlAutomations[name], { READY: row.READY }, `kubectl get automations: ${name} as hookwise get prints it`)
   })
 }

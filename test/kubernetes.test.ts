@@ -40,10 +40,18 @@ spec:
   event: {type: LINK_ARTIFACT${extra}}
   action: {webhook: hook, payload: {version: "\${artifact_version_string}", key: "\${API_KEY}"}}
 `
-const secretYaml = (token: string, name = 'creds'): string => `apiVersion: v1\nkind: Secret\nmetadata: {name: ${name}}\nstringData: {token: ${token}, api: k-123}\n`
+const secretYaml = (token: string, name = 'creds'): string =>
+  `apiVersion: v1\nkind: Secret\nmetadata: {name: ${name}}\nstringData: {token: ${token}, api: k-123}\n`
 const event = (id: string, over: Record<string, unknown> = {}): Record<string, unknown> => ({
-  id, type: 'LINK_ARTIFACT', author: 'alice', entity: 'acme', project: 'p', registry: 'model', collection: 'churn',
-  artifact: { id: 'QQ==', name: 'churn', version: 'v7' }, ...over,
+  id,
+  type: 'LINK_ARTIFACT',
+  author: 'alice',
+  entity: 'acme',
+  project: 'p',
+  registry: 'model',
+  collection: 'churn',
+  artifact: { id: 'QQ==', name: 'churn', version: 'v7' },
+  ...over,
 })
 
 interface Running {
@@ -56,19 +64,43 @@ interface Running {
 async function run(t: TapTest, c: ControlPlane, options: Partial<RunOptions> & { kubeconfig?: string }): Promise<Running> {
   const root = t.testdir({})
   const logs: string[] = []
-  const sink = new Writable({ write(chunk, _enc, cb) { logs.push(...String(chunk).split('\n').filter(Boolean)); cb() } })
-  const controller = await startController({
-    kubernetes: true, kubeconfig: c.kubeconfig, leaderElect: false, statusInterval: 1000,
-    state: join(root, 'state'), listen: '127.0.0.1:0', allowInsecureHttp: true, egressAllow: ['127.0.0.0/8'],
-    logLevel: 'debug', durability: 'normal', maxPending: 100_000, retentionHours: 24,
-    ...options,
-  }, createLogger({ level: 'debug', destination: sink }), {})
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(...String(chunk).split('\n').filter(Boolean))
+      cb()
+    },
+  })
+  const controller = await startController(
+    {
+      kubernetes: true,
+      kubeconfig: c.kubeconfig,
+      leaderElect: false,
+      statusInterval: 1000,
+      state: join(root, 'state'),
+      listen: '127.0.0.1:0',
+      allowInsecureHttp: true,
+      egressAllow: ['127.0.0.0/8'],
+      logLevel: 'debug',
+      durability: 'normal',
+      maxPending: 100_000,
+      retentionHours: 24,
+      ...options,
+    },
+    createLogger({ level: 'debug', destination: sink }),
+    {},
+  )
   t.teardown(() => controller.stop())
   const base = `http://127.0.0.1:${controller.address.port}`
   return {
-    controller, base, logs,
+    controller,
+    base,
+    logs,
     post: async (events) => {
-      const res = await request(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) })
+      const res = await request(`${base}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(events),
+      })
       const text = await res.body.text()
       return { status: res.statusCode, json: text ? JSON.parse(text) : undefined }
     },
@@ -95,12 +127,25 @@ if (cluster) {
     const h = await run(t, cluster, { namespace: [ns] })
 
     const automation = await ready(k, 'automation', ns, 'deploy')
-    t.match(condition(automation, 'Ready'), { type: 'Ready', status: 'True', reason: 'Valid', message: 'fires on LINK_ARTIFACT and delivers to Webhook hook', observedGeneration: 1 })
-    t.match(condition(await ready(k, 'webhook', ns, 'hook'), 'Ready'), { status: 'True', reason: 'Valid', message: `ready to deliver to ${receiver.url}/hook` })
+    t.match(condition(automation, 'Ready'), {
+      type: 'Ready',
+      status: 'True',
+      reason: 'Valid',
+      message: 'fires on LINK_ARTIFACT and delivers to Webhook hook',
+      observedGeneration: 1,
+    })
+    t.match(condition(await ready(k, 'webhook', ns, 'hook'), 'Ready'), {
+      status: 'True',
+      reason: 'Valid',
+      message: `ready to deliver to ${receiver.url}/hook`,
+    })
 
     const posted = await h.post(event('evt-1'))
     t.equal(posted.status, 202)
-    t.same(posted.json.events[0].deliveries.map((d: { automation: string }) => d.automation), [`${ns}/deploy`])
+    t.same(
+      posted.json.events[0].deliveries.map((d: { automation: string }) => d.automation),
+      [`${ns}/deploy`],
+    )
     const [got] = await receiver.waitFor(1)
     // The API server keeps a payload's keys sorted (JSON maps): payloadTemplate keeps an order.
     t.equal(got!.body, '{"key":"k-123","version":"acme/p/churn:v7"}')
@@ -113,7 +158,11 @@ if (cluster) {
       const o = await k.get('automation', ns, 'deploy')
       return o?.status?.lastDelivery?.outcome === 'Succeeded' ? o : undefined
     })
-    t.match(delivered.status, { lastDelivery: { id: posted.json.events[0].deliveries[0].id, outcome: 'Succeeded', statusCode: 200, attempts: 1 }, counters: { triggered: 1, succeeded: 1, failed: 0 }, observedGeneration: 1 })
+    t.match(delivered.status, {
+      lastDelivery: { id: posted.json.events[0].deliveries[0].id, outcome: 'Succeeded', statusCode: 200, attempts: 1 },
+      counters: { triggered: 1, succeeded: 1, failed: 0 },
+      observedGeneration: 1,
+    })
     t.match(delivered.status.lastTriggered, /^\d{4}-\d\d-\d\dT/)
     const hook = await until('webhook Healthy', async () => {
       const o = await k.get('webhook', ns, 'hook')
@@ -127,19 +176,39 @@ if (cluster) {
     t.match(table.rows[0], { NAME: 'deploy', READY: 'True', EVENT: 'LINK_ARTIFACT', WEBHOOK: 'hook', 'LAST DELIVERY': /^\d+s$/ })
     const described = await k.kubectl(['describe', 'automation', 'deploy', '-n', ns])
     t.match(described, /Reason:\s+Valid/)
-    t.notMatch(JSON.stringify(hook) + JSON.stringify(delivered) + JSON.stringify(await k.events(ns)) + h.logs.join('\n'), /token-1|k-123/, 'secret values are in no status, Event or log line')
+    t.notMatch(
+      JSON.stringify(hook) + JSON.stringify(delivered) + JSON.stringify(await k.events(ns)) + h.logs.join('\n'),
+      /token-1|k-123/,
+      'secret values are in no status, Event or log line',
+    )
   })
 
   t.test('an invalid regex: Ready=False/InvalidSpec with the message and an Event; fixed: Ready', async (t) => {
     const ns = 'invalid'
     await k.createNamespace(ns)
     const receiver = await startReceiver(t)
-    await k.apply([secretYaml('t'), webhookYaml(`${receiver.url}/hook`), automationYaml('broken', ', aliasRegex: "^(prod"').replace('LINK_ARTIFACT', 'ADD_ARTIFACT_ALIAS')].join('---\n'), ns)
+    await k.apply(
+      [
+        secretYaml('t'),
+        webhookYaml(`${receiver.url}/hook`),
+        automationYaml('broken', ', aliasRegex: "^(prod"').replace('LINK_ARTIFACT', 'ADD_ARTIFACT_ALIAS'),
+      ].join('---\n'),
+      ns,
+    )
     await run(t, cluster, { namespace: [ns] })
     const broken = await ready(k, 'automation', ns, 'broken', 'False', 'InvalidSpec')
-    t.equal(condition(broken, 'Ready')!.message, 'spec.event.aliasRegex: "^(prod" is not a valid regular expression: /^(prod/: Unterminated group (fix the expression (JavaScript syntax); escape literal characters such as . ( [ with a backslash)')
+    t.equal(
+      condition(broken, 'Ready')!.message,
+      'spec.event.aliasRegex: "^(prod" is not a valid regular expression: /^(prod/: Unterminated group (fix the expression (JavaScript syntax); escape literal characters such as . ( [ with a backslash)',
+    )
     const events = await until('an InvalidSpec Event', async () => (await k.events(ns)).find((e) => e.reason === 'InvalidSpec'))
-    t.match(events, { type: 'Warning', action: 'Reconcile', regarding: { kind: 'Automation', name: 'broken' }, reportingController: 'hookwise.dev/controller', note: condition(broken, 'Ready')!.message })
+    t.match(events, {
+      type: 'Warning',
+      action: 'Reconcile',
+      regarding: { kind: 'Automation', name: 'broken' },
+      reportingController: 'hookwise.dev/controller',
+      note: condition(broken, 'Ready')!.message,
+    })
     t.match(parseTable(await k.kubectl(['get', 'automations', '-n', ns])).rows[0], { NAME: 'broken', READY: 'False' })
 
     await k.apply(automationYaml('broken', ', aliasRegex: "^prod"').replace('LINK_ARTIFACT', 'ADD_ARTIFACT_ALIAS'), ns)
@@ -155,10 +224,19 @@ if (cluster) {
     await k.apply([webhookYaml(`${receiver.url}/hook`, 'later'), automationYaml('deploy')].join('---\n'), ns)
     const h = await run(t, cluster, { namespace: [ns] })
     const hook = await ready(k, 'webhook', ns, 'hook', 'False', 'SecretNotFound')
-    t.equal(condition(hook, 'Ready')!.message, `webhook ${ns}/hook needs ACCESS_TOKEN: Secret ${ns}/later not found (create Secret later with key token in namespace ${ns} (outside Kubernetes: a Secret manifest in the --secrets folder))`)
+    t.equal(
+      condition(hook, 'Ready')!.message,
+      `webhook ${ns}/hook needs ACCESS_TOKEN: Secret ${ns}/later not found (create Secret later with key token in namespace ${ns} (outside Kubernetes: a Secret manifest in the --secrets folder))`,
+    )
     const automation = await ready(k, 'automation', ns, 'deploy', 'False', 'WebhookNotReady')
-    t.match(condition(automation, 'Ready')!.message, `Webhook ${ns}/hook is not ready (SecretNotFound): webhook ${ns}/hook needs ACCESS_TOKEN`)
-    t.match(await until('a SecretNotFound Event', async () => (await k.events(ns)).find((e) => e.reason === 'SecretNotFound')), { type: 'Warning', regarding: { kind: 'Webhook', name: 'hook' } })
+    t.match(
+      condition(automation, 'Ready')!.message,
+      `Webhook ${ns}/hook is not ready (SecretNotFound): webhook ${ns}/hook needs ACCESS_TOKEN`,
+    )
+    t.match(await until('a SecretNotFound Event', async () => (await k.events(ns)).find((e) => e.reason === 'SecretNotFound')), {
+      type: 'Warning',
+      regarding: { kind: 'Webhook', name: 'hook' },
+    })
 
     await k.apply(secretYaml('first', 'later'), ns)
     await ready(k, 'webhook', ns, 'hook', 'True', 'Valid')
@@ -169,11 +247,16 @@ if (cluster) {
     await k.apply(secretYaml('second', 'later'), ns)
     // The informer sees the update a moment later: from then on every attempt uses the new value.
     let n = 1
-    await until('a delivery with the rotated token', async () => {
-      t.equal((await h.post(event(`rotated-${n}`))).status, 202)
-      const got = await receiver.waitFor(++n)
-      return got[n - 1]!.headers.authorization === 'Bearer second'
-    }, 15_000, 200)
+    await until(
+      'a delivery with the rotated token',
+      async () => {
+        t.equal((await h.post(event(`rotated-${n}`))).status, 202)
+        const got = await receiver.waitFor(++n)
+        return got[n - 1]!.headers.authorization === 'Bearer second'
+      },
+      15_000,
+      200,
+    )
     t.equal((await h.post(event('after'))).status, 202)
     t.equal((await receiver.waitFor(n + 1))[n]!.headers.authorization, 'Bearer second', 'no restart needed')
   })
@@ -196,7 +279,11 @@ if (cluster) {
     })
     t.match(tested.status.lastTest, { requestedAt: '1700000000', statusCode: 200, latencyMs: Number, time: /^\d{4}-/ })
     t.notOk(tested.status.lastTest.error)
-    t.match(await until('a TestSucceeded Event', async () => (await k.events(ns)).find((e) => e.reason === 'TestSucceeded')), { type: 'Normal', action: 'Test', note: /^test request answered HTTP 200 in \d+ ms$/ })
+    t.match(await until('a TestSucceeded Event', async () => (await k.events(ns)).find((e) => e.reason === 'TestSucceeded')), {
+      type: 'Normal',
+      action: 'Test',
+      note: /^test request answered HTTP 200 in \d+ ms$/,
+    })
 
     // The same value again (a label change re-reconciles the object) sends nothing.
     await k.kubectl(['label', 'webhook', 'hook', '-n', ns, 'touched=yes'])
@@ -209,7 +296,10 @@ if (cluster) {
     })
     t.match(failed.status.lastTest, { requestedAt: '1700000100', statusCode: 503, error: 'the endpoint answered HTTP 503' })
     t.equal(receiver.received.length, 2, 'one request per new annotation value')
-    t.match(await until('a TestFailed Event', async () => (await k.events(ns)).find((e) => e.reason === 'TestFailed')), { type: 'Warning', note: 'test request failed: the endpoint answered HTTP 503' })
+    t.match(await until('a TestFailed Event', async () => (await k.events(ns)).find((e) => e.reason === 'TestFailed')), {
+      type: 'Warning',
+      note: 'test request failed: the endpoint answered HTTP 503',
+    })
   })
 
   t.test('a failed delivery: DeliveryFailed Event, counters and Healthy=False; 410: WebhookGone', async (t) => {
@@ -226,8 +316,15 @@ if (cluster) {
       const o = await k.get('automation', ns, 'deploy')
       return o?.status?.lastDelivery?.outcome === 'Failed' ? o : undefined
     })
-    t.match(failed.status, { lastDelivery: { id, outcome: 'Failed', statusCode: 400, attempts: 1 }, counters: { triggered: 1, succeeded: 0, failed: 1 } })
-    t.match(await until('a DeliveryFailed Event', async () => (await k.events(ns)).find((e) => e.reason === 'DeliveryFailed')), { type: 'Warning', regarding: { kind: 'Automation', name: 'deploy' }, note: `delivery ${id} failed after 1 attempt: HTTP 400` })
+    t.match(failed.status, {
+      lastDelivery: { id, outcome: 'Failed', statusCode: 400, attempts: 1 },
+      counters: { triggered: 1, succeeded: 0, failed: 1 },
+    })
+    t.match(await until('a DeliveryFailed Event', async () => (await k.events(ns)).find((e) => e.reason === 'DeliveryFailed')), {
+      type: 'Warning',
+      regarding: { kind: 'Automation', name: 'deploy' },
+      note: `delivery ${id} failed after 1 attempt: HTTP 400`,
+    })
     const unhealthy = await until('Healthy=False', async () => {
       const o = await k.get('webhook', ns, 'hook')
       return condition(o, 'Healthy')?.status === 'False' ? o : undefined
@@ -241,7 +338,10 @@ if (cluster) {
       return condition(o, 'Healthy')?.reason === 'Gone' ? o : undefined
     })
     t.match(condition(gone, 'Healthy')!.message, /answered 410 Gone/)
-    t.match(await until('a WebhookGone Event', async () => (await k.events(ns)).find((e) => e.reason === 'WebhookGone')), { type: 'Warning', regarding: { kind: 'Webhook', name: 'hook' } })
+    t.match(await until('a WebhookGone Event', async () => (await k.events(ns)).find((e) => e.reason === 'WebhookGone')), {
+      type: 'Warning',
+      regarding: { kind: 'Webhook', name: 'hook' },
+    })
   })
 
   t.test('tenancy by namespace label: a namespace only gets events of its entities', async (t) => {
@@ -255,9 +355,15 @@ if (cluster) {
     await ready(k, 'automation', 'team-a', 'deploy')
     await ready(k, 'automation', 'team-b', 'deploy')
     const acme = await h.post(event('acme-1'))
-    t.same(acme.json.events[0].deliveries.map((d: { automation: string }) => d.automation), ['team-a/deploy'])
+    t.same(
+      acme.json.events[0].deliveries.map((d: { automation: string }) => d.automation),
+      ['team-a/deploy'],
+    )
     const globex = await h.post(event('globex-1', { entity: 'globex' }))
-    t.same(globex.json.events[0].deliveries.map((d: { automation: string }) => d.automation), ['team-b/deploy'])
+    t.same(
+      globex.json.events[0].deliveries.map((d: { automation: string }) => d.automation),
+      ['team-b/deploy'],
+    )
     const other = await h.post(event('other-1', { entity: 'umbrella' }))
     t.same(other.json.events[0].deliveries, [], 'an entity no namespace lists reaches nobody')
     await receiverA.waitFor(1)
@@ -267,7 +373,10 @@ if (cluster) {
 
     // Relabelling a namespace changes what it receives, without a restart.
     await k.kubectl(['label', 'namespace', 'team-b', 'hookwise.dev/entities=umbrella', '--overwrite'])
-    await until('team-b receives umbrella', async () => (await h.post(event(`umbrella-${Date.now()}`, { entity: 'umbrella' }))).json.events[0].deliveries.length === 1)
+    await until(
+      'team-b receives umbrella',
+      async () => (await h.post(event(`umbrella-${Date.now()}`, { entity: 'umbrella' }))).json.events[0].deliveries.length === 1,
+    )
   })
 
   /** The API server's MODIFIED events per object of `plural` in `ns` from now on: one per status write. */
@@ -275,9 +384,18 @@ if (cluster) {
     const writes = new Map<string, number>()
     const kc = new KubeConfig()
     kc.loadFromFile(cluster.kubeconfig)
-    const from = (await k.list(plural, ns)).map((o) => Number(o.metadata.resourceVersion)).sort((a, b) => b - a)[0]!.toString()
-    const watching = await new Watch(kc).watch(`/apis/hookwise.dev/v1alpha1/namespaces/${ns}/${plural}`, { resourceVersion: from },
-      (phase, obj: { metadata: { name: string } }) => { if (phase === 'MODIFIED') writes.set(obj.metadata.name, (writes.get(obj.metadata.name) ?? 0) + 1) }, () => {})
+    const from = (await k.list(plural, ns))
+      .map((o) => Number(o.metadata.resourceVersion))
+      .sort((a, b) => b - a)[0]!
+      .toString()
+    const watching = await new Watch(kc).watch(
+      `/apis/hookwise.dev/v1alpha1/namespaces/${ns}/${plural}`,
+      { resourceVersion: from },
+      (phase, obj: { metadata: { name: string } }) => {
+        if (phase === 'MODIFIED') writes.set(obj.metadata.name, (writes.get(obj.metadata.name) ?? 0) + 1)
+      },
+      () => {},
+    )
     tt.teardown(() => watching.abort())
     return writes
   }
@@ -290,7 +408,12 @@ if (cluster) {
     await k.apply([secretYaml('tok'), webhookYaml(`${receiver.url}/hook`), automations].join('---\n'), ns)
     const intervalMs = 5000
     const h = await run(t, cluster, { namespace: [ns], statusInterval: intervalMs })
-    await until('200 Automations Ready', async () => (await k.list('automations', ns)).filter((o) => condition(o, 'Ready')?.status === 'True').length === 200, 60_000, 500)
+    await until(
+      '200 Automations Ready',
+      async () => (await k.list('automations', ns)).filter((o) => condition(o, 'Ready')?.status === 'True').length === 200,
+      60_000,
+      500,
+    )
     await h.controller.kubernetes!.drained()
 
     const writes = await countWrites(t, 'automations', ns)
@@ -300,25 +423,34 @@ if (cluster) {
     const started = Date.now()
     const perRequest = 5
     const requests = 10
-    for (let i = 0; i < requests; i++) t.equal((await h.post(Array.from({ length: perRequest }, (_, j) => event(`burst-${i}-${j}`)))).status, 202)
+    for (let i = 0; i < requests; i++)
+      t.equal((await h.post(Array.from({ length: perRequest }, (_, j) => event(`burst-${i}-${j}`)))).status, 202)
     const deliveries = 200 * perRequest * requests
     await receiver.waitFor(deliveries, 120_000)
-    const final = await until('every Automation shows all its deliveries', async () => {
-      const list = await k.list('automations', ns)
-      return list.every((o) => o.status?.counters?.succeeded === perRequest * requests) ? list : undefined
-    }, 60_000, 500)
+    const final = await until(
+      'every Automation shows all its deliveries',
+      async () => {
+        const list = await k.list('automations', ns)
+        return list.every((o) => o.status?.counters?.succeeded === perRequest * requests) ? list : undefined
+      },
+      60_000,
+      500,
+    )
     const elapsedMs = Date.now() - started
     t.equal(final.length, 200)
     const max = Math.max(...[...writes.values()])
     const total = [...writes.values()].reduce((a, b) => a + b, 0)
     const bound = Math.ceil(elapsedMs / intervalMs) + 2
-    t.ok(max <= bound, `at most ${max} status writes per Automation in ${elapsedMs} ms (bound ${bound}: one per ${intervalMs} ms, plus the first and the last)`)
+    t.ok(
+      max <= bound,
+      `at most ${max} status writes per Automation in ${elapsedMs} ms (bound ${bound}: one per ${intervalMs} ms, plus the first and the last)`,
+    )
     t.ok(total <= 200 * bound, `${total} status writes for ${deliveries} deliveries to 200 Automations`)
     t.ok(total < deliveries / 5, 'far fewer writes than deliveries')
-    t.equal(rebuilds() - rebuildsBefore, 0, 'hookwise\'s own status writes rebuild no desired state')
+    t.equal(rebuilds() - rebuildsBefore, 0, "hookwise's own status writes rebuild no desired state")
   })
 
-  t.test('a receiver refusing every delivery: the Webhook\'s failure count is written at most once per status interval', async (t) => {
+  t.test("a receiver refusing every delivery: the Webhook's failure count is written at most once per status interval", async (t) => {
     const ns = 'refusing'
     await k.createNamespace(ns)
     const receiver = await startReceiver(t)
@@ -333,23 +465,35 @@ if (cluster) {
 
     const started = Date.now()
     const events = 200
-    for (let i = 0; i < 20; i++) t.equal((await h.post(Array.from({ length: events / 20 }, (_, j) => event(`refused-${i}-${j}`)))).status, 202)
+    for (let i = 0; i < 20; i++)
+      t.equal((await h.post(Array.from({ length: events / 20 }, (_, j) => event(`refused-${i}-${j}`)))).status, 202)
     await receiver.waitFor(events, 60_000)
-    const failing = await until('Healthy shows every failure', async () => {
-      const o = await k.get('webhook', ns, 'hook')
-      return condition(o, 'Healthy')?.message?.startsWith(`${events} failed attempts in a row; last attempt HTTP 400`) ? o : undefined
-    }, 30_000, 250)
+    const failing = await until(
+      'Healthy shows every failure',
+      async () => {
+        const o = await k.get('webhook', ns, 'hook')
+        return condition(o, 'Healthy')?.message?.startsWith(`${events} failed attempts in a row; last attempt HTTP 400`) ? o : undefined
+      },
+      30_000,
+      250,
+    )
     t.match(condition(failing, 'Healthy'), { status: 'False', reason: 'DeliveryFailing' })
     const bound = Math.ceil((Date.now() - started) / intervalMs) + 2
     const writes = webhookWrites.get('hook') ?? 0
-    t.ok(writes <= bound, `${writes} status writes of the Webhook for ${events} failed deliveries (bound ${bound}: one per ${intervalMs} ms, plus the first and the last)`)
+    t.ok(
+      writes <= bound,
+      `${writes} status writes of the Webhook for ${events} failed deliveries (bound ${bound}: one per ${intervalMs} ms, plus the first and the last)`,
+    )
   })
 
   t.test('a watch that expires (410 Gone) lists again and loses no change, re-created objects included', async (t) => {
     const ns = 'relist'
     await k.createNamespace(ns)
     const receiver = await startReceiver(t)
-    await k.apply([secretYaml('tok'), webhookYaml(`${receiver.url}/hook`), automationYaml('keep'), automationYaml('remove')].join('---\n'), ns)
+    await k.apply(
+      [secretYaml('tok'), webhookYaml(`${receiver.url}/hook`), automationYaml('keep'), automationYaml('remove')].join('---\n'),
+      ns,
+    )
     // The controller reaches the API server through a proxy the test can cut.
     const { proxy, kubeconfig } = await kubeconfigThroughProxy(t, cluster, ns)
     const h = await run(t, cluster, { namespace: [ns], kubeconfig })
@@ -369,7 +513,10 @@ if (cluster) {
     t.not(recreated!.metadata.uid, kept.metadata.uid)
     t.equal(recreated!.status, undefined, 'the re-created Automation starts without status')
     const latest = (await k.list('automations', ns)).map((o) => Number(o.metadata.resourceVersion)).sort((a, b) => b - a)[0]!
-    const compaction = await request(`${cluster.etcd}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(latest), physical: true }) })
+    const compaction = await request(`${cluster.etcd}/v3/kv/compaction`, {
+      method: 'POST',
+      body: JSON.stringify({ revision: String(latest), physical: true }),
+    })
     const compacted = await compaction.body.text()
     t.equal(compaction.statusCode, 200, `etcd compacted to revision ${latest}`, { body: compacted })
     proxy.restore()
@@ -377,39 +524,66 @@ if (cluster) {
     await ready(k, 'automation', ns, 'added')
     await until('the controller lists again', () => h.controller.kubernetes!.relists > 0, 60_000)
     t.equal((await ready(k, 'automation', ns, 'keep')).metadata.uid, recreated!.metadata.uid, 'the re-created Automation gets its status')
-    await until('the deleted Automation is gone from the desired state', () => !h.controller.kubernetes!.state.automations.some((a) => a.name === 'remove'), 30_000)
+    await until(
+      'the deleted Automation is gone from the desired state',
+      () => !h.controller.kubernetes!.state.automations.some((a) => a.name === 'remove'),
+      30_000,
+    )
     const posted = await h.post(event('after-relist'))
     t.same(posted.json.events[0].deliveries.map((d: { automation: string }) => d.automation).sort(), [`${ns}/added`, `${ns}/keep`])
-    t.ok(h.logs.some((l) => l.includes('listing again')), 'the relist is logged')
+    t.ok(
+      h.logs.some((l) => l.includes('listing again')),
+      'the relist is logged',
+    )
   })
-  t.test('the cluster source (DesiredStateSource): start resolves after the first state, a change calls onState again, stop ends it', async (t) => {
-    const ns = 'source-contract'
-    await k.createNamespace(ns)
-    await k.apply([secretYaml('tok'), webhookYaml('https://example.com/hook')].join('---\n'), ns)
-    const lines: string[] = []
-    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb() } })
-    const source = new KubernetesSource({ kubeConfig: loadKubeConfig(cluster.kubeconfig, {}), namespaces: [ns], tenancy: 'none', log: createLogger({ destination: sink }), debounceMs: 20 })
-    t.teardown(() => source.stop())
-    t.equal(source.state.webhooks.size, 0, 'empty before start')
-    const states: Array<[string[], string | undefined]> = []
-    const names = (s: DesiredState): string[] => [...s.webhooks.keys(), ...s.automations.map((a) => a.key)]
-    await source.start((s, revision?: string) => states.push([names(s), revision]))
-    t.same(states, [[[`${ns}/hook`], undefined]])
-    t.same(names(source.state), [`${ns}/hook`])
-    t.equal(source.secretLookup(ns, 'creds')?.data.token, 'tok', 'Secret values come from the informer cache')
-    t.match(JSON.parse(lines.find((l) => l.includes('watching Webhooks and Automations'))!), { level: 30, namespaces: [ns], tenancy: 'none', webhooks: 1, automations: 0 })
+  t.test(
+    'the cluster source (DesiredStateSource): start resolves after the first state, a change calls onState again, stop ends it',
+    async (t) => {
+      const ns = 'source-contract'
+      await k.createNamespace(ns)
+      await k.apply([secretYaml('tok'), webhookYaml('https://example.com/hook')].join('---\n'), ns)
+      const lines: string[] = []
+      const sink = new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(...String(chunk).split('\n').filter(Boolean))
+          cb()
+        },
+      })
+      const source = new KubernetesSource({
+        kubeConfig: loadKubeConfig(cluster.kubeconfig, {}),
+        namespaces: [ns],
+        tenancy: 'none',
+        log: createLogger({ destination: sink }),
+        debounceMs: 20,
+      })
+      t.teardown(() => source.stop())
+      t.equal(source.state.webhooks.size, 0, 'empty before start')
+      const states: Array<[string[], string | undefined]> = []
+      const names = (s: DesiredState): string[] => [...s.webhooks.keys(), ...s.automations.map((a) => a.key)]
+      await source.start((s, revision?: string) => states.push([names(s), revision]))
+      t.same(states, [[[`${ns}/hook`], undefined]])
+      t.same(names(source.state), [`${ns}/hook`])
+      t.equal(source.secretLookup(ns, 'creds')?.data.token, 'tok', 'Secret values come from the informer cache')
+      t.match(JSON.parse(lines.find((l) => l.includes('watching Webhooks and Automations'))!), {
+        level: 30,
+        namespaces: [ns],
+        tenancy: 'none',
+        webhooks: 1,
+        automations: 0,
+      })
 
-    await k.apply(automationYaml('deploy'), ns)
-    // (The informers' first events may rebuild the same state once more before it.)
-    await until('the new Automation applied', () => states.at(-1)![0].length === 2, 30_000, 20)
-    t.same(states.at(-1), [[`${ns}/hook`, `${ns}/deploy`], undefined])
+      await k.apply(automationYaml('deploy'), ns)
+      // (The informers' first events may rebuild the same state once more before it.)
+      await until('the new Automation applied', () => states.at(-1)![0].length === 2, 30_000, 20)
+      t.same(states.at(-1), [[`${ns}/hook`, `${ns}/deploy`], undefined])
 
-    await source.stop()
-    const count = states.length
-    await k.apply(automationYaml('later'), ns)
-    await new Promise((r) => setTimeout(r, 500))
-    t.equal(states.length, count, 'no state after stop')
-  })
+      await source.stop()
+      const count = states.length
+      await k.apply(automationYaml('later'), ns)
+      await new Promise((r) => setTimeout(r, 500))
+      t.equal(states.length, count, 'no state after stop')
+    },
+  )
   t.test('an informer stopped while its list is in flight leaves no watch open', async (t) => {
     const ns = 'informer-stop'
     await k.createNamespace(ns)
@@ -417,18 +591,37 @@ if (cluster) {
     kc.loadFromFile(cluster.kubeconfig)
     const core = kc.makeApiClient(CoreV1Api)
     // The API server's own count of open watches on podtemplates, which nothing else here watches.
-    const watches = async (): Promise<number> => Number(/^apiserver_longrunning_requests\{[^}]*resource="podtemplates",scope="namespace"[^}]*verb="WATCH"[^}]*\} (\d+)$/m.exec(await k.kubectl(['get', '--raw', '/metrics']))?.[1] ?? 0)
-    const informer = (list: () => Promise<void>) => startInformer(kc, {
-      resource: 'podtemplates', log: createLogger({ level: 'silent' }), onChange: () => {},
-      sources: [{ path: `/api/v1/namespaces/${ns}/podtemplates`, list: async () => { await list(); return core.listNamespacedPodTemplate({ namespace: ns }) } }],
-    })
+    const watches = async (): Promise<number> =>
+      Number(
+        /^apiserver_longrunning_requests\{[^}]*resource="podtemplates",scope="namespace"[^}]*verb="WATCH"[^}]*\} (\d+)$/m.exec(
+          await k.kubectl(['get', '--raw', '/metrics']),
+        )?.[1] ?? 0,
+      )
+    const informer = (list: () => Promise<void>) =>
+      startInformer(kc, {
+        resource: 'podtemplates',
+        log: createLogger({ level: 'silent' }),
+        onChange: () => {},
+        sources: [
+          {
+            path: `/api/v1/namespaces/${ns}/podtemplates`,
+            list: async () => {
+              await list()
+              return core.listNamespacedPodTemplate({ namespace: ns })
+            },
+          },
+        ],
+      })
     t.equal(await watches(), 0)
 
     let listing!: () => void
     let release!: () => void
     const started = new Promise<void>((resolve) => (listing = resolve))
     const gate = new Promise<void>((resolve) => (release = resolve))
-    const stoppedEarly = informer(async () => { listing(); await gate })
+    const stoppedEarly = informer(async () => {
+      listing()
+      await gate
+    })
     await started
     const stopping = stoppedEarly.stop()
     release()
@@ -437,7 +630,7 @@ if (cluster) {
     // A second informer's watch shows the count works; the stopped one must not add a watch of its own.
     const running = informer(async () => {})
     await running.synced
-    await until('the running informer\'s watch', async () => (await watches()) >= 1)
+    await until("the running informer's watch", async () => (await watches()) >= 1)
     await new Promise((r) => setTimeout(r, 1000))
     t.equal(await watches(), 1, 'only the running informer watches')
     await running.stop()

@@ -18,13 +18,19 @@ interface Violation {
 
 async function cruise(cwd: string): Promise<Violation[]> {
   // depcruise exits non-zero when it finds violations; its JSON report is on stdout either way.
-  const run = await promisify(execFile)(depcruise, ['controller', '--config', config, '--output-type', 'json'], { cwd, maxBuffer: 64 * 1024 * 1024 }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }))
+  const run = await promisify(execFile)(depcruise, ['controller', '--config', config, '--output-type', 'json'], {
+    cwd,
+    maxBuffer: 64 * 1024 * 1024,
+  }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }))
   return (JSON.parse(run.stdout) as { summary: { violations: Violation[] } }).summary.violations
 }
 
 t.test('controller/ has no upward or sideways import and no cycle', async (t) => {
   const violations = await cruise(root)
-  t.same(violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`), [])
+  t.same(
+    violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`),
+    [],
+  )
 })
 
 t.test('the rules catch an upward import, a sideways import and a cycle', async (t) => {

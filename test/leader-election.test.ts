@@ -23,8 +23,14 @@ interface LeaseJson {
 
 t.test('options: the renew deadline must be shorter than the lease duration', async (t) => {
   const kubeConfig = new KubeConfig()
-  kubeConfig.loadFromOptions({ clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' })
-  const make = (o: Partial<LeaderElectionOptions>) => () => new LeaderElector({ kubeConfig, namespace: 'default', name: 'x', identity: 'a', log: createLogger({ level: 'silent' }), ...o })
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  })
+  const make = (o: Partial<LeaderElectionOptions>) => () =>
+    new LeaderElector({ kubeConfig, namespace: 'default', name: 'x', identity: 'a', log: createLogger({ level: 'silent' }), ...o })
   t.throws(make({ leaseDurationMs: 10_000 }), {
     code: 'HW_USAGE',
     message: 'leader election needs retry period × 1.2 < renew deadline < lease duration; got 2000 ms, 10000 ms, 10000 ms',
@@ -49,8 +55,25 @@ if (cluster) {
   const ms = (micro: string | undefined) => Date.parse(micro ?? '')
   const elector = (t: TapTest, name: string, identity: string, kc = kubeConfig) => {
     const logs: Array<Record<string, any>> = []
-    const sink = new Writable({ write(chunk, _enc, cb) { logs.push(...String(chunk).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>)); cb() } })
-    const e = new LeaderElector({ kubeConfig: kc, namespace: 'default', name, identity, ...TIMING, log: createLogger({ level: 'debug', destination: sink }) })
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        logs.push(
+          ...String(chunk)
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Record<string, any>),
+        )
+        cb()
+      },
+    })
+    const e = new LeaderElector({
+      kubeConfig: kc,
+      namespace: 'default',
+      name,
+      identity,
+      ...TIMING,
+      log: createLogger({ level: 'debug', destination: sink }),
+    })
     t.teardown(() => e.stop())
     return { e, logs }
   }
@@ -65,12 +88,17 @@ if (cluster) {
     t.equal(first.spec.leaseTransitions, 0)
     t.match(first.spec.acquireTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'acquireTime is a MicroTime')
     t.match(first.spec.renewTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'renewTime is a MicroTime')
-    t.match(a.logs.find((l) => l.msg === 'became leader: acquired Lease default/release'), { level: 30, identity: 'replica-a', leaseTransitions: 0 })
+    t.match(
+      a.logs.find((l) => l.msg === 'became leader: acquired Lease default/release'),
+      { level: 30, identity: 'replica-a', leaseTransitions: 0 },
+    )
 
     const b = elector(t, 'release', 'replica-b')
     const bStarted = Date.now()
     let bLeads = false
-    const bAcquired = b.e.acquire().then(() => { bLeads = true })
+    const bAcquired = b.e.acquire().then(() => {
+      bLeads = true
+    })
     // A renews across more than a whole lease duration after B started trying: B must still wait.
     const renewed = await until('replica-a to renew past a lease duration', async () => {
       const l = await readLease('release')
@@ -87,7 +115,10 @@ if (cluster) {
     t.ok(a.logs.some((l) => l.msg === 'released Lease default/release'))
     await bAcquired
     const tookOver = Date.now()
-    t.ok(tookOver < ms(beforeStop.spec.renewTime) + TIMING.leaseDurationMs, `the standby took over before the released Lease would have expired (${tookOver - ms(beforeStop.spec.renewTime)} ms after the last renewal)`)
+    t.ok(
+      tookOver < ms(beforeStop.spec.renewTime) + TIMING.leaseDurationMs,
+      `the standby took over before the released Lease would have expired (${tookOver - ms(beforeStop.spec.renewTime)} ms after the last renewal)`,
+    )
     const after = await readLease('release')
     t.equal(after.spec.holderIdentity, 'replica-b')
     t.equal(after.spec.leaseTransitions, 1)
@@ -95,13 +126,34 @@ if (cluster) {
   })
 
   t.test('a leader killed with SIGKILL: the standby takes over once the Lease expired, not before', async (t) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'helpers', 'leader-child.ts'), cluster.kubeconfig, 'default', 'killed', 'replica-killed', ...Object.values(TIMING).map(String)], { stdio: ['pipe', 'pipe', 'pipe'] })
-    t.teardown(() => { child.kill('SIGKILL') })
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(import.meta.dirname, 'helpers', 'leader-child.ts'),
+        cluster.kubeconfig,
+        'default',
+        'killed',
+        'replica-killed',
+        ...Object.values(TIMING).map(String),
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    )
+    t.teardown(() => {
+      child.kill('SIGKILL')
+    })
     let out = ''
     let err = ''
-    child.stdout.on('data', (d) => { out += String(d) })
-    child.stderr.on('data', (d) => { err += String(d) })
-    t.teardown(() => { if (t.passing() === false) t.comment(`child replica's log:\n${err}`) })
+    child.stdout.on('data', (d) => {
+      out += String(d)
+    })
+    child.stderr.on('data', (d) => {
+      err += String(d)
+    })
+    t.teardown(() => {
+      if (t.passing() === false) t.comment(`child replica's log:\n${err}`)
+    })
     await until('the child replica to lead', () => out.includes('"leader":"replica-killed"'), 60_000)
     const held = await readLease('killed')
     t.equal(held.spec.holderIdentity, 'replica-killed')
@@ -138,11 +190,23 @@ if (cluster) {
     await a.e.acquire()
     const lost = new Promise<string>((r) => a.e.onLost(r))
     const renewTime = new Date().toISOString().replace(/Z$/, '000Z')
-    const patch = await kubectl(['patch', 'lease', 'overwritten', '-n', 'default', '--type=merge', '-p', JSON.stringify({ spec: { holderIdentity: 'intruder', renewTime } })])
+    const patch = await kubectl([
+      'patch',
+      'lease',
+      'overwritten',
+      '-n',
+      'default',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { holderIdentity: 'intruder', renewTime } }),
+    ])
     t.equal(patch.code, 0, patch.stderr)
     t.equal(await lost, 'the Lease is now held by intruder')
     t.notOk(a.e.isLeader)
-    t.match(a.logs.find((l) => l.msg === 'lost leadership of Lease default/overwritten: the Lease is now held by intruder'), { level: 30, identity: 'replica-a' })
+    t.match(
+      a.logs.find((l) => l.msg === 'lost leadership of Lease default/overwritten: the Lease is now held by intruder'),
+      { level: 30, identity: 'replica-a' },
+    )
     // A late onLost still hears about it; the lost leader does not write the Lease back.
     t.equal(await new Promise<string>((r) => a.e.onLost(r)), 'the Lease is now held by intruder')
     await new Promise((r) => setTimeout(r, TIMING.retryPeriodMs * 3))
@@ -164,7 +228,9 @@ if (cluster) {
     })
     const a = elector(t, 'rbac', 'replica-a', kc)
     let leads = false
-    const acquired = a.e.acquire().then(() => { leads = true })
+    const acquired = a.e.acquire().then(() => {
+      leads = true
+    })
     const denied = await until('the denial to be logged', () => a.logs.find((l) => l.level === 50))
     t.same(denied, {
       ...denied,

@@ -15,9 +15,18 @@ const secrets: Record<SigningScheme, string> = {
   github: "It's a Secret to Everybody",
   'standard-webhooks': 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
 }
-const wrong: Record<SigningScheme, string> = { wandb: 'wandb-secret-valuf', github: "It's a secret to everybody", 'standard-webhooks': 'whsec_NfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }
+const wrong: Record<SigningScheme, string> = {
+  wandb: 'wandb-secret-valuf',
+  github: "It's a secret to everybody",
+  'standard-webhooks': 'whsec_NfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+}
 
-function signed(scheme: SigningScheme, url: string, secret: string, options: { body?: string; timestamp?: number; token?: string } = {}): OutgoingRequest {
+function signed(
+  scheme: SigningScheme,
+  url: string,
+  secret: string,
+  options: { body?: string; timestamp?: number; token?: string } = {},
+): OutgoingRequest {
   const webhook: RequestWebhook = {
     url,
     secrets: [{ name: 'KEY', secretKeyRef: { name: 's', key: 'k' } }],
@@ -45,7 +54,10 @@ for (const scheme of ['wandb', 'github', 'standard-webhooks'] as const) {
     const listener = await startListen(t, ['--secret', secrets[scheme], '--scheme', scheme])
     const good = signed(scheme, `${listener.url}/hooks/${scheme}?x=1`, secrets[scheme], { token: 'tok_very_secret' })
     t.same(await send(good), { status: 200, body: { received: true, id: `d-${scheme}`, verified: true } })
-    t.same(await send(signed(scheme, `${listener.url}/hooks/${scheme}`, wrong[scheme])), { status: 200, body: { received: true, id: `d-${scheme}`, verified: false } })
+    t.same(await send(signed(scheme, `${listener.url}/hooks/${scheme}`, wrong[scheme])), {
+      status: 200,
+      body: { received: true, id: `d-${scheme}`, verified: false },
+    })
     const [ok, bad] = await listener.waitFor(2)
     t.match(ok, {
       method: 'POST',
@@ -53,7 +65,13 @@ for (const scheme of ['wandb', 'github', 'standard-webhooks'] as const) {
       body: hostile,
       bytes: Buffer.byteLength(hostile),
       signature: { scheme, verified: true },
-      headers: { 'webhook-id': `d-${scheme}`, 'content-type': 'application/json', 'user-agent': 'hookwise/0.1.0', 'x-team': 'ml', authorization: 'Bearer ****' },
+      headers: {
+        'webhook-id': `d-${scheme}`,
+        'content-type': 'application/json',
+        'user-agent': 'hookwise/0.1.0',
+        'x-team': 'ml',
+        authorization: 'Bearer ****',
+      },
     })
     t.notOk(ok!.signature!.reason)
     t.match(bad, { signature: { scheme, verified: false, reason: /does not match/ } })
@@ -61,11 +79,13 @@ for (const scheme of ['wandb', 'github', 'standard-webhooks'] as const) {
   })
 }
 
-t.test('a request without the expected signature header, or with another scheme\'s, does not verify', async (t) => {
+t.test("a request without the expected signature header, or with another scheme's, does not verify", async (t) => {
   const listener = await startListen(t, ['--secret', secrets.wandb])
   await send(signed('github', `${listener.url}/`, secrets.wandb))
   const [r] = await listener.waitFor(1)
-  t.match(r, { signature: { scheme: 'wandb', verified: false, reason: 'no x-wandb-signature header: the sender did not sign with the wandb scheme' } })
+  t.match(r, {
+    signature: { scheme: 'wandb', verified: false, reason: 'no x-wandb-signature header: the sender did not sign with the wandb scheme' },
+  })
 })
 
 t.test('standard-webhooks: plain (non-whsec_) secrets, stale timestamps, undecodable secrets', async (t) => {
@@ -103,12 +123,22 @@ t.test('without --secret: signatures not checked; --status answers; empty bodies
 
 t.test('text output, and a clean stop on SIGINT and SIGTERM', async (t) => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'controller/cli/main.ts', 'listen', '--port', '0', '--secret', secrets.github, '--scheme', 'github'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'controller/cli/main.ts', 'listen', '--port', '0', '--secret', secrets.github, '--scheme', 'github'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    })
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c })
-    child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c })
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c
+    })
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c
+    })
     while (!/listening on/.test(stderr)) {
       if (child.exitCode !== null) throw new Error(stderr)
       await new Promise((r) => setTimeout(r, 50))
@@ -124,26 +154,38 @@ t.test('text output, and a clean stop on SIGINT and SIGTERM', async (t) => {
     t.match(stderr, /\nstopped\n$/)
     const [first, second] = stdout.split('\n\n')
     t.match(first, /^\d{4}-\d\d-\d\dT[\d:.]+Z POST \/gh\n/)
-    t.match(first, [
-      '  webhook-id: d-github',
-      '  content-type: application/json',
-      '  user-agent: hookwise/0.1.0',
-      '  authorization: Bearer ****',
-      '  x-hub-signature-256: sha256=',
-    ].join('\n'))
+    t.match(
+      first,
+      [
+        '  webhook-id: d-github',
+        '  content-type: application/json',
+        '  user-agent: hookwise/0.1.0',
+        '  authorization: Bearer ****',
+        '  x-hub-signature-256: sha256=',
+      ].join('\n'),
+    )
     t.match(first, /\n {2}signature: verified \(github, x-hub-signature-256\)\n {2}body: 7 bytes\n\{"a":1\}$/)
-    t.match(second, /\n {2}signature: NOT verified \(github\): x-hub-signature-256 does not match the body and this secret: .*\n {2}body: 8 bytes\n\{"a":2\}$/)
+    t.match(
+      second,
+      /\n {2}signature: NOT verified \(github\): x-hub-signature-256 does not match the body and this secret: .*\n {2}body: 8 bytes\n\{"a":2\}$/,
+    )
     t.notMatch(stdout, /tok_x/)
   }
 })
 
 t.test('usage errors exit 2; a port in use exits 1 and says what to do', async (t) => {
   const run = async (args: string[]): Promise<{ code: number | null; stderr: string }> => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'controller/cli/main.ts', 'listen', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
-    t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+    const child = spawn(process.execPath, ['--import', 'tsx', 'controller/cli/main.ts', 'listen', ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    })
     let stderr = ''
-    child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c })
-    const [code] = await once(child, 'exit') as [number | null]
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c
+    })
+    const [code] = (await once(child, 'exit')) as [number | null]
     return { code, stderr }
   }
   t.match(await run(['--port', '0', '--scheme', 'github']), { code: 2, stderr: /--scheme needs --secret/ })
@@ -153,7 +195,12 @@ t.test('usage errors exit 2; a port in use exits 1 and says what to do', async (
 
   const busy = createServer()
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { busy.close() })
+  t.teardown(() => {
+    busy.close()
+  })
   const port = (busy.address() as { port: number }).port
-  t.match(await run(['--port', String(port)]), { code: 1, stderr: new RegExp(`^error HW_LISTEN_FAILED: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*\\n  hint: choose another --port`) })
+  t.match(await run(['--port', String(port)]), {
+    code: 1,
+    stderr: new RegExp(`^error HW_LISTEN_FAILED: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*\\n  hint: choose another --port`),
+  })
 })

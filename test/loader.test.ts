@@ -14,21 +14,52 @@ t.test('truncated YAML gives a syntax error with its position; earlier documents
   const parsed = parseManifest(text, 'f.yaml')
   t.equal(parsed.objects.length, 2)
   const endOfInput = example.split('\n').length + 4 // the unclosed { is reported where the input ends
-  t.match(parsed.diagnostics, [{ code: 'HW_YAML_SYNTAX', file: 'f.yaml', line: endOfInput, message: /^Flow map in block collection must be sufficiently indented/ }])
+  t.match(parsed.diagnostics, [
+    { code: 'HW_YAML_SYNTAX', file: 'f.yaml', line: endOfInput, message: /^Flow map in block collection must be sufficiently indented/ },
+  ])
 })
 
 t.test('a document that is not a mapping, and one without apiVersion/kind', async (t) => {
   const parsed = parseManifest('- a\n- b\n---\nfoo: bar\n', 'f.yaml')
-  t.same(parsed.diagnostics, [{ code: 'HW_NOT_AN_OBJECT', severity: 'error', file: 'f.yaml', line: 1, column: 1, message: 'document 1 is not a mapping', hint: 'each YAML document must be one object with apiVersion, kind, metadata and spec' }])
+  t.same(parsed.diagnostics, [
+    {
+      code: 'HW_NOT_AN_OBJECT',
+      severity: 'error',
+      file: 'f.yaml',
+      line: 1,
+      column: 1,
+      message: 'document 1 is not a mapping',
+      hint: 'each YAML document must be one object with apiVersion, kind, metadata and spec',
+    },
+  ])
   const state = validateObjects(parsed.objects)
-  t.same(state.diagnostics, [{ file: 'f.yaml', line: 4, column: 1, path: 'apiVersion', code: 'HW_NOT_AN_OBJECT', severity: 'error', message: 'the document has no apiVersion and kind', hint: 'start it with apiVersion: hookwise.dev/v1alpha1 and kind: Webhook or Automation' }])
+  t.same(state.diagnostics, [
+    {
+      file: 'f.yaml',
+      line: 4,
+      column: 1,
+      path: 'apiVersion',
+      code: 'HW_NOT_AN_OBJECT',
+      severity: 'error',
+      message: 'the document has no apiVersion and kind',
+      hint: 'start it with apiVersion: hookwise.dev/v1alpha1 and kind: Webhook or Automation',
+    },
+  ])
 })
 
 t.test('other kinds are ignored with a warning; unknown hookwise kinds are errors', async (t) => {
-  const parsed = parseManifest('apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n---\napiVersion: hookwise.dev/v1beta9\nkind: Webhook\n', 'f.yaml')
+  const parsed = parseManifest(
+    'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n---\napiVersion: hookwise.dev/v1beta9\nkind: Webhook\n',
+    'f.yaml',
+  )
   const state = validateObjects(parsed.objects)
   t.match(state.diagnostics, [
-    { severity: 'warning', code: 'HW_UNKNOWN_KIND', line: 2, message: 'ignoring Deployment (apps/v1): hookwise loads Webhook, Automation and v1 Secret objects' },
+    {
+      severity: 'warning',
+      code: 'HW_UNKNOWN_KIND',
+      line: 2,
+      message: 'ignoring Deployment (apps/v1): hookwise loads Webhook, Automation and v1 Secret objects',
+    },
     { severity: 'error', code: 'HW_UNKNOWN_KIND', line: 6, message: 'Webhook in hookwise.dev/v1beta9 is not a kind hookwise knows' },
   ])
 })
@@ -40,10 +71,22 @@ t.test('duplicate keys are syntax errors', async (t) => {
 
 t.test('a billion-laughs document is refused', async (t) => {
   const lol = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-  for (let i = 1; i < 9; i++) lol.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`)
+  for (let i = 1; i < 9; i++)
+    lol.push(
+      `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+        .fill(`*${String.fromCharCode(96 + i)}`)
+        .join(',')}]`,
+    )
   const parsed = parseManifest(lol.join('\n'), 'lol.yaml')
   t.same(parsed.objects, [])
-  t.match(parsed.diagnostics, [{ code: 'HW_YAML_LIMIT', line: 1, message: 'document 1 cannot be expanded: Excessive alias count indicates a resource exhaustion attack', hint: 'use fewer YAML aliases (at most 100 expansions per document)' }])
+  t.match(parsed.diagnostics, [
+    {
+      code: 'HW_YAML_LIMIT',
+      line: 1,
+      message: 'document 1 cannot be expanded: Excessive alias count indicates a resource exhaustion attack',
+      hint: 'use fewer YAML aliases (at most 100 expansions per document)',
+    },
+  ])
 })
 
 t.test('deep nesting ends in diagnostics, not a crash', async (t) => {
@@ -56,17 +99,34 @@ t.test('deep nesting ends in diagnostics, not a crash', async (t) => {
 
 t.test('a 10 MB string: the file is refused as too large; a 1 MB field fails the schema with a short message', async (t) => {
   const dir = t.testdir({})
-  writeFileSync(join(dir, 'big.yaml'), example.replace('name: github-deploy', `name: github-deploy\n  annotations: {x: "${'x'.repeat(10 * 1024 * 1024)}"}`))
-  writeFileSync(join(dir, 'field.yaml'), example.replace('url: https://api.github.com/repos/acme/deploy/dispatches', `url: https://example.com/${'y'.repeat(1024 * 1024)}`))
+  writeFileSync(
+    join(dir, 'big.yaml'),
+    example.replace('name: github-deploy', `name: github-deploy\n  annotations: {x: "${'x'.repeat(10 * 1024 * 1024)}"}`),
+  )
+  writeFileSync(
+    join(dir, 'field.yaml'),
+    example.replace('url: https://api.github.com/repos/acme/deploy/dispatches', `url: https://example.com/${'y'.repeat(1024 * 1024)}`),
+  )
   const state = await loadDesiredState({ manifests: [dir] })
-  t.match(state.diagnostics[0], { code: 'HW_FILE_TOO_LARGE', file: join(dir, 'big.yaml'), message: 'file is 10.0 MiB, more than the 4 MiB hookwise reads' })
+  t.match(state.diagnostics[0], {
+    code: 'HW_FILE_TOO_LARGE',
+    file: join(dir, 'big.yaml'),
+    message: 'file is 10.0 MiB, more than the 4 MiB hookwise reads',
+  })
   const field = state.diagnostics.find((d) => d.path === 'spec.url')
   t.match(field, { code: 'HW_SCHEMA', line: 9, message: 'must NOT have more than 2048 characters' })
-  t.ok(state.diagnostics.every((d) => d.message.length < 500), 'messages stay short')
+  t.ok(
+    state.diagnostics.every((d) => d.message.length < 500),
+    'messages stay short',
+  )
 })
 
 t.test('a missing path is a clear error', async (t) => {
-  await t.rejects(loadDesiredState({ manifests: ['/nonexistent/hookwise'] }), { code: 'HW_PATH_NOT_FOUND', message: '/nonexistent/hookwise does not exist or cannot be read', hint: 'check the path; it is relative to the current folder' })
+  await t.rejects(loadDesiredState({ manifests: ['/nonexistent/hookwise'] }), {
+    code: 'HW_PATH_NOT_FOUND',
+    message: '/nonexistent/hookwise does not exist or cannot be read',
+    hint: 'check the path; it is relative to the current folder',
+  })
 })
 
 t.test('only .yaml/.yml files are read, hidden files and folders are skipped, order is stable', async (t) => {
@@ -81,7 +141,10 @@ t.test('only .yaml/.yml files are read, hidden files and folders are skipped, or
   const state = await loadDesiredState({ manifests: [dir] })
   t.same(state.diagnostics, [])
   t.same(state.files, [join(dir, 'a.yml'), join(dir, 'b.yaml'), join(dir, 'sub', 'c.yaml')])
-  t.same(state.automations.map((a) => a.key), ['default/a-auto', 'default/c-auto', 'default/deploy-production'])
+  t.same(
+    state.automations.map((a) => a.key),
+    ['default/a-auto', 'default/c-auto', 'default/deploy-production'],
+  )
 })
 
 // Deterministic pseudo-random mutations of a valid manifest: each must give objects or diagnostics, never throw.
@@ -91,7 +154,36 @@ t.test('fuzz: 3,000 mutated manifests never crash the loader or validator', asyn
     seed = (seed * 1103515245 + 12345) & 0x7fffffff
     return seed % n
   }
-  const pieces = ['', ' ', '\n', ':', '- ', '[', ']', '{', '}', '"', "'", '&a', '*a', '!!str', '${', '}', '\t', '---\n', '#', 'null', '0x1F', '1e999', '\u0000', '\ud800', '~', '? ', '|', '>']
+  const pieces = [
+    '',
+    ' ',
+    '\n',
+    ':',
+    '- ',
+    '[',
+    ']',
+    '{',
+    '}',
+    '"',
+    "'",
+    '&a',
+    '*a',
+    '!!str',
+    '${',
+    '}',
+    '\t',
+    '---\n',
+    '#',
+    'null',
+    '0x1F',
+    '1e999',
+    '\u0000',
+    '\ud800',
+    '~',
+    '? ',
+    '|',
+    '>',
+  ]
   let diagnostics = 0
   for (let i = 0; i < 3000; i++) {
     let text = example

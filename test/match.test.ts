@@ -5,7 +5,8 @@ import { validateObjects } from '../controller/reconcile/validate.js'
 import { AutomationIndex } from '../controller/match/automation-index.js'
 import type { ArtifactEvent } from '../controller/api/types.generated.js'
 
-const webhook = (ns = 'default'): string => `apiVersion: hookwise.dev/v1alpha1\nkind: Webhook\nmetadata: {name: hook, namespace: ${ns}}\nspec: {url: "https://example.com/"}\n`
+const webhook = (ns = 'default'): string =>
+  `apiVersion: hookwise.dev/v1alpha1\nkind: Webhook\nmetadata: {name: hook, namespace: ${ns}}\nspec: {url: "https://example.com/"}\n`
 
 function automation(name: string, scope: string, event: string, extra = '', ns = 'default'): string {
   return `---\napiVersion: hookwise.dev/v1alpha1\nkind: Automation\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n${extra}  scope: ${scope}\n  event: ${event}\n  action: {webhook: hook, payload: {x: "\${event_type}"}}\n`
@@ -19,32 +20,58 @@ function index(text: string, namespaceEntities?: Map<string, Set<string>>): Auto
 }
 
 const base: ArtifactEvent = {
-  type: 'ADD_ARTIFACT_ALIAS', entity: 'acme', project: 'wandb-registry-model', registry: 'model', collection: 'churn-classifier', alias: 'production',
-  artifact: { id: 'X', name: 'churn-classifier', version: 'v7', metadata: { accuracy: 0.93, framework: 'xgboost', epochs: '12', flag: true } },
+  type: 'ADD_ARTIFACT_ALIAS',
+  entity: 'acme',
+  project: 'wandb-registry-model',
+  registry: 'model',
+  collection: 'churn-classifier',
+  alias: 'production',
+  artifact: {
+    id: 'X',
+    name: 'churn-classifier',
+    version: 'v7',
+    metadata: { accuracy: 0.93, framework: 'xgboost', epochs: '12', flag: true },
+  },
 }
 const names = (idx: AutomationIndex, e: Partial<ArtifactEvent>): string[] => idx.match({ ...base, ...e } as ArtifactEvent).map((a) => a.key)
 
 t.test('scopes: Registry, Collection and Project', async (t) => {
-  const idx = index(webhook() +
-    automation('reg', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}') +
-    automation('coll', '{type: Collection, registry: model, collection: churn-classifier}', '{type: LINK_ARTIFACT}') +
-    automation('other-coll', '{type: Collection, registry: model, collection: fraud}', '{type: LINK_ARTIFACT}') +
-    automation('other-reg', '{type: Registry, registry: dataset}', '{type: LINK_ARTIFACT}') +
-    automation('proj', '{type: Project, entity: acme, project: wandb-registry-model}', '{type: LINK_ARTIFACT}') +
-    automation('proj-regex', '{type: Project, entity: acme, project: wandb-registry-model, collectionRegex: "^churn-"}', '{type: LINK_ARTIFACT}') +
-    automation('proj-regex-no', '{type: Project, entity: acme, project: wandb-registry-model, collectionRegex: "^fraud-"}', '{type: LINK_ARTIFACT}'))
+  const idx = index(
+    webhook() +
+      automation('reg', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}') +
+      automation('coll', '{type: Collection, registry: model, collection: churn-classifier}', '{type: LINK_ARTIFACT}') +
+      automation('other-coll', '{type: Collection, registry: model, collection: fraud}', '{type: LINK_ARTIFACT}') +
+      automation('other-reg', '{type: Registry, registry: dataset}', '{type: LINK_ARTIFACT}') +
+      automation('proj', '{type: Project, entity: acme, project: wandb-registry-model}', '{type: LINK_ARTIFACT}') +
+      automation(
+        'proj-regex',
+        '{type: Project, entity: acme, project: wandb-registry-model, collectionRegex: "^churn-"}',
+        '{type: LINK_ARTIFACT}',
+      ) +
+      automation(
+        'proj-regex-no',
+        '{type: Project, entity: acme, project: wandb-registry-model, collectionRegex: "^fraud-"}',
+        '{type: LINK_ARTIFACT}',
+      ),
+  )
   t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined }), ['default/coll', 'default/proj', 'default/proj-regex', 'default/reg'])
-  t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined, registry: undefined }), ['default/proj', 'default/proj-regex'], 'no registry: only project scopes')
+  t.same(
+    names(idx, { type: 'LINK_ARTIFACT', alias: undefined, registry: undefined }),
+    ['default/proj', 'default/proj-regex'],
+    'no registry: only project scopes',
+  )
   t.same(names(idx, { type: 'UNLINK_ARTIFACT', alias: undefined }), [], 'another event type matches nothing')
   t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined, entity: 'other' }), ['default/coll', 'default/reg'])
 })
 
 t.test('alias and tag regexes', async (t) => {
-  const idx = index(webhook() +
-    automation('prod', '{type: Registry, registry: model}', '{type: ADD_ARTIFACT_ALIAS, aliasRegex: "^production$"}') +
-    automation('any-alias', '{type: Registry, registry: model}', '{type: ADD_ARTIFACT_ALIAS, aliasRegex: "."}') +
-    automation('tag', '{type: Registry, registry: model}', '{type: ADD_ARTIFACT_TAG, tagRegex: "^cand"}') +
-    automation('any-tag', '{type: Registry, registry: model}', '{type: REMOVE_ARTIFACT_TAG}'))
+  const idx = index(
+    webhook() +
+      automation('prod', '{type: Registry, registry: model}', '{type: ADD_ARTIFACT_ALIAS, aliasRegex: "^production$"}') +
+      automation('any-alias', '{type: Registry, registry: model}', '{type: ADD_ARTIFACT_ALIAS, aliasRegex: "."}') +
+      automation('tag', '{type: Registry, registry: model}', '{type: ADD_ARTIFACT_TAG, tagRegex: "^cand"}') +
+      automation('any-tag', '{type: Registry, registry: model}', '{type: REMOVE_ARTIFACT_TAG}'),
+  )
   t.same(names(idx, {}), ['default/any-alias', 'default/prod'])
   t.same(names(idx, { alias: 'production-old' }), ['default/any-alias'])
   t.same(names(idx, { type: 'ADD_ARTIFACT_TAG', alias: undefined, tag: 'candidate' }), ['default/tag'])
@@ -72,35 +99,63 @@ t.test('metadata conditions', async (t) => {
     ['missing', 'op: gt, value: "0"', false],
   ]
   for (const [key, cond, expected] of cases) {
-    const idx = index(webhook() + automation('m', '{type: Registry, registry: model}', `{type: ADD_ARTIFACT_ALIAS, aliasRegex: ".", metadata: [{key: ${key}, ${cond}}]}`))
+    const idx = index(
+      webhook() +
+        automation(
+          'm',
+          '{type: Registry, registry: model}',
+          `{type: ADD_ARTIFACT_ALIAS, aliasRegex: ".", metadata: [{key: ${key}, ${cond}}]}`,
+        ),
+    )
     t.equal(names(idx, {}).length === 1, expected, `${key} ${cond}`)
   }
 })
 
 t.test('disabled automations never match; enabled is the default', async (t) => {
-  const idx = index(webhook() +
-    automation('off', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}', '  enabled: false\n') +
-    automation('on', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}'))
+  const idx = index(
+    webhook() +
+      automation('off', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}', '  enabled: false\n') +
+      automation('on', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}'),
+  )
   t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined }), ['default/on'])
   t.equal(idx.size, 1)
 })
 
 t.test('namespaces: every namespace matches any event (single team), ordered by namespace/name', async (t) => {
-  const idx = index(webhook('b') + '---\n' + webhook('a') +
-    automation('z', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}', '', 'b') +
-    automation('y', '{type: Project, entity: acme, project: wandb-registry-model}', '{type: LINK_ARTIFACT}', '', 'a') +
-    automation('x', '{type: Collection, registry: model, collection: churn-classifier}', '{type: LINK_ARTIFACT}', '', 'b'))
+  const idx = index(
+    webhook('b') +
+      '---\n' +
+      webhook('a') +
+      automation('z', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}', '', 'b') +
+      automation('y', '{type: Project, entity: acme, project: wandb-registry-model}', '{type: LINK_ARTIFACT}', '', 'a') +
+      automation('x', '{type: Collection, registry: model, collection: churn-classifier}', '{type: LINK_ARTIFACT}', '', 'b'),
+  )
   t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined }), ['a/y', 'b/x', 'b/z'])
 })
 
 t.test('tenancy by namespace: a namespace only matches events of its entities', async (t) => {
-  const text = webhook('team-a') + '---\n' + webhook('team-b') + '---\n' + webhook('team-c') +
+  const text =
+    webhook('team-a') +
+    '---\n' +
+    webhook('team-b') +
+    '---\n' +
+    webhook('team-c') +
     automation('x', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}', '', 'team-a') +
     automation('y', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}', '', 'team-b') +
     automation('z', '{type: Registry, registry: model}', '{type: LINK_ARTIFACT}', '', 'team-c')
-  const idx = index(text, new Map([['team-a', new Set(['acme'])], ['team-b', new Set(['globex', 'acme'])]]))
+  const idx = index(
+    text,
+    new Map([
+      ['team-a', new Set(['acme'])],
+      ['team-b', new Set(['globex', 'acme'])],
+    ]),
+  )
   t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined }), ['team-a/x', 'team-b/y'], 'team-c has no entities: it receives nothing')
   t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined, entity: 'globex' }), ['team-b/y'])
   t.same(names(idx, { type: 'LINK_ARTIFACT', alias: undefined, entity: 'initech' }), [])
-  t.same(names(index(text), { type: 'LINK_ARTIFACT', alias: undefined, entity: 'initech' }), ['team-a/x', 'team-b/y', 'team-c/z'], 'without tenancy every namespace matches')
+  t.same(
+    names(index(text), { type: 'LINK_ARTIFACT', alias: undefined, entity: 'initech' }),
+    ['team-a/x', 'team-b/y', 'team-c/z'],
+    'without tenancy every namespace matches',
+  )
 })

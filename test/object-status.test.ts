@@ -40,7 +40,16 @@ t.test('a valid automation and webhook: Ready=True/Valid, Healthy Unknown until 
   const i = inputs(webhook() + automation() + secret)
   t.same(automationStatus('ml/deploy', 3, undefined, i), {
     observedGeneration: 3,
-    conditions: [{ type: 'Ready', status: 'True', reason: 'Valid', message: 'fires on LINK_ARTIFACT and delivers to Webhook hook', lastTransitionTime: '2026-11-28T10:00:00Z', observedGeneration: 3 }],
+    conditions: [
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'Valid',
+        message: 'fires on LINK_ARTIFACT and delivers to Webhook hook',
+        lastTransitionTime: '2026-11-28T10:00:00Z',
+        observedGeneration: 3,
+      },
+    ],
     counters: { triggered: 0, succeeded: 0, failed: 0 },
   })
   const w = webhookStatus('ml/hook', 1, undefined, i)
@@ -50,18 +59,57 @@ t.test('a valid automation and webhook: Ready=True/Valid, Healthy Unknown until 
 })
 
 t.test('automation reasons: WebhookNotFound, TemplateError, WebhookNotReady, Disabled, InvalidSpec', async (t) => {
-  t.match(ready(automationStatus('ml/deploy', 1, undefined, inputs(automation() + secret))), { status: 'False', reason: 'WebhookNotFound', message: /^spec\.action\.webhook: / })
-  t.match(ready(automationStatus('ml/deploy', 1, undefined, inputs(webhook() + automation('', 'webhook: hook, payload: {v: "${nope}"}') + secret))), { status: 'False', reason: 'TemplateError', message: /\$\{nope\} is not a known variable/ })
-  t.match(ready(automationStatus('ml/deploy', 1, undefined, inputs(webhook() + automation()))), { status: 'False', reason: 'WebhookNotReady', message: /^Webhook ml\/hook is not ready \(SecretNotFound\): webhook ml\/hook needs ACCESS_TOKEN: Secret ml\/creds not found/ })
-  t.match(ready(automationStatus('ml/deploy', 1, undefined, inputs(webhook() + automation('  enabled: false\n') + secret))), { status: 'False', reason: 'Disabled', message: 'spec.enabled is false: the automation does not fire (set it to true to resume)' })
-  t.match(ready(automationStatus('ml/deploy', 1, undefined, inputs(webhook() + automation().replace('type: Registry, registry: model', 'type: Registry, collection: x') + secret))), { status: 'False', reason: 'InvalidSpec' })
+  t.match(ready(automationStatus('ml/deploy', 1, undefined, inputs(automation() + secret))), {
+    status: 'False',
+    reason: 'WebhookNotFound',
+    message: /^spec\.action\.webhook: /,
+  })
+  t.match(
+    ready(
+      automationStatus('ml/deploy', 1, undefined, inputs(webhook() + automation('', 'webhook: hook, payload: {v: "${nope}"}') + secret)),
+    ),
+    { status: 'False', reason: 'TemplateError', message: /\$\{nope\} is not a known variable/ },
+  )
+  t.match(ready(automationStatus('ml/deploy', 1, undefined, inputs(webhook() + automation()))), {
+    status: 'False',
+    reason: 'WebhookNotReady',
+    message: /^Webhook ml\/hook is not ready \(SecretNotFound\): webhook ml\/hook needs ACCESS_TOKEN: Secret ml\/creds not found/,
+  })
+  t.match(ready(automationStatus('ml/deploy', 1, undefined, inputs(webhook() + automation('  enabled: false\n') + secret))), {
+    status: 'False',
+    reason: 'Disabled',
+    message: 'spec.enabled is false: the automation does not fire (set it to true to resume)',
+  })
+  t.match(
+    ready(
+      automationStatus(
+        'ml/deploy',
+        1,
+        undefined,
+        inputs(webhook() + automation().replace('type: Registry, registry: model', 'type: Registry, collection: x') + secret),
+      ),
+    ),
+    { status: 'False', reason: 'InvalidSpec' },
+  )
 })
 
 t.test('webhook reasons: InvalidURL, EgressDenied (static and after a refused connect), SecretNotFound', async (t) => {
-  t.match(ready(webhookStatus('ml/hook', 1, undefined, inputs(webhook('https://user:pw@hooks.example.com/') + secret))), { status: 'False', reason: 'InvalidURL' })
-  t.match(ready(webhookStatus('ml/hook', 1, undefined, inputs(webhook('http://hooks.example.com/') + secret))), { status: 'False', reason: 'EgressDenied', message: 'the egress policy refuses http://hooks.example.com/: http://hooks.example.com uses http; only https is sent (use https, or run with --allow-insecure-http)' })
+  t.match(ready(webhookStatus('ml/hook', 1, undefined, inputs(webhook('https://user:pw@hooks.example.com/') + secret))), {
+    status: 'False',
+    reason: 'InvalidURL',
+  })
+  t.match(ready(webhookStatus('ml/hook', 1, undefined, inputs(webhook('http://hooks.example.com/') + secret))), {
+    status: 'False',
+    reason: 'EgressDenied',
+    message:
+      'the egress policy refuses http://hooks.example.com/: http://hooks.example.com uses http; only https is sent (use https, or run with --allow-insecure-http)',
+  })
   const refused: WebhookFacts = { consecutiveFailures: 1, egressDenied: 'hooks.example.com resolved to 10.0.0.7, a private address' }
-  t.match(ready(webhookStatus('ml/hook', 1, undefined, inputs(webhook() + secret, { webhookFacts: () => refused }))), { status: 'False', reason: 'EgressDenied', message: /resolved to 10\.0\.0\.7/ })
+  t.match(ready(webhookStatus('ml/hook', 1, undefined, inputs(webhook() + secret, { webhookFacts: () => refused }))), {
+    status: 'False',
+    reason: 'EgressDenied',
+    message: /resolved to 10\.0\.0\.7/,
+  })
   const missing = webhookStatus('ml/hook', 1, undefined, inputs(webhook()))
   t.match(ready(missing), { status: 'False', reason: 'SecretNotFound' })
   t.equal(healthy(missing)?.reason, 'NoDeliveries', 'Healthy is reported for a webhook whose spec is valid')
@@ -71,11 +119,25 @@ t.test('Healthy: Succeeding, DeliveryFailing, CircuitOpen, Gone', async (t) => {
   const text = webhook() + secret
   const last = { id: 'msg_1', time: '2026-11-28T09:59:00Z', outcome: 'Retrying' as const, statusCode: 503, attempts: 2 }
   const failing: WebhookFacts = { consecutiveFailures: 3, lastDelivery: last }
-  t.match(healthy(webhookStatus('ml/hook', 1, undefined, inputs(text, { webhookFacts: () => failing }))), { status: 'False', reason: 'DeliveryFailing', message: '3 failed attempts in a row; last attempt HTTP 503' })
-  const timedOut: WebhookFacts = { consecutiveFailures: 1, lastDelivery: { ...last, statusCode: undefined as never }, lastError: 'TIMEOUT: no response in 15 s' }
+  t.match(healthy(webhookStatus('ml/hook', 1, undefined, inputs(text, { webhookFacts: () => failing }))), {
+    status: 'False',
+    reason: 'DeliveryFailing',
+    message: '3 failed attempts in a row; last attempt HTTP 503',
+  })
+  const timedOut: WebhookFacts = {
+    consecutiveFailures: 1,
+    lastDelivery: { ...last, statusCode: undefined as never },
+    lastError: 'TIMEOUT: no response in 15 s',
+  }
   delete (timedOut.lastDelivery as { statusCode?: number }).statusCode
-  t.match(healthy(webhookStatus('ml/hook', 1, undefined, inputs(text, { webhookFacts: () => timedOut }))), { message: '1 failed attempt in a row; last attempt got no response (TIMEOUT: no response in 15 s)' })
-  t.match(healthy(webhookStatus('ml/hook', 1, undefined, inputs(text, { webhookFacts: () => failing, circuitOpen: () => true }))), { status: 'False', reason: 'CircuitOpen', message: /deliveries to https:\/\/hooks\.example\.com wait \(nothing is dropped\)/ })
+  t.match(healthy(webhookStatus('ml/hook', 1, undefined, inputs(text, { webhookFacts: () => timedOut }))), {
+    message: '1 failed attempt in a row; last attempt got no response (TIMEOUT: no response in 15 s)',
+  })
+  t.match(healthy(webhookStatus('ml/hook', 1, undefined, inputs(text, { webhookFacts: () => failing, circuitOpen: () => true }))), {
+    status: 'False',
+    reason: 'CircuitOpen',
+    message: /deliveries to https:\/\/hooks\.example\.com wait \(nothing is dropped\)/,
+  })
   t.match(healthy(webhookStatus('ml/hook', 1, undefined, inputs(text, { gone: () => true }))), { status: 'False', reason: 'Gone' })
   const ok: WebhookFacts = { consecutiveFailures: 0, lastDelivery: { ...last, outcome: 'Succeeded', statusCode: 200 } }
   const s = webhookStatus('ml/hook', 1, undefined, inputs(text, { webhookFacts: () => ok }))
@@ -86,13 +148,32 @@ t.test('Healthy: Succeeding, DeliveryFailing, CircuitOpen, Gone', async (t) => {
 t.test('lastTransitionTime changes only with the condition status; facts fall back to the previous status', async (t) => {
   const before = setCondition(undefined, { type: 'Ready', status: 'False', reason: 'SecretNotFound', message: 'a' }, 1, NOW - 60_000)
   t.equal(before.lastTransitionTime, '2026-11-28T09:59:00Z')
-  t.equal(setCondition([before], { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: 'b' }, 2, NOW).lastTransitionTime, '2026-11-28T09:59:00Z', 'same status, new reason: time kept')
-  t.equal(setCondition([before], { type: 'Ready', status: 'True', reason: 'Valid', message: 'c' }, 2, NOW).lastTransitionTime, '2026-11-28T10:00:00Z')
-  t.equal(setCondition(undefined, { type: 'Ready', status: 'False', reason: 'X', message: 'x'.repeat(5000) }, 1, NOW).message.length, 4000, 'long messages are cut')
+  t.equal(
+    setCondition([before], { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: 'b' }, 2, NOW).lastTransitionTime,
+    '2026-11-28T09:59:00Z',
+    'same status, new reason: time kept',
+  )
+  t.equal(
+    setCondition([before], { type: 'Ready', status: 'True', reason: 'Valid', message: 'c' }, 2, NOW).lastTransitionTime,
+    '2026-11-28T10:00:00Z',
+  )
+  t.equal(
+    setCondition(undefined, { type: 'Ready', status: 'False', reason: 'X', message: 'x'.repeat(5000) }, 1, NOW).message.length,
+    4000,
+    'long messages are cut',
+  )
 
-  const previous = { lastTriggered: '2026-11-27T00:00:00Z', lastDelivery: { id: 'msg_0', time: '2026-11-27T00:00:01Z', outcome: 'Succeeded' as const }, counters: { triggered: 7, succeeded: 6, failed: 1 } }
+  const previous = {
+    lastTriggered: '2026-11-27T00:00:00Z',
+    lastDelivery: { id: 'msg_0', time: '2026-11-27T00:00:01Z', outcome: 'Succeeded' as const },
+    counters: { triggered: 7, succeeded: 6, failed: 1 },
+  }
   const i = inputs(webhook() + automation() + secret)
   t.match(automationStatus('ml/deploy', 1, previous, i), previous, 'no facts yet (after a restart): the status keeps what it had')
   const facts: AutomationFacts = { lastTriggered: '2026-11-28T09:00:00Z', counters: { triggered: 8, succeeded: 6, failed: 1 } }
-  t.match(automationStatus('ml/deploy', 1, previous, { ...i, automationFacts: () => facts }), { lastTriggered: '2026-11-28T09:00:00Z', lastDelivery: previous.lastDelivery, counters: facts.counters })
+  t.match(automationStatus('ml/deploy', 1, previous, { ...i, automationFacts: () => facts }), {
+    lastTriggered: '2026-11-28T09:00:00Z',
+    lastDelivery: previous.lastDelivery,
+    counters: facts.counters,
+  })
 })

@@ -56,25 +56,53 @@ stringData:
 data:
   signing-key: ${Buffer.from('sk_TOPSECRET_SIGNING').toString('base64')}
 `
-const SECRET_VALUES = ['ghp_TOPSECRET_ONE', 'ghp_TOPSECRET_TWO', 'sk_TOPSECRET_SIGNING', Buffer.from('sk_TOPSECRET_SIGNING').toString('base64'), 'TOPSECRET']
+const SECRET_VALUES = [
+  'ghp_TOPSECRET_ONE',
+  'ghp_TOPSECRET_TWO',
+  'sk_TOPSECRET_SIGNING',
+  Buffer.from('sk_TOPSECRET_SIGNING').toString('base64'),
+  'TOPSECRET',
+]
 
 /** A repository whose main branch has hw/hooks.yaml (ci + deploy), hw/old.yaml (slack + notify) and hw/secret.yaml. */
 function baseRepo(t: TapTest): { repo: TestRepo; base: string } {
   const repo = createRepo()
   t.teardown(repo.remove)
-  repo.write({ 'hw/hooks.yaml': WEBHOOK_CI + deploy('production'), 'hw/old.yaml': OLD, 'hw/secret.yaml': secret('ghp_TOPSECRET_ONE'), 'README.md': '# automations\n' })
+  repo.write({
+    'hw/hooks.yaml': WEBHOOK_CI + deploy('production'),
+    'hw/old.yaml': OLD,
+    'hw/secret.yaml': secret('ghp_TOPSECRET_ONE'),
+    'README.md': '# automations\n',
+  })
   return { repo, base: repo.commit('base') }
 }
 
-async function plan(repo: TestRepo, options: Partial<PlanOptions>, cwd = repo.root): Promise<{ status: number; stdout: string; stderr: string }> {
+async function plan(
+  repo: TestRepo,
+  options: Partial<PlanOptions>,
+  cwd = repo.root,
+): Promise<{ status: number; stdout: string; stderr: string }> {
   let stdout = ''
   let stderr = ''
-  const io = { out: (s: string) => { stdout += s }, err: (s: string) => { stderr += s }, stdin: async () => '' }
+  const io = {
+    out: (s: string) => {
+      stdout += s
+    },
+    err: (s: string) => {
+      stderr += s
+    },
+    stdin: async () => '',
+  }
   const status = await planCommand({ base: 'main', path: 'hw', format: 'markdown', cwd, ...options }, io)
   return { status, stdout, stderr }
 }
 
-const HEAD_CHANGES = { 'hw/hooks.yaml': WEBHOOK_CI + deploy('staging', '\n      stage: staging'), 'hw/new.yaml': NEW, 'hw/old.yaml': null, 'hw/secret.yaml': secret('ghp_TOPSECRET_TWO') }
+const HEAD_CHANGES = {
+  'hw/hooks.yaml': WEBHOOK_CI + deploy('staging', '\n      stage: staging'),
+  'hw/new.yaml': NEW,
+  'hw/old.yaml': null,
+  'hw/secret.yaml': secret('ghp_TOPSECRET_TWO'),
+}
 
 const CI_HEADERS = [
   'POST https://ci.example.com/hooks',
@@ -93,106 +121,109 @@ t.test('added, changed, removed and unchanged objects: the markdown comment, exa
   const r = await plan(repo, {})
   t.equal(r.status, 0)
   t.equal(r.stderr, '')
-  t.equal(r.stdout, [
-    '### hookwise plan',
-    '',
-    `\`main\` (\`${base.slice(0, 12)}\`) → working tree, manifests in \`hw\``,
-    '',
-    '**1 added, 2 changed, 2 removed, 1 unchanged.** The head is valid.',
-    '',
-    '| object | kind | change |',
-    '|---|---|---|',
-    '| `default/ci` | Webhook | unchanged |',
-    '| `default/slack` | Webhook | removed |',
-    '| `default/deploy` | Automation | changed |',
-    '| `default/evaluate` | Automation | added |',
-    '| `default/notify` | Automation | removed |',
-    '| `default/ci-credentials` | Secret | changed |',
-    '',
-    '<details>',
-    '<summary>Webhook <code>default/slack</code>: removed</summary>',
-    '',
-    '`hw/old.yaml:1`',
-    '',
-    '</details>',
-    '',
-    '<details>',
-    '<summary>Automation <code>default/deploy</code>: changed</summary>',
-    '',
-    '`hw/hooks.yaml:16`',
-    '',
-    '```diff',
-    '+ spec.action.payload.stage: "staging"',
-    '- spec.event.aliasRegex: "^production$"',
-    '+ spec.event.aliasRegex: "^staging$"',
-    '```',
-    '',
-    'Request for this `ADD_ARTIFACT_ALIAS` event (built-in sample; shown because changed). Secrets are shown as `****`; the body is sent compact.',
-    '',
-    '**Before** — this event does not fire it:',
-    '',
-    ...http(CI_HEADERS),
-    '',
-    '```json',
-    '{',
-    '  "version": "acme/wandb-registry-model/churn:staging",',
-    '  "alias": "staging",',
-    '  "key": "****"',
-    '}',
-    '```',
-    '',
-    '**After** — this event fires it:',
-    '',
-    ...http(CI_HEADERS),
-    '',
-    '```json',
-    '{',
-    '  "version": "acme/wandb-registry-model/churn:staging",',
-    '  "alias": "staging",',
-    '  "key": "****",',
-    '  "stage": "staging"',
-    '}',
-    '```',
-    '',
-    '</details>',
-    '',
-    '<details>',
-    '<summary>Automation <code>default/evaluate</code>: added</summary>',
-    '',
-    '`hw/new.yaml:1`',
-    '',
-    'Request for this `ADD_ARTIFACT_TAG` event (built-in sample; shown because added). Secrets are shown as `****`; the body is sent compact.',
-    '',
-    '**Request** — this event fires it:',
-    '',
-    ...http(CI_HEADERS),
-    '',
-    '```json',
-    '{',
-    '  "model": "acme/churn/churn-example-collection:v7",',
-    '  "tag": "candidate"',
-    '}',
-    '```',
-    '',
-    '</details>',
-    '',
-    '<details>',
-    '<summary>Automation <code>default/notify</code>: removed</summary>',
-    '',
-    '`hw/old.yaml:8`',
-    '',
-    '</details>',
-    '',
-    '<details>',
-    '<summary>Secret <code>default/ci-credentials</code>: changed</summary>',
-    '',
-    '`hw/secret.yaml:1`',
-    '',
-    'Keys (values are never shown): `signing-key` unchanged, `token` changed',
-    '',
-    '</details>',
-    '',
-  ].join('\n'))
+  t.equal(
+    r.stdout,
+    [
+      '### hookwise plan',
+      '',
+      `\`main\` (\`${base.slice(0, 12)}\`) → working tree, manifests in \`hw\``,
+      '',
+      '**1 added, 2 changed, 2 removed, 1 unchanged.** The head is valid.',
+      '',
+      '| object | kind | change |',
+      '|---|---|---|',
+      '| `default/ci` | Webhook | unchanged |',
+      '| `default/slack` | Webhook | removed |',
+      '| `default/deploy` | Automation | changed |',
+      '| `default/evaluate` | Automation | added |',
+      '| `default/notify` | Automation | removed |',
+      '| `default/ci-credentials` | Secret | changed |',
+      '',
+      '<details>',
+      '<summary>Webhook <code>default/slack</code>: removed</summary>',
+      '',
+      '`hw/old.yaml:1`',
+      '',
+      '</details>',
+      '',
+      '<details>',
+      '<summary>Automation <code>default/deploy</code>: changed</summary>',
+      '',
+      '`hw/hooks.yaml:16`',
+      '',
+      '```diff',
+      '+ spec.action.payload.stage: "staging"',
+      '- spec.event.aliasRegex: "^production$"',
+      '+ spec.event.aliasRegex: "^staging$"',
+      '```',
+      '',
+      'Request for this `ADD_ARTIFACT_ALIAS` event (built-in sample; shown because changed). Secrets are shown as `****`; the body is sent compact.',
+      '',
+      '**Before** — this event does not fire it:',
+      '',
+      ...http(CI_HEADERS),
+      '',
+      '```json',
+      '{',
+      '  "version": "acme/wandb-registry-model/churn:staging",',
+      '  "alias": "staging",',
+      '  "key": "****"',
+      '}',
+      '```',
+      '',
+      '**After** — this event fires it:',
+      '',
+      ...http(CI_HEADERS),
+      '',
+      '```json',
+      '{',
+      '  "version": "acme/wandb-registry-model/churn:staging",',
+      '  "alias": "staging",',
+      '  "key": "****",',
+      '  "stage": "staging"',
+      '}',
+      '```',
+      '',
+      '</details>',
+      '',
+      '<details>',
+      '<summary>Automation <code>default/evaluate</code>: added</summary>',
+      '',
+      '`hw/new.yaml:1`',
+      '',
+      'Request for this `ADD_ARTIFACT_TAG` event (built-in sample; shown because added). Secrets are shown as `****`; the body is sent compact.',
+      '',
+      '**Request** — this event fires it:',
+      '',
+      ...http(CI_HEADERS),
+      '',
+      '```json',
+      '{',
+      '  "model": "acme/churn/churn-example-collection:v7",',
+      '  "tag": "candidate"',
+      '}',
+      '```',
+      '',
+      '</details>',
+      '',
+      '<details>',
+      '<summary>Automation <code>default/notify</code>: removed</summary>',
+      '',
+      '`hw/old.yaml:8`',
+      '',
+      '</details>',
+      '',
+      '<details>',
+      '<summary>Secret <code>default/ci-credentials</code>: changed</summary>',
+      '',
+      '`hw/secret.yaml:1`',
+      '',
+      'Keys (values are never shown): `signing-key` unchanged, `token` changed',
+      '',
+      '</details>',
+      '',
+    ].join('\n'),
+  )
 })
 
 t.test('json: the same plan as an object', async (t) => {
@@ -204,31 +235,63 @@ t.test('json: the same plan as an object', async (t) => {
   t.same(Object.keys(p), ['base', 'head', 'path', 'valid', 'counts', 'objects', 'diagnostics'])
   t.same(p.base, { ref: 'main', commit: base })
   t.same(p.head, { ref: 'working tree' })
-  t.same({ path: p.path, valid: p.valid, counts: p.counts, diagnostics: p.diagnostics }, { path: 'hw', valid: true, counts: { added: 1, changed: 2, removed: 2, unchanged: 1 }, diagnostics: [] })
-  t.same(p.objects.map((o) => [o.kind, o.key, o.change, o.location]), [
-    ['Webhook', 'default/ci', 'unchanged', 'hw/hooks.yaml:1'],
-    ['Webhook', 'default/slack', 'removed', 'hw/old.yaml:1'],
-    ['Automation', 'default/deploy', 'changed', 'hw/hooks.yaml:16'],
-    ['Automation', 'default/evaluate', 'added', 'hw/new.yaml:1'],
-    ['Automation', 'default/notify', 'removed', 'hw/old.yaml:8'],
-    ['Secret', 'default/ci-credentials', 'changed', 'hw/secret.yaml:1'],
-  ])
+  t.same(
+    { path: p.path, valid: p.valid, counts: p.counts, diagnostics: p.diagnostics },
+    { path: 'hw', valid: true, counts: { added: 1, changed: 2, removed: 2, unchanged: 1 }, diagnostics: [] },
+  )
+  t.same(
+    p.objects.map((o) => [o.kind, o.key, o.change, o.location]),
+    [
+      ['Webhook', 'default/ci', 'unchanged', 'hw/hooks.yaml:1'],
+      ['Webhook', 'default/slack', 'removed', 'hw/old.yaml:1'],
+      ['Automation', 'default/deploy', 'changed', 'hw/hooks.yaml:16'],
+      ['Automation', 'default/evaluate', 'added', 'hw/new.yaml:1'],
+      ['Automation', 'default/notify', 'removed', 'hw/old.yaml:8'],
+      ['Secret', 'default/ci-credentials', 'changed', 'hw/secret.yaml:1'],
+    ],
+  )
   const deployPlan = p.objects[2]!
   t.same(deployPlan.diff, [
     { path: 'spec.action.payload.stage', change: 'added', after: 'staging' },
     { path: 'spec.event.aliasRegex', change: 'changed', before: '^production$', after: '^staging$' },
   ])
-  const headers = { 'Content-Type': 'application/json', 'User-Agent': 'hookwise/0.1.0', 'webhook-id': 'plan-preview', 'X-Team': 'ml', Authorization: 'Bearer ****', 'X-Hub-Signature-256': 'sha256=****' }
+  const headers = {
+    'Content-Type': 'application/json',
+    'User-Agent': 'hookwise/0.1.0',
+    'webhook-id': 'plan-preview',
+    'X-Team': 'ml',
+    Authorization: 'Bearer ****',
+    'X-Hub-Signature-256': 'sha256=****',
+  }
   t.same(deployPlan.preview, {
     event: { type: 'ADD_ARTIFACT_ALIAS', id: 'plan-sample' },
     reason: 'changed',
-    before: { fires: false, request: { method: 'POST', url: 'https://ci.example.com/hooks', headers, body: '{"version":"acme/wandb-registry-model/churn:staging","alias":"staging","key":"****"}' } },
-    after: { fires: true, request: { method: 'POST', url: 'https://ci.example.com/hooks', headers, body: '{"version":"acme/wandb-registry-model/churn:staging","alias":"staging","key":"****","stage":"staging"}' } },
+    before: {
+      fires: false,
+      request: {
+        method: 'POST',
+        url: 'https://ci.example.com/hooks',
+        headers,
+        body: '{"version":"acme/wandb-registry-model/churn:staging","alias":"staging","key":"****"}',
+      },
+    },
+    after: {
+      fires: true,
+      request: {
+        method: 'POST',
+        url: 'https://ci.example.com/hooks',
+        headers,
+        body: '{"version":"acme/wandb-registry-model/churn:staging","alias":"staging","key":"****","stage":"staging"}',
+      },
+    },
   })
   t.same(p.objects[3]!.preview?.after?.request?.body, '{"model": "acme/churn/churn-example-collection:v7", "tag": "candidate"}')
   t.notOk(p.objects[3]!.preview?.before, 'an added automation has no before')
   t.notOk(p.objects[4]!.preview, 'a removed automation has no request')
-  t.same(p.objects[5]!.keys, [{ key: 'signing-key', change: 'unchanged' }, { key: 'token', change: 'changed' }])
+  t.same(p.objects[5]!.keys, [
+    { key: 'signing-key', change: 'unchanged' },
+    { key: 'token', change: 'changed' },
+  ])
 })
 
 t.test('secret values never appear, in either format, with or without --secrets', async (t) => {
@@ -283,15 +346,35 @@ t.test('invalid head: exit 1, errors with file:line relative to the repository r
   t.equal(lines[4], '**0 added, 1 changed, 0 removed, 4 unchanged.** The head has 1 validation error: fix it before merging.')
   const at = lines.indexOf('#### Validation of the head')
   t.ok(at > 0)
-  t.equal(lines[at + 2], '- `hw/hooks.yaml:23:5` **error** `HW_SCHEMA`: Automation default/deploy: spec.event.type: "ADD_ALIAS" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG — hint: use one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG')
+  t.equal(
+    lines[at + 2],
+    '- `hw/hooks.yaml:23:5` **error** `HW_SCHEMA`: Automation default/deploy: spec.event.type: "ADD_ALIAS" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG — hint: use one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG',
+  )
   t.ok(r.stdout.includes('```diff\n- spec.event.type: "ADD_ARTIFACT_ALIAS"\n+ spec.event.type: "ADD_ALIAS"\n```'))
-  t.ok(r.stdout.includes('**After**: no request — automation default/deploy is not valid at the head (working tree); see the validation errors'))
+  t.ok(
+    r.stdout.includes(
+      '**After**: no request — automation default/deploy is not valid at the head (working tree); see the validation errors',
+    ),
+  )
   t.ok(r.stdout.includes('**Before** — this event fires it:'), 'the base request is still shown')
-  t.ok(r.stdout.startsWith(`### hookwise plan\n\n\`main\` (\`${base.slice(0, 12)}\`) → working tree, manifests in \`hw\`\n`), 'the path is named from the repository root')
+  t.ok(
+    r.stdout.startsWith(`### hookwise plan\n\n\`main\` (\`${base.slice(0, 12)}\`) → working tree, manifests in \`hw\`\n`),
+    'the path is named from the repository root',
+  )
 
   const j = JSON.parse((await plan(repo, { format: 'json' })).stdout) as Plan
   t.equal(j.valid, false)
-  t.match(j.diagnostics, [{ file: 'hw/hooks.yaml', line: 23, column: 5, code: 'HW_SCHEMA', severity: 'error', object: 'Automation default/deploy', path: 'spec.event.type' }])
+  t.match(j.diagnostics, [
+    {
+      file: 'hw/hooks.yaml',
+      line: 23,
+      column: 5,
+      code: 'HW_SCHEMA',
+      severity: 'error',
+      object: 'Automation default/deploy',
+      path: 'spec.event.type',
+    },
+  ])
 })
 
 t.test('--head REF compares two commits and ignores the working tree', async (t) => {
@@ -304,7 +387,10 @@ t.test('--head REF compares two commits and ignores the working tree', async (t)
   t.same(p.base, { ref: 'main', commit: base })
   t.same(p.head, { ref: 'feature', commit: head })
   t.same(p.counts, { added: 1, changed: 0, removed: 0, unchanged: 5 })
-  t.same(p.objects.filter((o) => o.change !== 'unchanged').map((o) => o.key), ['default/evaluate'])
+  t.same(
+    p.objects.filter((o) => o.change !== 'unchanged').map((o) => o.key),
+    ['default/evaluate'],
+  )
   const md = await plan(repo, { head: 'feature' })
   t.ok(md.stdout.includes(`\`main\` (\`${base.slice(0, 12)}\`) → \`feature\` (\`${head.slice(0, 12)}\`), manifests in \`hw\``))
 })
@@ -313,17 +399,43 @@ t.test('a folder the base does not have: everything in it is added', async (t) =
   const { repo } = baseRepo(t)
   repo.write({ 'team-b/hooks.yaml': WEBHOOK_CI + deploy('production') })
   const p = JSON.parse((await plan(repo, { format: 'json', path: 'team-b' })).stdout) as Plan
-  t.same(p.objects.map((o) => [o.key, o.change, o.location]), [['default/ci', 'added', 'team-b/hooks.yaml:1'], ['default/deploy', 'added', 'team-b/hooks.yaml:16']])
+  t.same(
+    p.objects.map((o) => [o.key, o.change, o.location]),
+    [
+      ['default/ci', 'added', 'team-b/hooks.yaml:1'],
+      ['default/deploy', 'added', 'team-b/hooks.yaml:16'],
+    ],
+  )
   t.equal(p.valid, true, 'the Secret the webhook refers to is not required without --secrets')
 })
 
 t.test('--events: the first event of the type that fires the automation', async (t) => {
   const { repo } = baseRepo(t)
   repo.write({ 'hw/hooks.yaml': WEBHOOK_CI + deploy('production', '\n      stage: prod') })
-  const event = (alias: string, accuracy: number): string => JSON.stringify({ type: 'ADD_ARTIFACT_ALIAS', entity: 'acme', project: 'wandb-registry-model', registry: 'model', collection: 'churn', artifact: { id: 'QQ==', name: 'churn', version: 'v3', metadata: { accuracy } }, alias, time: '2026-05-01T00:00:00Z' })
+  const event = (alias: string, accuracy: number): string =>
+    JSON.stringify({
+      type: 'ADD_ARTIFACT_ALIAS',
+      entity: 'acme',
+      project: 'wandb-registry-model',
+      registry: 'model',
+      collection: 'churn',
+      artifact: { id: 'QQ==', name: 'churn', version: 'v3', metadata: { accuracy } },
+      alias,
+      time: '2026-05-01T00:00:00Z',
+    })
   const dir = mkdtempSync(join(tmpdir(), 'hookwise-events-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  writeFileSync(join(dir, 'a-link.json'), JSON.stringify({ type: 'LINK_ARTIFACT', entity: 'acme', project: 'p', registry: 'model', collection: 'churn', artifact: { id: 'QQ==', name: 'churn', version: 'v1' } }))
+  writeFileSync(
+    join(dir, 'a-link.json'),
+    JSON.stringify({
+      type: 'LINK_ARTIFACT',
+      entity: 'acme',
+      project: 'p',
+      registry: 'model',
+      collection: 'churn',
+      artifact: { id: 'QQ==', name: 'churn', version: 'v1' },
+    }),
+  )
   writeFileSync(join(dir, 'b-staging.json'), event('staging', 0.99))
   writeFileSync(join(dir, 'c-low-accuracy.json'), event('production', 0.5))
   writeFileSync(join(dir, 'd-production.json'), event('production', 0.95))
@@ -333,12 +445,20 @@ t.test('--events: the first event of the type that fires the automation', async 
   t.match(r.stderr, /e-broken\.json:1:\d+: error HW_EVENT_JSON.*\nnote: skipping .*e-broken\.json\n$/s)
   const deployPlan = (JSON.parse(r.stdout) as Plan).objects.find((o) => o.key === 'default/deploy')!
   t.same(deployPlan.preview?.event, { type: 'ADD_ARTIFACT_ALIAS', file: join(dir, 'd-production.json') })
-  t.equal(deployPlan.preview?.after?.request?.body, '{"version":"acme/wandb-registry-model/churn:production","alias":"production","key":"****","stage":"prod"}')
-  t.equal(deployPlan.preview?.before?.request?.body, '{"version":"acme/wandb-registry-model/churn:production","alias":"production","key":"****"}')
+  t.equal(
+    deployPlan.preview?.after?.request?.body,
+    '{"version":"acme/wandb-registry-model/churn:production","alias":"production","key":"****","stage":"prod"}',
+  )
+  t.equal(
+    deployPlan.preview?.before?.request?.body,
+    '{"version":"acme/wandb-registry-model/churn:production","alias":"production","key":"****"}',
+  )
 
   // None fires: the first of the type is shown, and the plan says it does not fire.
   rmSync(join(dir, 'd-production.json'))
-  const none = (JSON.parse((await plan(repo, { format: 'json', events: dir })).stdout) as Plan).objects.find((o) => o.key === 'default/deploy')!
+  const none = (JSON.parse((await plan(repo, { format: 'json', events: dir })).stdout) as Plan).objects.find(
+    (o) => o.key === 'default/deploy',
+  )!
   t.same(none.preview?.event, { type: 'ADD_ARTIFACT_ALIAS', file: join(dir, 'b-staging.json') })
   t.equal(none.preview?.after?.fires, false)
 })
@@ -347,7 +467,10 @@ t.test('a changed webhook previews the automations that use it', async (t) => {
   const { repo } = baseRepo(t)
   repo.write({ 'hw/hooks.yaml': WEBHOOK_CI.replace('X-Team: ml', 'X-Team: platform') + deploy('production') })
   const p = JSON.parse((await plan(repo, { format: 'json' })).stdout) as Plan
-  t.same(p.objects.map((o) => [o.key, o.change]).filter(([, c]) => c !== 'unchanged'), [['default/ci', 'changed']])
+  t.same(
+    p.objects.map((o) => [o.key, o.change]).filter(([, c]) => c !== 'unchanged'),
+    [['default/ci', 'changed']],
+  )
   t.same(p.objects[0]!.diff, [{ path: 'spec.headers.X-Team', change: 'changed', before: 'ml', after: 'platform' }])
   const deployPlan = p.objects.find((o) => o.key === 'default/deploy')!
   t.equal(deployPlan.change, 'unchanged')
@@ -362,11 +485,23 @@ t.test('--secrets: a webhook secret the Secrets do not provide is a warning, nev
   repo.write({ 'hw/secret.yaml': null })
   const outside = mkdtempSync(join(tmpdir(), 'hookwise-secrets-'))
   t.teardown(() => rmSync(outside, { recursive: true, force: true }))
-  writeFileSync(join(outside, 'ci.yaml'), 'apiVersion: v1\nkind: Secret\nmetadata: {name: ci-credentials}\nstringData: {token: ghp_TOPSECRET_THREE}\n')
+  writeFileSync(
+    join(outside, 'ci.yaml'),
+    'apiVersion: v1\nkind: Secret\nmetadata: {name: ci-credentials}\nstringData: {token: ghp_TOPSECRET_THREE}\n',
+  )
   const r = await plan(repo, { format: 'json', secrets: [outside] })
   t.equal(r.status, 0, 'a missing secret is a warning')
   const p = JSON.parse(r.stdout) as Plan
-  t.match(p.diagnostics, [{ code: 'HW_SECRET_NOT_FOUND', severity: 'warning', file: 'hw/hooks.yaml', line: 1, object: 'Webhook default/ci', message: 'webhook default/ci needs SIGNING_KEY: Secret default/ci-credentials has no key signing-key' }])
+  t.match(p.diagnostics, [
+    {
+      code: 'HW_SECRET_NOT_FOUND',
+      severity: 'warning',
+      file: 'hw/hooks.yaml',
+      line: 1,
+      object: 'Webhook default/ci',
+      message: 'webhook default/ci needs SIGNING_KEY: Secret default/ci-credentials has no key signing-key',
+    },
+  ])
   t.notOk(r.stdout.includes('TOPSECRET'))
 })
 
@@ -384,7 +519,8 @@ t.test('the hookwise binary: exit 0 (valid head), 1 (invalid head), 2 (usage)', 
   const { repo } = baseRepo(t)
   const tsx = pathToFileURL(resolve('node_modules/tsx/dist/loader.mjs')).href
   const main = resolve('controller/cli/main.ts')
-  const run = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [`--import=${tsx}`, main, 'plan', ...args], { cwd, encoding: 'utf8' })
+  const run = (cwd: string, ...args: string[]) =>
+    spawnSync(process.execPath, [`--import=${tsx}`, main, 'plan', ...args], { cwd, encoding: 'utf8' })
   const ok = run(repo.root, '--base', 'main', '--path', 'hw')
   t.equal(ok.status, 0, ok.stderr)
   t.ok(ok.stdout.startsWith('### hookwise plan\n'))
@@ -445,5 +581,8 @@ t.test('the CI examples are YAML that runs validate and plan, and hookwise valid
   t.ok(job.script.some((l) => l.includes('npx hookwise plan --base "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"')))
   t.ok(job.script.some((l) => l.includes('/merge_requests/$CI_MERGE_REQUEST_IID/notes')))
   const files = (await loadTree(['examples'])).files
-  t.notOk(files.some((f) => f.includes(`${join('examples', 'ci')}`)), 'the loader does not read examples/ci')
+  t.notOk(
+    files.some((f) => f.includes(`${join('examples', 'ci')}`)),
+    'the loader does not read examples/ci',
+  )
 })

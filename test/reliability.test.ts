@@ -41,7 +41,11 @@ function harness(t: TapTest): Harness {
 }
 
 /** A Webhook to `url` and an Automation on LINK_ARTIFACT in the model registry (or one collection of it) whose payload names the event. */
-function webhookAndAutomation(name: string, url: string, options: { webhookExtra?: string; payloadExtra?: string; collection?: string } = {}): string {
+function webhookAndAutomation(
+  name: string,
+  url: string,
+  options: { webhookExtra?: string; payloadExtra?: string; collection?: string } = {},
+): string {
   return `apiVersion: hookwise.dev/v1alpha1
 kind: Webhook
 metadata:
@@ -82,7 +86,15 @@ function event(id: string, collection = 'churn-classifier'): Record<string, unkn
     project: 'wandb-registry-model',
     registry: 'model',
     collection,
-    artifact: { id: 'QXJ0aWZhY3Q6NTE3ODg5ODg3', name: 'churn-classifier', version: 'v7', type: 'model', aliases: ['latest'], tags: [], metadata: { accuracy: 0.93, framework: 'xgboost' } },
+    artifact: {
+      id: 'QXJ0aWZhY3Q6NTE3ODg5ODg3',
+      name: 'churn-classifier',
+      version: 'v7',
+      type: 'model',
+      aliases: ['latest'],
+      tags: [],
+      metadata: { accuracy: 0.93, framework: 'xgboost' },
+    },
   }
 }
 
@@ -101,7 +113,22 @@ interface Controller {
 async function startController(h: Harness, options: { env?: Record<string, string>; logLevel?: string } = {}): Promise<Controller> {
   const env = { ...process.env, ...options.env }
   if (!options.env?.HOOKWISE_INTAKE_TOKEN) delete env.HOOKWISE_INTAKE_TOKEN
-  const args = ['run', '--dir', h.manifests, '--secrets', h.secrets, '--state', h.state, '--listen', '127.0.0.1:0', '--allow-insecure-http', '--egress-allow', '127.0.0.0/8', '--log-level', options.logLevel ?? 'info']
+  const args = [
+    'run',
+    '--dir',
+    h.manifests,
+    '--secrets',
+    h.secrets,
+    '--state',
+    h.state,
+    '--listen',
+    '127.0.0.1:0',
+    '--allow-insecure-http',
+    '--egress-allow',
+    '127.0.0.0/8',
+    '--log-level',
+    options.logLevel ?? 'info',
+  ]
   // Killed by the harness's teardown, before its folder is removed.
   const p = startHookwise(args, { teardown: () => {} }, env)
   const c: Controller = { child: p.child, url: '', lines: p.lines, exited: p.exited, kill: (signal) => p.kill(signal) }
@@ -122,7 +149,10 @@ interface Answer {
  * One request on a fresh connection. `chunked` sends the body in pieces without Content-Length.
  * Resolves as soon as a whole response has arrived, even if the server then cut the upload short.
  */
-function call(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; chunked?: boolean } = {}): Promise<Answer> {
+function call(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; chunked?: boolean } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const body = options.body === undefined ? undefined : Buffer.from(options.body)
     const headers: Record<string, string | number> = { ...options.headers }
@@ -136,7 +166,9 @@ function call(url: string, options: { method?: string; headers?: Record<string, 
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }))
       res.on('error', reject)
     })
-    req.on('error', (err) => { if (!answered) reject(err) })
+    req.on('error', (err) => {
+      if (!answered) reject(err)
+    })
     if (body && options.chunked) {
       const piece = Math.max(1, Math.ceil(body.length / 7))
       for (let i = 0; i < body.length; i += piece) req.write(body.subarray(i, i + piece))
@@ -165,10 +197,15 @@ const distinctIds = (received: readonly Received[]): Set<string> => new Set(rece
 
 /** Waits until the controller has no pending delivery left (so history is final). */
 async function drained(c: Controller, timeoutMs = 60_000): Promise<void> {
-  await until('no pending deliveries', async () => {
-    const a = await call(`${c.url}/v1/deliveries?status=pending&limit=1000`, { method: 'GET' })
-    return a.status === 200 && (json(a) as unknown[]).length === 0
-  }, timeoutMs, 100)
+  await until(
+    'no pending deliveries',
+    async () => {
+      const a = await call(`${c.url}/v1/deliveries?status=pending&limit=1000`, { method: 'GET' })
+      return a.status === 200 && (json(a) as unknown[]).length === 0
+    },
+    timeoutMs,
+    100,
+  )
 }
 
 interface DeliveryRow {
@@ -185,7 +222,8 @@ async function historyRows(state: string): Promise<DeliveryRow[]> {
 }
 
 /** A slow 200 for every request: `min`..`max` ms. */
-const slowScript = (n: number, min: number, max: number): Receiver['script'] => Array.from({ length: n }, () => ({ status: 200, delayMs: min + Math.floor(Math.random() * (max - min)) }))
+const slowScript = (n: number, min: number, max: number): Receiver['script'] =>
+  Array.from({ length: n }, () => ({ status: 200, delayMs: min + Math.floor(Math.random() * (max - min)) }))
 
 // --- 1. kill -9 with deliveries in flight --------------------------------------------------
 
@@ -197,13 +235,26 @@ t.test('kill -9 with 500 deliveries in flight, then restart: every delivery arri
   // Five webhooks (up to 8 attempts in flight each; all share the receiver's origin, whose pool
   // holds 16 connections), one automation per collection.
   const collections = [0, 1, 2, 3, 4].map((i) => `churn-${i}`)
-  writeFileSync(join(h.manifests, 'hooks.yaml'), collections.map((c) => webhookAndAutomation(`slow-${c}`, `${receiver.url}/hook/${c}`, { collection: c })).join(''))
+  writeFileSync(
+    join(h.manifests, 'hooks.yaml'),
+    collections.map((c) => webhookAndAutomation(`slow-${c}`, `${receiver.url}/hook/${c}`, { collection: c })).join(''),
+  )
   const first = await startController(h)
 
   // 500 events with distinct ids, each matching one automation, in 5 batches.
   const accepted: AcceptedEvent[] = []
-  for (let b = 0; b < 5; b++) accepted.push(...(await postEvents(first, Array.from({ length: 100 }, (_, i) => event(`kill9-${b * 100 + i}`, collections[i % 5])))))
-  t.same(accepted.filter((a) => a.duplicate || a.deliveries.length !== 1).map((a) => a.id), [], 'each of the 500 events was new and matched one automation')
+  for (let b = 0; b < 5; b++)
+    accepted.push(
+      ...(await postEvents(
+        first,
+        Array.from({ length: 100 }, (_, i) => event(`kill9-${b * 100 + i}`, collections[i % 5])),
+      )),
+    )
+  t.same(
+    accepted.filter((a) => a.duplicate || a.deliveries.length !== 1).map((a) => a.id),
+    [],
+    'each of the 500 events was new and matched one automation',
+  )
   const deliveryOf = new Map(accepted.map((a) => [a.id, a.deliveries[0]!.id]))
   const ids = new Set(deliveryOf.values())
   t.equal(ids.size, 500, '500 distinct delivery ids in the 202 answers')
@@ -237,13 +288,22 @@ t.test('kill -9 with 500 deliveries in flight, then restart: every delivery arri
   t.equal(mismatched, 0, 'each webhook-id carries the body of its own event')
   t.equal(unequalCopies, 0, 'a duplicate carries the same webhook-id and the same body')
   const duplicates = receiver.received.length - byId.size
-  t.ok(receiver.received.every((r) => r.method === 'POST' && r.path === `/hook/${(JSON.parse(r.body) as { collection: string }).collection}`), 'each to its own webhook')
+  t.ok(
+    receiver.received.every((r) => r.method === 'POST' && r.path === `/hook/${(JSON.parse(r.body) as { collection: string }).collection}`),
+    'each to its own webhook',
+  )
 
   const rows = await historyRows(h.state)
   t.equal(rows.length, 500, 'hookwise deliveries lists 500 deliveries')
   t.same(new Set(rows.map((r) => r.id)), ids, 'the same ids as the 202 answers')
-  t.same(rows.filter((r) => r.status !== 'succeeded').map((r) => `${r.id} ${r.status}`), [], 'all succeeded')
-  t.comment(`kill -9 after ${beforeRestart} of 500 had arrived; ${receiver.received.length} requests in all, ${duplicates} duplicates; ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  t.same(
+    rows.filter((r) => r.status !== 'succeeded').map((r) => `${r.id} ${r.status}`),
+    [],
+    'all succeeded',
+  )
+  t.comment(
+    `kill -9 after ${beforeRestart} of 500 had arrived; ${receiver.received.length} requests in all, ${duplicates} duplicates; ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  )
 })
 
 // --- 2. a receiver down for a while ---------------------------------------------------------
@@ -264,7 +324,13 @@ async function listenOn(t: TapTest, port: number): Promise<Received[]> {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
-      received.push({ method: req.method!, path: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() })
+      received.push({
+        method: req.method!,
+        path: req.url!,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        at: Date.now(),
+      })
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
     })
   })
@@ -272,7 +338,13 @@ async function listenOn(t: TapTest, port: number): Promise<Received[]> {
     server.once('error', reject)
     server.listen(port, '127.0.0.1', resolve)
   })
-  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()) }))
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      }),
+  )
   return received
 }
 
@@ -292,17 +364,26 @@ t.test('a receiver down for a while gets every delivery after it recovers, with 
   const flaky = await startReceiver(t)
   flaky.script = [503, 503, 503]
   const downPort = await freePort()
-  writeFileSync(join(h.manifests, 'hooks.yaml'), webhookAndAutomation('flaky', `${flaky.url}/hook`) + webhookAndAutomation('down', `http://127.0.0.1:${downPort}/hook`))
+  writeFileSync(
+    join(h.manifests, 'hooks.yaml'),
+    webhookAndAutomation('flaky', `${flaky.url}/hook`) + webhookAndAutomation('down', `http://127.0.0.1:${downPort}/hook`),
+  )
   const c = await startController(h)
   const accepted = await postEvents(c, [event('down-1'), event('down-2'), event('down-3')])
   const deliveries = accepted.flatMap((a) => a.deliveries)
   t.equal(deliveries.length, 6, 'each event matched both automations')
 
-  const get = async (id: string) => json(await call(`${c.url}/v1/deliveries/${id}`, { method: 'GET' })) as { status: string; webhook: string; attempts: Attempt[] }
-  await until('every first attempt to be recorded', async () => {
-    for (const d of deliveries) if ((await get(d.id)).attempts.length < 1) return undefined
-    return true
-  }, 30_000, 50)
+  const get = async (id: string) =>
+    json(await call(`${c.url}/v1/deliveries/${id}`, { method: 'GET' })) as { status: string; webhook: string; attempts: Attempt[] }
+  await until(
+    'every first attempt to be recorded',
+    async () => {
+      for (const d of deliveries) if ((await get(d.id)).attempts.length < 1) return undefined
+      return true
+    },
+    30_000,
+    50,
+  )
   t.equal(flaky.received.length, 3, 'the flaky receiver got the three first attempts (and answered 503)')
   const recoveredAt = Date.now()
   const revived = await listenOn(t, downPort)
@@ -326,7 +407,10 @@ t.test('a receiver down for a while gets every delivery after it recovers, with 
   }
   const late = [...flaky.received.slice(3), ...revived]
   t.same(distinctIds(late), new Set(deliveries.map((d) => d.id)), 'every delivery arrived after recovery')
-  t.ok(late.every((r) => r.at >= recoveredAt), 'none of them before it')
+  t.ok(
+    late.every((r) => r.at >= recoveredAt),
+    'none of them before it',
+  )
   t.comment(`backoff between attempt 1 and 2: ${gaps.sort((a, b) => a - b).join(', ')} ms; ${((Date.now() - started) / 1000).toFixed(1)} s`)
 })
 
@@ -357,13 +441,22 @@ function fuzzCases(random: () => number): FuzzCase[] {
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!
   const valid = JSON.stringify(event('fuzz-valid'))
   const cases: FuzzCase[] = []
-  const contentTypes = ['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream', 'multipart/form-data; boundary=x', '']
+  const contentTypes = [
+    'application/json',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'application/octet-stream',
+    'multipart/form-data; boundary=x',
+    '',
+  ]
 
   // Invalid JSON: truncations and byte mutations of a valid event (kept only when JSON.parse rejects them).
-  for (let i = 0; i < 60; i++) cases.push({ name: `truncated ${i}`, body: valid.slice(0, int(valid.length)), contentType: pick(contentTypes) })
+  for (let i = 0; i < 60; i++)
+    cases.push({ name: `truncated ${i}`, body: valid.slice(0, int(valid.length)), contentType: pick(contentTypes) })
   for (let i = 0; cases.length < 140 && i < 1000; i++) {
     const bytes = Buffer.from(valid)
-    for (let k = 1 + int(4); k > 0; k--) bytes[int(bytes.length)] = pick([0x7b, 0x7d, 0x5b, 0x5d, 0x22, 0x3a, 0x2c, 0x5c, 0x00, 0xff, 0x20 + int(95)])
+    for (let k = 1 + int(4); k > 0; k--)
+      bytes[int(bytes.length)] = pick([0x7b, 0x7d, 0x5b, 0x5d, 0x22, 0x3a, 0x2c, 0x5c, 0x00, 0xff, 0x20 + int(95)])
     try {
       JSON.parse(bytes.toString('utf8'))
     } catch {
@@ -371,8 +464,25 @@ function fuzzCases(random: () => number): FuzzCase[] {
     }
   }
   // Binary noise.
-  for (let i = 0; i < 30; i++) cases.push({ name: `binary ${i}`, body: randomBytesFrom(random, 1 + int(4096)), contentType: pick(contentTypes) })
-  for (const text of ['', ' ', 'null', 'true', '0', '"event"', '[]', '[[]]', '[null]', '{}', '{"__proto__":{"type":"LINK_ARTIFACT"}}', 'NaN', '1e999', '\ufeff{}']) cases.push({ name: `literal ${JSON.stringify(text)}`, body: text })
+  for (let i = 0; i < 30; i++)
+    cases.push({ name: `binary ${i}`, body: randomBytesFrom(random, 1 + int(4096)), contentType: pick(contentTypes) })
+  for (const text of [
+    '',
+    ' ',
+    'null',
+    'true',
+    '0',
+    '"event"',
+    '[]',
+    '[[]]',
+    '[null]',
+    '{}',
+    '{"__proto__":{"type":"LINK_ARTIFACT"}}',
+    'NaN',
+    '1e999',
+    '\ufeff{}',
+  ])
+    cases.push({ name: `literal ${JSON.stringify(text)}`, body: text })
 
   // Wrong types, missing and unknown fields: every one breaks the schema.
   const base = () => event('fuzz-typed') as Record<string, any>
@@ -387,12 +497,17 @@ function fuzzCases(random: () => number): FuzzCase[] {
     if (typeof value === 'string' && value === '' && field === 'author') value = 7
     if (typeof value === 'string' && value.length === 300 && (field === 'artifact' || field === 'time' || field === 'type')) value = 300
     e[field] = value
-    cases.push({ name: `wrong type ${field}=${JSON.stringify(value).slice(0, 20)}`, body: JSON.stringify(e), contentType: pick(contentTypes) })
+    cases.push({
+      name: `wrong type ${field}=${JSON.stringify(value).slice(0, 20)}`,
+      body: JSON.stringify(e),
+      contentType: pick(contentTypes),
+    })
   }
   for (let i = 0; i < 30; i++) {
     const e = base()
     const field = pick(artifactFields)
-    e.artifact[field] = field === 'metadata' ? pick([42, 'x', [1], true]) : pick([42, null, { a: 1 }, field === 'aliases' || field === 'tags' ? 'x' : [1]])
+    e.artifact[field] =
+      field === 'metadata' ? pick([42, 'x', [1], true]) : pick([42, null, { a: 1 }, field === 'aliases' || field === 'tags' ? 'x' : [1]])
     cases.push({ name: `wrong type artifact.${field}`, body: JSON.stringify(e) })
   }
   for (const field of ['type', 'entity', 'project', 'collection', 'artifact']) {
@@ -412,7 +527,10 @@ function fuzzCases(random: () => number): FuzzCase[] {
   }
   // Deep nesting, in the metadata (free-form) and at the top level.
   for (const depth of [101, 1000, 10_000, 100_000, 400_000]) {
-    cases.push({ name: `nested metadata ${depth}`, body: valid.replace('"metadata":{', `"metadata":{"deep":${'['.repeat(depth)}${']'.repeat(depth)},`) })
+    cases.push({
+      name: `nested metadata ${depth}`,
+      body: valid.replace('"metadata":{', `"metadata":{"deep":${'['.repeat(depth)}${']'.repeat(depth)},`),
+    })
     cases.push({ name: `nested array ${depth}`, body: `${'['.repeat(depth)}${']'.repeat(depth)}` })
     cases.push({ name: `nested object ${depth}`, body: `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}` })
   }
@@ -453,7 +571,12 @@ t.test('fuzzed and oversized bodies get 4xx problem bodies, never 5xx; the proce
   }
 
   // Authentication first: nothing is accepted without the token.
-  for (const [name, headers] of [['no token', {}], ['wrong token', { authorization: 'Bearer nope' }], ['token with a suffix', { authorization: `Bearer ${token}x` }], ['basic auth', { authorization: `Basic ${Buffer.from(`u:${token}`).toString('base64')}` }]] as const) {
+  for (const [name, headers] of [
+    ['no token', {}],
+    ['wrong token', { authorization: 'Bearer nope' }],
+    ['token with a suffix', { authorization: `Bearer ${token}x` }],
+    ['basic auth', { authorization: `Basic ${Buffer.from(`u:${token}`).toString('base64')}` }],
+  ] as const) {
     const a = await call(`${c.url}/v1/events`, { headers: { 'content-type': 'application/json', ...headers }, body: valid })
     t.equal(a.status, 401, `${name}: 401`)
     t.ok(isProblem(a, 401), `${name}: a problem body`)
@@ -487,7 +610,11 @@ t.test('fuzzed and oversized bodies get 4xx problem bodies, never 5xx; the proce
   t.equal(c.child.exitCode, null, 'the controller is still running')
   const health = await call(`${c.url}/healthz`, { method: 'GET' })
   t.equal(health.status, 200, '/healthz 200 after the fuzzing')
-  t.same(c.lines.filter((l) => l.includes('"request failed"')), [], 'no request failed inside the server')
+  t.same(
+    c.lines.filter((l) => l.includes('"request failed"')),
+    [],
+    'no request failed inside the server',
+  )
   const [ok] = await postEvents(c, [event('fuzz-after')], auth)
   t.equal(ok!.deliveries.length, 1, 'a valid event is still accepted')
   const [got] = await receiver.waitFor(1, 30_000)
@@ -505,15 +632,24 @@ t.test('SIGTERM with deliveries in flight: exit 0, in-flight work finished, the 
   receiver.script = slowScript(400, 300, 600)
   writeFileSync(join(h.manifests, 'hooks.yaml'), webhookAndAutomation('slow', `${receiver.url}/hook`))
   const first = await startController(h)
-  const accepted = await postEvents(first, Array.from({ length: 100 }, (_, i) => event(`term-${i}`)))
+  const accepted = await postEvents(
+    first,
+    Array.from({ length: 100 }, (_, i) => event(`term-${i}`)),
+  )
   const ids = new Set(accepted.map((a) => a.deliveries[0]!.id))
   t.equal(ids.size, 100)
 
   await until('some deliveries to arrive', () => receiver.received.length >= 10, 60_000, 10)
   const exit = await first.kill('SIGTERM')
   t.same(exit, { code: 0, signal: null }, 'exit code 0 after SIGTERM')
-  t.ok(first.lines.some((l) => l.includes('"shutting down"') && l.includes('SIGTERM')), 'it logged the shutdown')
-  t.ok(first.lines.some((l) => l.includes('"stopped"')), 'and that it stopped')
+  t.ok(
+    first.lines.some((l) => l.includes('"shutting down"') && l.includes('SIGTERM')),
+    'it logged the shutdown',
+  )
+  t.ok(
+    first.lines.some((l) => l.includes('"stopped"')),
+    'and that it stopped',
+  )
   const arrivedBefore = distinctIds(receiver.received)
 
   const rows = await historyRows(h.state)
@@ -522,7 +658,11 @@ t.test('SIGTERM with deliveries in flight: exit 0, in-flight work finished, the 
   t.equal(by('failed').length + by('cancelled').length, 0, 'none failed or cancelled')
   t.equal(by('succeeded').length + by('pending').length, 100, 'each succeeded or still pending')
   const succeeded = new Set(by('succeeded').map((r) => r.id))
-  t.same([...arrivedBefore].filter((id) => !succeeded.has(id)), [], 'every request in flight at SIGTERM was finished and recorded as succeeded')
+  t.same(
+    [...arrivedBefore].filter((id) => !succeeded.has(id)),
+    [],
+    'every request in flight at SIGTERM was finished and recorded as succeeded',
+  )
   const pendingAtExit = by('pending').length
 
   const second = await startController(h)
@@ -531,9 +671,15 @@ t.test('SIGTERM with deliveries in flight: exit 0, in-flight work finished, the 
   t.same(distinctIds(receiver.received), ids, 'every delivery arrived')
   t.equal(receiver.received.length, 100, 'exactly once each: nothing in flight was cut off and sent again')
   const after = await historyRows(h.state)
-  t.same(after.filter((r) => r.status !== 'succeeded').map((r) => r.id), [], 'all succeeded after the restart')
+  t.same(
+    after.filter((r) => r.status !== 'succeeded').map((r) => r.id),
+    [],
+    'all succeeded after the restart',
+  )
   t.same((await second.kill('SIGTERM')).code, 0)
-  t.comment(`SIGTERM after ${arrivedBefore.size} of 100 had arrived; ${pendingAtExit} pending at exit; ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  t.comment(
+    `SIGTERM after ${arrivedBefore.size} of 100 had arrived; ${pendingAtExit} pending at exit; ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  )
 })
 
 // --- 5. secrets never in logs or history -----------------------------------------------------
@@ -548,7 +694,9 @@ t.test('secret values reach the receiver but never a log line or the history', a
   }
   const receiver = await startReceiver(t)
   receiver.script = [400] // the first attempt fails for good (logged as an error), then redelivered
-  writeFileSync(join(h.secrets, 'creds.yaml'), `apiVersion: v1
+  writeFileSync(
+    join(h.secrets, 'creds.yaml'),
+    `apiVersion: v1
 kind: Secret
 metadata:
   name: creds
@@ -557,9 +705,12 @@ stringData:
   api-key: ${secret.apiKey}
 data:
   signing-key: ${Buffer.from(secret.signing).toString('base64')}
-`)
-  writeFileSync(join(h.manifests, 'hooks.yaml'), webhookAndAutomation('secretive', `${receiver.url}/hook`, {
-    webhookExtra: `  accessToken:
+`,
+  )
+  writeFileSync(
+    join(h.manifests, 'hooks.yaml'),
+    webhookAndAutomation('secretive', `${receiver.url}/hook`, {
+      webhookExtra: `  accessToken:
     secretKeyRef: {name: creds, key: token}
   secrets:
     - name: API_KEY
@@ -567,8 +718,9 @@ data:
     - name: SIGNING_KEY
       secretKeyRef: {name: creds, key: signing-key}
   signing: {secret: SIGNING_KEY, scheme: wandb}`,
-    payloadExtra: '      key: ${API_KEY}\n      note: "key=${API_KEY}"',
-  }))
+      payloadExtra: '      key: ${API_KEY}\n      note: "key=${API_KEY}"',
+    }),
+  )
   const c = await startController(h, { logLevel: 'trace' })
   const accepted = await postEvents(c, [event('secret-1'), event('secret-2'), event('secret-3')])
   const ids = accepted.map((a) => a.deliveries[0]!.id)
@@ -586,7 +738,11 @@ data:
     const body = JSON.parse(r.body) as { key: string; note: string }
     t.equal(body.key, secret.apiKey, 'the payload carried the secret')
     t.equal(body.note, `key=${secret.apiKey}`)
-    t.equal(r.headers['x-wandb-signature'], createHmac('sha256', secret.signing).update(r.body).digest('base64'), 'signed with the signing secret')
+    t.equal(
+      r.headers['x-wandb-signature'],
+      createHmac('sha256', secret.signing).update(r.body).digest('base64'),
+      'signed with the signing secret',
+    )
   }
 
   // Everything hookwise shows about these deliveries, over HTTP and the CLI.
@@ -605,12 +761,16 @@ data:
     const text = await hookwise(['delivery', id, '--state', h.state])
     shown.push([`hookwise delivery ${id}`, text.stdout + text.stderr])
   }
-  for (const path of ['/v1/deliveries?limit=1000', '/v1/status', '/metrics']) shown.push([`GET ${path}`, (await call(`${c.url}${path}`, { method: 'GET' })).text])
+  for (const path of ['/v1/deliveries?limit=1000', '/v1/status', '/metrics'])
+    shown.push([`GET ${path}`, (await call(`${c.url}${path}`, { method: 'GET' })).text])
   const list = await hookwise(['deliveries', '--state', h.state, '--json'])
   shown.push(['hookwise deliveries --json', list.stdout + list.stderr])
   t.same((await c.kill('SIGTERM')).code, 0)
   // The log, every line (trace level), and the raw SQLite files.
-  t.ok(c.lines.some((l) => l.includes('"delivery failed')), 'the log has the failure')
+  t.ok(
+    c.lines.some((l) => l.includes('"delivery failed')),
+    'the log has the failure',
+  )
   t.ok(c.lines.length >= 8, `${c.lines.length} log lines`)
   for (const [i, line] of c.lines.entries()) shown.push([`log line ${i + 1}`, line])
   for (const file of readdirSync(h.state)) shown.push([`state file ${file}`, readFileSync(join(h.state, file)).toString('latin1')])

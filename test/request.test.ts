@@ -11,13 +11,22 @@ import { loadDesiredState } from '../controller/sources/load.js'
 import { hookwise } from './helpers/cli.js'
 
 const event: ArtifactEvent = {
-  id: 'e-1', type: 'ADD_ARTIFACT_ALIAS', author: 'alice', entity: 'acme', project: 'p', collection: 'churn', alias: 'production',
+  id: 'e-1',
+  type: 'ADD_ARTIFACT_ALIAS',
+  author: 'alice',
+  entity: 'acme',
+  project: 'p',
+  collection: 'churn',
+  alias: 'production',
   artifact: { id: 'QQ==', name: 'churn', version: 'v7' },
 }
 const webhook: RequestWebhook = {
   url: 'https://ci.example.com/hooks?x=1',
   accessToken: { secretKeyRef: { name: 'creds', key: 'token' } },
-  secrets: [{ name: 'API_KEY', secretKeyRef: { name: 'creds', key: 'api' } }, { name: 'SIGNING_KEY', secretKeyRef: { name: 'creds', key: 'sign' } }],
+  secrets: [
+    { name: 'API_KEY', secretKeyRef: { name: 'creds', key: 'api' } },
+    { name: 'SIGNING_KEY', secretKeyRef: { name: 'creds', key: 'sign' } },
+  ],
   signing: { secret: 'SIGNING_KEY', scheme: 'github' },
   headers: { 'X-Team': 'ml' },
 }
@@ -27,7 +36,11 @@ const secrets = { ACCESS_TOKEN: 'tok-live-123', API_KEY: 'api-key-456', SIGNING_
 function template(payload: unknown): CompiledTemplate & { renders: number } {
   const compiled = compilePayload(payload)
   if (!compiled.ok) throw new Error(JSON.stringify(compiled.problems))
-  const counted = { placeholders: compiled.template.placeholders, renders: 0, render: (c: Parameters<CompiledTemplate['render']>[0]) => (counted.renders++, compiled.template.render(c)) }
+  const counted = {
+    placeholders: compiled.template.placeholders,
+    renders: 0,
+    render: (c: Parameters<CompiledTemplate['render']>[0]) => (counted.renders++, compiled.template.render(c)),
+  }
   return counted
 }
 
@@ -74,20 +87,27 @@ t.test('a body sent as it is; a missing secret value is HW_SECRET_NOT_FOUND nami
   const { request, masked } = buildDeliveryRequest({ webhook, secrets, body: '{"test":true}', deliveryId: 'd-3', timestamp: 0 })
   t.equal(request.body, '{"test":true}')
   t.same(masked, { ...request, headers: { ...request.headers, Authorization: 'Bearer ****' } })
-  t.throws(() => buildDeliveryRequest({ webhook, secrets: {}, template: template({ key: '${API_KEY}' }), event, deliveryId: 'd-4', timestamp: 0 }), {
-    code: 'HW_SECRET_NOT_FOUND',
-    message: "the payload uses ${API_KEY} but the webhook's secret API_KEY has no value",
-  })
+  t.throws(
+    () => buildDeliveryRequest({ webhook, secrets: {}, template: template({ key: '${API_KEY}' }), event, deliveryId: 'd-4', timestamp: 0 }),
+    {
+      code: 'HW_SECRET_NOT_FOUND',
+      message: "the payload uses ${API_KEY} but the webhook's secret API_KEY has no value",
+    },
+  )
 })
 
 t.test('defaults come from the schema: a webhook without timeoutSeconds and signing.scheme gets 15 and wandb', async (t) => {
   const dir = t.testdir({
     m: {
       'hook.yaml': [
-        'apiVersion: hookwise.dev/v1alpha1', 'kind: Webhook', 'metadata: {name: hook}',
+        'apiVersion: hookwise.dev/v1alpha1',
+        'kind: Webhook',
+        'metadata: {name: hook}',
         'spec: {url: "https://ci.example.com/hooks", secrets: [{name: KEY, secretKeyRef: {name: creds, key: k}}], signing: {secret: KEY}}',
         '---',
-        'apiVersion: hookwise.dev/v1alpha1', 'kind: Automation', 'metadata: {name: deploy}',
+        'apiVersion: hookwise.dev/v1alpha1',
+        'kind: Automation',
+        'metadata: {name: deploy}',
         'spec: {scope: {type: Registry, registry: model}, event: {type: ADD_ARTIFACT_ALIAS, aliasRegex: "^production$"}, action: {webhook: hook, payload: {v: "${artifact_version_string}"}}}',
         '',
       ].join('\n'),
@@ -98,7 +118,18 @@ t.test('defaults come from the schema: a webhook without timeoutSeconds and sign
   const state = await loadDesiredState({ manifests: [join(dir, 'm')], secrets: [join(dir, 's')] })
   t.match(state.webhooks.get('default/hook')!.spec, { timeoutSeconds: 15, suspend: false, signing: { secret: 'KEY', scheme: 'wandb' } })
 
-  const args = ['--manifests', join(dir, 'm'), '--secrets', join(dir, 's'), '--automation', 'deploy', '--event', join(dir, 'event.json'), '--delivery-id', 'd-5']
+  const args = [
+    '--manifests',
+    join(dir, 'm'),
+    '--secrets',
+    join(dir, 's'),
+    '--automation',
+    'deploy',
+    '--event',
+    join(dir, 'event.json'),
+    '--delivery-id',
+    'd-5',
+  ]
   const curl = await hookwise(['curl', ...args])
   t.equal(curl.status, 0, curl.stderr)
   t.match(curl.stdout, /--max-time 15 --request POST/)

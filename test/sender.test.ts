@@ -32,7 +32,13 @@ t.test('the exact headers and body arrive; the response comes back with lower-ca
   const sender = newSender(t)
   const body = '{"event_type":"BUILD_AND_DEPLOY","note":"żółć 🚀"}'
   const request = buildRequest({
-    webhook: { url: server.url('/hooks/deploy?x=1'), headers: { 'X-Team': 'ml' }, accessToken: { secretKeyRef: { name: 's', key: 'k' } }, secrets: [{ name: 'KEY', secretKeyRef: { name: 's', key: 'k2' } }], signing: { secret: 'KEY', scheme: 'github' } },
+    webhook: {
+      url: server.url('/hooks/deploy?x=1'),
+      headers: { 'X-Team': 'ml' },
+      accessToken: { secretKeyRef: { name: 's', key: 'k' } },
+      secrets: [{ name: 'KEY', secretKeyRef: { name: 's', key: 'k2' } }],
+      signing: { secret: 'KEY', scheme: 'github' },
+    },
     secrets: { ACCESS_TOKEN: 'tok-123', KEY: 'sig-key' },
     body,
     deliveryId: 'd-42',
@@ -59,12 +65,22 @@ t.test('the exact headers and body arrive; the response comes back with lower-ca
   t.equal(got.headers.authorization, 'Bearer tok-123')
   t.equal(got.headers['x-hub-signature-256'], request.headers['X-Hub-Signature-256'])
   t.equal(got.headers['content-length'], String(Buffer.byteLength(body)))
-  const sent = Object.keys(request.headers).map((k) => k.toLowerCase()).sort()
-  t.same(Object.keys(got.headers).filter((k) => !['host', 'connection', 'content-length'].includes(k)).sort(), sent, 'no header added or lost')
+  const sent = Object.keys(request.headers)
+    .map((k) => k.toLowerCase())
+    .sort()
+  t.same(
+    Object.keys(got.headers)
+      .filter((k) => !['host', 'connection', 'content-length'].includes(k))
+      .sort(),
+    sent,
+    'no header added or lost',
+  )
 })
 
 t.test('TIMEOUT against a server that never answers', async (t) => {
-  const server = await startServer(t, () => { /* never answers */ })
+  const server = await startServer(t, () => {
+    /* never answers */
+  })
   const sender = newSender(t)
   const started = Date.now()
   const result = await sender.send(post(server.url('/slow')), { timeoutMs: 300 })
@@ -177,7 +193,10 @@ t.test('connectionsPerOrigin bounds parallel connections', async (t) => {
   const answer = setInterval(() => pending.shift()?.(), 2)
   const results = await Promise.all(sends)
   clearInterval(answer)
-  t.same(results.map((r) => r.statusCode), [200, 200, 200, 200, 200, 200])
+  t.same(
+    results.map((r) => r.statusCode),
+    [200, 200, 200, 200, 200, 200],
+  )
   t.equal(server.connections(), 2)
 })
 
@@ -193,8 +212,27 @@ t.test('send never throws: a malformed URL is a refusal, close() is idempotent e
 t.test('https: a receiver with an untrusted certificate is NETWORK; trusted via ca, it is reached by host name', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hookwise-tls-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  )
   const cert = readFileSync(join(dir, 'cert.pem'), 'utf8')
   let connections = 0
   const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
@@ -204,7 +242,13 @@ t.test('https: a receiver with an untrusted certificate is NETWORK; trusted via 
   server.on('secureConnection', () => connections++)
   server.on('tlsClientError', () => undefined)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  )
   const port = (server.address() as AddressInfo).port
   const egress = { allowInsecureHttp: false, allow: ['127.0.0.0/8'] }
 
@@ -216,41 +260,51 @@ t.test('https: a receiver with an untrusted certificate is NETWORK; trusted via 
   const ok = await trusted.send(post(`https://localhost:${port}/`), { timeoutMs: 2000 })
   t.equal(ok.error, undefined)
   t.equal(ok.bodyHead, `tls localhost:${port}`)
-  const denied = await newSender(t, { egress: { allowInsecureHttp: false, allow: [] }, ca: [cert] }).send(post(`https://localhost:${port}/`), { timeoutMs: 2000 })
+  const denied = await newSender(t, { egress: { allowInsecureHttp: false, allow: [] }, ca: [cert] }).send(
+    post(`https://localhost:${port}/`),
+    { timeoutMs: 2000 },
+  )
   t.equal(denied.error?.code, 'EGRESS_DENIED')
   t.equal(connections, 1, 'only the trusted, allowed request completed a handshake')
 })
 
-const FIX = ", which HTTP does not allow; nothing was sent. Fix the Webhook's spec.headers, or the secret the header is built from " +
+const FIX =
+  ", which HTTP does not allow; nothing was sent. Fix the Webhook's spec.headers, or the secret the header is built from " +
   '(a token saved with a trailing newline: write it with printf or echo -n), then redeliver'
 
-t.test('INVALID_REQUEST: a header undici refuses is not sent, and the message names the header and character, never the value', async (t) => {
-  const server = await startServer(t, (_req, res) => res.end('ok'))
-  const sender = newSender(t)
-  const withHeader = (headers: Record<string, string>): OutgoingRequest => ({ ...post(server.url('/h')), headers: { 'Content-Type': 'application/json', ...headers } })
-  const cases: Array<[Record<string, string>, string]> = [
-    [{ Authorization: 'Bearer tok-123\n' }, 'header Authorization holds U+000A (line feed) at its end'],
-    [{ 'X-Team': 'ml\r\nX-Injected: 1' }, 'header X-Team holds U+000D (carriage return) at position 3 of 17'],
-    [{ 'X-Team': 'm\0l' }, 'header X-Team holds U+0000 (NUL) at position 2 of 3'],
-    [{ 'X-Team': 'm\x1bl' }, 'header X-Team holds U+001B (a control character) at position 2 of 3'],
-    [{ 'X-Team': 'ml ✓' }, 'header X-Team holds U+2713 (a character above U+00FF) at its end'],
-    [{ 'X-Team': 'ml 🚀 ops' }, 'header X-Team holds U+1F680 (a character above U+00FF) at position 4 of 9'],
-    [{ 'X Team': 'ml' }, 'the header name "X Team" is not an HTTP token (letters, digits and !#$%&\'*+-.^_`|~ only)'],
-  ]
-  for (const [headers, why] of cases) {
-    const result = await sender.send(withHeader(headers), { timeoutMs: 2000 })
-    t.same(result.error, { code: 'INVALID_REQUEST', message: `${why}${FIX}` }, why)
-    t.equal(result.statusCode, undefined)
-    // The policy fails it at once, on the first of ten attempts.
-    t.same(nextAttempt(1, result, undefined, { now: 0, random: () => 0.5 }), { kind: 'fail', reason: `${why}${FIX} (not retried)` })
-    t.equal(endpointOk(result), undefined, 'the receiver\'s circuit is not told')
-  }
-  t.notMatch(JSON.stringify(server.received), /tok-123/)
-  t.equal(server.connections(), 0, 'nothing left: not even a connection was opened')
-  t.equal(server.received.length, 0)
-  // What undici allows is sent: a tab, Latin-1 (é is U+00E9), spaces inside.
-  const fine = await sender.send(withHeader({ 'X-Team': 'ml\tand ops', 'X-Name': 'Zoé' }), { timeoutMs: 2000 })
-  t.equal(fine.statusCode, 200)
-  t.equal(server.received.length, 1)
-  t.equal(server.received[0]!.headers['x-team'], 'ml\tand ops')
-})
+t.test(
+  'INVALID_REQUEST: a header undici refuses is not sent, and the message names the header and character, never the value',
+  async (t) => {
+    const server = await startServer(t, (_req, res) => res.end('ok'))
+    const sender = newSender(t)
+    const withHeader = (headers: Record<string, string>): OutgoingRequest => ({
+      ...post(server.url('/h')),
+      headers: { 'Content-Type': 'application/json', ...headers },
+    })
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ Authorization: 'Bearer tok-123\n' }, 'header Authorization holds U+000A (line feed) at its end'],
+      [{ 'X-Team': 'ml\r\nX-Injected: 1' }, 'header X-Team holds U+000D (carriage return) at position 3 of 17'],
+      [{ 'X-Team': 'm\0l' }, 'header X-Team holds U+0000 (NUL) at position 2 of 3'],
+      [{ 'X-Team': 'm\x1bl' }, 'header X-Team holds U+001B (a control character) at position 2 of 3'],
+      [{ 'X-Team': 'ml ✓' }, 'header X-Team holds U+2713 (a character above U+00FF) at its end'],
+      [{ 'X-Team': 'ml 🚀 ops' }, 'header X-Team holds U+1F680 (a character above U+00FF) at position 4 of 9'],
+      [{ 'X Team': 'ml' }, 'the header name "X Team" is not an HTTP token (letters, digits and !#$%&\'*+-.^_`|~ only)'],
+    ]
+    for (const [headers, why] of cases) {
+      const result = await sender.send(withHeader(headers), { timeoutMs: 2000 })
+      t.same(result.error, { code: 'INVALID_REQUEST', message: `${why}${FIX}` }, why)
+      t.equal(result.statusCode, undefined)
+      // The policy fails it at once, on the first of ten attempts.
+      t.same(nextAttempt(1, result, undefined, { now: 0, random: () => 0.5 }), { kind: 'fail', reason: `${why}${FIX} (not retried)` })
+      t.equal(endpointOk(result), undefined, "the receiver's circuit is not told")
+    }
+    t.notMatch(JSON.stringify(server.received), /tok-123/)
+    t.equal(server.connections(), 0, 'nothing left: not even a connection was opened')
+    t.equal(server.received.length, 0)
+    // What undici allows is sent: a tab, Latin-1 (é is U+00E9), spaces inside.
+    const fine = await sender.send(withHeader({ 'X-Team': 'ml\tand ops', 'X-Name': 'Zoé' }), { timeoutMs: 2000 })
+    t.equal(fine.statusCode, 200)
+    t.equal(server.received.length, 1)
+    t.equal(server.received[0]!.headers['x-team'], 'ml\tand ops')
+  },
+)

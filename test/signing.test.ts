@@ -16,7 +16,13 @@ const spec = (scheme: 'wandb' | 'standard-webhooks' | 'github'): RequestWebhook 
 t.test('standard-webhooks with a whsec_ secret verifies with the standardwebhooks package', async (t) => {
   const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
   const timestamp = Math.floor(Date.now() / 1000)
-  const req = buildRequest({ webhook: spec('standard-webhooks'), secrets: { KEY: secret }, body, deliveryId: 'msg_2KWPBgLlAfxdpx2AI54pPJ85f4W', timestamp })
+  const req = buildRequest({
+    webhook: spec('standard-webhooks'),
+    secrets: { KEY: secret },
+    body,
+    deliveryId: 'msg_2KWPBgLlAfxdpx2AI54pPJ85f4W',
+    timestamp,
+  })
   t.equal(req.headers['webhook-id'], 'msg_2KWPBgLlAfxdpx2AI54pPJ85f4W')
   t.equal(req.headers['webhook-timestamp'], String(timestamp))
   t.match(req.headers['webhook-signature'], /^v1,[A-Za-z0-9+/]{43}=$/)
@@ -26,22 +32,39 @@ t.test('standard-webhooks with a whsec_ secret verifies with the standardwebhook
 
 t.test('standard-webhooks: a secret without whsec_ is used as its bytes', async (t) => {
   const secret = 'plain-secret-value'
-  const req = buildRequest({ webhook: spec('standard-webhooks'), secrets: { KEY: secret }, body, deliveryId: 'd-1', timestamp: Math.floor(Date.now() / 1000) })
+  const req = buildRequest({
+    webhook: spec('standard-webhooks'),
+    secrets: { KEY: secret },
+    body,
+    deliveryId: 'd-1',
+    timestamp: Math.floor(Date.now() / 1000),
+  })
   // The verifier takes raw key bytes as a Uint8Array.
   t.same(new StandardWebhook(new TextEncoder().encode(secret), { format: 'raw' }).verify(req.body, req.headers), JSON.parse(body))
 })
 
 t.test('github X-Hub-Signature-256 verifies with @octokit/webhooks-methods', async (t) => {
-  const req = buildRequest({ webhook: spec('github'), secrets: { KEY: 'It\'s a Secret to Everybody' }, body, deliveryId: 'd-2', timestamp: 0 })
+  const req = buildRequest({
+    webhook: spec('github'),
+    secrets: { KEY: "It's a Secret to Everybody" },
+    body,
+    deliveryId: 'd-2',
+    timestamp: 0,
+  })
   t.match(req.headers['X-Hub-Signature-256'], /^sha256=[0-9a-f]{64}$/)
-  t.equal(await verifyGithub('It\'s a Secret to Everybody', req.body, req.headers['X-Hub-Signature-256']!), true)
+  t.equal(await verifyGithub("It's a Secret to Everybody", req.body, req.headers['X-Hub-Signature-256']!), true)
   t.equal(await verifyGithub('wrong', req.body, req.headers['X-Hub-Signature-256']!), false)
 })
 
 t.test('wandb X-Wandb-Signature equals openssl dgst -sha256 -hmac ... -binary | base64', async (t) => {
   const secret = 'my-wandb-secret'
   const req = buildRequest({ webhook: spec('wandb'), secrets: { KEY: secret }, body, deliveryId: 'd-3', timestamp: 0 })
-  const openssl = execFileSync('sh', ['-c', 'openssl dgst -sha256 -hmac "$SECRET" -binary | base64'], { input: req.body, env: { ...process.env, SECRET: secret } }).toString().trim()
+  const openssl = execFileSync('sh', ['-c', 'openssl dgst -sha256 -hmac "$SECRET" -binary | base64'], {
+    input: req.body,
+    env: { ...process.env, SECRET: secret },
+  })
+    .toString()
+    .trim()
   t.equal(req.headers['X-Wandb-Signature'], openssl)
 })
 

@@ -5,4 +5,8 @@ import { SqliteStore } from '../controller/delivery/sqlite-store.js'
 import { storeConformance } from './helpers/store-conformance.js'
 
 void storeConformance(t, 'SqliteStore', async (dir) => new SqliteStore(dir))
-void storeConformance(t, 'SqliteStore with its checkpointing worker and full durability', async (dir) => new SqliteStore(dir, { checkpointIntervalMs: 1000, durability: 'full' }))
+void storeConformance(
+  t,
+  'SqliteStore with its checkpointing worker and full durability',
+  async (dir) => new SqliteStore(dir, { checkpointIntervalMs: 1000, durability: 'full' }),
+)

@@ -19,23 +19,52 @@ const state = (url: string) => {
   return validateObjects(parsed.objects, parsed.diagnostics)
 }
 
-t.test('the egress policy, the state\'s Secrets, the breaker and the tracker decide the conditions', async (t) => {
+t.test("the egress policy, the state's Secrets, the breaker and the tracker decide the conditions", async (t) => {
   const tracker = new StatusTracker()
   const breaker = new CircuitBreaker()
   const facts = new StatusFacts({ tracker, breaker, egress: { allowInsecureHttp: false, allow: [] } })
 
   t.same(webhookConditions('ml/hook', facts.inputs(state('http://hooks.example.com/x'), undefined, NOW))[0], {
-    type: 'Ready', status: 'False', reason: 'EgressDenied', message: 'the egress policy refuses http://hooks.example.com/x: http://hooks.example.com uses http; only https is sent (use https, or run with --allow-insecure-http)',
+    type: 'Ready',
+    status: 'False',
+    reason: 'EgressDenied',
+    message:
+      'the egress policy refuses http://hooks.example.com/x: http://hooks.example.com uses http; only https is sent (use https, or run with --allow-insecure-http)',
   })
   t.equal(facts.egressRefusal('https://hooks.example.com/x'), undefined)
 
   const https = state('https://hooks.example.com/x')
-  t.same(webhookConditions('ml/hook', facts.inputs(https, undefined, NOW)).map((c) => [c.type, c.status, c.reason]), [['Ready', 'True', 'Valid'], ['Healthy', 'Unknown', 'NoDeliveries']], 'Secrets come from the state')
-  t.same(webhookConditions('ml/hook', facts.inputs(https, () => undefined, NOW))[0]!.reason, 'SecretNotFound', 'or from the lookup given')
+  t.same(
+    webhookConditions('ml/hook', facts.inputs(https, undefined, NOW)).map((c) => [c.type, c.status, c.reason]),
+    [
+      ['Ready', 'True', 'Valid'],
+      ['Healthy', 'Unknown', 'NoDeliveries'],
+    ],
+    'Secrets come from the state',
+  )
+  t.same(
+    webhookConditions(
+      'ml/hook',
+      facts.inputs(https, () => undefined, NOW),
+    )[0]!.reason,
+    'SecretNotFound',
+    'or from the lookup given',
+  )
 
-  tracker.seedWebhook('ml/hook', { consecutiveFailures: 5, lastDelivery: { id: 'msg_1', time: '2026-11-28T09:59:59Z', outcome: 'Retrying', attempts: 5, statusCode: 503 } })
+  tracker.seedWebhook('ml/hook', {
+    consecutiveFailures: 5,
+    lastDelivery: { id: 'msg_1', time: '2026-11-28T09:59:59Z', outcome: 'Retrying', attempts: 5, statusCode: 503 },
+  })
   t.match(webhookConditions('ml/hook', facts.inputs(https, undefined, NOW))[1], { status: 'False', reason: 'DeliveryFailing' })
   for (let i = 0; i < 5; i++) breaker.record('https://hooks.example.com', false, NOW)
-  t.match(webhookConditions('ml/hook', facts.inputs(https, undefined, NOW))[1], { status: 'False', reason: 'CircuitOpen' }, 'the open circuit of the URL\'s origin')
-  t.match(webhookConditions('ml/hook', facts.inputs(https, undefined, NOW + 30_000))[1], { reason: 'DeliveryFailing' }, 'not once the cool-down is over (the next request probes)')
+  t.match(
+    webhookConditions('ml/hook', facts.inputs(https, undefined, NOW))[1],
+    { status: 'False', reason: 'CircuitOpen' },
+    "the open circuit of the URL's origin",
+  )
+  t.match(
+    webhookConditions('ml/hook', facts.inputs(https, undefined, NOW + 30_000))[1],
+    { reason: 'DeliveryFailing' },
+    'not once the cool-down is over (the next request probes)',
+  )
 })

@@ -11,10 +11,11 @@ const MY_SECRET = 'my-secret-value-42'
 const SIGNING = 'signing-key-value'
 
 /** A receiver that answers 200 with the request body it got: an endpoint that echoes what it is sent. */
-const echo = (t: TapTest): Promise<TestServer> => startServer(t, (_req, res, body) => {
-  res.writeHead(200, { 'content-type': 'application/json' })
-  res.end(body)
-})
+const echo = (t: TapTest): Promise<TestServer> =>
+  startServer(t, (_req, res, body) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(body)
+  })
 
 function fixture(t: TapTest, url: string): string[] {
   const dir = t.testdir({
@@ -31,9 +32,22 @@ spec:
   signing: {secret: SIGNING_KEY}
 `,
     },
-    s: { 'creds.yaml': `apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {token: ${TOKEN}, mine: ${MY_SECRET}, signing: ${SIGNING}}\n` },
+    s: {
+      'creds.yaml': `apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {token: ${TOKEN}, mine: ${MY_SECRET}, signing: ${SIGNING}}\n`,
+    },
   })
-  return ['test', 'webhook', 'hook', '--manifests', join(dir, 'm'), '--secrets', join(dir, 's'), '--allow-insecure-http', '--egress-allow', '127.0.0.0/8']
+  return [
+    'test',
+    'webhook',
+    'hook',
+    '--manifests',
+    join(dir, 'm'),
+    '--secrets',
+    join(dir, 's'),
+    '--allow-insecure-http',
+    '--egress-allow',
+    '127.0.0.0/8',
+  ]
 }
 
 t.test('--payload inserts the granted secrets; the receiver gets the values, the output shows ****', async (t) => {
@@ -46,7 +60,10 @@ t.test('--payload inserts the granted secrets; the receiver gets the values, the
   t.equal(got.body, sent, 'the body the receiver gets holds the secret values')
   t.equal(got.headers.authorization, `Bearer ${TOKEN}`)
   t.equal(got.headers['x-wandb-signature'], createHmac('sha256', SIGNING).update(sent).digest('base64'), 'signed over the body as sent')
-  t.match(r.stdout, new RegExp(`^POST ${server.url('/hook')}\\nstatus: 200 in \\d+ ms\\nbody: \\{"k":"\\*\\*\\*\\*", "t": "\\*\\*\\*\\*"\\}\\n$`))
+  t.match(
+    r.stdout,
+    new RegExp(`^POST ${server.url('/hook')}\\nstatus: 200 in \\d+ ms\\nbody: \\{"k":"\\*\\*\\*\\*", "t": "\\*\\*\\*\\*"\\}\\n$`),
+  )
   t.notMatch(r.stdout + r.stderr, MY_SECRET)
   t.notMatch(r.stdout + r.stderr, TOKEN)
 
@@ -76,15 +93,17 @@ t.test('a payload using a secret the webhook does not grant, or an event variabl
   t.same(other, {
     status: 1,
     stdout: '',
-    stderr: 'error HW_TEMPLATE_SECRET_NOT_GRANTED: the --payload JSON uses ${OTHER_SECRET}, which is not a secret of webhook default/hook\n'
-      + '  hint: add {name: OTHER_SECRET, secretKeyRef: ...} to spec.secrets of webhook default/hook, or fix the name\n',
+    stderr:
+      'error HW_TEMPLATE_SECRET_NOT_GRANTED: the --payload JSON uses ${OTHER_SECRET}, which is not a secret of webhook default/hook\n' +
+      '  hint: add {name: OTHER_SECRET, secretKeyRef: ...} to spec.secrets of webhook default/hook, or fix the name\n',
   })
   const variable = await hookwise([...args, '--payload', '{"v":"${artifact_version_string}"}'])
   t.same(variable, {
     status: 1,
     stdout: '',
-    stderr: "error HW_TEMPLATE_UNKNOWN_VARIABLE: the --payload JSON uses ${artifact_version_string}, but a test has no event: only the webhook's secrets can be inserted\n"
-      + '  hint: write the value itself, or use hookwise render or hookwise curl to build the request of an automation for an event; secrets of webhook default/hook: ACCESS_TOKEN, MY_SECRET, SIGNING_KEY\n',
+    stderr:
+      "error HW_TEMPLATE_UNKNOWN_VARIABLE: the --payload JSON uses ${artifact_version_string}, but a test has no event: only the webhook's secrets can be inserted\n" +
+      '  hint: write the value itself, or use hookwise render or hookwise curl to build the request of an automation for an event; secrets of webhook default/hook: ACCESS_TOKEN, MY_SECRET, SIGNING_KEY\n',
   })
   const notJson = await hookwise([...args, '--payload', '-'], '{"k": ')
   t.equal(notJson.status, 1)

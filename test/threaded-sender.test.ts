@@ -12,7 +12,12 @@ import { buildRequest, type OutgoingRequest } from '../controller/delivery/reque
 import { startServer } from './helpers/http-server.js'
 
 const loopback = { egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] } }
-const post = (url: string, body = '{}', id = 'd-1'): OutgoingRequest => ({ method: 'POST', url, headers: { 'Content-Type': 'application/json', 'webhook-id': id }, body })
+const post = (url: string, body = '{}', id = 'd-1'): OutgoingRequest => ({
+  method: 'POST',
+  url,
+  headers: { 'Content-Type': 'application/json', 'webhook-id': id },
+  body,
+})
 
 function newSender(t: { teardown: (fn: () => unknown) => void }, options: ThreadedSenderOptions = loopback): ThreadedSender {
   const sender = new ThreadedSender(options)
@@ -28,7 +33,12 @@ t.test('the request arrives and the result comes back exactly as UndiciSender gi
     res.writeHead(201, { 'X-Request-Id': 'r-1', 'Retry-After': '7' }).end(`{"echo":${body}}`)
   })
   const request = buildRequest({
-    webhook: { url: server.url('/hooks/deploy?x=1'), headers: { 'X-Team': 'ml' }, secrets: [{ name: 'KEY', secretKeyRef: { name: 's', key: 'k' } }], signing: { secret: 'KEY', scheme: 'standard-webhooks' } },
+    webhook: {
+      url: server.url('/hooks/deploy?x=1'),
+      headers: { 'X-Team': 'ml' },
+      secrets: [{ name: 'KEY', secretKeyRef: { name: 's', key: 'k' } }],
+      signing: { secret: 'KEY', scheme: 'standard-webhooks' },
+    },
     secrets: { KEY: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' },
     body: '{"note":"żółć 🚀"}',
     deliveryId: 'msg_1',
@@ -58,8 +68,13 @@ t.test('200 requests started in one turn: each gets its own result; connectionsP
     setTimeout(() => res.writeHead(200).end(`answer to ${req.headers['webhook-id']}`), 2)
   })
   const sender = newSender(t, { ...loopback, connectionsPerOrigin: 4 })
-  const results = await Promise.all(Array.from({ length: 200 }, (_, i) => sender.send(post(server.url('/h'), `{"i":${i}}`, `d-${i}`), { timeoutMs: 5000 })))
-  t.same(results.map((r) => r.bodyHead), Array.from({ length: 200 }, (_, i) => `answer to d-${i}`))
+  const results = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => sender.send(post(server.url('/h'), `{"i":${i}}`, `d-${i}`), { timeoutMs: 5000 })),
+  )
+  t.same(
+    results.map((r) => r.bodyHead),
+    Array.from({ length: 200 }, (_, i) => `answer to d-${i}`),
+  )
   t.equal(new Set(server.received.map((r) => r.headers['webhook-id'])).size, 200)
   t.ok(server.connections() <= 4, `${server.connections()} connections`)
 })
@@ -94,7 +109,10 @@ t.test('a thread that dies with requests in flight: they come back as NETWORK er
   const results = await Promise.all(stuck)
   for (const r of results) {
     t.equal(r.error?.code, 'NETWORK')
-    t.match(r.error?.message, /the sending thread stopped \(the sending thread exited with code 1\); whether the request reached the receiver is unknown/)
+    t.match(
+      r.error?.message,
+      /the sending thread stopped \(the sending thread exited with code 1\); whether the request reached the receiver is unknown/,
+    )
   }
   t.same(errors, ['the sending thread exited with code 1'])
   answer = true
@@ -109,9 +127,17 @@ t.test('a thread that throws after taking requests: NETWORK errors every time, n
   // rounds on the development machine); either way it took the requests.
   for (let round = 0; round < 15; round++) {
     const errors: string[] = []
-    const sender = newSender(t, { ...loopback, threadModule: new URL('./helpers/throwing-sender-thread.mjs', import.meta.url), onThreadError: (err) => errors.push(err.message) })
+    const sender = newSender(t, {
+      ...loopback,
+      threadModule: new URL('./helpers/throwing-sender-thread.mjs', import.meta.url),
+      onThreadError: (err) => errors.push(err.message),
+    })
     const results = await Promise.all([0, 1].map((i) => sender.send(post(server.url('/h'), '{}', `d-${round}-${i}`), { timeoutMs: 2000 })))
-    for (const r of results) t.match(r.error, { code: 'NETWORK', message: /^the sending thread stopped \(boom in the sending thread\); whether the request reached the receiver is unknown$/ })
+    for (const r of results)
+      t.match(r.error, {
+        code: 'NETWORK',
+        message: /^the sending thread stopped \(boom in the sending thread\); whether the request reached the receiver is unknown$/,
+      })
     t.same(errors, ['boom in the sending thread'])
   }
   t.equal(server.received.length, 0, 'nothing was sent again from the main thread')
@@ -120,9 +146,16 @@ t.test('a thread that throws after taking requests: NETWORK errors every time, n
 t.test('a thread that cannot start: sending moves to the main thread and nothing is lost', async (t) => {
   const server = await startServer(t, (_req, res) => res.writeHead(200).end('ok'))
   const errors: string[] = []
-  const sender = newSender(t, { ...loopback, threadModule: new URL('./no-such-thread.js', import.meta.url), onThreadError: (err) => errors.push(err.message) })
+  const sender = newSender(t, {
+    ...loopback,
+    threadModule: new URL('./no-such-thread.js', import.meta.url),
+    onThreadError: (err) => errors.push(err.message),
+  })
   const results = await Promise.all([0, 1, 2].map((i) => sender.send(post(server.url('/h'), '{}', `d-${i}`), { timeoutMs: 2000 })))
-  t.same(results.map((r) => r.statusCode ?? r.error?.code), [200, 200, 200])
+  t.same(
+    results.map((r) => r.statusCode ?? r.error?.code),
+    [200, 200, 200],
+  )
   t.equal(errors.length, 1)
   t.match(errors[0], /no-such-thread/)
   t.equal(server.received.length, 3)
@@ -155,11 +188,18 @@ async function inChild(options: string, body: string): Promise<{ code: number | 
   const script = `import { ThreadedSender } from ${JSON.stringify(module)}
 const s = new ThreadedSender({ ...${options}, onThreadError: (err) => console.log('thread error', err.message) })
 ${body}`
-  const child = spawn(process.execPath, ['--import', tsxLoader, '--input-type=module', '-e', script], { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', tsxLoader, '--input-type=module', '-e', script], {
+    cwd: tmpdir(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (c: Buffer) => { stdout += c })
-  child.stderr.on('data', (c: Buffer) => { stderr += c })
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c
+  })
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c
+  })
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   clearTimeout(timer)
@@ -168,15 +208,21 @@ ${body}`
 
 t.test('in a process with nothing else to do, a request in flight keeps it alive and close() resolves after it', async (t) => {
   const server = await startServer(t, (_req, res) => setTimeout(() => res.writeHead(200).end('late'), 300))
-  const run = await inChild("{ egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] } }", `s.send({ method: 'POST', url: ${JSON.stringify(server.url('/h'))}, headers: {}, body: '{}' }, { timeoutMs: 5000 }).then((r) => console.log('result', r.statusCode))
-setTimeout(() => s.close().then(() => console.log('closed')), 50)`)
+  const run = await inChild(
+    "{ egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] } }",
+    `s.send({ method: 'POST', url: ${JSON.stringify(server.url('/h'))}, headers: {}, body: '{}' }, { timeoutMs: 5000 }).then((r) => console.log('result', r.statusCode))
+setTimeout(() => s.close().then(() => console.log('closed')), 50)`,
+  )
   t.equal(run.code, 0, run.stdout + run.stderr)
   t.same(`${run.stdout}${run.stderr}`.trim().split('\n'), ['result 200', 'closed'])
 })
 
 t.test('an idle sender does not keep the process alive', async (t) => {
-  const run = await inChild('{ egress: { allowInsecureHttp: false, allow: [] } }', `const r = await s.send({ method: 'POST', url: 'http://example.invalid/', headers: {}, body: '' }, { timeoutMs: 1000 })
-console.log(r.error.code)`)
+  const run = await inChild(
+    '{ egress: { allowInsecureHttp: false, allow: [] } }',
+    `const r = await s.send({ method: 'POST', url: 'http://example.invalid/', headers: {}, body: '' }, { timeoutMs: 1000 })
+console.log(r.error.code)`,
+  )
   t.equal(run.code, 0, run.stderr)
   t.equal(run.stdout.trim(), 'EGRESS_DENIED')
 })
@@ -185,9 +231,15 @@ t.test('a request undici refuses as built comes back from the thread as INVALID_
   const server = await startServer(t, (_req, res) => res.end('ok'))
   const sender = newSender(t)
   const request = post(server.url('/h'))
-  const refused = await sender.send({ ...request, headers: { ...request.headers, Authorization: 'Bearer tok-123\r\n' } }, { timeoutMs: 2000 })
+  const refused = await sender.send(
+    { ...request, headers: { ...request.headers, Authorization: 'Bearer tok-123\r\n' } },
+    { timeoutMs: 2000 },
+  )
   t.equal(refused.error?.code, 'INVALID_REQUEST')
-  t.match(refused.error?.message, /^header Authorization holds U\+000D \(carriage return\) at position 15 of 16, which HTTP does not allow; nothing was sent\. /)
+  t.match(
+    refused.error?.message,
+    /^header Authorization holds U\+000D \(carriage return\) at position 15 of 16, which HTTP does not allow; nothing was sent\. /,
+  )
   t.notMatch(refused.error?.message, /tok-123/)
   t.equal(server.connections(), 0)
   const next = await sender.send(request, { timeoutMs: 2000 })

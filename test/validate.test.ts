@@ -40,7 +40,10 @@ const ALIAS_SPEC = `  scope:
       version: \${artifact_version_string}
 `
 
-async function diagnose(t: TapTest, files: Record<string, string>): Promise<{ dir: string; diagnostics: Diagnostic[]; automations: string[] }> {
+async function diagnose(
+  t: TapTest,
+  files: Record<string, string>,
+): Promise<{ dir: string; diagnostics: Diagnostic[]; automations: string[] }> {
   const dir = t.testdir(files)
   const state = await loadDesiredState({ manifests: [dir] })
   return { dir, diagnostics: state.diagnostics, automations: state.automations.map((a) => a.key) }
@@ -53,13 +56,24 @@ t.test('a valid webhook and automation give no diagnostics', async (t) => {
 })
 
 t.test('schema: wrong enum value names file, line, column, object and path, with a suggestion', async (t) => {
-  const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(ALIAS_SPEC.replace('type: ADD_ARTIFACT_ALIAS', 'type: ADD_ARTIFACT_ALIASES')) })
-  t.same(r.diagnostics, [{
-    file: join(r.dir, 'a.yaml'), line: 11, column: 5, object: 'Automation default/auto', path: 'spec.event.type',
-    code: 'HW_SCHEMA', severity: 'error',
-    message: '"ADD_ARTIFACT_ALIASES" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG',
-    hint: 'did you mean ADD_ARTIFACT_ALIAS?',
-  }])
+  const r = await diagnose(t, {
+    'w.yaml': WEBHOOK,
+    'a.yaml': automation(ALIAS_SPEC.replace('type: ADD_ARTIFACT_ALIAS', 'type: ADD_ARTIFACT_ALIASES')),
+  })
+  t.same(r.diagnostics, [
+    {
+      file: join(r.dir, 'a.yaml'),
+      line: 11,
+      column: 5,
+      object: 'Automation default/auto',
+      path: 'spec.event.type',
+      code: 'HW_SCHEMA',
+      severity: 'error',
+      message:
+        '"ADD_ARTIFACT_ALIASES" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG',
+      hint: 'did you mean ADD_ARTIFACT_ALIAS?',
+    },
+  ])
   t.same(r.automations, [])
 })
 
@@ -67,50 +81,144 @@ t.test('schema: unknown field gets a did-you-mean hint at the key', async (t) =>
   const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(ALIAS_SPEC.replace('    aliasRegex:', '    aliasRegx:')) })
   // The typo also leaves aliasRegex missing: both are reported.
   t.match(r.diagnostics, [
-    { line: 12, column: 5, path: 'spec.event.aliasRegx', code: 'HW_SCHEMA', message: 'unknown field "aliasRegx"', hint: 'did you mean "aliasRegex"?' },
+    {
+      line: 12,
+      column: 5,
+      path: 'spec.event.aliasRegx',
+      code: 'HW_SCHEMA',
+      message: 'unknown field "aliasRegx"',
+      hint: 'did you mean "aliasRegex"?',
+    },
   ])
   t.equal(r.diagnostics.length, 1, 'the meaning layer does not run on an object that fails the schema')
 })
 
 t.test('schema: wrong type says what was found and how to fix it', async (t) => {
-  const r = await diagnose(t, { 'w.yaml': WEBHOOK.replace('  url: https://example.com/hook', '  url: https://example.com/hook\n  timeoutSeconds: "fast"'), 'a.yaml': automation(ALIAS_SPEC) })
-  t.match(r.diagnostics[0], { file: join(r.dir, 'w.yaml'), line: 7, column: 3, object: 'Webhook default/hook', path: 'spec.timeoutSeconds', code: 'HW_SCHEMA', message: 'must be an integer, not string "fast"', hint: 'write an integer here (How long one attempt may take, in seconds.)' })
-  t.match(r.diagnostics[1], { object: 'Automation default/auto', path: 'spec.action.webhook', code: 'HW_WEBHOOK_INVALID', message: 'webhook hook has errors, so this automation cannot fire', hint: 'fix the errors reported for Webhook default/hook' })
+  const r = await diagnose(t, {
+    'w.yaml': WEBHOOK.replace('  url: https://example.com/hook', '  url: https://example.com/hook\n  timeoutSeconds: "fast"'),
+    'a.yaml': automation(ALIAS_SPEC),
+  })
+  t.match(r.diagnostics[0], {
+    file: join(r.dir, 'w.yaml'),
+    line: 7,
+    column: 3,
+    object: 'Webhook default/hook',
+    path: 'spec.timeoutSeconds',
+    code: 'HW_SCHEMA',
+    message: 'must be an integer, not string "fast"',
+    hint: 'write an integer here (How long one attempt may take, in seconds.)',
+  })
+  t.match(r.diagnostics[1], {
+    object: 'Automation default/auto',
+    path: 'spec.action.webhook',
+    code: 'HW_WEBHOOK_INVALID',
+    message: 'webhook hook has errors, so this automation cannot fire',
+    hint: 'fix the errors reported for Webhook default/hook',
+  })
   t.equal(r.diagnostics.length, 2)
 })
 
 t.test('schema: a number where text is expected asks to quote it', async (t) => {
-  const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(ALIAS_SPEC.replace('    aliasRegex: ^production$', '    aliasRegex: ^production$\n    metadata:\n      - {key: accuracy, op: gte, value: 0.9}')) })
-  t.match(r.diagnostics, [{ line: 14, path: 'spec.event.metadata[0].value', code: 'HW_SCHEMA', message: 'must be a string, not number 0.9', hint: 'write it as a string: quote it, e.g. "0.9"' }])
+  const r = await diagnose(t, {
+    'w.yaml': WEBHOOK,
+    'a.yaml': automation(
+      ALIAS_SPEC.replace(
+        '    aliasRegex: ^production$',
+        '    aliasRegex: ^production$\n    metadata:\n      - {key: accuracy, op: gte, value: 0.9}',
+      ),
+    ),
+  })
+  t.match(r.diagnostics, [
+    {
+      line: 14,
+      path: 'spec.event.metadata[0].value',
+      code: 'HW_SCHEMA',
+      message: 'must be a string, not number 0.9',
+      hint: 'write it as a string: quote it, e.g. "0.9"',
+    },
+  ])
 })
 
 t.test('schema: a missing required field is named', async (t) => {
   const r = await diagnose(t, { 'w.yaml': WEBHOOK.replace('  url: https://example.com/hook\n', ''), 'a.yaml': automation(ALIAS_SPEC) })
-  t.match(r.diagnostics, [{ line: 5, column: 1, path: 'spec.url', code: 'HW_SCHEMA', message: 'required field "url" is missing', hint: 'add spec.url: Endpoint that receives a POST for every delivery: an http(s) URL without credentials in it.' }, { code: 'HW_WEBHOOK_INVALID' }])
+  t.match(r.diagnostics, [
+    {
+      line: 5,
+      column: 1,
+      path: 'spec.url',
+      code: 'HW_SCHEMA',
+      message: 'required field "url" is missing',
+      hint: 'add spec.url: Endpoint that receives a POST for every delivery: an http(s) URL without credentials in it.',
+    },
+    { code: 'HW_WEBHOOK_INVALID' },
+  ])
 })
 
 t.test('aliasRegex is required for ADD_ARTIFACT_ALIAS', async (t) => {
   const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(ALIAS_SPEC.replace('    aliasRegex: ^production$\n', '')) })
-  t.same(r.diagnostics, [{
-    file: join(r.dir, 'a.yaml'), line: 10, column: 3, object: 'Automation default/auto', path: 'spec.event.aliasRegex',
-    code: 'HW_EVENT_FILTER_FIELDS', severity: 'error',
-    message: 'event.aliasRegex is required when event.type is ADD_ARTIFACT_ALIAS, e.g. aliasRegex: ^production$',
-    hint: 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there), tagRegex with ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG',
-  }])
+  t.same(r.diagnostics, [
+    {
+      file: join(r.dir, 'a.yaml'),
+      line: 10,
+      column: 3,
+      object: 'Automation default/auto',
+      path: 'spec.event.aliasRegex',
+      code: 'HW_EVENT_FILTER_FIELDS',
+      severity: 'error',
+      message: 'event.aliasRegex is required when event.type is ADD_ARTIFACT_ALIAS, e.g. aliasRegex: ^production$',
+      hint: 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there), tagRegex with ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG',
+    },
+  ])
 })
 
 t.test('tagRegex on an alias event is refused', async (t) => {
-  const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(ALIAS_SPEC.replace('    aliasRegex: ^production$\n', '    aliasRegex: ^production$\n    tagRegex: x\n')) })
-  t.match(r.diagnostics, [{ line: 13, column: 5, path: 'spec.event.tagRegex', code: 'HW_EVENT_FILTER_FIELDS', message: 'event.tagRegex applies only to ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG events' }])
+  const r = await diagnose(t, {
+    'w.yaml': WEBHOOK,
+    'a.yaml': automation(ALIAS_SPEC.replace('    aliasRegex: ^production$\n', '    aliasRegex: ^production$\n    tagRegex: x\n')),
+  })
+  t.match(r.diagnostics, [
+    {
+      line: 13,
+      column: 5,
+      path: 'spec.event.tagRegex',
+      code: 'HW_EVENT_FILTER_FIELDS',
+      message: 'event.tagRegex applies only to ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG events',
+    },
+  ])
 })
 
 t.test('scope fields must fit the scope type', async (t) => {
   const cases: Array<[string, string, string, string]> = [
-    ['    type: Collection\n    registry: model\n', 'spec.scope.collection', 'scope.collection is required for a Collection scope', 'HW_SCOPE_FIELDS'],
-    ['    type: Registry\n    registry: model\n    collection: churn\n', 'spec.scope.collection', 'a Registry scope takes no scope.collection: use type Collection to watch one collection', 'HW_SCOPE_FIELDS'],
-    ['    type: Project\n    entity: acme\n', 'spec.scope.project', 'scope.entity and scope.project are required for a Project scope', 'HW_SCOPE_FIELDS'],
-    ['    type: Project\n    entity: acme\n    project: p\n    registry: model\n', 'spec.scope.registry', 'scope.registry and scope.collection belong to Registry and Collection scopes: a Project scope uses entity, project and collectionRegex', 'HW_SCOPE_FIELDS'],
-    ['    type: Registry\n    registry: model\n    entity: acme\n', 'spec.scope.entity', 'scope.entity, scope.project and scope.collectionRegex belong to a Project scope', 'HW_SCOPE_FIELDS'],
+    [
+      '    type: Collection\n    registry: model\n',
+      'spec.scope.collection',
+      'scope.collection is required for a Collection scope',
+      'HW_SCOPE_FIELDS',
+    ],
+    [
+      '    type: Registry\n    registry: model\n    collection: churn\n',
+      'spec.scope.collection',
+      'a Registry scope takes no scope.collection: use type Collection to watch one collection',
+      'HW_SCOPE_FIELDS',
+    ],
+    [
+      '    type: Project\n    entity: acme\n',
+      'spec.scope.project',
+      'scope.entity and scope.project are required for a Project scope',
+      'HW_SCOPE_FIELDS',
+    ],
+    [
+      '    type: Project\n    entity: acme\n    project: p\n    registry: model\n',
+      'spec.scope.registry',
+      'scope.registry and scope.collection belong to Registry and Collection scopes: a Project scope uses entity, project and collectionRegex',
+      'HW_SCOPE_FIELDS',
+    ],
+    [
+      '    type: Registry\n    registry: model\n    entity: acme\n',
+      'spec.scope.entity',
+      'scope.entity, scope.project and scope.collectionRegex belong to a Project scope',
+      'HW_SCOPE_FIELDS',
+    ],
   ]
   for (const [scope, path, message, code] of cases) {
     const spec = ALIAS_SPEC.replace('    type: Collection\n    registry: model\n    collection: churn\n', scope)
@@ -122,112 +230,248 @@ t.test('scope fields must fit the scope type', async (t) => {
 
 t.test('regular expressions must compile', async (t) => {
   const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(ALIAS_SPEC.replace('^production$', '"^(production$"')) })
-  t.match(r.diagnostics, [{ line: 12, column: 5, path: 'spec.event.aliasRegex', code: 'HW_REGEX_INVALID', message: '"^(production$" is not a valid regular expression: /^(production$/: Unterminated group', hint: /escape literal characters/ }])
+  t.match(r.diagnostics, [
+    {
+      line: 12,
+      column: 5,
+      path: 'spec.event.aliasRegex',
+      code: 'HW_REGEX_INVALID',
+      message: '"^(production$" is not a valid regular expression: /^(production$/: Unterminated group',
+      hint: /escape literal characters/,
+    },
+  ])
 })
 
 t.test('metadata conditions: numeric operators need numbers, regex values must compile', async (t) => {
-  const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(ALIAS_SPEC.replace('    aliasRegex: ^production$\n', '    aliasRegex: ^production$\n    metadata:\n      - {key: accuracy, op: gt, value: high}\n      - {key: framework, op: regex, value: "["}\n      - {key: framework, op: eq}\n')) })
+  const r = await diagnose(t, {
+    'w.yaml': WEBHOOK,
+    'a.yaml': automation(
+      ALIAS_SPEC.replace(
+        '    aliasRegex: ^production$\n',
+        '    aliasRegex: ^production$\n    metadata:\n      - {key: accuracy, op: gt, value: high}\n      - {key: framework, op: regex, value: "["}\n      - {key: framework, op: eq}\n',
+      ),
+    ),
+  })
   t.match(r.diagnostics, [
-    { path: 'spec.event.metadata[2].value', code: 'HW_METADATA_CONDITION', message: 'metadata conditions need a value unless op is exists' },
-    { line: 14, path: 'spec.event.metadata[0].value', code: 'HW_METADATA_CONDITION', message: 'gt compares numbers, but "high" is not a number', hint: 'write a number in quotes, e.g. value: "0.9"' },
+    {
+      path: 'spec.event.metadata[2].value',
+      code: 'HW_METADATA_CONDITION',
+      message: 'metadata conditions need a value unless op is exists',
+    },
+    {
+      line: 14,
+      path: 'spec.event.metadata[0].value',
+      code: 'HW_METADATA_CONDITION',
+      message: 'gt compares numbers, but "high" is not a number',
+      hint: 'write a number in quotes, e.g. value: "0.9"',
+    },
     { line: 15, path: 'spec.event.metadata[1].value', code: 'HW_REGEX_INVALID' },
   ])
 })
 
 t.test('exactly one of payload and payloadTemplate', async (t) => {
-  const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(ALIAS_SPEC.replace('    payload:\n      version: ${artifact_version_string}\n', '')) })
-  t.match(r.diagnostics, [{ line: 13, column: 3, path: 'spec.action', code: 'HW_PAYLOAD_CHOICE', message: 'set exactly one of action.payload and action.payloadTemplate' }])
+  const r = await diagnose(t, {
+    'w.yaml': WEBHOOK,
+    'a.yaml': automation(ALIAS_SPEC.replace('    payload:\n      version: ${artifact_version_string}\n', '')),
+  })
+  t.match(r.diagnostics, [
+    {
+      line: 13,
+      column: 3,
+      path: 'spec.action',
+      code: 'HW_PAYLOAD_CHOICE',
+      message: 'set exactly one of action.payload and action.payloadTemplate',
+    },
+  ])
 })
 
 t.test('template syntax errors point at the payload field', async (t) => {
-  const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(ALIAS_SPEC.replace('${artifact_version_string}', '"${artifact version}"')) })
-  t.same(r.diagnostics, [{
-    file: join(r.dir, 'a.yaml'), line: 16, column: 7, object: 'Automation default/auto', path: 'spec.action.payload.version',
-    code: 'HW_TEMPLATE_SYNTAX', severity: 'error',
-    message: '${artifact version} is not a variable reference',
-    hint: 'variable names are letters, digits and _ (no spaces), e.g. ${artifact_version_string} or ${artifact_metadata.accuracy}; write $${ for a literal ${',
-  }])
+  const r = await diagnose(t, {
+    'w.yaml': WEBHOOK,
+    'a.yaml': automation(ALIAS_SPEC.replace('${artifact_version_string}', '"${artifact version}"')),
+  })
+  t.same(r.diagnostics, [
+    {
+      file: join(r.dir, 'a.yaml'),
+      line: 16,
+      column: 7,
+      object: 'Automation default/auto',
+      path: 'spec.action.payload.version',
+      code: 'HW_TEMPLATE_SYNTAX',
+      severity: 'error',
+      message: '${artifact version} is not a variable reference',
+      hint: 'variable names are letters, digits and _ (no spaces), e.g. ${artifact_version_string} or ${artifact_metadata.accuracy}; write $${ for a literal ${',
+    },
+  ])
 })
 
 t.test('payloadTemplate text must be JSON with references in the right places', async (t) => {
-  const spec = ALIAS_SPEC.replace('    payload:\n      version: ${artifact_version_string}\n', '    payloadTemplate: |\n      {"version": ${artifact_version_string}}\n')
+  const spec = ALIAS_SPEC.replace(
+    '    payload:\n      version: ${artifact_version_string}\n',
+    '    payloadTemplate: |\n      {"version": ${artifact_version_string}}\n',
+  )
   const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(spec) })
-  t.match(r.diagnostics, [{ line: 15, column: 5, path: 'spec.action.payloadTemplate', code: 'HW_TEMPLATE_SYNTAX', message: '${artifact_version_string} is outside a JSON string (character 13 of the template)', hint: /put it inside quotes/ }])
-  const spec2 = ALIAS_SPEC.replace('    payload:\n      version: ${artifact_version_string}\n', '    payloadTemplate: |\n      {"version": "${artifact_version_string}",}\n')
+  t.match(r.diagnostics, [
+    {
+      line: 15,
+      column: 5,
+      path: 'spec.action.payloadTemplate',
+      code: 'HW_TEMPLATE_SYNTAX',
+      message: '${artifact_version_string} is outside a JSON string (character 13 of the template)',
+      hint: /put it inside quotes/,
+    },
+  ])
+  const spec2 = ALIAS_SPEC.replace(
+    '    payload:\n      version: ${artifact_version_string}\n',
+    '    payloadTemplate: |\n      {"version": "${artifact_version_string}",}\n',
+  )
   const r2 = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(spec2) })
   t.match(r2.diagnostics, [{ code: 'HW_TEMPLATE_SYNTAX', message: /^payloadTemplate is not valid JSON: / }])
 })
 
 t.test('variables must exist for the event type', async (t) => {
-  const spec = ALIAS_SPEC.replace('      version: ${artifact_version_string}\n', '      a: ${tag}\n      b: ${artifact_verison}\n      c: ${alias}\n')
+  const spec = ALIAS_SPEC.replace(
+    '      version: ${artifact_version_string}\n',
+    '      a: ${tag}\n      b: ${artifact_verison}\n      c: ${alias}\n',
+  )
   const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(spec) })
-  t.same(r.diagnostics.map((d) => [d.line, d.path, d.code, d.message]), [
-    [16, 'spec.action.payload.a', 'HW_TEMPLATE_UNKNOWN_VARIABLE', '${tag} is not available for ADD_ARTIFACT_ALIAS events'],
-    [17, 'spec.action.payload.b', 'HW_TEMPLATE_UNKNOWN_VARIABLE', '${artifact_verison} is not a known variable'],
-  ])
+  t.same(
+    r.diagnostics.map((d) => [d.line, d.path, d.code, d.message]),
+    [
+      [16, 'spec.action.payload.a', 'HW_TEMPLATE_UNKNOWN_VARIABLE', '${tag} is not available for ADD_ARTIFACT_ALIAS events'],
+      [17, 'spec.action.payload.b', 'HW_TEMPLATE_UNKNOWN_VARIABLE', '${artifact_verison} is not a known variable'],
+    ],
+  )
   const link = spec.replace('type: ADD_ARTIFACT_ALIAS', 'type: LINK_ARTIFACT').replace('    aliasRegex: ^production$\n', '')
   const r2 = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(link) })
-  t.match(r2.diagnostics, [{ path: 'spec.action.payload.a' }, { path: 'spec.action.payload.b' }, { path: 'spec.action.payload.c', message: '${alias} is not available for LINK_ARTIFACT events', hint: /exists only for ADD_ARTIFACT_ALIAS events/ }])
+  t.match(r2.diagnostics, [
+    { path: 'spec.action.payload.a' },
+    { path: 'spec.action.payload.b' },
+    {
+      path: 'spec.action.payload.c',
+      message: '${alias} is not available for LINK_ARTIFACT events',
+      hint: /exists only for ADD_ARTIFACT_ALIAS events/,
+    },
+  ])
 })
 
 t.test('secrets in templates must be granted by the webhook', async (t) => {
-  const spec = ALIAS_SPEC.replace('      version: ${artifact_version_string}\n', '      k: ${KEY}\n      t: ${ACCESS_TOKEN}\n      o: ${OTHER}\n')
+  const spec = ALIAS_SPEC.replace(
+    '      version: ${artifact_version_string}\n',
+    '      k: ${KEY}\n      t: ${ACCESS_TOKEN}\n      o: ${OTHER}\n',
+  )
   const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(spec) })
-  t.same(r.diagnostics.map((d) => [d.path, d.code, d.message, d.hint]), [
-    ['spec.action.payload.o', 'HW_TEMPLATE_SECRET_NOT_GRANTED', '${OTHER} is not a secret of webhook hook', 'add {name: OTHER, secretKeyRef: ...} to spec.secrets of webhook hook, or fix the name'],
-  ])
+  t.same(
+    r.diagnostics.map((d) => [d.path, d.code, d.message, d.hint]),
+    [
+      [
+        'spec.action.payload.o',
+        'HW_TEMPLATE_SECRET_NOT_GRANTED',
+        '${OTHER} is not a secret of webhook hook',
+        'add {name: OTHER, secretKeyRef: ...} to spec.secrets of webhook hook, or fix the name',
+      ],
+    ],
+  )
 })
 
 t.test('the webhook must exist in the same namespace', async (t) => {
   const other = automation(ALIAS_SPEC).replace('  name: auto\n', '  name: auto\n  namespace: team-b\n')
   const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': other })
-  t.same(r.diagnostics, [{
-    file: join(r.dir, 'a.yaml'), line: 15, column: 5, object: 'Automation team-b/auto', path: 'spec.action.webhook',
-    code: 'HW_WEBHOOK_NOT_FOUND', severity: 'error',
-    message: 'webhook hook does not exist in namespace team-b',
-    hint: 'create Webhook team-b/hook, or name an existing one (automations use webhooks of their own namespace)',
-  }])
+  t.same(r.diagnostics, [
+    {
+      file: join(r.dir, 'a.yaml'),
+      line: 15,
+      column: 5,
+      object: 'Automation team-b/auto',
+      path: 'spec.action.webhook',
+      code: 'HW_WEBHOOK_NOT_FOUND',
+      severity: 'error',
+      message: 'webhook hook does not exist in namespace team-b',
+      hint: 'create Webhook team-b/hook, or name an existing one (automations use webhooks of their own namespace)',
+    },
+  ])
 })
 
 t.test('signing.secret must be one of the webhook secrets', async (t) => {
   const r = await diagnose(t, { 'w.yaml': WEBHOOK.replace('    secret: KEY', '    secret: NOPE'), 'a.yaml': automation(ALIAS_SPEC) })
-  t.match(r.diagnostics, [{ line: 13, column: 5, object: 'Webhook default/hook', path: 'spec.signing.secret', code: 'HW_SIGNING_SECRET_UNKNOWN', message: 'signing.secret must name one of spec.secrets[].name' }])
+  t.match(r.diagnostics, [
+    {
+      line: 13,
+      column: 5,
+      object: 'Webhook default/hook',
+      path: 'spec.signing.secret',
+      code: 'HW_SIGNING_SECRET_UNKNOWN',
+      message: 'signing.secret must name one of spec.secrets[].name',
+    },
+  ])
 })
 
 t.test('reserved secret names and headers, and URLs with credentials', async (t) => {
-  const bad = WEBHOOK.replace('    - name: KEY\n', '    - name: KEY\n      secretKeyRef: {name: sig, key: key}\n    - name: event_type\n').replace('  url: https://example.com/hook', '  url: https://user:pw@example.com/hook\n  headers:\n    authorization: Basic x')
+  const bad = WEBHOOK.replace(
+    '    - name: KEY\n',
+    '    - name: KEY\n      secretKeyRef: {name: sig, key: key}\n    - name: event_type\n',
+  ).replace('  url: https://example.com/hook', '  url: https://user:pw@example.com/hook\n  headers:\n    authorization: Basic x')
   const r = await diagnose(t, { 'w.yaml': bad })
-  t.same(r.diagnostics.map((d) => [d.line, d.path, d.code, d.message]), [
-    [8, 'spec.headers.authorization', 'HW_HEADER_RESERVED', 'headers must not set Authorization, Content-Type, Content-Length, Host, User-Agent or a signature header: use spec.accessToken and spec.signing'],
-    [6, 'spec.url', 'HW_URL_INVALID', 'the URL contains credentials'],
-    [14, 'spec.secrets[1].name', 'HW_SECRET_NAME_RESERVED', 'secret name event_type is also a built-in variable'],
-  ])
+  t.same(
+    r.diagnostics.map((d) => [d.line, d.path, d.code, d.message]),
+    [
+      [
+        8,
+        'spec.headers.authorization',
+        'HW_HEADER_RESERVED',
+        'headers must not set Authorization, Content-Type, Content-Length, Host, User-Agent or a signature header: use spec.accessToken and spec.signing',
+      ],
+      [6, 'spec.url', 'HW_URL_INVALID', 'the URL contains credentials'],
+      [14, 'spec.secrets[1].name', 'HW_SECRET_NAME_RESERVED', 'secret name event_type is also a built-in variable'],
+    ],
+  )
 })
 
 t.test('duplicate names are reported at the second copy and both are ignored', async (t) => {
   const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(ALIAS_SPEC), 'b.yaml': `# copy\n${automation(ALIAS_SPEC)}` })
-  t.same(r.diagnostics, [{
-    file: join(r.dir, 'b.yaml'), line: 5, column: 3, object: 'Automation default/auto', path: 'metadata.name',
-    code: 'HW_DUPLICATE_NAME', severity: 'error',
-    message: `Automation default/auto is defined twice; the first is at ${join(r.dir, 'a.yaml')}:1`,
-    hint: 'rename one of them or remove the copy; both are ignored until then',
-  }])
+  t.same(r.diagnostics, [
+    {
+      file: join(r.dir, 'b.yaml'),
+      line: 5,
+      column: 3,
+      object: 'Automation default/auto',
+      path: 'metadata.name',
+      code: 'HW_DUPLICATE_NAME',
+      severity: 'error',
+      message: `Automation default/auto is defined twice; the first is at ${join(r.dir, 'a.yaml')}:1`,
+      hint: 'rename one of them or remove the copy; both are ignored until then',
+    },
+  ])
   t.same(r.automations, [])
 })
 
 t.test('objects without a namespace are in default; the same name in two namespaces is fine', async (t) => {
   const ns = (s: string): string => s.replace(/  name: (\w+)\n/, '  name: $1\n  namespace: team-b\n')
-  const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(ALIAS_SPEC), 'b.yaml': `${ns(WEBHOOK)}---\n${ns(automation(ALIAS_SPEC))}` })
+  const r = await diagnose(t, {
+    'w.yaml': WEBHOOK,
+    'a.yaml': automation(ALIAS_SPEC),
+    'b.yaml': `${ns(WEBHOOK)}---\n${ns(automation(ALIAS_SPEC))}`,
+  })
   t.same(r.diagnostics, [])
   t.same(r.automations, ['default/auto', 'team-b/auto'])
 })
 
 t.test('Secret objects: base64 data is checked, stringData wins', async (t) => {
   const dir = t.testdir({
-    'secrets.yaml': 'apiVersion: v1\nkind: Secret\nmetadata: {name: tok}\ndata:\n  token: bm90LWJhc2U2NA=\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: sig}\ndata: {key: b2xk}\nstringData: {key: new}\n',
+    'secrets.yaml':
+      'apiVersion: v1\nkind: Secret\nmetadata: {name: tok}\ndata:\n  token: bm90LWJhc2U2NA=\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: sig}\ndata: {key: b2xk}\nstringData: {key: new}\n',
   })
   const state = await loadDesiredState({ manifests: [dir] })
-  t.match(state.diagnostics, [{ line: 5, column: 3, object: 'Secret default/tok', path: 'data.token', code: 'HW_SECRET_DATA_INVALID', message: 'data.token is not valid base64' }])
+  t.match(state.diagnostics, [
+    {
+      line: 5,
+      column: 3,
+      object: 'Secret default/tok',
+      path: 'data.token',
+      code: 'HW_SECRET_DATA_INVALID',
+      message: 'data.token is not valid base64',
+    },
+  ])
   t.same(state.secrets.get('default/sig')?.data, { key: 'new' })
   t.notOk(state.secrets.has('default/tok'))
 })

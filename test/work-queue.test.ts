@@ -8,10 +8,13 @@ const tick = () => new Promise((r) => setImmediate(r))
 t.test('a key queued many times is worked on once', async (t) => {
   const seen: string[] = []
   let gate!: () => void
-  const q = new WorkQueue(async (k) => {
-    seen.push(k)
-    if (k === 'busy') await new Promise<void>((r) => (gate = r))
-  }, { concurrency: 1 })
+  const q = new WorkQueue(
+    async (k) => {
+      seen.push(k)
+      if (k === 'busy') await new Promise<void>((r) => (gate = r))
+    },
+    { concurrency: 1 },
+  )
   q.add('busy')
   for (let i = 0; i < 5; i++) q.add('a')
   q.add('b')
@@ -27,13 +30,16 @@ t.test('a key added while it is worked on runs once more afterwards, never concu
   let most = 0
   let runs = 0
   const release: Array<() => void> = []
-  const q = new WorkQueue(async () => {
-    running++
-    most = Math.max(most, running)
-    runs++
-    await new Promise<void>((r) => release.push(r))
-    running--
-  }, { concurrency: 4 })
+  const q = new WorkQueue(
+    async () => {
+      running++
+      most = Math.max(most, running)
+      runs++
+      await new Promise<void>((r) => release.push(r))
+      running--
+    },
+    { concurrency: 4 },
+  )
   q.add('k')
   await tick()
   q.add('k')
@@ -54,13 +60,20 @@ t.test('a failing key is retried with doubling backoff; success forgets its fail
   const at: number[] = []
   const errors: Array<[string, number]> = []
   let fail = 3
-  const q = new WorkQueue(async () => {
-    at.push(Date.now())
-    if (fail-- > 0) throw new Error('API down')
-  }, { baseDelayMs: 20, maxDelayMs: 1000, onError: (key, err, retryInMs) => errors.push([`${key}: ${(err as Error).message}`, retryInMs]) })
+  const q = new WorkQueue(
+    async () => {
+      at.push(Date.now())
+      if (fail-- > 0) throw new Error('API down')
+    },
+    { baseDelayMs: 20, maxDelayMs: 1000, onError: (key, err, retryInMs) => errors.push([`${key}: ${(err as Error).message}`, retryInMs]) },
+  )
   q.add('ns/a')
   while (at.length < 4) await new Promise((r) => setTimeout(r, 10))
-  t.same(errors, [['ns/a: API down', 20], ['ns/a: API down', 40], ['ns/a: API down', 80]])
+  t.same(errors, [
+    ['ns/a: API down', 20],
+    ['ns/a: API down', 40],
+    ['ns/a: API down', 80],
+  ])
   t.ok(at[1]! - at[0]! >= 19 && at[2]! - at[1]! >= 39 && at[3]! - at[2]! >= 79, 'waits grow')
   fail = 1
   q.add('ns/a')

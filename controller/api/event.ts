@@ -39,13 +39,35 @@ const VALIDATION_MAY_CHANGE_EVENT = /"(default|\$ref)"/.test(JSON.stringify(sche
 /** Validates one event (already parsed); `file` names its source in diagnostics. Does not change `value`. */
 export function validateEvent(value: unknown, file?: string): EventResult {
   if (nestedDeeperThan(value, MAX_EVENT_DEPTH)) {
-    return { ok: false, diagnostics: [{ ...(file ? { file } : {}), code: 'HW_EVENT_INVALID', severity: 'error', message: `the event nests objects or arrays more than ${MAX_EVENT_DEPTH} levels deep`, hint: 'flatten the metadata' }] }
+    return {
+      ok: false,
+      diagnostics: [
+        {
+          ...(file ? { file } : {}),
+          code: 'HW_EVENT_INVALID',
+          severity: 'error',
+          message: `the event nests objects or arrays more than ${MAX_EVENT_DEPTH} levels deep`,
+          hint: 'flatten the metadata',
+        },
+      ],
+    }
   }
   const copy = VALIDATION_MAY_CHANGE_EVENT ? structuredClone(value) : value
   if (validators.ArtifactEvent(copy)) return { ok: true, event: copy as ArtifactEvent }
   const where = file ? { file } : {}
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, diagnostics: [{ ...where, code: 'HW_EVENT_INVALID', severity: 'error', message: 'an event must be a JSON object', hint: 'send {"type": ..., "entity": ..., "project": ..., "collection": ..., "artifact": {...}}' }] }
+    return {
+      ok: false,
+      diagnostics: [
+        {
+          ...where,
+          code: 'HW_EVENT_INVALID',
+          severity: 'error',
+          message: 'an event must be a JSON object',
+          hint: 'send {"type": ..., "entity": ..., "project": ..., "collection": ..., "artifact": {...}}',
+        },
+      ],
+    }
   }
   return { ok: false, diagnostics: schemaDiagnostics(validators.ArtifactEvent.errors ?? [], value, 'HW_EVENT_INVALID', () => where) }
 }
@@ -54,7 +76,18 @@ export function validateEvent(value: unknown, file?: string): EventResult {
 export function parseJson(text: string, file?: string): { ok: true; value: unknown } | { ok: false; diagnostics: Diagnostic[] } {
   const where = file ? { file } : {}
   if (Buffer.byteLength(text) > MAX_EVENT_BYTES) {
-    return { ok: false, diagnostics: [{ ...where, code: 'HW_FILE_TOO_LARGE', severity: 'error', message: `event is larger than ${MAX_EVENT_BYTES / 1024} KiB`, hint: 'send metadata that fits; large files belong in the artifact, not the event' }] }
+    return {
+      ok: false,
+      diagnostics: [
+        {
+          ...where,
+          code: 'HW_FILE_TOO_LARGE',
+          severity: 'error',
+          message: `event is larger than ${MAX_EVENT_BYTES / 1024} KiB`,
+          hint: 'send metadata that fits; large files belong in the artifact, not the event',
+        },
+      ],
+    }
   }
   try {
     return { ok: true, value: JSON.parse(text) }
@@ -68,7 +101,20 @@ export function parseJson(text: string, file?: string): { ok: true; value: unkno
       line = before.split('\n').length
       column = before.length - before.lastIndexOf('\n')
     }
-    return { ok: false, diagnostics: [{ ...where, line, column, code: 'HW_EVENT_JSON', severity: 'error', message: `not valid JSON: ${message}`, hint: 'send one JSON object (or, where a list is accepted, an array of objects)' }] }
+    return {
+      ok: false,
+      diagnostics: [
+        {
+          ...where,
+          line,
+          column,
+          code: 'HW_EVENT_JSON',
+          severity: 'error',
+          message: `not valid JSON: ${message}`,
+          hint: 'send one JSON object (or, where a list is accepted, an array of objects)',
+        },
+      ],
+    }
   }
 }
 

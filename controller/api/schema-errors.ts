@@ -78,7 +78,11 @@ function convert(e: ErrorObject, data: unknown): Converted | undefined {
     case 'required': {
       const field = p.missingProperty as string
       const desc = (e.parentSchema?.properties as Record<string, { description?: string }> | undefined)?.[field]?.description
-      return { path: [...path, field], message: `required field "${field}" is missing`, hint: `add ${formatPath([...path, field])}${desc ? `: ${desc}` : ''}` }
+      return {
+        path: [...path, field],
+        message: `required field "${field}" is missing`,
+        hint: `add ${formatPath([...path, field])}${desc ? `: ${desc}` : ''}`,
+      }
     }
     case 'additionalProperties': {
       const field = p.additionalProperty as string
@@ -93,7 +97,11 @@ function convert(e: ErrorObject, data: unknown): Converted | undefined {
     case 'enum': {
       const allowed = (p.allowedValues as unknown[]).map(String)
       const guess = typeof value === 'string' ? closest(value, allowed) : undefined
-      return { path, message: `${show(value)} is not one of ${allowed.join(', ')}`, hint: guess ? `did you mean ${guess}?` : `use one of ${allowed.join(', ')}` }
+      return {
+        path,
+        message: `${show(value)} is not one of ${allowed.join(', ')}`,
+        hint: guess ? `did you mean ${guess}?` : `use one of ${allowed.join(', ')}`,
+      }
     }
     case 'const':
       return { path, message: `must be ${show(p.allowedValue)}, not ${show(value)}`, hint: `set it to ${show(p.allowedValue)}` }
@@ -107,9 +115,17 @@ function convert(e: ErrorObject, data: unknown): Converted | undefined {
       }
     }
     case 'pattern':
-      return { path, message: `${show(value)} does not match the pattern ${p.pattern as string}`, hint: `write a value that matches${about}` }
+      return {
+        path,
+        message: `${show(value)} does not match the pattern ${p.pattern as string}`,
+        hint: `write a value that matches${about}`,
+      }
     case 'format':
-      return { path, message: `${show(value)} is not a valid ${p.format as string}`, hint: p.format === 'date-time' ? 'use RFC 3339, e.g. 2026-11-27T10:00:00Z' : `write a valid ${p.format as string}` }
+      return {
+        path,
+        message: `${show(value)} is not a valid ${p.format as string}`,
+        hint: p.format === 'date-time' ? 'use RFC 3339, e.g. 2026-11-27T10:00:00Z' : `write a valid ${p.format as string}`,
+      }
     case 'maxLength':
     case 'minLength':
     case 'maximum':
@@ -117,13 +133,21 @@ function convert(e: ErrorObject, data: unknown): Converted | undefined {
     case 'maxItems':
     case 'minItems':
     case 'maxProperties':
-      return { path, message: `${e.message ?? 'is out of range'}${typeof value === 'number' ? ` (is ${value})` : ''}`, hint: `change the value${about}` }
+      return {
+        path,
+        message: `${e.message ?? 'is out of range'}${typeof value === 'number' ? ` (is ${value})` : ''}`,
+        hint: `change the value${about}`,
+      }
     case 'propertyNames':
       return undefined // reported by the nested pattern error with the name itself
     case 'if':
       return undefined // reported by the then/else branch's own error
     case 'false schema':
-      return { path, message: `"${String(path[path.length - 1])}" is not allowed here`, hint: 'remove it: this field does not belong with the other values (e.g. alias is only for ADD_ARTIFACT_ALIAS events)' }
+      return {
+        path,
+        message: `"${String(path[path.length - 1])}" is not allowed here`,
+        hint: 'remove it: this field does not belong with the other values (e.g. alias is only for ADD_ARTIFACT_ALIAS events)',
+      }
     default:
       return { path, message: e.message ?? `fails ${e.keyword}`, hint: `fix the value${about}` }
   }

@@ -47,20 +47,29 @@ export interface SourceOptions extends KubernetesOptions {
 export function checkSourceOptions(o: SourceOptions): void {
   const dirs = o.dir?.length ?? 0
   const given = [dirs > 0 && '--dir', o.git && '--git', o.kubernetes && '--kubernetes'].filter(Boolean)
-  if (given.length > 1) throw new UsageError(`${given.join(' and ')} cannot be used together`, 'follow folders, one git repository, or the cluster')
-  if (given.length === 0) throw new UsageError('give --dir DIR, --git URL or --kubernetes', 'e.g. hookwise run --dir examples, hookwise run --git https://github.com/acme/automations.git, or hookwise run --kubernetes')
+  if (given.length > 1)
+    throw new UsageError(`${given.join(' and ')} cannot be used together`, 'follow folders, one git repository, or the cluster')
+  if (given.length === 0)
+    throw new UsageError(
+      'give --dir DIR, --git URL or --kubernetes',
+      'e.g. hookwise run --dir examples, hookwise run --git https://github.com/acme/automations.git, or hookwise run --kubernetes',
+    )
   if (!o.kubernetes) {
-    const kubeOnly = (['namespace', 'kubeconfig', 'tenancy', 'leaseNamespace', 'leaseName', 'leaseDuration', 'statusInterval', 'apiTimeout'] as const).filter((k) => o[k] !== undefined)
+    const kubeOnly = (
+      ['namespace', 'kubeconfig', 'tenancy', 'leaseNamespace', 'leaseName', 'leaseDuration', 'statusInterval', 'apiTimeout'] as const
+    ).filter((k) => o[k] !== undefined)
     if (kubeOnly.length) throw new UsageError(`--${kubeOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --kubernetes`)
     if (o.leaderElect === false) throw new UsageError('--no-leader-elect needs --kubernetes')
   }
-  if (o.kubernetes && o.secrets?.length) throw new UsageError('--secrets cannot be used with --kubernetes', 'in Kubernetes, webhooks read Secrets of their own namespace')
+  if (o.kubernetes && o.secrets?.length)
+    throw new UsageError('--secrets cannot be used with --kubernetes', 'in Kubernetes, webhooks read Secrets of their own namespace')
   if (!o.git) {
     const gitOnly = (['branch', 'path', 'interval', 'sshKeyFile', 'tokenFile'] as const).filter((k) => o[k] !== undefined)
     if (gitOnly.length) throw new UsageError(`--${gitOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --git`)
   }
   if (o.git) checkGitUrl(o.git)
-  if (o.sshKeyFile && o.tokenFile) throw new UsageError('--ssh-key-file and --token-file cannot be used together', 'ssh URLs take a key, https URLs a token')
+  if (o.sshKeyFile && o.tokenFile)
+    throw new UsageError('--ssh-key-file and --token-file cannot be used together', 'ssh URLs take a key, https URLs a token')
 }
 
 /** The source of --dir or --git (not started). */
@@ -69,7 +78,11 @@ export function fileSource(o: SourceOptions, log: Logger, env: NodeJS.ProcessEnv
   if (!o.git) return folderSource({ manifests: o.dir!, secrets: o.secrets ?? [] }, { log })
   return gitSource(
     {
-      url: o.git, branch: o.branch ?? 'main', path: o.path ?? '.', intervalMs: o.interval ?? 30_000, secrets: o.secrets ?? [],
+      url: o.git,
+      branch: o.branch ?? 'main',
+      path: o.path ?? '.',
+      intervalMs: o.interval ?? 30_000,
+      secrets: o.secrets ?? [],
       checkoutDir: join(o.state, 'git'),
       ...(o.sshKeyFile ? { sshKeyFile: o.sshKeyFile } : {}),
       ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}),

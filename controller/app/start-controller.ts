@@ -52,7 +52,8 @@ export interface RunOptions extends SourceOptions {
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(value)
   const port = m ? Number(m[2]) : NaN
-  if (!m || port > 65535) throw new UsageError(`--listen ${value} is not HOST:PORT`, 'e.g. --listen 127.0.0.1:8080 or --listen 0.0.0.0:8080')
+  if (!m || port > 65535)
+    throw new UsageError(`--listen ${value} is not HOST:PORT`, 'e.g. --listen 127.0.0.1:8080 or --listen 0.0.0.0:8080')
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port }
 }
 
@@ -64,7 +65,10 @@ function intakeTokens(file: string | undefined, env: NodeJS.ProcessEnv): string[
     } catch {
       throw new UsageError(`--intake-token-file ${file} cannot be read`)
     }
-    const tokens = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+    const tokens = text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'))
     if (tokens.length === 0) throw new UsageError(`--intake-token-file ${file} holds no token`, 'write one token per line')
     return tokens
   }
@@ -92,14 +96,26 @@ export interface ControllerHooks {
  * Kubernetes mode with leader election: serves /healthz (and an unready /readyz) on the API address
  * until this replica holds the Lease. Resolves with the elector and the port the standby had.
  */
-async function becomeLeader(kc: KubeConfig, o: KubernetesOptions, host: string, port: number, log: Logger, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<{ elector: LeaderElector; port: number }> {
+async function becomeLeader(
+  kc: KubeConfig,
+  o: KubernetesOptions,
+  host: string,
+  port: number,
+  log: Logger,
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+): Promise<{ elector: LeaderElector; port: number }> {
   const namespace = o.leaseNamespace ?? env.POD_NAMESPACE ?? o.namespace?.[0] ?? 'default'
   const name = o.leaseName ?? 'hookwise-controller'
   const leaseDurationMs = o.leaseDuration ?? 15_000
   const elector = new LeaderElector({
-    kubeConfig: kc, namespace, name,
+    kubeConfig: kc,
+    namespace,
+    name,
     identity: `${env.POD_NAME ?? hostname()}_${randomUUID().slice(0, 8)}`,
-    leaseDurationMs, renewDeadlineMs: Math.round((leaseDurationMs * 2) / 3), retryPeriodMs: Math.round((leaseDurationMs * 2) / 15),
+    leaseDurationMs,
+    renewDeadlineMs: Math.round((leaseDurationMs * 2) / 3),
+    retryPeriodMs: Math.round((leaseDurationMs * 2) / 15),
     log,
   })
   const standby = new StandbyServer(() => `waiting for Lease ${namespace}/${name}`)
@@ -107,7 +123,9 @@ async function becomeLeader(kc: KubeConfig, o: KubernetesOptions, host: string, 
   try {
     address = await standby.listen(host, port)
   } catch (err) {
-    throw new HookwiseError('HW_LISTEN_FAILED', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { hint: 'choose another --listen address (port 0 picks a free one)' })
+    throw new HookwiseError('HW_LISTEN_FAILED', `cannot listen on ${host}:${port}: ${(err as Error).message}`, {
+      hint: 'choose another --listen address (port 0 picks a free one)',
+    })
   }
   const abort = () => void elector.stop()
   signal?.addEventListener('abort', abort, { once: true })
@@ -125,7 +143,12 @@ async function becomeLeader(kc: KubeConfig, o: KubernetesOptions, host: string, 
 }
 
 /** Starts the controller; resolves once it listens (in Kubernetes mode with leader election: once it leads). */
-export async function startController(options: RunOptions, log: Logger, env: NodeJS.ProcessEnv = process.env, hooks: ControllerHooks = {}): Promise<RunningController> {
+export async function startController(
+  options: RunOptions,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+  hooks: ControllerHooks = {},
+): Promise<RunningController> {
   checkSourceOptions(options)
   const tokens = intakeTokens(options.intakeTokenFile, env)
   let { host, port } = parseListen(options.listen)
@@ -136,10 +159,19 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   const kc = options.kubernetes ? loadKubeConfig(options.kubeconfig, env, options.apiTimeout) : undefined
   let elector: LeaderElector | undefined
   // The cluster is listed and watched from the start: a standby's cache is warm when it takes over.
-  const cluster = kc ? new KubernetesSource({ kubeConfig: kc, namespaces: options.namespace ?? [], tenancy: options.tenancy ?? 'none', log }) : undefined
+  const cluster = kc
+    ? new KubernetesSource({ kubeConfig: kc, namespaces: options.namespace ?? [], tenancy: options.tenancy ?? 'none', log })
+    : undefined
   const source: RunSource = cluster ?? fileSource(options, log, env)
   if (kc && options.leaderElect !== false) {
-    void cluster!.synced().then(() => log.info({ webhooks: cluster!.objects('Webhook').length, automations: cluster!.objects('Automation').length }, 'cluster listed; the cache stays current while waiting'))
+    void cluster!
+      .synced()
+      .then(() =>
+        log.info(
+          { webhooks: cluster!.objects('Webhook').length, automations: cluster!.objects('Automation').length },
+          'cluster listed; the cache stays current while waiting',
+        ),
+      )
     try {
       ;({ elector, port } = await becomeLeader(kc, options, host, port, log, env, hooks.signal))
     } catch (err) {
@@ -153,7 +185,13 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   const sender = new ThreadedSender({
     egress,
     ...(options.connectionsPerOrigin ? { connectionsPerOrigin: options.connectionsPerOrigin } : {}),
-    onThreadError: (err, mainThread) => log.error({ err }, mainThread ? 'the sending thread could not start; requests go out from the main thread' : 'the sending thread stopped; its requests in flight will be retried from a new one'),
+    onThreadError: (err, mainThread) =>
+      log.error(
+        { err },
+        mainThread
+          ? 'the sending thread could not start; requests go out from the main thread'
+          : 'the sending thread stopped; its requests in flight will be retried from a new one',
+      ),
   })
   const tracker = new StatusTracker()
   const metrics = createMetrics()
@@ -180,7 +218,16 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
       // Successes are the bulk of a busy controller's lines (one per delivery): debug, so the info
       // level logs what needs attention; metrics and history count every success.
       if (r.status === 'succeeded' && !log.isLevelEnabled('debug')) return
-      const fields = { delivery: r.delivery.id, automation: r.delivery.automation, webhook: r.delivery.webhook, attempt: r.attempt, status: r.status, statusCode: r.result.statusCode, latencyMs: Math.round(r.result.latencyMs), error: r.result.error?.code }
+      const fields = {
+        delivery: r.delivery.id,
+        automation: r.delivery.automation,
+        webhook: r.delivery.webhook,
+        attempt: r.attempt,
+        status: r.status,
+        statusCode: r.result.statusCode,
+        latencyMs: Math.round(r.result.latencyMs),
+        error: r.result.error?.code,
+      }
       if (r.status === 'failed') log.error(fields, `delivery failed: ${r.result.error?.message ?? `HTTP ${r.result.statusCode}`}`)
       else if (r.status === 'pending') log.warn(fields, 'delivery attempt failed; will retry')
       else log.debug(fields, 'delivered')
@@ -191,14 +238,24 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
   const apply = (next: DesiredState, revision?: string): void => {
     const { cancelled } = engine.setState(next)
     if (source.secretLookup) engine.setSecretLookup(source.secretLookup)
-    log.info({ webhooks: next.webhooks.size, automations: next.automations.length, errors: next.diagnostics.filter((d) => d.severity === 'error').length, cancelled, ...(revision ? { revision } : {}) }, 'desired state applied')
+    log.info(
+      {
+        webhooks: next.webhooks.size,
+        automations: next.automations.length,
+        errors: next.diagnostics.filter((d) => d.severity === 'error').length,
+        cancelled,
+        ...(revision ? { revision } : {}),
+      },
+      'desired state applied',
+    )
   }
   try {
     if (cluster) {
       kubernetes = new KubernetesController({
         kubeConfig: kc!,
         source: cluster,
-        status, sender,
+        status,
+        sender,
         events: new EventRecorder({ kubeConfig: kc!, controller: 'hookwise.dev/controller', instance: env.POD_NAME ?? hostname(), log }),
         log,
         ...(options.statusInterval ? { statusIntervalMs: options.statusInterval } : {}),
@@ -237,7 +294,9 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     await sender.close()
     await store.close()
     await elector?.stop()
-    throw new HookwiseError('HW_LISTEN_FAILED', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { hint: 'choose another --listen address (port 0 picks a free one)' })
+    throw new HookwiseError('HW_LISTEN_FAILED', `cannot listen on ${host}:${port}: ${(err as Error).message}`, {
+      hint: 'choose another --listen address (port 0 picks a free one)',
+    })
   }
   engine.start()
   const retentionMs = options.retentionHours * 3600_000
@@ -247,7 +306,14 @@ export async function startController(options: RunOptions, log: Logger, env: Nod
     if (pruned.deliveries || pruned.events) log.info(pruned, 'pruned history')
   }, 60_000)
   prune.unref()
-  log.info({ address: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`, state: store.path, auth: tokens.length > 0 }, 'hookwise is running')
+  log.info(
+    {
+      address: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
+      state: store.path,
+      auth: tokens.length > 0,
+    },
+    'hookwise is running',
+  )
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {

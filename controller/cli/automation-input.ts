@@ -33,7 +33,9 @@ export interface AutomationInput {
  * automation is not there. An event that would not fire the automation gets a note on standard error.
  */
 export async function loadAutomationInput(options: AutomationInputOptions, io: CliIO): Promise<AutomationInput | undefined> {
-  const [namespace, name] = options.automation.includes('/') ? options.automation.split('/', 2) as [string, string] : [DEFAULT_NAMESPACE, options.automation]
+  const [namespace, name] = options.automation.includes('/')
+    ? (options.automation.split('/', 2) as [string, string])
+    : [DEFAULT_NAMESPACE, options.automation]
   if (!name) throw new UsageError(`--automation ${options.automation} is not NAME or NAMESPACE/NAME`)
   const key = objectKey(namespace, name)
   const state = await loadDesiredState({ manifests: options.manifests, secrets: options.secrets ?? [] })
@@ -52,7 +54,12 @@ export async function loadAutomationInput(options: AutomationInputOptions, io: C
   }
   const webhook = state.webhooks.get(objectKey(namespace, automation.spec.action.webhook))!
   if (!webhook.valid) {
-    io.err(`${state.diagnostics.filter((d) => d.object === `Webhook ${objectKey(webhook.namespace, webhook.name)}`).map(formatText).join('\n')}\n`)
+    io.err(
+      `${state.diagnostics
+        .filter((d) => d.object === `Webhook ${objectKey(webhook.namespace, webhook.name)}`)
+        .map(formatText)
+        .join('\n')}\n`,
+    )
     return undefined
   }
   const parsed = parseEvent(await readInput(options.event, io), options.event)
@@ -62,7 +69,9 @@ export async function loadAutomationInput(options: AutomationInputOptions, io: C
   }
   const event = parsed.event
   if (event.type !== automation.spec.event.type || !filtersAccept(automation, event)) {
-    io.err(`note: this ${event.type} event would not fire automation ${key} (it watches ${automation.spec.event.type} with its filters); rendering anyway\n`)
+    io.err(
+      `note: this ${event.type} event would not fire automation ${key} (it watches ${automation.spec.event.type} with its filters); rendering anyway\n`,
+    )
   }
   return { automation, webhook, event, state }
 }
@@ -81,9 +90,21 @@ export function webhookSecrets(input: AutomationInput, required: boolean): Recor
 }
 
 /** The request the automation sends for the event, and its masked twin (see buildDeliveryRequest). */
-export function automationRequest(input: AutomationInput, secrets: Readonly<Record<string, string>>, deliveryId: string, timestamp: number): DeliveryRequest {
+export function automationRequest(
+  input: AutomationInput,
+  secrets: Readonly<Record<string, string>>,
+  deliveryId: string,
+  timestamp: number,
+): DeliveryRequest {
   try {
-    return buildDeliveryRequest({ webhook: input.webhook.spec, secrets, template: input.automation.template, event: input.event, deliveryId, timestamp })
+    return buildDeliveryRequest({
+      webhook: input.webhook.spec,
+      secrets,
+      template: input.automation.template,
+      event: input.event,
+      deliveryId,
+      timestamp,
+    })
   } catch (err) {
     throw withSecretsHint(err)
   }

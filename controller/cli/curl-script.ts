@@ -27,12 +27,16 @@ export interface CurlScriptInput {
 
 /** Single-quotes text for bash: everything inside is literal, newlines included. */
 export function shellQuote(text: string): string {
-  if (text.includes('\0')) throw new HookwiseError('HW_CURL_UNSUPPORTED', 'a value contains a NUL byte, which a shell variable cannot hold', { hint: 'hookwise curl cannot reproduce this request; use hookwise render --show-headers' })
+  if (text.includes('\0'))
+    throw new HookwiseError('HW_CURL_UNSUPPORTED', 'a value contains a NUL byte, which a shell variable cannot hold', {
+      hint: 'hookwise curl cannot reproduce this request; use hookwise render --show-headers',
+    })
   return `'${text.replaceAll("'", `'\\''`)}'`
 }
 
 /** Names the shell, curl or openssl give a meaning to; a secret of that name gets a HOOKWISE_ prefix in the script. */
-const RESERVED = /^(PATH|IFS|HOME|PWD|OLDPWD|SHELL|SHELLOPTS|UID|EUID|PPID|GROUPS|RANDOM|SRANDOM|SECONDS|LINENO|HOSTNAME|HOSTTYPE|OSTYPE|MACHTYPE|OPTIND|OPTARG|OPTERR|PS[0-4]|PROMPT_COMMAND|TERM|TMPDIR|LANG|LC_\w+|ENV|CDPATH|HIST\w*|MAIL\w*|BASH\w*|FUNCNAME|DIRSTACK|PIPESTATUS|COLUMNS|LINES|_|hw_\w*|CURL_\w+|SSL_\w+|OPENSSL_\w+|(?:http|https|ftp|all|no)_proxy)$/i
+const RESERVED =
+  /^(PATH|IFS|HOME|PWD|OLDPWD|SHELL|SHELLOPTS|UID|EUID|PPID|GROUPS|RANDOM|SRANDOM|SECONDS|LINENO|HOSTNAME|HOSTTYPE|OSTYPE|MACHTYPE|OPTIND|OPTARG|OPTERR|PS[0-4]|PROMPT_COMMAND|TERM|TMPDIR|LANG|LC_\w+|ENV|CDPATH|HIST\w*|MAIL\w*|BASH\w*|FUNCNAME|DIRSTACK|PIPESTATUS|COLUMNS|LINES|_|hw_\w*|CURL_\w+|SSL_\w+|OPENSSL_\w+|(?:http|https|ftp|all|no)_proxy)$/i
 const shellName = (variable: string): string => (RESERVED.test(variable) ? `HOOKWISE_${variable}` : variable)
 
 /** `# text` with line breaks and other control characters flattened, so user data cannot leave the comment. */
@@ -52,14 +56,24 @@ export function curlScript(input: CurlScriptInput): string {
 
   const lines = [
     '#!/usr/bin/env bash',
-    comment(`hookwise ${VERSION} curl: the request automation ${input.automation} sends${input.eventId ? ` for event ${input.eventId}` : ''}`),
-    comment(`to webhook ${input.webhook.namespace}/${input.webhook.name}, byte for byte, signature included. Needs bash, curl and openssl.`),
+    comment(
+      `hookwise ${VERSION} curl: the request automation ${input.automation} sends${input.eventId ? ` for event ${input.eventId}` : ''}`,
+    ),
+    comment(
+      `to webhook ${input.webhook.namespace}/${input.webhook.name}, byte for byte, signature included. Needs bash, curl and openssl.`,
+    ),
     comment('To send it somewhere else, e.g. to hookwise listen: HOOKWISE_URL=http://127.0.0.1:8080/ bash THIS_FILE'),
     'set -euo pipefail',
     '',
   ]
   if (needed.size > 0) {
-    lines.push(comment(input.reveal ? 'Secret values, revealed: keep this script private.' : 'Secrets are not in this script: export each one before running it.'))
+    lines.push(
+      comment(
+        input.reveal
+          ? 'Secret values, revealed: keep this script private.'
+          : 'Secrets are not in this script: export each one before running it.',
+      ),
+    )
     for (const variable of needed) {
       const where = secretSource(spec, variable, input.webhook.namespace)
       const value = input.secrets[variable]
@@ -69,7 +83,8 @@ export function curlScript(input: CurlScriptInput): string {
     lines.push('')
   }
   lines.push(`hw_url=${shellQuote(spec.url)}`, 'hw_url="${HOOKWISE_URL:-$hw_url}"', `hw_webhook_id=${shellQuote(input.deliveryId)}`)
-  if (scheme === 'standard-webhooks') lines.push(input.timestamp === undefined ? 'hw_timestamp="$(date +%s)"' : `hw_timestamp=${shellQuote(String(input.timestamp))}`)
+  if (scheme === 'standard-webhooks')
+    lines.push(input.timestamp === undefined ? 'hw_timestamp="$(date +%s)"' : `hw_timestamp=${shellQuote(String(input.timestamp))}`)
   lines.push(comment(`The body, ${Buffer.byteLength(input.body)} bytes; printf '%s' sends it without adding a newline.`))
   lines.push(`hw_body=${bodyParts.map((p) => (p.variable ? `"\${${shellName(p.variable)}}"` : shellQuote(p.text))).join('')}`)
   if (scheme && signingVar) lines.push(...signatureLines(scheme, `"$${shellName(signingVar)}"`, shellName(signingVar)))
@@ -143,16 +158,22 @@ interface BodyPart {
  * that is an error (revealed, it stays inline).
  */
 function splitOnSecrets(body: string, secrets: Readonly<Record<string, string>>, reveal: boolean): BodyPart[] {
-  const values = Object.entries(secrets).filter(([, v]) => v.length > 0).sort((a, b) => b[1].length - a[1].length)
+  const values = Object.entries(secrets)
+    .filter(([, v]) => v.length > 0)
+    .sort((a, b) => b[1].length - a[1].length)
   for (const [variable, value] of values) {
     const escaped = JSON.stringify(value).slice(1, -1)
     if (!reveal && escaped !== value && body.includes(escaped)) {
-      throw new HookwiseError('HW_CURL_UNSUPPORTED', `the body holds the secret ${variable} JSON-escaped, so the script cannot take it from a shell variable`, { hint: 'run hookwise curl with --reveal-secrets to put the secret in the script, and keep the script private' })
+      throw new HookwiseError(
+        'HW_CURL_UNSUPPORTED',
+        `the body holds the secret ${variable} JSON-escaped, so the script cannot take it from a shell variable`,
+        { hint: 'run hookwise curl with --reveal-secrets to put the secret in the script, and keep the script private' },
+      )
     }
   }
   const parts: BodyPart[] = []
   let text = ''
-  for (let i = 0; i < body.length;) {
+  for (let i = 0; i < body.length; ) {
     const hit = values.find(([, v]) => body.startsWith(v, i))
     if (hit) {
       if (text) parts.push({ text })

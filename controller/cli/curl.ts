@@ -22,16 +22,18 @@ export async function curlCommand(options: CurlOptions, io: CliIO): Promise<numb
   const secrets = webhookSecrets(input, reveal)
   // The script signs at its own run time unless --timestamp pins it; the body does not depend on it.
   const { request } = automationRequest(input, secrets, options.deliveryId, options.timestamp ?? Math.floor(Date.now() / 1000))
-  io.out(curlScript({
-    automation: input.automation.key,
-    webhook: input.webhook,
-    ...(input.event.id === undefined ? {} : { eventId: input.event.id }),
-    body: request.body,
-    secrets,
-    reveal,
-    deliveryId: options.deliveryId,
-    ...(options.timestamp === undefined ? {} : { timestamp: options.timestamp }),
-  }))
+  io.out(
+    curlScript({
+      automation: input.automation.key,
+      webhook: input.webhook,
+      ...(input.event.id === undefined ? {} : { eventId: input.event.id }),
+      body: request.body,
+      secrets,
+      reveal,
+      deliveryId: options.deliveryId,
+      ...(options.timestamp === undefined ? {} : { timestamp: options.timestamp }),
+    }),
+  )
   return 0
 }
 
@@ -42,7 +44,11 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .requiredOption('--manifests <dir>', 'folder of Webhook and Automation manifests (repeatable)', collect)
     .requiredOption('--automation <[namespace/]name>', 'the automation (namespace defaults to default)')
     .requiredOption('--event <file>', 'the event, as a JSON file (- for standard input)')
-    .option('--secrets <dir>', 'folder of Secret manifests (repeatable; needed with --reveal-secrets or when the body uses a secret)', collect)
+    .option(
+      '--secrets <dir>',
+      'folder of Secret manifests (repeatable; needed with --reveal-secrets or when the body uses a secret)',
+      collect,
+    )
     .option('--reveal-secrets', 'put the secret values in the script instead of asking for them as shell variables')
     .option('--delivery-id <id>', 'delivery id for the webhook-id header and the signature', 'curl-preview')
     .option('--timestamp <unix-seconds>', 'timestamp to sign with (default: when the script runs)', unixSeconds)

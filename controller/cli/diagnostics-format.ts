@@ -9,7 +9,14 @@ const escapeData = (s: string): string => s.replace(/%/g, '%25').replace(/\r/g, 
 const escapeProperty = (s: string): string => escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C')
 
 export function formatGithub(d: Diagnostic): string {
-  const props = [d.file && `file=${escapeProperty(d.file)}`, d.line && `line=${d.line}`, d.column && `col=${d.column}`, `title=${escapeProperty(d.code)}`].filter(Boolean).join(',')
+  const props = [
+    d.file && `file=${escapeProperty(d.file)}`,
+    d.line && `line=${d.line}`,
+    d.column && `col=${d.column}`,
+    `title=${escapeProperty(d.code)}`,
+  ]
+    .filter(Boolean)
+    .join(',')
   const where = [d.object, d.path].filter(Boolean).join(': ')
   return `::${d.severity} ${props}::${escapeData(`${where ? `${where}: ` : ''}${d.message}${d.hint ? ` (${d.hint})` : ''}`)}`
 }
@@ -21,10 +28,19 @@ export function summary(diagnostics: readonly Diagnostic[]): { errors: number; w
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
 
-export function formatDiagnostics(diagnostics: readonly Diagnostic[], format: DiagnosticsFormat, extra: Record<string, unknown> = {}): string {
+export function formatDiagnostics(
+  diagnostics: readonly Diagnostic[],
+  format: DiagnosticsFormat,
+  extra: Record<string, unknown> = {},
+): string {
   const { errors, warnings } = summary(diagnostics)
   if (format === 'json') return JSON.stringify({ valid: errors === 0, errors, warnings, ...extra, diagnostics }, null, 2)
   const lines = diagnostics.map(format === 'github' ? formatGithub : formatText)
-  if (format === 'text') lines.push(errors === 0 ? `valid${warnings ? ` (${plural(warnings, 'warning')})` : ''}` : `invalid: ${plural(errors, 'error')}${warnings ? `, ${plural(warnings, 'warning')}` : ''}`)
+  if (format === 'text')
+    lines.push(
+      errors === 0
+        ? `valid${warnings ? ` (${plural(warnings, 'warning')})` : ''}`
+        : `invalid: ${plural(errors, 'error')}${warnings ? `, ${plural(warnings, 'warning')}` : ''}`,
+    )
   return lines.join('\n')
 }

@@ -54,7 +54,8 @@ const namespaceOf = (o: ManifestObject): string | undefined => {
 export async function diffCommand(options: DiffOptions, io: CliIO): Promise<number> {
   const cwd = resolve(options.cwd ?? process.cwd())
   const dir = resolve(cwd, options.path)
-  if (!(await stat(dir).catch(() => undefined))) throw new UsageError(`--path ${options.path} does not exist`, 'give the folder of manifests, relative to the current folder')
+  if (!(await stat(dir).catch(() => undefined)))
+    throw new UsageError(`--path ${options.path} does not exist`, 'give the folder of manifests, relative to the current folder')
   const kc = loadKubeConfig(options.kubeconfig)
   const context = kc.getCurrentContext()
   const contextNamespace = kc.getContextObject(context)?.namespace
@@ -81,7 +82,11 @@ export async function diffCommand(options: DiffOptions, io: CliIO): Promise<numb
   }
   const cluster = await readClusterRevision(kc, scope)
 
-  const base: PlanRevision = { ref: `cluster ${context}`, state: cluster.state, objects: cluster.objects.map((o) => ({ ...o, source: { ...o.source, file: CLUSTER_LOCATION } })) }
+  const base: PlanRevision = {
+    ref: `cluster ${context}`,
+    state: cluster.state,
+    objects: cluster.objects.map((o) => ({ ...o, source: { ...o.source, file: CLUSTER_LOCATION } })),
+  }
   // The folder as the cluster would store it once applied, so that defaults the API server fills in
   // are no change and previews show the body that would be sent; its problems as found in the files.
   const stored = storedForm(folder.objects)

@@ -43,7 +43,11 @@ function eventFromFlags(o: EmitOptions): unknown {
   const metadata: Record<string, unknown> = {}
   for (const kv of o.metadata ?? []) {
     const i = kv.indexOf('=')
-    if (i <= 0) throw new UsageError(`--metadata ${kv} is not KEY=VALUE`, 'e.g. --metadata accuracy=0.93 (values are parsed as JSON when they can be)')
+    if (i <= 0)
+      throw new UsageError(
+        `--metadata ${kv} is not KEY=VALUE`,
+        'e.g. --metadata accuracy=0.93 (values are parsed as JSON when they can be)',
+      )
     metadata[kv.slice(0, i)] = metadataValue(kv.slice(i + 1))
   }
   const name = o.artifactName ?? o.collection
@@ -90,7 +94,9 @@ export async function emitCommand(o: EmitOptions, io: CliIO, env: NodeJS.Process
   } else {
     const r = validateEvent(eventFromFlags(o))
     if (!r.ok) {
-      io.err(`${r.diagnostics.map((d) => formatText({ ...d, path: `--${(d.path ?? '').replace(/^artifact\./, 'artifact-').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` })).join('\n')}\n`)
+      io.err(
+        `${r.diagnostics.map((d) => formatText({ ...d, path: `--${(d.path ?? '').replace(/^artifact\./, 'artifact-').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` })).join('\n')}\n`,
+      )
       return 1
     }
     event = r.event
@@ -116,7 +122,10 @@ export async function emitCommand(o: EmitOptions, io: CliIO, env: NodeJS.Process
       const ra = Number(res.headers['retry-after'])
       retryAfter = Number.isFinite(ra) ? ra : undefined
     } catch (err) {
-      if (attempt >= attempts) throw new HookwiseError('HW_SERVER_UNREACHABLE', `cannot reach ${url}: ${(err as Error).message}`, { hint: 'check --to and that hookwise run is listening there' })
+      if (attempt >= attempts)
+        throw new HookwiseError('HW_SERVER_UNREACHABLE', `cannot reach ${url}: ${(err as Error).message}`, {
+          hint: 'check --to and that hookwise run is listening there',
+        })
       await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** (attempt - 1), 10_000)))
       continue
     }
@@ -126,7 +135,12 @@ export async function emitCommand(o: EmitOptions, io: CliIO, env: NodeJS.Process
     }
     if (status === 202) {
       const answer = JSON.parse(text) as { events: Array<{ id: string; duplicate: boolean; deliveries: unknown[] }> }
-      for (const e of answer.events) io.out(e.duplicate ? `event ${e.id}: duplicate, already accepted\n` : `event ${e.id}: accepted, ${e.deliveries.length} deliver${e.deliveries.length === 1 ? 'y' : 'ies'}\n`)
+      for (const e of answer.events)
+        io.out(
+          e.duplicate
+            ? `event ${e.id}: duplicate, already accepted\n`
+            : `event ${e.id}: accepted, ${e.deliveries.length} deliver${e.deliveries.length === 1 ? 'y' : 'ies'}\n`,
+        )
       return 0
     }
     io.err(`${url} answered ${status}: ${text}\n`)

@@ -15,7 +15,9 @@ import { positive } from './options.js'
 
 function openStore(state: string): Store {
   if (!existsSync(join(state, 'hookwise.db'))) {
-    throw new HookwiseError('HW_PATH_NOT_FOUND', `no hookwise state in ${state}`, { hint: 'pass the --state folder hookwise run uses (default ./.hookwise)' })
+    throw new HookwiseError('HW_PATH_NOT_FOUND', `no hookwise state in ${state}`, {
+      hint: 'pass the --state folder hookwise run uses (default ./.hookwise)',
+    })
   }
   return new SqliteStore(state)
 }
@@ -25,18 +27,37 @@ const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z
 /** A fixed-width table, kubectl style. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd()
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3)))
+      .join('')
+      .trimEnd()
   return [line(header), ...rows.map(line)].join('\n')
 }
 
 function deliveryCells(d: DeliveryRow): string[] {
-  return [d.id, d.automation, d.status.toUpperCase(), String(d.attempts), d.lastStatusCode === null ? '-' : String(d.lastStatusCode), iso(d.createdAt), d.lastError ?? '']
+  return [
+    d.id,
+    d.automation,
+    d.status.toUpperCase(),
+    String(d.attempts),
+    d.lastStatusCode === null ? '-' : String(d.lastStatusCode),
+    iso(d.createdAt),
+    d.lastError ?? '',
+  ]
 }
 
-export function deliveriesCommand(o: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean }, io: CliIO): number {
+export function deliveriesCommand(
+  o: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean },
+  io: CliIO,
+): number {
   const store = openStore(o.state)
   try {
-    const rows = store.list({ ...(o.automation ? { automation: o.automation.includes('/') ? o.automation : `default/${o.automation}` } : {}), ...(o.status ? { status: o.status } : {}), limit: o.limit })
+    const rows = store.list({
+      ...(o.automation ? { automation: o.automation.includes('/') ? o.automation : `default/${o.automation}` } : {}),
+      ...(o.status ? { status: o.status } : {}),
+      limit: o.limit,
+    })
     if (o.json) io.out(`${JSON.stringify(rows, null, 2)}\n`)
     else if (rows.length === 0) io.out('no deliveries\n')
     else io.out(`${table(['ID', 'AUTOMATION', 'STATUS', 'ATTEMPTS', 'CODE', 'CREATED', 'LAST ERROR'], rows.map(deliveryCells))}\n`)
@@ -103,7 +124,9 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .addOption(new Option('--status <status>', 'only this status').choices(['pending', 'succeeded', 'failed', 'cancelled']))
     .option('--limit <n>', 'at most this many', positive, 50)
     .option('--json', 'print JSON')
-    .action((opts: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean }) => setStatus(deliveriesCommand(opts, io)))
+    .action((opts: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean }) =>
+      setStatus(deliveriesCommand(opts, io)),
+    )
 
   cli
     .command('delivery')

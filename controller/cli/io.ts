@@ -25,6 +25,8 @@ export async function readInput(path: string, io: CliIO): Promise<string> {
   try {
     return await readFile(path, 'utf8')
   } catch {
-    throw new HookwiseError('HW_PATH_NOT_FOUND', `${path} does not exist or cannot be read`, { hint: 'check the path; it is relative to the current folder' })
+    throw new HookwiseError('HW_PATH_NOT_FOUND', `${path} does not exist or cannot be read`, {
+      hint: 'check the path; it is relative to the current folder',
+    })
   }
 }

@@ -41,19 +41,32 @@ export interface ReceivedWebhook {
 const MAX_BODY_BYTES = 16 * 1024 * 1024
 
 /** Headers worth a line in the text output, in this order; the rest are only in --json. */
-const SHOWN_HEADERS = ['webhook-id', 'content-type', 'user-agent', 'authorization', 'x-wandb-signature', 'x-hub-signature-256', 'webhook-timestamp', 'webhook-signature']
+const SHOWN_HEADERS = [
+  'webhook-id',
+  'content-type',
+  'user-agent',
+  'authorization',
+  'x-wandb-signature',
+  'x-hub-signature-256',
+  'webhook-timestamp',
+  'webhook-signature',
+]
 
 /**
  * Serves until `stop` aborts, or without it until SIGINT or SIGTERM; returns the exit status.
  * `listening on URL` goes to standard error, so that with --json standard output is only webhooks.
  */
 export async function listenCommand(options: ListenOptions, io: CliIO, stop?: AbortSignal): Promise<number> {
-  if (options.secret === undefined && options.scheme !== undefined) throw new UsageError('--scheme needs --secret', 'pass the webhook signing secret with --secret S, or leave out --scheme')
-  const scheme = options.secret === undefined ? undefined : options.scheme ?? 'wandb'
-  const server = createServer((req, res) => void receive(req, res).catch((err: unknown) => {
-    io.err(`error: ${(err as Error).message}\n`)
-    if (!res.headersSent) res.writeHead(500).end()
-  }))
+  if (options.secret === undefined && options.scheme !== undefined)
+    throw new UsageError('--scheme needs --secret', 'pass the webhook signing secret with --secret S, or leave out --scheme')
+  const scheme = options.secret === undefined ? undefined : (options.scheme ?? 'wandb')
+  const server = createServer(
+    (req, res) =>
+      void receive(req, res).catch((err: unknown) => {
+        io.err(`error: ${(err as Error).message}\n`)
+        if (!res.headersSent) res.writeHead(500).end()
+      }),
+  )
 
   async function receive(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') {
@@ -66,10 +79,20 @@ export async function listenCommand(options: ListenOptions, io: CliIO, stop?: Ab
       reply(res, 413, { error: `bodies over ${MAX_BODY_BYTES} bytes are refused` })
       return
     }
-    const signature = scheme === undefined ? null : { scheme, ...await verifySignature({ scheme, secret: options.secret!, headers: req.headers, body }) }
+    const signature =
+      scheme === undefined ? null : { scheme, ...(await verifySignature({ scheme, secret: options.secret!, headers: req.headers, body })) }
     const headers: Record<string, string> = {}
-    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value
-    const received: ReceivedWebhook = { time: new Date().toISOString(), method: req.method, path: req.url ?? '/', headers: maskedHeaders(headers), body: body.toString('utf8'), bytes: body.length, signature }
+    for (const [name, value] of Object.entries(req.headers))
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value
+    const received: ReceivedWebhook = {
+      time: new Date().toISOString(),
+      method: req.method,
+      path: req.url ?? '/',
+      headers: maskedHeaders(headers),
+      body: body.toString('utf8'),
+      bytes: body.length,
+      signature,
+    }
     io.out(options.json ? `${JSON.stringify(received)}\n` : formatReceived(received))
     reply(res, options.status, { received: true, id: headers['webhook-id'] ?? null, verified: signature?.verified ?? null })
   }
@@ -77,14 +100,21 @@ export async function listenCommand(options: ListenOptions, io: CliIO, stop?: Ab
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(options.port, options.host, () => { server.off('error', reject); resolve() })
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
   } catch (err) {
-    io.err(`error HW_LISTEN_FAILED: cannot listen on ${options.host}:${options.port}: ${(err as Error).message}\n  hint: choose another --port (0 picks a free one) or --host\n`)
+    io.err(
+      `error HW_LISTEN_FAILED: cannot listen on ${options.host}:${options.port}: ${(err as Error).message}\n  hint: choose another --port (0 picks a free one) or --host\n`,
+    )
     return 1
   }
   const { address, port } = server.address() as AddressInfo
-  io.err(`listening on http://${address.includes(':') ? `[${address}]` : address}:${port}${scheme ? ` (verifying ${scheme} signatures)` : ''}\n`)
+  io.err(
+    `listening on http://${address.includes(':') ? `[${address}]` : address}:${port}${scheme ? ` (verifying ${scheme} signatures)` : ''}\n`,
+  )
   await stopped(stop)
   server.close()
   server.closeAllConnections()
@@ -116,7 +146,8 @@ function reply(res: ServerResponse, status: number, body: object, headers: Recor
 export function formatReceived(r: ReceivedWebhook): string {
   const lines = [`${r.time} ${r.method} ${r.path}`]
   for (const name of SHOWN_HEADERS) if (r.headers[name] !== undefined) lines.push(`  ${name}: ${r.headers[name]}`)
-  if (r.signature === null) lines.push('  signature: not checked (start hookwise listen with --secret S --scheme wandb|standard-webhooks|github to check it)')
+  if (r.signature === null)
+    lines.push('  signature: not checked (start hookwise listen with --secret S --scheme wandb|standard-webhooks|github to check it)')
   else if (r.signature.verified) lines.push(`  signature: verified (${r.signature.scheme}, ${SIGNATURE_HEADER[r.signature.scheme]})`)
   else lines.push(`  signature: NOT verified (${r.signature.scheme}): ${r.signature.reason ?? 'no reason given'}`)
   lines.push(`  body: ${r.bytes} bytes`, r.body.endsWith('\n') ? r.body : `${r.body}\n`)
@@ -124,7 +155,8 @@ export function formatReceived(r: ReceivedWebhook): string {
 }
 
 function stopped(stop: AbortSignal | undefined): Promise<void> {
-  if (stop) return stop.aborted ? Promise.resolve() : new Promise((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }))
+  if (stop)
+    return stop.aborted ? Promise.resolve() : new Promise((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }))
   return new Promise((resolve) => {
     const done = (): void => {
       process.off('SIGINT', done)
@@ -138,13 +170,15 @@ function stopped(stop: AbortSignal | undefined): Promise<void> {
 
 /** Commander parser for --port: 0 to 65535 (0 picks a free port). */
 export function parsePort(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535 (0 picks a free port)')
+  if (!/^\d+$/.test(value) || Number(value) > 65535)
+    throw new InvalidArgumentError('expected a port number from 0 to 65535 (0 picks a free port)')
   return Number(value)
 }
 
 /** Commander parser for --status: an HTTP status from 200 to 599. */
 export function parseStatus(value: string): number {
-  if (!/^\d{3}$/.test(value) || Number(value) < 200 || Number(value) > 599) throw new InvalidArgumentError('expected an HTTP status from 200 to 599')
+  if (!/^\d{3}$/.test(value) || Number(value) < 200 || Number(value) > 599)
+    throw new InvalidArgumentError('expected an HTTP status from 200 to 599')
   return Number(value)
 }
 
@@ -155,7 +189,13 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .requiredOption('--port <port>', 'port to listen on (0 picks a free one)', parsePort)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--secret <secret>', 'signing secret to verify signatures with')
-    .addOption(new Option('--scheme <scheme>', 'signature scheme (default wandb when --secret is given)').choices(['wandb', 'standard-webhooks', 'github']))
+    .addOption(
+      new Option('--scheme <scheme>', 'signature scheme (default wandb when --secret is given)').choices([
+        'wandb',
+        'standard-webhooks',
+        'github',
+      ]),
+    )
     .option('--status <code>', 'HTTP status to answer with', parseStatus, 200)
     .option('--json', 'print one JSON object per webhook, one per line')
     .action(async (opts: ListenOptions) => {

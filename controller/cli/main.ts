@@ -21,7 +21,20 @@ import * as testWebhook from './test-webhook.js'
 import * as validate from './validate.js'
 
 /** The commands, in the order `hookwise --help` lists them. */
-const COMMANDS: ReadonlyArray<{ register(cli: Command, ctx: CommandContext): void }> = [validate, render, match, curl, listen, run, emit, history, status, testWebhook, plan, diff]
+const COMMANDS: ReadonlyArray<{ register(cli: Command, ctx: CommandContext): void }> = [
+  validate,
+  render,
+  match,
+  curl,
+  listen,
+  run,
+  emit,
+  history,
+  status,
+  testWebhook,
+  plan,
+  diff,
+]
 
 function program(ctx: CommandContext): Command {
   const cli = new Command('hookwise')
@@ -37,7 +50,12 @@ function program(ctx: CommandContext): Command {
 /** Runs the command line and returns the exit status. */
 export async function runCli(argv: readonly string[], io: CliIO = processIO): Promise<number> {
   let status = 0
-  const cli = program({ io, setStatus: (s) => { status = s } })
+  const cli = program({
+    io,
+    setStatus: (s) => {
+      status = s
+    },
+  })
   try {
     await cli.parseAsync([...argv], { from: 'user' })
     return status

@@ -14,7 +14,12 @@ export async function matchCommand(options: { manifests: string[]; event: string
   const state = await loadDesiredState({ manifests: options.manifests })
   const { errors } = summary(state.diagnostics)
   if (errors > 0) {
-    io.err(`${state.diagnostics.filter((d) => d.severity === 'error').map(formatText).join('\n')}\nwarning: objects with errors are skipped; matching the valid ones\n`)
+    io.err(
+      `${state.diagnostics
+        .filter((d) => d.severity === 'error')
+        .map(formatText)
+        .join('\n')}\nwarning: objects with errors are skipped; matching the valid ones\n`,
+    )
   }
   const parsed = parseEvent(await readInput(options.event, io), options.event)
   if (!parsed.ok) {
@@ -23,7 +28,13 @@ export async function matchCommand(options: { manifests: string[]; event: string
   }
   const matches = new AutomationIndex(state.automations).match(parsed.event)
   if (options.format === 'json') {
-    io.out(`${JSON.stringify(matches.map((a) => ({ namespace: a.namespace, name: a.name, webhook: a.spec.action.webhook })), null, 2)}\n`)
+    io.out(
+      `${JSON.stringify(
+        matches.map((a) => ({ namespace: a.namespace, name: a.name, webhook: a.spec.action.webhook })),
+        null,
+        2,
+      )}\n`,
+    )
   } else if (matches.length > 0) {
     io.out(`${matches.map((a) => a.key).join('\n')}\n`)
   }

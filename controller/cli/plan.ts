@@ -38,7 +38,9 @@ export async function readEvents(dir: string, io: CliIO): Promise<NamedEvent[]> 
   try {
     names = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith('.json')).sort()
   } catch {
-    throw new HookwiseError('HW_PATH_NOT_FOUND', `--events ${dir} does not exist or is not a folder`, { hint: 'give a folder of event JSON files, e.g. examples/events' })
+    throw new HookwiseError('HW_PATH_NOT_FOUND', `--events ${dir} does not exist or is not a folder`, {
+      hint: 'give a folder of event JSON files, e.g. examples/events',
+    })
   }
   const events: NamedEvent[] = []
   for (const name of names) {
@@ -88,7 +90,11 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .option('--path <dir>', 'folder of manifests in the repository, relative to the current folder', '.')
     .addOption(new Option('--format <format>', 'output format').choices(PLAN_FORMATS).default('markdown'))
     .option('--events <dir>', 'folder of event JSON files to preview requests with (default: built-in samples)')
-    .option('--secrets <dir>', 'folder of Secret manifests: warn when a webhook secret is missing (values are never shown; repeatable)', collect)
+    .option(
+      '--secrets <dir>',
+      'folder of Secret manifests: warn when a webhook secret is missing (values are never shown; repeatable)',
+      collect,
+    )
     .action(async (opts: { base: string; head?: string; path: string; format: PlanFormat; events?: string; secrets?: string[] }) => {
       setStatus(await planCommand(opts, io))
     })

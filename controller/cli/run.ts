@@ -62,8 +62,14 @@ function retryMaxBackoff(value: string): number {
 export function register(cli: Command, { io, setStatus }: CommandContext): void {
   cli
     .command('run')
-    .description("run the controller on a folder, a git branch or the cluster's Webhooks and Automations: follow it, take events over HTTP, deliver durably")
-    .option('--dir <dir>', 'folder of Webhook and Automation manifests, watched for changes (repeatable; or --git or --kubernetes)', collect)
+    .description(
+      "run the controller on a folder, a git branch or the cluster's Webhooks and Automations: follow it, take events over HTTP, deliver durably",
+    )
+    .option(
+      '--dir <dir>',
+      'folder of Webhook and Automation manifests, watched for changes (repeatable; or --git or --kubernetes)',
+      collect,
+    )
     .option('--git <url>', 'follow a branch of this git repository instead of --dir (no credentials in the URL)')
     .option('--branch <branch>', 'branch to follow (--git; default: main)')
     .option('--path <dir>', 'folder of the manifests inside the repository (--git; default: its root)')
@@ -72,27 +78,62 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .option('--token-file <file>', 'token for an https repository URL, sent as an HTTP Authorization header (--git)')
     .option('--kubernetes', 'reconcile the Webhook and Automation custom resources of the cluster instead of --dir or --git')
     .option('--namespace <ns>', 'watch only this namespace (repeatable; --kubernetes; default: all namespaces)', collect)
-    .option('--kubeconfig <file>', 'kubeconfig to use (--kubernetes; default: $KUBECONFIG, ~/.kube/config, or the pod\'s service account)')
-    .addOption(new Option('--tenancy <mode>', 'namespace-label: a namespace only gets events of the entities in its hookwise.dev/entities annotation or label (--kubernetes)').choices(['none', 'namespace-label']))
+    .option('--kubeconfig <file>', "kubeconfig to use (--kubernetes; default: $KUBECONFIG, ~/.kube/config, or the pod's service account)")
+    .addOption(
+      new Option(
+        '--tenancy <mode>',
+        'namespace-label: a namespace only gets events of the entities in its hookwise.dev/entities annotation or label (--kubernetes)',
+      ).choices(['none', 'namespace-label']),
+    )
     .option('--no-leader-elect', 'do not take a Lease before working (--kubernetes; only with a single replica)')
-    .option('--lease-namespace <ns>', 'namespace of the leader Lease (--kubernetes; default: $POD_NAMESPACE, the first --namespace, or default)')
+    .option(
+      '--lease-namespace <ns>',
+      'namespace of the leader Lease (--kubernetes; default: $POD_NAMESPACE, the first --namespace, or default)',
+    )
     .option('--lease-name <name>', 'name of the leader Lease (--kubernetes; default: hookwise-controller)')
-    .addOption(new Option('--lease-duration <duration>', 'how long a standby waits for a silent leader before taking over, e.g. 15s (--kubernetes; default: 15s)').argParser(parseInterval))
-    .addOption(new Option('--status-interval <duration>', 'least time between two status writes of one object when only delivery facts changed (--kubernetes; default: 5s)').argParser(parseInterval))
-    .addOption(new Option('--api-timeout <duration>', 'how long a request to the Kubernetes API (not a watch) may take (--kubernetes; default: 30s)').argParser(parseInterval))
+    .addOption(
+      new Option(
+        '--lease-duration <duration>',
+        'how long a standby waits for a silent leader before taking over, e.g. 15s (--kubernetes; default: 15s)',
+      ).argParser(parseInterval),
+    )
+    .addOption(
+      new Option(
+        '--status-interval <duration>',
+        'least time between two status writes of one object when only delivery facts changed (--kubernetes; default: 5s)',
+      ).argParser(parseInterval),
+    )
+    .addOption(
+      new Option(
+        '--api-timeout <duration>',
+        'how long a request to the Kubernetes API (not a watch) may take (--kubernetes; default: 30s)',
+      ).argParser(parseInterval),
+    )
     .option('--secrets <dir>', 'folder of Secret manifests (repeatable)', collect)
     .option('--state <dir>', 'folder of the delivery queue and history (SQLite)', './.hookwise')
     .option('--listen <host:port>', 'address of the HTTP API (intake, status, metrics)', '127.0.0.1:8080')
-    .option('--intake-token-file <file>', 'bearer tokens the API accepts, one per line (or HOOKWISE_INTAKE_TOKEN); without any, only loopback')
+    .option(
+      '--intake-token-file <file>',
+      'bearer tokens the API accepts, one per line (or HOOKWISE_INTAKE_TOKEN); without any, only loopback',
+    )
     .option('--allow-insecure-http', 'allow http:// webhook URLs (default: https only)')
     .option('--egress-allow <cidr>', 'allow deliveries to addresses in this private, loopback or link-local range (repeatable)', collect)
-    .addOption(new Option('--durability <mode>', 'normal survives crashes; full also survives power loss (slower)').choices(['normal', 'full']).default('normal'))
+    .addOption(
+      new Option('--durability <mode>', 'normal survives crashes; full also survives power loss (slower)')
+        .choices(['normal', 'full'])
+        .default('normal'),
+    )
     .option('--max-pending <n>', 'pending deliveries beyond which the intake answers 503', positive, 100_000)
     .option('--concurrency <n>', 'delivery attempts in flight in all (default 128)', positive)
     .option('--per-webhook-concurrency <n>', 'delivery attempts in flight per webhook (default 8)', positive)
     .option('--connections-per-origin <n>', 'most connections open at once to one receiver origin (default 16)', positive)
     .option('--retry-max-attempts <n>', 'attempts per delivery for Webhooks without spec.retry, 1 to 20 (default 10)', retryMaxAttempts)
-    .addOption(new Option('--retry-max-backoff <duration>', 'longest wait between attempts for Webhooks without spec.retry, at most 24h (default 12h)').argParser(retryMaxBackoff))
+    .addOption(
+      new Option(
+        '--retry-max-backoff <duration>',
+        'longest wait between attempts for Webhooks without spec.retry, at most 24h (default 12h)',
+      ).argParser(retryMaxBackoff),
+    )
     .option('--retention-hours <n>', 'how long finished deliveries and their attempts are kept', positive, 24 * 7)
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .action(async (opts: RunOptions) => setStatus(await runCommand(opts, io)))

@@ -33,10 +33,17 @@ export async function testWebhookCommand(kind: string, name: string, o: TestWebh
       io.err(`${own.map(formatText).join('\n')}\n`)
       return 1
     }
-    throw new HookwiseError('HW_WEBHOOK_NOT_FOUND', `webhook ${key} is not in ${o.manifests.join(', ')}`, { hint: `webhooks found: ${[...state.webhooks.keys()].join(', ') || 'none'}` })
+    throw new HookwiseError('HW_WEBHOOK_NOT_FOUND', `webhook ${key} is not in ${o.manifests.join(', ')}`, {
+      hint: `webhooks found: ${[...state.webhooks.keys()].join(', ') || 'none'}`,
+    })
   }
   if (!webhook.valid) {
-    io.err(`${state.diagnostics.filter((d) => d.object === `Webhook ${key}`).map(formatText).join('\n')}\n`)
+    io.err(
+      `${state.diagnostics
+        .filter((d) => d.object === `Webhook ${key}`)
+        .map(formatText)
+        .join('\n')}\n`,
+    )
     return 1
   }
   const payload = o.payload ? await payloadText(o.payload, io) : undefined
@@ -50,11 +57,15 @@ export async function testWebhookCommand(kind: string, name: string, o: TestWebh
     })
     // What is printed comes from the masked request and answer: it never holds a secret value.
     if (o.json) {
-      io.out(`${JSON.stringify({ url: masked.url, deliveryId: masked.headers['webhook-id'], ok, statusCode: result.statusCode ?? null, latencyMs: Math.round(result.latencyMs), body: result.bodyHead ?? null, error: result.error ?? null })}\n`)
+      io.out(
+        `${JSON.stringify({ url: masked.url, deliveryId: masked.headers['webhook-id'], ok, statusCode: result.statusCode ?? null, latencyMs: Math.round(result.latencyMs), body: result.bodyHead ?? null, error: result.error ?? null })}\n`,
+      )
     } else if (result.error) {
       io.out(`POST ${masked.url}\nerror: ${result.error.code}: ${result.error.message} after ${Math.round(result.latencyMs)} ms\n`)
     } else {
-      io.out(`POST ${masked.url}\nstatus: ${result.statusCode} in ${Math.round(result.latencyMs)} ms\n${result.bodyHead ? `body: ${result.bodyHead}\n` : ''}`)
+      io.out(
+        `POST ${masked.url}\nstatus: ${result.statusCode} in ${Math.round(result.latencyMs)} ms\n${result.bodyHead ? `body: ${result.bodyHead}\n` : ''}`,
+      )
     }
     return ok ? 0 : 1
   } finally {
@@ -72,12 +83,15 @@ function payloadText(option: string, io: CliIO): Promise<string> {
 export function register(cli: Command, { io, setStatus }: CommandContext): void {
   cli
     .command('test')
-    .description('send a one-off test payload with the webhook\'s credentials and print the answer (not recorded)')
+    .description("send a one-off test payload with the webhook's credentials and print the answer (not recorded)")
     .argument('<kind>', 'webhook')
     .argument('<name>', '[namespace/]name')
     .requiredOption('--manifests <dir>', 'folder of manifests (repeatable)', collect)
     .option('--secrets <dir>', 'folder of Secret manifests (repeatable)', collect)
-    .option('--payload <file|json>', 'JSON body to send: a file, - for standard input, or the JSON itself; with the webhook\'s secrets inserted where it says "${NAME}"; default: a small test object')
+    .option(
+      '--payload <file|json>',
+      'JSON body to send: a file, - for standard input, or the JSON itself; with the webhook\'s secrets inserted where it says "${NAME}"; default: a small test object',
+    )
     .option('--allow-insecure-http', 'allow an http:// URL')
     .option('--egress-allow <cidr>', 'allow a private, loopback or link-local range (repeatable)', collect)
     .option('--json', 'print JSON')

@@ -7,7 +7,11 @@ import type { CliIO } from './io.js'
 import { collect } from './options.js'
 
 /** `hookwise validate PATH...`: 0 when valid, 1 when not. */
-export async function validateCommand(paths: string[], options: { format: DiagnosticsFormat; secrets?: string[] }, io: CliIO): Promise<number> {
+export async function validateCommand(
+  paths: string[],
+  options: { format: DiagnosticsFormat; secrets?: string[] },
+  io: CliIO,
+): Promise<number> {
   const state = await loadDesiredState({ manifests: paths, secrets: options.secrets ?? [] })
   const counts = {
     files: state.files.length,

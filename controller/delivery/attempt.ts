@@ -63,7 +63,8 @@ export class AttemptRunner {
     }
     if (!webhook || !webhook.valid) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} is not ready`)
     if (webhook.spec.suspend) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} is suspended`)
-    if (this.facts.isGone(row.webhook)) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} answered 410 Gone; change the Webhook to resume`)
+    if (this.facts.isGone(row.webhook))
+      return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} answered 410 Gone; change the Webhook to resume`)
     const origin = originOf(webhook.spec.url)
     const blocked = this.o.breaker.blockedUntil(origin, now)
     if (blocked !== undefined) return wait(Math.max(blocked - now, 1), `circuit open for ${origin}`)
@@ -90,7 +91,14 @@ export class AttemptRunner {
     }
     const event = this.intake.event(row.id) ?? (JSON.parse(this.o.store.eventBody(row.eventSeq)!) as ArtifactEvent)
     // The request, and its masked twin for the history.
-    const { request, masked } = buildDeliveryRequest({ webhook: webhook.spec, secrets, template: automation.template, event, deliveryId: row.id, timestamp: Math.floor(startedAt / 1000) })
+    const { request, masked } = buildDeliveryRequest({
+      webhook: webhook.spec,
+      secrets,
+      template: automation.template,
+      event,
+      deliveryId: row.id,
+      timestamp: Math.floor(startedAt / 1000),
+    })
     // The sender enforces the egress policy (URL and connected address) and reports EGRESS_DENIED.
     const result = await this.o.sender.send(request, { timeoutMs: webhook.spec.timeoutSeconds * 1000 })
     release()
@@ -100,7 +108,14 @@ export class AttemptRunner {
     const healthy = endpointOk(result)
     if (healthy !== undefined) this.o.breaker.record(originOf(request.url), healthy, now)
     const status: DeliveryStatus = verdict.kind === 'success' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed'
-    const report: AttemptReport = { delivery: { ...row, status, attempts: n }, webhookSpec: webhook.spec, attempt: n, result, status, verdict: verdict.kind }
+    const report: AttemptReport = {
+      delivery: { ...row, status, attempts: n },
+      webhookSpec: webhook.spec,
+      attempt: n,
+      result,
+      status,
+      verdict: verdict.kind,
+    }
     // Facts first: a 410 must hold the webhook's other deliveries while this attempt is recorded.
     this.facts.attempted(report, now)
     await this.intake.record(
@@ -116,7 +131,12 @@ export class AttemptRunner {
         responseHead: result.bodyHead ?? null,
         error: result.error ? `${result.error.code}: ${result.error.message}` : null,
       },
-      { status, nextAttemptAt: verdict.kind === 'retry' ? now + verdict.delayMs : now, now, ...(verdict.kind === 'fail' || verdict.kind === 'gone' ? { lastError: verdict.reason } : {}) },
+      {
+        status,
+        nextAttemptAt: verdict.kind === 'retry' ? now + verdict.delayMs : now,
+        now,
+        ...(verdict.kind === 'fail' || verdict.kind === 'gone' ? { lastError: verdict.reason } : {}),
+      },
     )
     if (status !== 'pending') this.intake.finished(row.id)
     this.o.onAttempt?.(report)

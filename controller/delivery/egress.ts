@@ -28,16 +28,54 @@ type Range = readonly [address: string, prefix: number, family: Family]
 // net.BlockList checks them against IPv4 rules itself. net.BlockList is built into Node, so the
 // policy needs no dependency.
 const REFUSED: ReadonlyArray<{ what: string; ranges: readonly Range[] }> = [
-  { what: 'loopback', ranges: [['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']] },
-  { what: 'link-local (includes the cloud metadata address 169.254.169.254)', ranges: [['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']] },
-  { what: 'unspecified', ranges: [['0.0.0.0', 8, 'ipv4'], ['::', 128, 'ipv6']] },
-  { what: 'private', ranges: [['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['fc00::', 7, 'ipv6']] },
+  {
+    what: 'loopback',
+    ranges: [
+      ['127.0.0.0', 8, 'ipv4'],
+      ['::1', 128, 'ipv6'],
+    ],
+  },
+  {
+    what: 'link-local (includes the cloud metadata address 169.254.169.254)',
+    ranges: [
+      ['169.254.0.0', 16, 'ipv4'],
+      ['fe80::', 10, 'ipv6'],
+    ],
+  },
+  {
+    what: 'unspecified',
+    ranges: [
+      ['0.0.0.0', 8, 'ipv4'],
+      ['::', 128, 'ipv6'],
+    ],
+  },
+  {
+    what: 'private',
+    ranges: [
+      ['10.0.0.0', 8, 'ipv4'],
+      ['172.16.0.0', 12, 'ipv4'],
+      ['192.168.0.0', 16, 'ipv4'],
+      ['fc00::', 7, 'ipv6'],
+    ],
+  },
   { what: 'carrier-grade NAT (shared address space)', ranges: [['100.64.0.0', 10, 'ipv4']] },
-  { what: 'multicast', ranges: [['224.0.0.0', 4, 'ipv4'], ['ff00::', 8, 'ipv6']] },
+  {
+    what: 'multicast',
+    ranges: [
+      ['224.0.0.0', 4, 'ipv4'],
+      ['ff00::', 8, 'ipv6'],
+    ],
+  },
   { what: 'reserved or broadcast', ranges: [['240.0.0.0', 4, 'ipv4']] },
   // Deprecated IPv4-compatible IPv6 (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) can carry any IPv4
   // address, including the ones above; webhooks have no business there.
-  { what: 'IPv4-compatible or NAT64 IPv6', ranges: [['::', 96, 'ipv6'], ['64:ff9b::', 96, 'ipv6']] },
+  {
+    what: 'IPv4-compatible or NAT64 IPv6',
+    ranges: [
+      ['::', 96, 'ipv6'],
+      ['64:ff9b::', 96, 'ipv6'],
+    ],
+  },
 ]
 
 const REFUSED_LISTS = REFUSED.map(({ what, ranges }) => {
@@ -112,7 +150,10 @@ export function checkUrl(url: string, policy: EgressPolicy, allow: net.BlockList
 /** A dns.lookup-compatible function (the `lookup` option of net.connect). */
 export type LookupFunction = typeof dns.lookup
 
-interface LookupAddress { address: string; family: number }
+interface LookupAddress {
+  address: string
+  family: number
+}
 
 /**
  * Wraps a lookup function so that only addresses the policy allows come out: it resolves every
@@ -120,8 +161,14 @@ interface LookupAddress { address: string; family: number }
  */
 export function checkedLookup(allow: net.BlockList, lookup: LookupFunction = dns.lookup): LookupFunction {
   const wrapped = (hostname: string, options: unknown, callback?: unknown): void => {
-    const cb = (typeof options === 'function' ? options : callback) as (err: Error | null, address?: string | LookupAddress[], family?: number) => void
-    const opts = (typeof options === 'object' && options !== null ? options : typeof options === 'number' ? { family: options } : {}) as dns.LookupOptions
+    const cb = (typeof options === 'function' ? options : callback) as (
+      err: Error | null,
+      address?: string | LookupAddress[],
+      family?: number,
+    ) => void
+    const opts = (
+      typeof options === 'object' && options !== null ? options : typeof options === 'number' ? { family: options } : {}
+    ) as dns.LookupOptions
     lookup(hostname, { ...opts, all: true }, (err, addresses) => {
       if (err) return cb(err)
       const list = addresses as LookupAddress[]
@@ -159,11 +206,13 @@ export interface EgressConnectorOptions {
  */
 export function createEgressConnector(policy: EgressPolicy, options: EgressConnectorOptions = {}): Connector {
   const allow = parseAllowList(policy.allow)
-  const base = options.baseConnect ?? buildConnector({
-    lookup: checkedLookup(allow, options.lookup),
-    timeout: options.connectTimeoutMs ?? 10_000,
-    ...(options.ca ? { ca: [...tls.rootCertificates, ...options.ca] } : {}),
-  })
+  const base =
+    options.baseConnect ??
+    buildConnector({
+      lookup: checkedLookup(allow, options.lookup),
+      timeout: options.connectTimeoutMs ?? 10_000,
+      ...(options.ca ? { ca: [...tls.rootCertificates, ...options.ca] } : {}),
+    })
   return (opts, callback) => {
     const host = bareHost(opts.hostname)
     if (net.isIP(host)) {

@@ -41,7 +41,8 @@ export interface EngineOptions {
 }
 
 /** The options with every default filled in (the status tracker is passed on its own). */
-export type EngineSettings = Required<Omit<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError' | 'facts'>> & Pick<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>
+export type EngineSettings = Required<Omit<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError' | 'facts'>> &
+  Pick<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>
 
 export function engineSettings(options: EngineOptions): EngineSettings {
   return {

@@ -15,7 +15,8 @@ export function unsendableHeader(headers: Readonly<Record<string, string>>): str
     if (!bad) continue
     const point = value.codePointAt(bad.index)!
     const what = NAMES[point] ?? (point < 0x20 ? 'a control character' : 'a character above U+00FF')
-    const at = bad.index + String.fromCodePoint(point).length === value.length ? 'at its end' : `at position ${bad.index + 1} of ${value.length}`
+    const at =
+      bad.index + String.fromCodePoint(point).length === value.length ? 'at its end' : `at position ${bad.index + 1} of ${value.length}`
     return `header ${name} holds U+${point.toString(16).toUpperCase().padStart(4, '0')} (${what}) ${at}`
   }
   return undefined

@@ -38,7 +38,11 @@ export class Intake {
   private index = new AutomationIndex([])
   private pending: number
   /** Intake calls waiting to be stored together (see acceptGrouped). */
-  private toAccept: Array<{ events: readonly ArtifactEvent[]; resolve: (accepted: AcceptedEvent[]) => void; reject: (err: unknown) => void }> = []
+  private toAccept: Array<{
+    events: readonly ArtifactEvent[]
+    resolve: (accepted: AcceptedEvent[]) => void
+    reject: (err: unknown) => void
+  }> = []
   /**
    * The parsed event of each pending delivery accepted by this process, so an attempt need not
    * read and parse it from the store. Bounded; a delivery missing here (accepted before a restart,
@@ -171,7 +175,9 @@ export class Intake {
   private matchEvents(events: readonly ArtifactEvent[], now: number): MatchedEvent[] {
     return events.map((e) => {
       const event: ArtifactEvent = { ...e, id: e.id ?? `evt_${randomUUID()}`, time: e.time ?? new Date(now).toISOString() }
-      const deliveries = this.index.match(event).map((a) => ({ id: deliveryId(now), automation: a.key, webhook: `${a.namespace}/${a.spec.action.webhook}` }))
+      const deliveries = this.index
+        .match(event)
+        .map((a) => ({ id: deliveryId(now), automation: a.key, webhook: `${a.namespace}/${a.spec.action.webhook}` }))
       return { eventId: event.id!, event, body: JSON.stringify(event), deliveries }
     })
   }
@@ -195,7 +201,21 @@ export class Intake {
     this.o.onAccepted?.(accepted)
     if (added > 0) {
       accepted.forEach((a, i) => {
-        for (const d of a.deliveries) this.due.cacheNew({ id: d.id, eventSeq: seqs[i]!, eventId: a.id, automation: d.automation, webhook: d.webhook, status: 'pending', attempts: 0, nextAttemptAt: now, createdAt: now, updatedAt: now, lastStatusCode: null, lastError: null })
+        for (const d of a.deliveries)
+          this.due.cacheNew({
+            id: d.id,
+            eventSeq: seqs[i]!,
+            eventId: a.id,
+            automation: d.automation,
+            webhook: d.webhook,
+            status: 'pending',
+            attempts: 0,
+            nextAttemptAt: now,
+            createdAt: now,
+            updatedAt: now,
+            lastStatusCode: null,
+            lastError: null,
+          })
       })
       this.due.wake()
     }

@@ -65,7 +65,12 @@ export class OutboxScheduler {
     if (this.immediate) clearImmediate(this.immediate)
     this.immediate = undefined
     let timeout: NodeJS.Timeout | undefined
-    await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => { timeout = setTimeout(r, graceMs) })])
+    await Promise.race([
+      Promise.allSettled([...this.running]),
+      new Promise((r) => {
+        timeout = setTimeout(r, graceMs)
+      }),
+    ])
     clearTimeout(timeout)
   }
 

@@ -10,7 +10,9 @@ import { nextAttempt } from './retry-policy.js'
  * has no retry; a field the Webhook sets wins.
  */
 export function createRetryDecider(random: () => number = Math.random, fallback?: NonNullable<WebhookSpec['retry']>): RetryDecider {
-  return { decide: (attempt, result, retry, now) => nextAttempt(attempt, result, fallback ? { ...fallback, ...retry } : retry, { now, random }) }
+  return {
+    decide: (attempt, result, retry, now) => nextAttempt(attempt, result, fallback ? { ...fallback, ...retry } : retry, { now, random }),
+  }
 }
 
 export function createBreaker(options: CircuitBreakerOptions = {}): CircuitBreaker {

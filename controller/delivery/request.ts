@@ -44,7 +44,10 @@ export function buildRequest(input: RequestInput): OutgoingRequest {
   if (webhook.signing) {
     const secret = secrets[webhook.signing.secret]
     if (secret !== undefined) {
-      Object.assign(headers, signatureHeaders({ scheme: webhook.signing.scheme, secret, body: input.body, id: input.deliveryId, timestamp: input.timestamp }))
+      Object.assign(
+        headers,
+        signatureHeaders({ scheme: webhook.signing.scheme, secret, body: input.body, id: input.deliveryId, timestamp: input.timestamp }),
+      )
     }
   }
   return { method: 'POST', url: webhook.url, headers, body: input.body }

@@ -73,11 +73,15 @@ export interface DecisionContext {
 export function nextAttempt(attempt: number, result: SendResult, retry: WebhookSpec['retry'], ctx: DecisionContext): Decision {
   const outcome = classify(result)
   if (outcome === 'success') return { kind: 'success' }
-  if (outcome === 'gone') return { kind: 'gone', reason: 'the receiver answered 410 Gone; fix or re-create the Webhook to resume deliveries' }
+  if (outcome === 'gone')
+    return { kind: 'gone', reason: 'the receiver answered 410 Gone; fix or re-create the Webhook to resume deliveries' }
   if (outcome === 'fail') return { kind: 'fail', reason: failReason(result) }
   const maxAttempts = retry?.maxAttempts ?? RETRY_DEFAULTS.maxAttempts
   if (attempt >= maxAttempts) {
-    return { kind: 'fail', reason: `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} (spec.retry.maxAttempts ${maxAttempts}); raise it or use hookwise redeliver` }
+    return {
+      kind: 'fail',
+      reason: `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} (spec.retry.maxAttempts ${maxAttempts}); raise it or use hookwise redeliver`,
+    }
   }
   return { kind: 'retry', delayMs: backoffMs(attempt, retry, ctx, retryAfterMs(result.headers?.['retry-after'], ctx.now)) }
 }
@@ -107,6 +111,7 @@ function failReason(result: SendResult): string {
   if (result.error?.code === 'INVALID_REQUEST') return `${result.error.message} (not retried)`
   if (result.error) return `${result.error.message} (not retried: change the webhook URL or the egress policy)`
   const status = result.statusCode!
-  if (status >= 300 && status < 400) return `the receiver answered ${status}; redirects are not followed: set the webhook URL to the final address`
+  if (status >= 300 && status < 400)
+    return `the receiver answered ${status}; redirects are not followed: set the webhook URL to the final address`
   return `the receiver answered ${status}, which is not retried; fix the request (URL, token, signature, payload) and redeliver`
 }

@@ -5,7 +5,14 @@ import { performance } from 'node:perf_hooks'
 import type { OutgoingRequest } from './request.js'
 import type { SendErrorCode, SendResult, Sender } from './send-result.js'
 import { unsendableHeader } from './header-syntax.js'
-import { checkUrl, createEgressConnector, DEFAULT_EGRESS_POLICY, parseAllowList, type EgressConnectorOptions, type EgressPolicy } from './egress.js'
+import {
+  checkUrl,
+  createEgressConnector,
+  DEFAULT_EGRESS_POLICY,
+  parseAllowList,
+  type EgressConnectorOptions,
+  type EgressPolicy,
+} from './egress.js'
 import type net from 'node:net'
 
 /** How much of a response body is kept (SendResult.bodyHead). */
@@ -53,19 +60,23 @@ export class UndiciSender implements Sender {
   send(request: OutgoingRequest, options: { timeoutMs: number }): Promise<SendResult> {
     const started = performance.now()
     const target = this.target(request.url)
-    if (target.refused !== undefined) return Promise.resolve({ latencyMs: elapsedSince(started), error: { code: 'EGRESS_DENIED', message: target.refused } })
+    if (target.refused !== undefined)
+      return Promise.resolve({ latencyMs: elapsedSince(started), error: { code: 'EGRESS_DENIED', message: target.refused } })
     return new Promise((resolve) => {
       const exchange = new Exchange(started, options.timeoutMs, resolve, request.headers)
       try {
-        this.agent.dispatch({
-          origin: target.origin,
-          path: target.path,
-          method: request.method,
-          headers: request.headers,
-          body: request.body,
-          headersTimeout: options.timeoutMs,
-          bodyTimeout: options.timeoutMs,
-        }, exchange)
+        this.agent.dispatch(
+          {
+            origin: target.origin,
+            path: target.path,
+            method: request.method,
+            headers: request.headers,
+            body: request.body,
+            headersTimeout: options.timeoutMs,
+            bodyTimeout: options.timeoutMs,
+          },
+          exchange,
+        )
       } catch (err) {
         exchange.onResponseError(undefined, err as Error)
       }
@@ -133,7 +144,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.settled) controller.abort(new Error(`no response within ${this.timeoutMs} ms`))
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     if (statusCode < 200) return // 1xx: the response is still to come
     this.statusCode = statusCode
     for (const [name, value] of Object.entries(headers)) {
@@ -191,7 +206,12 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
-function describeError(err: unknown, timedOut: boolean, timeoutMs: number, headers: Readonly<Record<string, string>>): { code: SendErrorCode; message: string } {
+function describeError(
+  err: unknown,
+  timedOut: boolean,
+  timeoutMs: number,
+  headers: Readonly<Record<string, string>>,
+): { code: SendErrorCode; message: string } {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } }
   const code = e?.code ?? e?.cause?.code
   if (code === 'EGRESS_DENIED') return { code: 'EGRESS_DENIED', message: String(e.message) }
@@ -206,7 +226,10 @@ function describeError(err: unknown, timedOut: boolean, timeoutMs: number, heade
     return { code: 'INVALID_REQUEST', message }
   }
   if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return { code: 'TIMEOUT', message: `no response within ${timeoutMs} ms (${code ?? 'timeout'}); the receiver is slow or unreachable, or timeoutSeconds is too short` }
+    return {
+      code: 'TIMEOUT',
+      message: `no response within ${timeoutMs} ms (${code ?? 'timeout'}); the receiver is slow or unreachable, or timeoutSeconds is too short`,
+    }
   }
   const detail = e?.cause?.message && e.cause.message !== e.message ? `${e.message}: ${e.cause.message}` : String(e?.message ?? err)
   return { code: 'NETWORK', message: code ? `${code}: ${detail}` : detail }

@@ -35,7 +35,9 @@ export function signatureHeaders(input: SignInput): Record<string, string> {
     case 'github':
       return { 'X-Hub-Signature-256': `sha256=${createHmac('sha256', input.secret).update(input.body, 'utf8').digest('hex')}` }
     case 'standard-webhooks': {
-      const signature = createHmac('sha256', standardWebhooksKey(input.secret)).update(`${input.id}.${input.timestamp}.${input.body}`, 'utf8').digest('base64')
+      const signature = createHmac('sha256', standardWebhooksKey(input.secret))
+        .update(`${input.id}.${input.timestamp}.${input.body}`, 'utf8')
+        .digest('base64')
       return { 'webhook-timestamp': String(input.timestamp), 'webhook-signature': `v1,${signature}` }
     }
   }

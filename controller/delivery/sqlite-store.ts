@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS attempts (
 // Every query of whole deliveries selects these columns and reads its rows as arrays (raw):
 // better-sqlite3 builds an array per row faster than an object with named keys, and under backlog
 // the engine reads thousands of rows several times a second. toDelivery reads them by position.
-const DELIVERY_COLUMNS = 'd.id, d.event_seq, e.id AS event_id, d.automation, d.webhook, d.status, d.attempts, d.next_attempt_at, d.created_at, d.updated_at, d.last_status_code, d.last_error'
+const DELIVERY_COLUMNS =
+  'd.id, d.event_seq, e.id AS event_id, d.automation, d.webhook, d.status, d.attempts, d.next_attempt_at, d.created_at, d.updated_at, d.last_status_code, d.last_error'
 
 const toDelivery = (r: unknown[]): DeliveryRow => ({
   id: r[0] as string,
@@ -117,25 +118,43 @@ export class SqliteStore implements Store {
       insertDelivery: db.prepare<[string, number | bigint, string, string, number, number, number]>(
         "INSERT INTO deliveries (id, event_seq, automation, webhook, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
       ),
-      due: db.prepare<[number, number], unknown[]>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.rowid LIMIT ?`).raw(),
+      due: db
+        .prepare<[number, number], unknown[]>(
+          `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.rowid LIMIT ?`,
+        )
+        .raw(),
       pendingCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'"),
       oldestPending: db.prepare<[], { t: number | null }>("SELECT MIN(created_at) AS t FROM deliveries WHERE status = 'pending'"),
       eventBody: db.prepare<[number], { body: string }>('SELECT body FROM events WHERE seq = ?'),
-      get: db.prepare<[string], unknown[]>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`).raw(),
+      get: db
+        .prepare<[string], unknown[]>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`)
+        .raw(),
       insertAttempt: db.prepare<[string, number, number, number, string, string, string, number | null, string | null, string | null]>(
         'INSERT INTO attempts (delivery_id, n, started_at, latency_ms, url, request_headers, body, status_code, response_head, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       finishAttempt: db.prepare<[DeliveryStatus, number, number, number | null, string | null, number, string]>(
         'UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ?',
       ),
-      reschedule: db.prepare<[number, string | null, number, string]>("UPDATE deliveries SET next_attempt_at = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ? AND status = 'pending'"),
-      cancelAutomation: db.prepare<[string, number, string]>("UPDATE deliveries SET status = 'cancelled', last_error = ?, updated_at = ? WHERE automation = ? AND status = 'pending'"),
-      pendingAutomations: db.prepare<[], { automation: string }>("SELECT DISTINCT automation FROM deliveries INDEXED BY deliveries_pending WHERE status = 'pending'"),
-      redeliver: db.prepare<[number, number, string]>("UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND status != 'pending'"),
+      reschedule: db.prepare<[number, string | null, number, string]>(
+        "UPDATE deliveries SET next_attempt_at = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ? AND status = 'pending'",
+      ),
+      cancelAutomation: db.prepare<[string, number, string]>(
+        "UPDATE deliveries SET status = 'cancelled', last_error = ?, updated_at = ? WHERE automation = ? AND status = 'pending'",
+      ),
+      pendingAutomations: db.prepare<[], { automation: string }>(
+        "SELECT DISTINCT automation FROM deliveries INDEXED BY deliveries_pending WHERE status = 'pending'",
+      ),
+      redeliver: db.prepare<[number, number, string]>(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND status != 'pending'",
+      ),
       attempts: db.prepare<[string], Record<string, unknown>>('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY n'),
-      pruneAttempts: db.prepare<[number]>("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE status != 'pending' AND updated_at < ?)"),
+      pruneAttempts: db.prepare<[number]>(
+        "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE status != 'pending' AND updated_at < ?)",
+      ),
       pruneDeliveries: db.prepare<[number]>("DELETE FROM deliveries WHERE status != 'pending' AND updated_at < ?"),
-      pruneEvents: db.prepare<[number]>('DELETE FROM events WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)'),
+      pruneEvents: db.prepare<[number]>(
+        'DELETE FROM events WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)',
+      ),
     }
     // Made once: better-sqlite3 builds a new wrapper each time db.transaction is called.
     this.tx = {
@@ -165,7 +184,18 @@ export class SqliteStore implements Store {
 
   private insertAttempts(items: readonly FinishedAttempt[]): void {
     for (const { attempt: a, next } of items) {
-      this.stmt.insertAttempt.run(a.deliveryId, a.n, a.startedAt, a.latencyMs, a.url, JSON.stringify(a.requestHeaders), a.body, a.statusCode, a.responseHead, a.error)
+      this.stmt.insertAttempt.run(
+        a.deliveryId,
+        a.n,
+        a.startedAt,
+        a.latencyMs,
+        a.url,
+        JSON.stringify(a.requestHeaders),
+        a.body,
+        a.statusCode,
+        a.responseHead,
+        a.error,
+      )
       this.stmt.finishAttempt.run(next.status, a.n, next.nextAttemptAt, a.statusCode, next.lastError ?? a.error, next.now, a.deliveryId)
     }
   }
@@ -238,11 +268,20 @@ export class SqliteStore implements Store {
     }
     params.push(filter.limit ?? 100)
     const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?`
-    return (this.db.prepare(sql).raw().all(...params) as unknown[][]).map(toDelivery)
+    return (
+      this.db
+        .prepare(sql)
+        .raw()
+        .all(...params) as unknown[][]
+    ).map(toDelivery)
   }
 
   countsByAutomation(): Map<string, Record<DeliveryStatus, number>> {
-    const rows = this.db.prepare('SELECT automation, status, COUNT(*) AS n FROM deliveries GROUP BY automation, status').all() as Array<{ automation: string; status: DeliveryStatus; n: number }>
+    const rows = this.db.prepare('SELECT automation, status, COUNT(*) AS n FROM deliveries GROUP BY automation, status').all() as Array<{
+      automation: string
+      status: DeliveryStatus
+      n: number
+    }>
     const out = new Map<string, Record<DeliveryStatus, number>>()
     for (const r of rows) {
       const c = out.get(r.automation) ?? { pending: 0, succeeded: 0, failed: 0, cancelled: 0 }
@@ -264,7 +303,10 @@ export class SqliteStore implements Store {
   private checkpointer: Worker | undefined
 
   private startCheckpointer(intervalMs: number): void {
-    const worker = new Worker(CHECKPOINTER, { eval: true, workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path: this.path, intervalMs } })
+    const worker = new Worker(CHECKPOINTER, {
+      eval: true,
+      workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path: this.path, intervalMs },
+    })
     worker.unref()
     // If the worker cannot run, commits checkpoint again as SQLite does by default.
     const fallBack = (): void => {

@@ -84,7 +84,12 @@ export class StatusTracker {
    * Starts an automation's facts from the status it already has (after a restart, counters go on
    * from what the custom resource says). No-op when facts exist.
    */
-  seedAutomation(key: string, from: { lastTriggered?: string; lastDelivery?: DeliveryRecord; counters?: { triggered?: number; succeeded?: number; failed?: number } } | undefined): void {
+  seedAutomation(
+    key: string,
+    from:
+      | { lastTriggered?: string; lastDelivery?: DeliveryRecord; counters?: { triggered?: number; succeeded?: number; failed?: number } }
+      | undefined,
+  ): void {
     if (this.automations.has(key) || !from) return
     this.automations.set(key, {
       ...(from.lastTriggered ? { lastTriggered: from.lastTriggered } : {}),
@@ -96,6 +101,9 @@ export class StatusTracker {
   /** Like seedAutomation, for a webhook. */
   seedWebhook(key: string, from: { lastDelivery?: DeliveryRecord; consecutiveFailures?: number } | undefined): void {
     if (this.webhooks.has(key) || !from) return
-    this.webhooks.set(key, { consecutiveFailures: from.consecutiveFailures ?? 0, ...(from.lastDelivery ? { lastDelivery: from.lastDelivery } : {}) })
+    this.webhooks.set(key, {
+      consecutiveFailures: from.consecutiveFailures ?? 0,
+      ...(from.lastDelivery ? { lastDelivery: from.lastDelivery } : {}),
+    })
   }
 }

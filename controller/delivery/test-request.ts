@@ -42,9 +42,18 @@ export async function sendTestRequest(input: TestRequestInput): Promise<TestRequ
   const { webhook } = input
   const now = input.now ?? new Date()
   const key = `${webhook.namespace}/${webhook.name}`
-  const payload: DeliveryPayload = input.payload === undefined ? { body: defaultTestPayload(key, now) } : testPayload(input.payload, input.payloadName ?? 'the payload', webhook)
+  const payload: DeliveryPayload =
+    input.payload === undefined
+      ? { body: defaultTestPayload(key, now) }
+      : testPayload(input.payload, input.payloadName ?? 'the payload', webhook)
   const secrets = resolveWebhookSecrets(webhook, input.secrets)
-  const { request, masked } = buildDeliveryRequest({ webhook: webhook.spec, secrets, ...payload, deliveryId: `test_${randomUUID()}`, timestamp: Math.floor(now.getTime() / 1000) })
+  const { request, masked } = buildDeliveryRequest({
+    webhook: webhook.spec,
+    secrets,
+    ...payload,
+    deliveryId: `test_${randomUUID()}`,
+    timestamp: Math.floor(now.getTime() / 1000),
+  })
   const result = await input.sender.send(request, { timeoutMs: webhook.spec.timeoutSeconds * 1000 })
   const ok = result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300
   return { masked, result: maskAnswer(result, Object.values(secrets)), ok }
@@ -74,12 +83,19 @@ function testPayload(text: string, name: string, webhook: WebhookEntry): Deliver
     if (granted.has(variable)) continue
     if (/^[A-Z][A-Z0-9_]*$/.test(variable)) {
       throw new HookwiseError('HW_TEMPLATE_SECRET_NOT_GRANTED', `${name} uses \${${variable}}, which is not a secret of webhook ${key}`, {
-        hint: variable === ACCESS_TOKEN ? `set spec.accessToken on webhook ${key}` : `add {name: ${variable}, secretKeyRef: ...} to spec.secrets of webhook ${key}, or fix the name`,
+        hint:
+          variable === ACCESS_TOKEN
+            ? `set spec.accessToken on webhook ${key}`
+            : `add {name: ${variable}, secretKeyRef: ...} to spec.secrets of webhook ${key}, or fix the name`,
       })
     }
-    throw new HookwiseError('HW_TEMPLATE_UNKNOWN_VARIABLE', `${name} uses \${${variable}}, but a test has no event: only the webhook's secrets can be inserted`, {
-      hint: `write the value itself, or use hookwise render or hookwise curl to build the request of an automation for an event; secrets of webhook ${key}: ${[...granted].join(', ') || 'none'}`,
-    })
+    throw new HookwiseError(
+      'HW_TEMPLATE_UNKNOWN_VARIABLE',
+      `${name} uses \${${variable}}, but a test has no event: only the webhook's secrets can be inserted`,
+      {
+        hint: `write the value itself, or use hookwise render or hookwise curl to build the request of an automation for an event; secrets of webhook ${key}: ${[...granted].join(', ') || 'none'}`,
+      },
+    )
   }
   return { template: compiled.template, event: NO_EVENT }
 }
@@ -87,7 +103,9 @@ function testPayload(text: string, name: string, webhook: WebhookEntry): Deliver
 /** The answer with every secret value sent replaced by ****: an endpoint that echoes the request must not make the test print a secret. */
 function maskAnswer(result: SendResult, values: readonly string[]): SendResult {
   // Longest first, so a secret that contains another is masked whole; JSON-escaped too, as an echo inside JSON holds it.
-  const forms = [...new Set(values.filter((v) => v.length > 0).flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]))].sort((a, b) => b.length - a.length)
+  const forms = [...new Set(values.filter((v) => v.length > 0).flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]))].sort(
+    (a, b) => b.length - a.length,
+  )
   const mask = (text: string): string => forms.reduce((t, v) => t.replaceAll(v, MASK), text)
   return {
     ...result,

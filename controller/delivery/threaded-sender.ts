@@ -49,7 +49,8 @@ export class ThreadedSender implements Sender {
   }
 
   send(request: OutgoingRequest, options: { timeoutMs: number }): Promise<SendResult> {
-    if (this.closed) return Promise.resolve({ latencyMs: 0, error: { code: 'NETWORK', message: 'the sender is closed; hookwise is shutting down' } })
+    if (this.closed)
+      return Promise.resolve({ latencyMs: 0, error: { code: 'NETWORK', message: 'the sender is closed; hookwise is shutting down' } })
     if (this.inThread) return this.inThread.send(request, options)
     return new Promise((resolve) => {
       const id = this.nextId++

@@ -33,8 +33,12 @@ export const SIGNATURE_HEADER: Record<SigningScheme, string> = {
 export async function verifySignature(input: VerifyInput): Promise<Verification> {
   const header = SIGNATURE_HEADER[input.scheme]
   const signature = headerValue(input.headers, header)
-  if (signature === undefined) return { verified: false, reason: `no ${header} header: the sender did not sign with the ${input.scheme} scheme` }
-  const mismatch = { verified: false, reason: `${header} does not match the body and this secret: check the secret, the scheme and that nothing changed the body` }
+  if (signature === undefined)
+    return { verified: false, reason: `no ${header} header: the sender did not sign with the ${input.scheme} scheme` }
+  const mismatch = {
+    verified: false,
+    reason: `${header} does not match the body and this secret: check the secret, the scheme and that nothing changed the body`,
+  }
   switch (input.scheme) {
     case 'wandb': {
       const expected = Buffer.from(createHmac('sha256', input.secret).update(input.body).digest('base64'))
@@ -55,9 +59,14 @@ function verifyStandardWebhooks(input: VerifyInput): Verification {
   let receiver: StandardWebhook
   try {
     // Like signing.ts: a whsec_ secret's key is its base64-decoded bytes, any other secret its UTF-8 bytes.
-    receiver = input.secret.startsWith('whsec_') ? new StandardWebhook(input.secret) : new StandardWebhook(new TextEncoder().encode(input.secret), { format: 'raw' })
+    receiver = input.secret.startsWith('whsec_')
+      ? new StandardWebhook(input.secret)
+      : new StandardWebhook(new TextEncoder().encode(input.secret), { format: 'raw' })
   } catch (err) {
-    return { verified: false, reason: `the secret cannot be used as a standard-webhooks key (${(err as Error).message}): pass the secret exactly as in the webhook's Secret` }
+    return {
+      verified: false,
+      reason: `the secret cannot be used as a standard-webhooks key (${(err as Error).message}): pass the secret exactly as in the webhook's Secret`,
+    }
   }
   const headers: Record<string, string> = {}
   for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
@@ -69,9 +78,14 @@ function verifyStandardWebhooks(input: VerifyInput): Verification {
     return { verified: true }
   } catch (err) {
     const message = (err as Error).message
-    if (/timestamp/i.test(message)) return { verified: false, reason: `${message}: standard-webhooks receivers refuse a webhook-timestamp more than 5 minutes from now` }
-    if (/missing/i.test(message)) return { verified: false, reason: `${message}: webhook-id, webhook-timestamp and webhook-signature are all needed` }
-    return { verified: false, reason: `${SIGNATURE_HEADER['standard-webhooks']} does not match webhook-id, webhook-timestamp, the body and this secret (${message})` }
+    if (/timestamp/i.test(message))
+      return { verified: false, reason: `${message}: standard-webhooks receivers refuse a webhook-timestamp more than 5 minutes from now` }
+    if (/missing/i.test(message))
+      return { verified: false, reason: `${message}: webhook-id, webhook-timestamp and webhook-signature are all needed` }
+    return {
+      verified: false,
+      reason: `${SIGNATURE_HEADER['standard-webhooks']} does not match webhook-id, webhook-timestamp, the body and this secret (${message})`,
+    }
   }
 }
 

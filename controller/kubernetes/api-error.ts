@@ -13,7 +13,8 @@ const PLAIN_REASONS: Record<number, string> = { 401: 'unauthorized', 403: 'forbi
 export function apiErrorMessage(err: unknown): string {
   const code = apiStatusCode(err)
   // node-fetch's AbortError says "The user aborted a request."; here only the timeout aborts.
-  if (code === undefined && err instanceof Error && err.name === 'AbortError') return 'no answer from the API server within the request timeout (--api-timeout)'
+  if (code === undefined && err instanceof Error && err.name === 'AbortError')
+    return 'no answer from the API server within the request timeout (--api-timeout)'
   if (code === undefined) return err instanceof Error ? err.message : String(err)
   const body = (err as { body?: unknown }).body
   let status: { reason?: string; message?: string } | undefined

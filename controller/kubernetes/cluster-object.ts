@@ -37,7 +37,12 @@ export function toManifestObject(o: ClusterObject): ManifestObject {
     ...(m.labels && Object.keys(m.labels).length ? { labels: { ...m.labels } } : {}),
     ...(Object.keys(annotations).length ? { annotations } : {}),
   }
-  const body: Record<string, unknown> = { apiVersion: o.apiVersion, kind: o.kind, metadata, ...(o.spec !== undefined ? { spec: structuredClone(o.spec) } : {}) }
+  const body: Record<string, unknown> = {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata,
+    ...(o.spec !== undefined ? { spec: structuredClone(o.spec) } : {}),
+  }
   return { apiVersion: o.apiVersion, kind: o.kind, body, source: clusterSource }
 }
 

@@ -29,7 +29,8 @@ interface ListPage {
 export async function readClusterRevision(kc: KubeConfig, scope: NamespaceScope): Promise<RevisionState> {
   const api = kc.makeApiClient(CustomObjectsApi)
   const server = kc.getCurrentCluster()?.server ?? 'the API server'
-  const targets: ListTarget[] = scope === 'all' ? PLURALS.map((plural) => ({ plural })) : scope.flatMap((namespace) => PLURALS.map((plural) => ({ plural, namespace })))
+  const targets: ListTarget[] =
+    scope === 'all' ? PLURALS.map((plural) => ({ plural })) : scope.flatMap((namespace) => PLURALS.map((plural) => ({ plural, namespace })))
   const lists = await Promise.allSettled(targets.map((target) => listAll(api, target, server)))
   // The first failure in target order, not in time, so the same problem gives the same message.
   const failed = lists.find((l) => l.status === 'rejected')
@@ -42,10 +43,18 @@ async function listAll(api: CustomObjectsApi, target: ListTarget, server: string
   const items: ClusterObject[] = []
   let cont: string | undefined
   do {
-    const request = { group: API_GROUP, version: API_VERSION, plural: target.plural, limit: PAGE_SIZE, ...(cont ? { _continue: cont } : {}) }
+    const request = {
+      group: API_GROUP,
+      version: API_VERSION,
+      plural: target.plural,
+      limit: PAGE_SIZE,
+      ...(cont ? { _continue: cont } : {}),
+    }
     let page: ListPage
     try {
-      page = (await (target.namespace === undefined ? api.listClusterCustomObject(request) : api.listNamespacedCustomObject({ ...request, namespace: target.namespace }))) as ListPage
+      page = (await (target.namespace === undefined
+        ? api.listClusterCustomObject(request)
+        : api.listNamespacedCustomObject({ ...request, namespace: target.namespace }))) as ListPage
     } catch (err) {
       throw listFailed(err, target, server)
     }
@@ -63,18 +72,36 @@ function listFailed(err: unknown, target: ListTarget, server: string): HookwiseE
   const options = (hint: string) => ({ hint, cause: err })
   switch (apiStatusCode(err)) {
     case undefined:
-      return new HookwiseError('HW_KUBERNETES_API', `cannot reach the Kubernetes API server at ${server}: ${detail}`, options('check that the cluster is up and that the kubeconfig points at it (kubectl cluster-info), or pass --kubeconfig FILE'))
+      return new HookwiseError(
+        'HW_KUBERNETES_API',
+        `cannot reach the Kubernetes API server at ${server}: ${detail}`,
+        options('check that the cluster is up and that the kubeconfig points at it (kubectl cluster-info), or pass --kubeconfig FILE'),
+      )
     case 401:
-      return new HookwiseError('HW_KUBERNETES_API', `the Kubernetes API server at ${server} did not accept the kubeconfig's credentials: ${detail}`, options('log in to the cluster again (the credentials may have expired), or pass --kubeconfig FILE'))
+      return new HookwiseError(
+        'HW_KUBERNETES_API',
+        `the Kubernetes API server at ${server} did not accept the kubeconfig's credentials: ${detail}`,
+        options('log in to the cluster again (the credentials may have expired), or pass --kubeconfig FILE'),
+      )
     case 403:
-      return new HookwiseError('HW_KUBERNETES_API', `you may not list ${resource} ${where}: ${detail}`, options(
-        `hookwise diff needs the verb list on webhooks.${API_GROUP} and automations.${API_GROUP}${target.namespace === undefined ? ' in the whole cluster; or name the namespaces with --namespace NS instead of --all-namespaces' : ` in namespace ${target.namespace}`}; ask an administrator for a Role (or ClusterRole) that grants it`,
-      ))
+      return new HookwiseError(
+        'HW_KUBERNETES_API',
+        `you may not list ${resource} ${where}: ${detail}`,
+        options(
+          `hookwise diff needs the verb list on webhooks.${API_GROUP} and automations.${API_GROUP}${target.namespace === undefined ? ' in the whole cluster; or name the namespaces with --namespace NS instead of --all-namespaces' : ` in namespace ${target.namespace}`}; ask an administrator for a Role (or ClusterRole) that grants it`,
+        ),
+      )
     case 404:
-      return new HookwiseError('HW_KUBERNETES_API', `the cluster at ${server} does not serve ${resource}/${API_VERSION}: the hookwise CRDs are not installed (${detail})`, options(
-        'install them with kubectl apply -f crds/ (or the Helm chart), or point --kubeconfig at the cluster that has them',
-      ))
+      return new HookwiseError(
+        'HW_KUBERNETES_API',
+        `the cluster at ${server} does not serve ${resource}/${API_VERSION}: the hookwise CRDs are not installed (${detail})`,
+        options('install them with kubectl apply -f crds/ (or the Helm chart), or point --kubeconfig at the cluster that has them'),
+      )
     default:
-      return new HookwiseError('HW_KUBERNETES_API', `listing ${resource} ${where} at ${server} failed: ${detail}`, options('try again; if it keeps failing, check the API server (kubectl get --raw /readyz)'))
+      return new HookwiseError(
+        'HW_KUBERNETES_API',
+        `listing ${resource} ${where} at ${server} failed: ${detail}`,
+        options('try again; if it keeps failing, check the API server (kubectl get --raw /readyz)'),
+      )
   }
 }

@@ -4,7 +4,15 @@
 // that already holds them, never against one built before they changed. A change of a Webhook's or
 // Automation's status alone (hookwise's own writes) changes nothing hookwise reads, so it rebuilds
 // nothing.
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret } from '@kubernetes/client-node'
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1Namespace,
+  type V1Secret,
+} from '@kubernetes/client-node'
 import { API_GROUP } from '../api/schemas.js'
 import type { Logger } from '../log.js'
 import { objectKey, type DesiredState, type SecretEntry } from '../model/desired-state.js'
@@ -62,11 +70,15 @@ export class KubernetesSource implements DesiredStateSource {
     const namespaces = o.namespaces.length ? o.namespaces : [undefined]
     const customSources = (plural: string) =>
       namespaces.map((namespace) => ({
-        path: namespace ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${namespace}/${plural}` : `/apis/${API_GROUP}/${API_VERSION}/${plural}`,
+        path: namespace
+          ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${namespace}/${plural}`
+          : `/apis/${API_GROUP}/${API_VERSION}/${plural}`,
         list: () =>
           (namespace
             ? custom.listNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace, plural })
-            : custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural })) as Promise<KubernetesListObject<CustomObject>>,
+            : custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural })) as Promise<
+            KubernetesListObject<CustomObject>
+          >,
       }))
     const changed = (kind: ResourceKind) => (type: string, obj: CustomObject) => {
       const key = objectKey(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '')
@@ -84,14 +96,27 @@ export class KubernetesSource implements DesiredStateSource {
       this.inputs.set(inputKey, input)
       this.schedule()
     }
-    this.webhooks = startInformer(o.kubeConfig, { resource: 'webhooks', sources: customSources('webhooks'), onChange: changed('Webhook'), log: o.log })
-    this.automations = startInformer(o.kubeConfig, { resource: 'automations', sources: customSources('automations'), onChange: changed('Automation'), log: o.log })
+    this.webhooks = startInformer(o.kubeConfig, {
+      resource: 'webhooks',
+      sources: customSources('webhooks'),
+      onChange: changed('Webhook'),
+      log: o.log,
+    })
+    this.automations = startInformer(o.kubeConfig, {
+      resource: 'automations',
+      sources: customSources('automations'),
+      onChange: changed('Automation'),
+      log: o.log,
+    })
     this.secrets = startInformer<V1Secret>(o.kubeConfig, {
       resource: 'secrets',
       sources: namespaces.map((namespace) => ({
         path: namespace ? `/api/v1/namespaces/${namespace}/secrets` : '/api/v1/secrets',
         fieldSelector: SECRET_FIELD_SELECTOR,
-        list: () => (namespace ? core.listNamespacedSecret({ namespace, fieldSelector: SECRET_FIELD_SELECTOR }) : core.listSecretForAllNamespaces({ fieldSelector: SECRET_FIELD_SELECTOR })),
+        list: () =>
+          namespace
+            ? core.listNamespacedSecret({ namespace, fieldSelector: SECRET_FIELD_SELECTOR })
+            : core.listSecretForAllNamespaces({ fieldSelector: SECRET_FIELD_SELECTOR }),
       })),
       onChange: () => this.schedule(),
       log: o.log,
@@ -101,7 +126,11 @@ export class KubernetesSource implements DesiredStateSource {
         resource: 'namespaces',
         sources: namespaces.map((namespace) =>
           namespace
-            ? { path: '/api/v1/namespaces', fieldSelector: `metadata.name=${namespace}`, list: () => core.listNamespace({ fieldSelector: `metadata.name=${namespace}` }) }
+            ? {
+                path: '/api/v1/namespaces',
+                fieldSelector: `metadata.name=${namespace}`,
+                list: () => core.listNamespace({ fieldSelector: `metadata.name=${namespace}` }),
+              }
             : { path: '/api/v1/namespaces', list: () => core.listNamespace() },
         ),
         onChange: () => this.schedule(),
@@ -124,7 +153,10 @@ export class KubernetesSource implements DesiredStateSource {
     this.onState = onState
     await this.synced()
     const namespaces = this.o.namespaces.length ? [...this.o.namespaces] : 'all'
-    this.o.log.info({ namespaces, tenancy: this.o.tenancy, webhooks: this.current.webhooks.size, automations: this.current.automations.length }, 'watching Webhooks and Automations in Kubernetes')
+    this.o.log.info(
+      { namespaces, tenancy: this.o.tenancy, webhooks: this.current.webhooks.size, automations: this.current.automations.length },
+      'watching Webhooks and Automations in Kubernetes',
+    )
   }
 
   /** From now on, states (after start's onState) and deletions also go to `handlers`. */
@@ -198,7 +230,10 @@ export function entitiesByNamespace(namespaces: readonly V1Namespace[]): Map<str
     const name = ns.metadata?.name
     if (!name) continue
     const values = [ns.metadata?.labels?.[ENTITIES_KEY], ns.metadata?.annotations?.[ENTITIES_KEY]]
-    const entities = values.flatMap((v) => (v ?? '').split(',')).map((e) => e.trim()).filter(Boolean)
+    const entities = values
+      .flatMap((v) => (v ?? '').split(','))
+      .map((e) => e.trim())
+      .filter(Boolean)
     out.set(name, new Set(entities))
   }
   return out

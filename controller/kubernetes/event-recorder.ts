@@ -96,7 +96,17 @@ export class EventRecorder {
     try {
       const now = this.now()
       const text = truncateUtf8(note, NOTE_LIMIT_BYTES)
-      const key = JSON.stringify([target.apiVersion, target.kind, target.namespace, target.name, target.uid ?? '', type, reason, action, text])
+      const key = JSON.stringify([
+        target.apiVersion,
+        target.kind,
+        target.namespace,
+        target.name,
+        target.uid ?? '',
+        type,
+        reason,
+        action,
+        text,
+      ])
       this.forgetOld(now)
       const known = this.series.get(key)
       if (known) {
@@ -128,7 +138,17 @@ export class EventRecorder {
           ...(target.resourceVersion ? { resourceVersion: target.resourceVersion } : {}),
         },
       }
-      const s: Series = { body, namespace: target.namespace, name: undefined, count: 1, written: 0, lastObserved: now, patchedAt: undefined, timer: undefined, chain: Promise.resolve() }
+      const s: Series = {
+        body,
+        namespace: target.namespace,
+        name: undefined,
+        count: 1,
+        written: 0,
+        lastObserved: now,
+        patchedAt: undefined,
+        timer: undefined,
+        chain: Promise.resolve(),
+      }
       this.series.set(key, s)
       this.enqueue(s, () => this.create(s, key))
     } catch (err) {
@@ -161,7 +181,10 @@ export class EventRecorder {
 
   private async create(s: Series, key: string): Promise<void> {
     const count = s.count
-    const body: EventsV1Event = { ...s.body, metadata: { ...s.body.metadata, name: this.eventName(s.body.regarding?.name ?? 'hookwise', s.body.eventTime.getTime()) } }
+    const body: EventsV1Event = {
+      ...s.body,
+      metadata: { ...s.body.metadata, name: this.eventName(s.body.regarding?.name ?? 'hookwise', s.body.eventTime.getTime()) },
+    }
     if (count > 1) body.series = { count, lastObservedTime: new V1MicroTime(s.lastObserved) }
     try {
       const created = await this.api.createNamespacedEvent({ namespace: s.namespace, body })
@@ -176,7 +199,10 @@ export class EventRecorder {
   }
 
   /** The first repeat is written at once; later ones together, at most every SERIES_WRITE_INTERVAL_MS. */
-  private scheduleSeriesWrite(s: Series, delay = s.patchedAt === undefined ? 0 : Math.max(0, s.patchedAt + SERIES_WRITE_INTERVAL_MS - this.now())): void {
+  private scheduleSeriesWrite(
+    s: Series,
+    delay = s.patchedAt === undefined ? 0 : Math.max(0, s.patchedAt + SERIES_WRITE_INTERVAL_MS - this.now()),
+  ): void {
     if (s.timer || s.name === undefined) return
     s.timer = setTimeout(() => {
       s.timer = undefined
@@ -199,7 +225,14 @@ export class EventRecorder {
     } catch (err) {
       if (apiStatusCode(err) !== 404) return this.failed('patch', s, err)
       // The Event expired (the API server's --event-ttl) or was deleted: write it anew with its count.
-      const created = await this.api.createNamespacedEvent({ namespace: s.namespace, body: { ...s.body, metadata: { ...s.body.metadata, name: this.eventName(s.body.regarding?.name ?? 'hookwise', this.now()) }, series } })
+      const created = await this.api.createNamespacedEvent({
+        namespace: s.namespace,
+        body: {
+          ...s.body,
+          metadata: { ...s.body.metadata, name: this.eventName(s.body.regarding?.name ?? 'hookwise', this.now()) },
+          series,
+        },
+      })
       s.name = created.metadata?.name
       s.written = count
     }
@@ -233,7 +266,10 @@ export class EventRecorder {
     clearTimeout(this.dropTimer)
     this.dropTimer = undefined
     if (!this.dropped) return
-    this.log.warn({ dropped: this.dropped, ratePerSecond: this.rate, burst: this.burst }, `dropped ${this.dropped} Kubernetes Events: more than ${this.burst} at once or ${this.rate} per second`)
+    this.log.warn(
+      { dropped: this.dropped, ratePerSecond: this.rate, burst: this.burst },
+      `dropped ${this.dropped} Kubernetes Events: more than ${this.burst} at once or ${this.rate} per second`,
+    )
     this.dropped = 0
   }
 
@@ -260,7 +296,10 @@ export class EventRecorder {
     if (this.lastFailure?.message === key && now - this.lastFailure.at < RELOG_MS) return
     this.lastFailure = { message: key, at: now }
     this.log.warn(
-      { code: 'HW_KUBERNETES_API', ...(code === 401 || code === 403 ? { hint: `grant create and patch on events.events.k8s.io in namespace ${s.namespace}` } : {}) },
+      {
+        code: 'HW_KUBERNETES_API',
+        ...(code === 401 || code === 403 ? { hint: `grant create and patch on events.events.k8s.io in namespace ${s.namespace}` } : {}),
+      },
       message,
     )
   }

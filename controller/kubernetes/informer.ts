@@ -71,7 +71,10 @@ export function startInformer<T extends KubernetesObject>(kc: KubeConfig, o: Inf
       if (stopped) return
       failures++
       const delay = Math.min(max, base * 2 ** (failures - 1))
-      o.log.warn({ resource: o.resource, path: source.path, err: apiErrorMessage(err), retryInMs: delay }, `watching ${o.resource} failed; trying again`)
+      o.log.warn(
+        { resource: o.resource, path: source.path, err: apiErrorMessage(err), retryInMs: delay },
+        `watching ${o.resource} failed; trying again`,
+      )
       timer = setTimeout(() => void lw.start().catch(() => {}), delay)
       timer.unref()
     })

@@ -35,12 +35,18 @@ export function loadKubeConfig(file: string | undefined, env: NodeJS.ProcessEnv 
     else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster()
     else throw new Error('no kubeconfig found ($KUBECONFIG, ~/.kube/config) and not running in a cluster')
   } catch (err) {
-    throw new HookwiseError('HW_KUBECONFIG', `cannot load Kubernetes configuration${path ? ` from ${path}` : ''}: ${(err as Error).message}`, {
-      hint: 'pass --kubeconfig FILE, set KUBECONFIG, or run hookwise in a pod with a service account',
-    })
+    throw new HookwiseError(
+      'HW_KUBECONFIG',
+      `cannot load Kubernetes configuration${path ? ` from ${path}` : ''}: ${(err as Error).message}`,
+      {
+        hint: 'pass --kubeconfig FILE, set KUBECONFIG, or run hookwise in a pod with a service account',
+      },
+    )
   }
   if (!kc.getCurrentCluster()) {
-    throw new HookwiseError('HW_KUBECONFIG', `the Kubernetes configuration${path ? ` in ${path}` : ''} has no current cluster`, { hint: 'set current-context (kubectl config use-context NAME) or pass another --kubeconfig' })
+    throw new HookwiseError('HW_KUBECONFIG', `the Kubernetes configuration${path ? ` in ${path}` : ''} has no current cluster`, {
+      hint: 'set current-context (kubectl config use-context NAME) or pass another --kubeconfig',
+    })
   }
   return kc
 }

@@ -24,7 +24,13 @@ export const TEST_ANNOTATION = `${API_GROUP}/test-requested-at`
 
 /** Where Kubernetes Events go (EventRecorder); notes must never hold secret values. */
 export interface EventSink {
-  record(target: { apiVersion: string; kind: string; namespace: string; name: string; uid?: string; resourceVersion?: string }, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void
+  record(
+    target: { apiVersion: string; kind: string; namespace: string; name: string; uid?: string; resourceVersion?: string },
+    type: 'Normal' | 'Warning',
+    reason: string,
+    action: string,
+    note: string,
+  ): void
   flush(): Promise<void>
 }
 
@@ -61,7 +67,11 @@ export class KubernetesController {
   constructor(private readonly o: KubernetesControllerOptions) {
     this.custom = o.kubeConfig.makeApiClient(CustomObjectsApi)
     this.queue = new WorkQueue((key) => this.reconcile(key), {
-      onError: (key, err, retryInMs) => o.log.warn({ object: key, err: err instanceof HookwiseError ? err.message : apiErrorMessage(err), retryInMs }, 'writing status failed; will retry'),
+      onError: (key, err, retryInMs) =>
+        o.log.warn(
+          { object: key, err: err instanceof HookwiseError ? err.message : apiErrorMessage(err), retryInMs },
+          'writing status failed; will retry',
+        ),
     })
     this.source = o.source
     this.source.attach({
@@ -97,10 +107,24 @@ export class KubernetesController {
     this.touched(r.delivery.automation, r.delivery.webhook)
     if (r.status === 'failed' && r.verdict !== 'gone') {
       const why = r.result.error?.message ?? `HTTP ${r.result.statusCode}`
-      this.event('Automation', r.delivery.automation, 'Warning', 'DeliveryFailed', 'Deliver', `delivery ${r.delivery.id} failed after ${r.attempt} attempt${r.attempt === 1 ? '' : 's'}: ${why}`)
+      this.event(
+        'Automation',
+        r.delivery.automation,
+        'Warning',
+        'DeliveryFailed',
+        'Deliver',
+        `delivery ${r.delivery.id} failed after ${r.attempt} attempt${r.attempt === 1 ? '' : 's'}: ${why}`,
+      )
     }
     if (r.verdict === 'gone') {
-      this.event('Webhook', r.delivery.webhook, 'Warning', 'WebhookGone', 'Deliver', `the endpoint answered 410 Gone to delivery ${r.delivery.id}: deliveries to this webhook wait until its spec changes`)
+      this.event(
+        'Webhook',
+        r.delivery.webhook,
+        'Warning',
+        'WebhookGone',
+        'Deliver',
+        `the endpoint answered 410 Gone to delivery ${r.delivery.id}: deliveries to this webhook wait until its spec changes`,
+      )
     }
   }
 
@@ -162,7 +186,11 @@ export class KubernetesController {
     // per object. Changes of conditions or generation are written at once.
     const interval = this.o.statusIntervalMs ?? 5000
     const since = last ? Date.now() - last.at : Infinity
-    if (since < interval && sameConditions(next.conditions, previous?.conditions) && next.observedGeneration === previous?.observedGeneration) {
+    if (
+      since < interval &&
+      sameConditions(next.conditions, previous?.conditions) &&
+      next.observedGeneration === previous?.observedGeneration
+    ) {
       this.queue.addAfter(queueKey, interval - since)
       return
     }
@@ -172,7 +200,12 @@ export class KubernetesController {
     this.transitionEvents(kind, key, object, next.conditions, previous?.conditions)
   }
 
-  private async writeStatus(kind: ResourceKind, key: string, status: WebhookStatus | AutomationStatus, previous: Record<string, unknown> | undefined): Promise<void> {
+  private async writeStatus(
+    kind: ResourceKind,
+    key: string,
+    status: WebhookStatus | AutomationStatus,
+    previous: Record<string, unknown> | undefined,
+  ): Promise<void> {
     const [namespace, name] = key.split('/') as [string, string]
     // A merge patch replaces the fields given; fields no longer computed are removed with null.
     const body: Record<string, unknown> = { ...status }
@@ -185,27 +218,56 @@ export class KubernetesController {
     } catch (err) {
       if (apiStatusCode(err) === 404) return // deleted meanwhile
       throw new HookwiseError('HW_KUBERNETES_API', `cannot write the status of ${kind} ${key}: ${apiErrorMessage(err)}`, {
-        hint: apiStatusCode(err) === 403 ? `grant hookwise's service account patch on ${PLURAL[kind]}/status in ${namespace}` : 'hookwise retries with backoff',
+        hint:
+          apiStatusCode(err) === 403
+            ? `grant hookwise's service account patch on ${PLURAL[kind]}/status in ${namespace}`
+            : 'hookwise retries with backoff',
       })
     }
   }
 
   /** Events for Ready turning False with a new reason (InvalidSpec, SecretNotFound, ...). */
-  private transitionEvents(kind: ResourceKind, key: string, object: ClusterObject, next: readonly Condition[] | undefined, previous: readonly Condition[] | undefined): void {
+  private transitionEvents(
+    kind: ResourceKind,
+    key: string,
+    object: ClusterObject,
+    next: readonly Condition[] | undefined,
+    previous: readonly Condition[] | undefined,
+  ): void {
     const ready = next?.find((c) => c.type === 'Ready')
     const before = previous?.find((c) => c.type === 'Ready')
     if (!ready || ready.status !== 'False') return
     if (before && before.status === 'False' && before.reason === ready.reason && before.message === ready.message) return
     if (ready.reason === 'Disabled') return
-    const reason = ready.reason === 'SecretNotFound' ? 'SecretNotFound' : ready.reason === 'WebhookNotReady' || ready.reason === 'WebhookNotFound' || ready.reason === 'EgressDenied' ? ready.reason : 'InvalidSpec'
+    const reason =
+      ready.reason === 'SecretNotFound'
+        ? 'SecretNotFound'
+        : ready.reason === 'WebhookNotReady' || ready.reason === 'WebhookNotFound' || ready.reason === 'EgressDenied'
+          ? ready.reason
+          : 'InvalidSpec'
     this.event(kind, key, 'Warning', reason, 'Reconcile', ready.message, object)
   }
 
-  private event(kind: ResourceKind, key: string, type: 'Normal' | 'Warning', reason: string, action: string, note: string, object?: ClusterObject): void {
+  private event(
+    kind: ResourceKind,
+    key: string,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    action: string,
+    note: string,
+    object?: ClusterObject,
+  ): void {
     const [namespace, name] = key.split('/') as [string, string]
     const o = object ?? this.source.object(kind, key)
     this.o.events.record(
-      { apiVersion: `${API_GROUP}/${API_VERSION}`, kind, namespace, name, ...(o?.metadata?.uid ? { uid: o.metadata.uid } : {}), ...(o?.metadata?.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}) },
+      {
+        apiVersion: `${API_GROUP}/${API_VERSION}`,
+        kind,
+        namespace,
+        name,
+        ...(o?.metadata?.uid ? { uid: o.metadata.uid } : {}),
+        ...(o?.metadata?.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
+      },
       type,
       reason,
       action,
@@ -222,7 +284,14 @@ export class KubernetesController {
       .then((lastTest) => {
         this.tests.set(key, lastTest)
         const ok = !lastTest.error
-        this.event('Webhook', key, ok ? 'Normal' : 'Warning', ok ? 'TestSucceeded' : 'TestFailed', 'Test', ok ? `test request answered HTTP ${lastTest.statusCode} in ${lastTest.latencyMs} ms` : `test request failed: ${lastTest.error}`)
+        this.event(
+          'Webhook',
+          key,
+          ok ? 'Normal' : 'Warning',
+          ok ? 'TestSucceeded' : 'TestFailed',
+          'Test',
+          ok ? `test request answered HTTP ${lastTest.statusCode} in ${lastTest.latencyMs} ms` : `test request failed: ${lastTest.error}`,
+        )
       })
       .finally(() => {
         this.testing.delete(key)
@@ -249,7 +318,9 @@ export class KubernetesController {
       ...base,
       ...(result.statusCode !== undefined ? { statusCode: result.statusCode } : {}),
       latencyMs,
-      ...(ok ? {} : { error: result.error ? `${result.error.code}: ${result.error.message}` : `the endpoint answered HTTP ${result.statusCode}` }),
+      ...(ok
+        ? {}
+        : { error: result.error ? `${result.error.code}: ${result.error.message}` : `the endpoint answered HTTP ${result.statusCode}` }),
     }
   }
 }
@@ -261,6 +332,12 @@ export class KubernetesController {
  */
 function sameConditions(a: readonly Condition[] | undefined, b: readonly Condition[] | undefined): boolean {
   const strip = (cs: readonly Condition[] | undefined) =>
-    (cs ?? []).map(({ type, status, reason, message, observedGeneration }) => ({ type, status, reason, observedGeneration, ...(type === 'Healthy' ? {} : { message }) }))
+    (cs ?? []).map(({ type, status, reason, message, observedGeneration }) => ({
+      type,
+      status,
+      reason,
+      observedGeneration,
+      ...(type === 'Healthy' ? {} : { message }),
+    }))
   return jsonEqual(strip(a), strip(b))
 }

@@ -59,9 +59,13 @@ export class LeaderElector {
     this.o = { ...LEADER_ELECTION_DEFAULTS, now: Date.now, ...rest } as Required<Omit<LeaderElectionOptions, 'kubeConfig'>>
     const { leaseDurationMs: lease, renewDeadlineMs: renew, retryPeriodMs: retry } = this.o
     if (!(retry > 0 && retry * (1 + JITTER) < renew && renew < lease)) {
-      throw new HookwiseError('HW_USAGE', `leader election needs retry period × ${1 + JITTER} < renew deadline < lease duration; got ${retry} ms, ${renew} ms, ${lease} ms`, {
-        hint: 'keep the defaults (2 s, 10 s, 15 s) or scale all three together',
-      })
+      throw new HookwiseError(
+        'HW_USAGE',
+        `leader election needs retry period × ${1 + JITTER} < renew deadline < lease duration; got ${retry} ms, ${renew} ms, ${lease} ms`,
+        {
+          hint: 'keep the defaults (2 s, 10 s, 15 s) or scale all three together',
+        },
+      )
     }
     this.api = kubeConfig.makeApiClient(CoordinationV1Api)
     this.where = `${this.o.namespace}/${this.o.name}`
@@ -93,7 +97,10 @@ export class LeaderElector {
           this.cancelAcquire = undefined
           this.leader = true
           const spec = this.lease?.spec
-          this.o.log.info({ lease: this.where, identity: this.o.identity, leaseTransitions: spec?.leaseTransitions ?? 0 }, `became leader: acquired Lease ${this.where}`)
+          this.o.log.info(
+            { lease: this.where, identity: this.o.identity, leaseTransitions: spec?.leaseTransitions ?? 0 },
+            `became leader: acquired Lease ${this.where}`,
+          )
           this.armDeadline()
           this.timer = setTimeout(() => this.renew(), this.o.retryPeriodMs)
           resolve()
@@ -137,7 +144,13 @@ export class LeaderElector {
   /** A timer rather than a check after each attempt: a request that hangs must not keep a stale leader leading. */
   private armDeadline(): void {
     clearTimeout(this.deadline)
-    this.deadline = setTimeout(() => this.lose(`could not renew the Lease for ${this.o.renewDeadlineMs} ms (${this.lastFailure?.message ?? 'no answer from the API server'})`), this.o.renewDeadlineMs)
+    this.deadline = setTimeout(
+      () =>
+        this.lose(
+          `could not renew the Lease for ${this.o.renewDeadlineMs} ms (${this.lastFailure?.message ?? 'no answer from the API server'})`,
+        ),
+      this.o.renewDeadlineMs,
+    )
   }
 
   private lose(reason: string): void {
@@ -159,7 +172,17 @@ export class LeaderElector {
     if (this.leader && this.lease) {
       try {
         const lease = this.lease
-        this.written(await this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body: { ...lease, spec: { ...lease.spec, holderIdentity: this.o.identity, leaseDurationSeconds: durationSeconds, renewTime: micro(now) } } }), now)
+        this.written(
+          await this.api.replaceNamespacedLease({
+            namespace: this.o.namespace,
+            name: this.o.name,
+            body: {
+              ...lease,
+              spec: { ...lease.spec, holderIdentity: this.o.identity, leaseDurationSeconds: durationSeconds, renewTime: micro(now) },
+            },
+          }),
+          now,
+        )
         return true
       } catch (err) {
         if (apiStatusCode(err) !== 409) return this.failed('update', err)
@@ -171,9 +194,26 @@ export class LeaderElector {
       current = await this.api.readNamespacedLease({ namespace: this.o.namespace, name: this.o.name })
     } catch (err) {
       if (apiStatusCode(err) !== 404) return this.failed('get', err)
-      const spec: V1LeaseSpec = { holderIdentity: this.o.identity, leaseDurationSeconds: durationSeconds, acquireTime: micro(now), renewTime: micro(now), leaseTransitions: 0 }
+      const spec: V1LeaseSpec = {
+        holderIdentity: this.o.identity,
+        leaseDurationSeconds: durationSeconds,
+        acquireTime: micro(now),
+        renewTime: micro(now),
+        leaseTransitions: 0,
+      }
       try {
-        this.written(await this.api.createNamespacedLease({ namespace: this.o.namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.o.name, namespace: this.o.namespace }, spec } }), now)
+        this.written(
+          await this.api.createNamespacedLease({
+            namespace: this.o.namespace,
+            body: {
+              apiVersion: 'coordination.k8s.io/v1',
+              kind: 'Lease',
+              metadata: { name: this.o.name, namespace: this.o.namespace },
+              spec,
+            },
+          }),
+          now,
+        )
         return true
       } catch (err) {
         // 409: another replica created it first; read it next round.
@@ -204,7 +244,10 @@ export class LeaderElector {
       leaseTransitions: taking ? (spec.leaseTransitions ?? 0) + 1 : (spec.leaseTransitions ?? 0),
     }
     try {
-      this.written(await this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body: { ...current, spec: next } }), now)
+      this.written(
+        await this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body: { ...current, spec: next } }),
+        now,
+      )
       return true
     } catch (err) {
       // 409: someone else wrote the Lease since it was read; not acquired this round.
@@ -247,7 +290,10 @@ export class LeaderElector {
       this.lease = await this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body: { ...lease, spec } })
       this.o.log.info({ lease: this.where, identity: this.o.identity }, `released Lease ${this.where}`)
     } catch (err) {
-      this.o.log.warn({ lease: this.where }, `could not release Lease ${this.where} (a standby takes over once it expires): ${apiErrorMessage(err)}`)
+      this.o.log.warn(
+        { lease: this.where },
+        `could not release Lease ${this.where} (a standby takes over once it expires): ${apiErrorMessage(err)}`,
+      )
     }
   }
 }

@@ -26,7 +26,10 @@ export class WorkQueue {
   private stopped = false
   private idle: Array<() => void> = []
 
-  constructor(private readonly handle: (key: string) => Promise<void>, options: WorkQueueOptions = {}) {
+  constructor(
+    private readonly handle: (key: string) => Promise<void>,
+    options: WorkQueueOptions = {},
+  ) {
     this.o = { concurrency: 4, baseDelayMs: 500, maxDelayMs: 300_000, ...options }
   }
 

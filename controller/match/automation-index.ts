@@ -49,7 +49,10 @@ export class AutomationIndex {
    * With `namespaceEntities`, an automation only matches events of the entities its namespace is
    * given (none when its namespace is not in the map).
    */
-  constructor(automations: readonly CompiledAutomation[], private readonly namespaceEntities?: ReadonlyMap<string, ReadonlySet<string>>) {
+  constructor(
+    automations: readonly CompiledAutomation[],
+    private readonly namespaceEntities?: ReadonlyMap<string, ReadonlySet<string>>,
+  ) {
     let size = 0
     for (const [rank, a] of automations.entries()) {
       if (a.spec.enabled === false) continue

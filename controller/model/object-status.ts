@@ -27,7 +27,12 @@ export interface StatusInputs {
 export type ConditionInput = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>
 
 /** Sets a condition like apimachinery's meta.SetStatusCondition: lastTransitionTime changes only when status does. */
-export function setCondition(previous: readonly Condition[] | undefined, c: ConditionInput, generation: number | undefined, now: number): Condition {
+export function setCondition(
+  previous: readonly Condition[] | undefined,
+  c: ConditionInput,
+  generation: number | undefined,
+  now: number,
+): Condition {
   const old = previous?.find((p) => p.type === c.type)
   return {
     type: c.type,
@@ -54,7 +59,8 @@ export function webhookReadiness(key: string, webhook: WebhookEntry | undefined,
     return { type: 'Ready', status: 'False', reason, message: errors.length ? describe(errors) : `Webhook ${key} is not valid` }
   }
   const refused = inputs.egress(webhook.spec.url) ?? inputs.webhookFacts(key)?.egressDenied
-  if (refused) return { type: 'Ready', status: 'False', reason: 'EgressDenied', message: `the egress policy refuses ${webhook.spec.url}: ${refused}` }
+  if (refused)
+    return { type: 'Ready', status: 'False', reason: 'EgressDenied', message: `the egress policy refuses ${webhook.spec.url}: ${refused}` }
   try {
     resolveWebhookSecrets(webhook, inputs.secrets)
   } catch (err) {
@@ -66,12 +72,32 @@ export function webhookReadiness(key: string, webhook: WebhookEntry | undefined,
 
 /** Healthy of a webhook whose spec is valid: gone, then the circuit breaker, then failures in a row. */
 export function healthiness(key: string, url: string, facts: WebhookFacts | undefined, inputs: StatusInputs): ConditionInput {
-  if (inputs.gone(key)) return { type: 'Healthy', status: 'False', reason: 'Gone', message: 'the endpoint answered 410 Gone: deliveries wait until the Webhook spec changes (update the URL, or remove the Automations)' }
+  if (inputs.gone(key))
+    return {
+      type: 'Healthy',
+      status: 'False',
+      reason: 'Gone',
+      message: 'the endpoint answered 410 Gone: deliveries wait until the Webhook spec changes (update the URL, or remove the Automations)',
+    }
   const failures = facts?.consecutiveFailures ?? 0
   const last = facts?.lastDelivery
-  const lastText = last ? `; last attempt ${last.statusCode !== undefined ? `HTTP ${last.statusCode}` : 'got no response'}${facts?.lastError ? ` (${facts.lastError})` : ''}` : ''
-  if (inputs.circuitOpen(url)) return { type: 'Healthy', status: 'False', reason: 'CircuitOpen', message: `${failures} failed attempts in a row${lastText}: deliveries to ${new URL(url).origin} wait (nothing is dropped) until a probe succeeds` }
-  if (failures > 0) return { type: 'Healthy', status: 'False', reason: 'DeliveryFailing', message: `${failures} failed attempt${failures === 1 ? '' : 's'} in a row${lastText}` }
+  const lastText = last
+    ? `; last attempt ${last.statusCode !== undefined ? `HTTP ${last.statusCode}` : 'got no response'}${facts?.lastError ? ` (${facts.lastError})` : ''}`
+    : ''
+  if (inputs.circuitOpen(url))
+    return {
+      type: 'Healthy',
+      status: 'False',
+      reason: 'CircuitOpen',
+      message: `${failures} failed attempts in a row${lastText}: deliveries to ${new URL(url).origin} wait (nothing is dropped) until a probe succeeds`,
+    }
+  if (failures > 0)
+    return {
+      type: 'Healthy',
+      status: 'False',
+      reason: 'DeliveryFailing',
+      message: `${failures} failed attempt${failures === 1 ? '' : 's'} in a row${lastText}`,
+    }
   if (!last) return { type: 'Healthy', status: 'Unknown', reason: 'NoDeliveries', message: 'no delivery attempted yet' }
   return { type: 'Healthy', status: 'True', reason: 'Succeeding', message: 'the last attempt succeeded' }
 }
@@ -89,7 +115,12 @@ export function automationConditions(key: string, inputs: StatusInputs): Conditi
   return [automationReadiness(key, inputs)]
 }
 
-export function webhookStatus(key: string, generation: number | undefined, previous: WebhookStatus | undefined, inputs: StatusInputs): WebhookStatus {
+export function webhookStatus(
+  key: string,
+  generation: number | undefined,
+  previous: WebhookStatus | undefined,
+  inputs: StatusInputs,
+): WebhookStatus {
   const facts = inputs.webhookFacts(key)
   const conditions = webhookConditions(key, inputs).map((c) => setCondition(previous?.conditions, c, generation, inputs.now))
   const lastDelivery: DeliveryRecord | undefined = facts?.lastDelivery ?? previous?.lastDelivery
@@ -120,12 +151,34 @@ export function automationReadiness(key: string, inputs: StatusInputs): Conditio
   }
   const webhookKey = objectKey(automation.namespace, automation.spec.action.webhook)
   const webhook = webhookReadiness(webhookKey, inputs.state.webhooks.get(webhookKey), inputs)
-  if (webhook.status !== 'True') return { type: 'Ready', status: 'False', reason: 'WebhookNotReady', message: `Webhook ${webhookKey} is not ready (${webhook.reason}): ${webhook.message}` }
-  if (automation.spec.enabled === false) return { type: 'Ready', status: 'False', reason: 'Disabled', message: 'spec.enabled is false: the automation does not fire (set it to true to resume)' }
-  return { type: 'Ready', status: 'True', reason: 'Valid', message: `fires on ${automation.spec.event.type} and delivers to Webhook ${automation.spec.action.webhook}` }
+  if (webhook.status !== 'True')
+    return {
+      type: 'Ready',
+      status: 'False',
+      reason: 'WebhookNotReady',
+      message: `Webhook ${webhookKey} is not ready (${webhook.reason}): ${webhook.message}`,
+    }
+  if (automation.spec.enabled === false)
+    return {
+      type: 'Ready',
+      status: 'False',
+      reason: 'Disabled',
+      message: 'spec.enabled is false: the automation does not fire (set it to true to resume)',
+    }
+  return {
+    type: 'Ready',
+    status: 'True',
+    reason: 'Valid',
+    message: `fires on ${automation.spec.event.type} and delivers to Webhook ${automation.spec.action.webhook}`,
+  }
 }
 
-export function automationStatus(key: string, generation: number | undefined, previous: AutomationStatus | undefined, inputs: StatusInputs): AutomationStatus {
+export function automationStatus(
+  key: string,
+  generation: number | undefined,
+  previous: AutomationStatus | undefined,
+  inputs: StatusInputs,
+): AutomationStatus {
   const facts = inputs.automationFacts(key)
   const lastTriggered = facts?.lastTriggered ?? previous?.lastTriggered
   const lastDelivery = facts?.lastDelivery ?? previous?.lastDelivery
@@ -134,6 +187,10 @@ export function automationStatus(key: string, generation: number | undefined, pr
     conditions: automationConditions(key, inputs).map((c) => setCondition(previous?.conditions, c, generation, inputs.now)),
     ...(lastTriggered ? { lastTriggered } : {}),
     ...(lastDelivery ? { lastDelivery } : {}),
-    counters: facts?.counters ?? { triggered: previous?.counters?.triggered ?? 0, succeeded: previous?.counters?.succeeded ?? 0, failed: previous?.counters?.failed ?? 0 },
+    counters: facts?.counters ?? {
+      triggered: previous?.counters?.triggered ?? 0,
+      succeeded: previous?.counters?.succeeded ?? 0,
+      failed: previous?.counters?.failed ?? 0,
+    },
   }
 }

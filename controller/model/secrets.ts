@@ -18,7 +18,9 @@ export function resolveWebhookSecrets(webhook: WebhookEntry, lookup: SecretLooku
     const secret = lookup(webhook.namespace, ref.name)
     const value = secret?.data[ref.key]
     if (value === undefined) {
-      const what = secret ? `Secret ${objectKey(webhook.namespace, ref.name)} has no key ${ref.key}` : `Secret ${objectKey(webhook.namespace, ref.name)} not found`
+      const what = secret
+        ? `Secret ${objectKey(webhook.namespace, ref.name)} has no key ${ref.key}`
+        : `Secret ${objectKey(webhook.namespace, ref.name)} not found`
       throw new HookwiseError('HW_SECRET_NOT_FOUND', `webhook ${objectKey(webhook.namespace, webhook.name)} needs ${variable}: ${what}`, {
         hint: `create Secret ${ref.name} with key ${ref.key} in namespace ${webhook.namespace} (outside Kubernetes: a Secret manifest in the --secrets folder)`,
       })
@@ -28,4 +30,7 @@ export function resolveWebhookSecrets(webhook: WebhookEntry, lookup: SecretLooku
   return values
 }
 
-export const mapLookup = (secrets: ReadonlyMap<string, SecretEntry>): SecretLookup => (namespace, name) => secrets.get(objectKey(namespace, name))
+export const mapLookup =
+  (secrets: ReadonlyMap<string, SecretEntry>): SecretLookup =>
+  (namespace, name) =>
+    secrets.get(objectKey(namespace, name))

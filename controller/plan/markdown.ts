@@ -59,7 +59,9 @@ function section(o: PlannedObject): string {
   const p = o.preview
   if (p) {
     const source = p.event.file ? `from ${code(p.event.file)}` : 'built-in sample'
-    parts.push(`Request for this ${code(p.event.type)} event (${source}; shown because ${p.reason}). Secrets are shown as \`****\`; the body is sent compact.`)
+    parts.push(
+      `Request for this ${code(p.event.type)} event (${source}; shown because ${p.reason}). Secrets are shown as \`****\`; the body is sent compact.`,
+    )
     if (p.before) parts.push(requestSide('Before', p.before))
     if (p.after) parts.push(requestSide(p.before ? 'After' : 'Request', p.after))
   }
@@ -101,7 +103,8 @@ export interface MarkdownWording {
 
 export const PLAN_WORDING: MarkdownWording = {
   heading: PLAN_HEADING,
-  sides: (plan) => `${code(plan.base.ref)}${shortSha(plan.base.commit)} → ${plan.head.commit ? code(plan.head.ref) : plan.head.ref}${shortSha(plan.head.commit)}, manifests in ${code(plan.path)}`,
+  sides: (plan) =>
+    `${code(plan.base.ref)}${shortSha(plan.base.commit)} → ${plan.head.commit ? code(plan.head.ref) : plan.head.ref}${shortSha(plan.head.commit)}, manifests in ${code(plan.path)}`,
   head: 'head',
   deadline: 'before merging',
   command: 'hookwise plan',
@@ -136,7 +139,13 @@ function render(plan: Plan, detail: Detail, w: MarkdownWording): string {
   ]
   if (w.note) out.push(w.note)
   if (plan.objects.length) {
-    out.push(['| object | kind | change |', '|---|---|---|', ...plan.objects.map((o) => `| ${cell(code(o.key))} | ${o.kind} | ${o.change} |`)].join('\n'))
+    out.push(
+      [
+        '| object | kind | change |',
+        '|---|---|---|',
+        ...plan.objects.map((o) => `| ${cell(code(o.key))} | ${o.kind} | ${o.change} |`),
+      ].join('\n'),
+    )
   } else {
     out.push(w.empty)
   }

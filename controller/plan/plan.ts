@@ -94,12 +94,17 @@ function rawObjects(objects: readonly ManifestObject[]): Map<string, RawObject> 
   const out = new Map<string, RawObject>()
   for (const o of objects) {
     const kind: PlannedKind | undefined =
-      o.apiVersion === API_GROUP_VERSION && (o.kind === 'Webhook' || o.kind === 'Automation') ? o.kind : o.apiVersion === 'v1' && o.kind === 'Secret' ? 'Secret' : undefined
+      o.apiVersion === API_GROUP_VERSION && (o.kind === 'Webhook' || o.kind === 'Automation')
+        ? o.kind
+        : o.apiVersion === 'v1' && o.kind === 'Secret'
+          ? 'Secret'
+          : undefined
     const meta = o.body.metadata as { name?: unknown; namespace?: unknown } | undefined
     if (!kind || typeof meta?.name !== 'string') continue
     const key = objectKey(typeof meta.namespace === 'string' ? meta.namespace : DEFAULT_NAMESPACE, meta.name)
     const id = `${kind}/${key}`
-    if (!out.has(id)) out.set(id, { kind, key, body: o.body, location: o.source.line ? `${o.source.file}:${o.source.line}` : o.source.file })
+    if (!out.has(id))
+      out.set(id, { kind, key, body: o.body, location: o.source.line ? `${o.source.file}:${o.source.line}` : o.source.file })
   }
   return out
 }
@@ -108,7 +113,8 @@ function rawObjects(objects: readonly ManifestObject[]): Map<string, RawObject> 
 function secretValues(body: Record<string, unknown>): Map<string, string> {
   const values = new Map<string, string>()
   const data = body.data as Record<string, unknown> | undefined
-  for (const [k, v] of Object.entries(data ?? {})) values.set(k, typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : JSON.stringify(v))
+  for (const [k, v] of Object.entries(data ?? {}))
+    values.set(k, typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : JSON.stringify(v))
   const stringData = body.stringData as Record<string, unknown> | undefined
   for (const [k, v] of Object.entries(stringData ?? {})) values.set(k, typeof v === 'string' ? v : JSON.stringify(v))
   return values
@@ -127,11 +133,16 @@ function secretKeys(before: RawObject | undefined, after: RawObject | undefined)
 function requestAt(revision: PlanRevision, side: 'base' | 'head', key: string, event: NamedEvent['event']): RequestSide {
   const where = `the ${side} (${revision.ref})`
   const automation = revision.state.automations.find((a) => a.key === key)
-  if (!automation) return { fires: false, error: `automation ${key} is not valid at ${where}${side === 'head' ? '; see the validation errors' : ''}` }
+  if (!automation)
+    return { fires: false, error: `automation ${key} is not valid at ${where}${side === 'head' ? '; see the validation errors' : ''}` }
   const webhookKey = objectKey(automation.namespace, automation.spec.action.webhook)
   const webhook = revision.state.webhooks.get(webhookKey)
   const firesHere = fires(automation, event)
-  if (!webhook?.valid) return { fires: firesHere, error: `webhook ${webhookKey} is not valid at ${where}${side === 'head' ? '; see the validation errors' : ''}` }
+  if (!webhook?.valid)
+    return {
+      fires: firesHere,
+      error: `webhook ${webhookKey} is not valid at ${where}${side === 'head' ? '; see the validation errors' : ''}`,
+    }
   try {
     return { fires: firesHere, request: previewRequest(automation, webhook, event) }
   } catch (err) {
@@ -149,7 +160,11 @@ function preview(input: PlanInput, key: string, change: Change, reason: string):
     return out
   }
   const chosen = chooseEvent(compiled, input.events)
-  out.event = { type: chosen.event.type, ...(chosen.file !== undefined ? { file: chosen.file } : {}), ...(chosen.event.id !== undefined ? { id: chosen.event.id } : {}) }
+  out.event = {
+    type: chosen.event.type,
+    ...(chosen.file !== undefined ? { file: chosen.file } : {}),
+    ...(chosen.event.id !== undefined ? { id: chosen.event.id } : {}),
+  }
   if (change !== 'added') out.before = requestAt(input.base, 'base', key, chosen.event)
   out.after = requestAt(input.head, 'head', key, chosen.event)
   return out
@@ -164,7 +179,16 @@ function missingSecrets(head: PlanRevision): Diagnostic[] {
       resolveWebhookSecrets(w, mapLookup(head.state.secrets))
     } catch (err) {
       if (!(err instanceof HookwiseError)) throw err
-      out.push({ file: w.source.file, line: w.source.line, column: w.source.column, object: `Webhook ${objectKey(w.namespace, w.name)}`, code: err.code, severity: 'warning', message: err.message, ...(err.hint ? { hint: err.hint } : {}) })
+      out.push({
+        file: w.source.file,
+        line: w.source.line,
+        column: w.source.column,
+        object: `Webhook ${objectKey(w.namespace, w.name)}`,
+        code: err.code,
+        severity: 'warning',
+        message: err.message,
+        ...(err.hint ? { hint: err.hint } : {}),
+      })
     }
   }
   return out

@@ -27,12 +27,22 @@ export function previewRequest(automation: CompiledAutomation, webhook: WebhookE
   const { spec } = webhook
   const granted = [...(spec.accessToken ? [ACCESS_TOKEN] : []), ...(spec.secrets ?? []).map((s) => s.name)]
   const timestamp = Math.max(0, Math.floor((Date.parse(event.time ?? '') || 0) / 1000))
-  const { masked } = buildDeliveryRequest({ webhook: spec, secrets: maskedSecrets(granted), template: automation.template, event, deliveryId: PREVIEW_DELIVERY_ID, timestamp })
+  const { masked } = buildDeliveryRequest({
+    webhook: spec,
+    secrets: maskedSecrets(granted),
+    template: automation.template,
+    event,
+    deliveryId: PREVIEW_DELIVERY_ID,
+    timestamp,
+  })
   const headers = masked.headers
   if (spec.signing) {
-    const names = Object.keys(signatureHeaders({ scheme: spec.signing.scheme, secret: MASK, body: masked.body, id: PREVIEW_DELIVERY_ID, timestamp }))
+    const names = Object.keys(
+      signatureHeaders({ scheme: spec.signing.scheme, secret: MASK, body: masked.body, id: PREVIEW_DELIVERY_ID, timestamp }),
+    )
     for (const name of names) {
-      if (name !== 'webhook-timestamp' && headers[name] !== undefined) headers[name] = headers[name].replace(/^(sha256=|v1,)?.*$/s, `$1${MASK}`)
+      if (name !== 'webhook-timestamp' && headers[name] !== undefined)
+        headers[name] = headers[name].replace(/^(sha256=|v1,)?.*$/s, `$1${MASK}`)
     }
   }
   return { method: masked.method, url: masked.url, headers, body: masked.body }

@@ -77,24 +77,33 @@ const numeric = (text: string | undefined): number | undefined => {
 function metadataValue(c: MetadataCondition): unknown {
   const n = numeric(c.value)
   switch (c.op) {
-    case 'exists': return 'example'
-    case 'eq': return n !== undefined && String(n) === c.value ? n : c.value ?? ''
-    case 'ne': return `not-${c.value ?? ''}`
-    case 'regex': return textMatching(c.value, 'example')
-    case 'gt': return n === undefined ? 1 : n + 1
-    case 'gte': return n ?? 1
-    case 'lt': return n === undefined ? 0 : n - 1
-    case 'lte': return n ?? 0
+    case 'exists':
+      return 'example'
+    case 'eq':
+      return n !== undefined && String(n) === c.value ? n : (c.value ?? '')
+    case 'ne':
+      return `not-${c.value ?? ''}`
+    case 'regex':
+      return textMatching(c.value, 'example')
+    case 'gt':
+      return n === undefined ? 1 : n + 1
+    case 'gte':
+      return n ?? 1
+    case 'lt':
+      return n === undefined ? 0 : n - 1
+    case 'lte':
+      return n ?? 0
   }
 }
 
 /** A built-in event of the automation's type, filled in to fit its scope, alias/tag regex and metadata conditions where they are simple. */
 export function sampleEvent(spec: AutomationSpec): ArtifactEvent {
   const scope = spec.scope
-  const entity = scope.type === 'Project' ? scope.entity ?? 'acme' : 'acme'
-  const registry = scope.type === 'Project' ? undefined : scope.registry ?? 'model'
-  const project = scope.type === 'Project' ? scope.project ?? 'example-project' : `wandb-registry-${registry}`
-  const collection = scope.type === 'Collection' ? scope.collection ?? 'example-collection' : textMatching(scope.collectionRegex, 'example-collection')
+  const entity = scope.type === 'Project' ? (scope.entity ?? 'acme') : 'acme'
+  const registry = scope.type === 'Project' ? undefined : (scope.registry ?? 'model')
+  const project = scope.type === 'Project' ? (scope.project ?? 'example-project') : `wandb-registry-${registry}`
+  const collection =
+    scope.type === 'Collection' ? (scope.collection ?? 'example-collection') : textMatching(scope.collectionRegex, 'example-collection')
   const metadata: Record<string, unknown> = {}
   for (const c of spec.event.metadata ?? []) metadata[c.key] = metadataValue(c)
   const type = spec.event.type

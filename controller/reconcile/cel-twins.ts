@@ -15,7 +15,18 @@ export interface CelTwin {
 }
 
 const has = (v: unknown): boolean => v !== undefined
-const RESERVED_HEADERS = ['authorization', 'content-type', 'content-length', 'host', 'user-agent', 'webhook-id', 'webhook-timestamp', 'webhook-signature', 'x-wandb-signature', 'x-hub-signature-256']
+const RESERVED_HEADERS = [
+  'authorization',
+  'content-type',
+  'content-length',
+  'host',
+  'user-agent',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'x-wandb-signature',
+  'x-hub-signature-256',
+]
 
 export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
   // Webhook
@@ -25,15 +36,27 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
     field: (s) => Object.keys(s).find((k) => RESERVED_HEADERS.includes(k.toLowerCase())),
     holds: (s) => Object.keys(s).every((k) => !RESERVED_HEADERS.includes(k.toLowerCase())),
   },
-  "!has(self.signing) || (has(self.secrets) && self.secrets.exists(s, s.name == self.signing.secret))": {
+  '!has(self.signing) || (has(self.secrets) && self.secrets.exists(s, s.name == self.signing.secret))': {
     code: 'HW_SIGNING_SECRET_UNKNOWN',
     field: () => 'signing.secret',
     holds: (s) => !has(s.signing) || (has(s.secrets) && s.secrets.some((x: Self) => x.name === s.signing.secret)),
   },
   // Automation scope
-  "self.type == 'Project' || has(self.registry)": { code: 'HW_SCOPE_FIELDS', field: () => 'registry', holds: (s) => s.type === 'Project' || has(s.registry) },
-  "self.type != 'Collection' || has(self.collection)": { code: 'HW_SCOPE_FIELDS', field: () => 'collection', holds: (s) => s.type !== 'Collection' || has(s.collection) },
-  "self.type != 'Registry' || !has(self.collection)": { code: 'HW_SCOPE_FIELDS', field: () => 'collection', holds: (s) => s.type !== 'Registry' || !has(s.collection) },
+  "self.type == 'Project' || has(self.registry)": {
+    code: 'HW_SCOPE_FIELDS',
+    field: () => 'registry',
+    holds: (s) => s.type === 'Project' || has(s.registry),
+  },
+  "self.type != 'Collection' || has(self.collection)": {
+    code: 'HW_SCOPE_FIELDS',
+    field: () => 'collection',
+    holds: (s) => s.type !== 'Collection' || has(s.collection),
+  },
+  "self.type != 'Registry' || !has(self.collection)": {
+    code: 'HW_SCOPE_FIELDS',
+    field: () => 'collection',
+    holds: (s) => s.type !== 'Registry' || !has(s.collection),
+  },
   "self.type != 'Project' || (has(self.entity) && has(self.project))": {
     code: 'HW_SCOPE_FIELDS',
     field: (s) => (has(s.entity) ? 'project' : 'entity'),
@@ -50,15 +73,31 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
     holds: (s) => s.type === 'Project' || (!has(s.entity) && !has(s.project) && !has(s.collectionRegex)),
   },
   // Automation event filter
-  "self.type != 'ADD_ARTIFACT_ALIAS' || has(self.aliasRegex)": { code: 'HW_EVENT_FILTER_FIELDS', field: () => 'aliasRegex', holds: (s) => s.type !== 'ADD_ARTIFACT_ALIAS' || has(s.aliasRegex) },
-  "!has(self.aliasRegex) || self.type == 'ADD_ARTIFACT_ALIAS'": { code: 'HW_EVENT_FILTER_FIELDS', field: () => 'aliasRegex', holds: (s) => !has(s.aliasRegex) || s.type === 'ADD_ARTIFACT_ALIAS' },
+  "self.type != 'ADD_ARTIFACT_ALIAS' || has(self.aliasRegex)": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: () => 'aliasRegex',
+    holds: (s) => s.type !== 'ADD_ARTIFACT_ALIAS' || has(s.aliasRegex),
+  },
+  "!has(self.aliasRegex) || self.type == 'ADD_ARTIFACT_ALIAS'": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: () => 'aliasRegex',
+    holds: (s) => !has(s.aliasRegex) || s.type === 'ADD_ARTIFACT_ALIAS',
+  },
   "!has(self.tagRegex) || self.type == 'ADD_ARTIFACT_TAG' || self.type == 'REMOVE_ARTIFACT_TAG'": {
     code: 'HW_EVENT_FILTER_FIELDS',
     field: () => 'tagRegex',
     holds: (s) => !has(s.tagRegex) || s.type === 'ADD_ARTIFACT_TAG' || s.type === 'REMOVE_ARTIFACT_TAG',
   },
-  "self.op == 'exists' || has(self.value)": { code: 'HW_METADATA_CONDITION', field: () => 'value', holds: (s) => s.op === 'exists' || has(s.value) },
-  "self.op != 'exists' || !has(self.value)": { code: 'HW_METADATA_CONDITION', field: () => 'value', holds: (s) => s.op !== 'exists' || !has(s.value) },
+  "self.op == 'exists' || has(self.value)": {
+    code: 'HW_METADATA_CONDITION',
+    field: () => 'value',
+    holds: (s) => s.op === 'exists' || has(s.value),
+  },
+  "self.op != 'exists' || !has(self.value)": {
+    code: 'HW_METADATA_CONDITION',
+    field: () => 'value',
+    holds: (s) => s.op !== 'exists' || !has(s.value),
+  },
   // Automation action
   'has(self.payload) != has(self.payloadTemplate)': { code: 'HW_PAYLOAD_CHOICE', holds: (s) => has(s.payload) !== has(s.payloadTemplate) },
 }
@@ -74,8 +113,17 @@ export interface RuleViolation {
  * Applies the twins of every x-kubernetes-validations rule of `schema` to `value`, recursing like the
  * API server does. Call it only on values that passed schema validation.
  */
-export function checkCelRules(schema: Record<string, unknown>, value: unknown, path: Array<string | number>, defs: Map<string, Record<string, unknown>>, out: RuleViolation[] = []): RuleViolation[] {
-  const node = typeof schema.$ref === 'string' ? { ...defs.get(schema.$ref.slice(schema.$ref.lastIndexOf('/') + 1)), ...schema, $ref: undefined } : schema
+export function checkCelRules(
+  schema: Record<string, unknown>,
+  value: unknown,
+  path: Array<string | number>,
+  defs: Map<string, Record<string, unknown>>,
+  out: RuleViolation[] = [],
+): RuleViolation[] {
+  const node =
+    typeof schema.$ref === 'string'
+      ? { ...defs.get(schema.$ref.slice(schema.$ref.lastIndexOf('/') + 1)), ...schema, $ref: undefined }
+      : schema
   if (value === undefined || value === null) return out
   const rules = (node['x-kubernetes-validations'] ?? []) as Array<{ rule: string; message: string }>
   for (const { rule, message } of rules) {
@@ -89,7 +137,8 @@ export function checkCelRules(schema: Record<string, unknown>, value: unknown, p
   if (typeof value !== 'object') return out
   const properties = node.properties as Record<string, Record<string, unknown>> | undefined
   if (properties && !Array.isArray(value)) {
-    for (const [key, sub] of Object.entries(properties)) checkCelRules(sub, (value as Record<string, unknown>)[key], [...path, key], defs, out)
+    for (const [key, sub] of Object.entries(properties))
+      checkCelRules(sub, (value as Record<string, unknown>)[key], [...path, key], defs, out)
   }
   const items = node.items as Record<string, unknown> | undefined
   if (items && Array.isArray(value)) value.forEach((item, i) => checkCelRules(items, item, [...path, i], defs, out))

@@ -39,7 +39,15 @@ interface Checked {
 class Reporter {
   readonly diagnostics: Diagnostic[] = []
 
-  at(object: ManifestObject, label: string | undefined, path: FieldPath, code: ErrorCode, message: string, hint: string, severity: Diagnostic['severity'] = 'error'): void {
+  at(
+    object: ManifestObject,
+    label: string | undefined,
+    path: FieldPath,
+    code: ErrorCode,
+    message: string,
+    hint: string,
+    severity: Diagnostic['severity'] = 'error',
+  ): void {
     const { line, column } = object.source.locate(path)
     this.diagnostics.push({
       file: object.source.file,
@@ -60,11 +68,33 @@ function kindOf(o: ManifestObject, r: Reporter): Kind | undefined {
   if (o.apiVersion === 'v1' && o.kind === 'Secret') return 'Secret'
   const path = typeof o.apiVersion === 'string' ? ['kind'] : ['apiVersion']
   if (typeof o.apiVersion === 'string' && o.apiVersion.startsWith(`${API_GROUP}/`)) {
-    r.at(o, undefined, path, 'HW_UNKNOWN_KIND', `${String(o.kind)} in ${o.apiVersion} is not a kind hookwise knows`, `use apiVersion ${API_GROUP_VERSION} with kind Webhook or Automation`)
+    r.at(
+      o,
+      undefined,
+      path,
+      'HW_UNKNOWN_KIND',
+      `${String(o.kind)} in ${o.apiVersion} is not a kind hookwise knows`,
+      `use apiVersion ${API_GROUP_VERSION} with kind Webhook or Automation`,
+    )
   } else if (o.apiVersion === undefined || o.kind === undefined) {
-    r.at(o, undefined, path, 'HW_NOT_AN_OBJECT', 'the document has no apiVersion and kind', `start it with apiVersion: ${API_GROUP_VERSION} and kind: Webhook or Automation`)
+    r.at(
+      o,
+      undefined,
+      path,
+      'HW_NOT_AN_OBJECT',
+      'the document has no apiVersion and kind',
+      `start it with apiVersion: ${API_GROUP_VERSION} and kind: Webhook or Automation`,
+    )
   } else {
-    r.at(o, undefined, path, 'HW_UNKNOWN_KIND', `ignoring ${String(o.kind)} (${String(o.apiVersion)}): hookwise loads Webhook, Automation and v1 Secret objects`, 'move other manifests out of this folder to silence this warning', 'warning')
+    r.at(
+      o,
+      undefined,
+      path,
+      'HW_UNKNOWN_KIND',
+      `ignoring ${String(o.kind)} (${String(o.apiVersion)}): hookwise loads Webhook, Automation and v1 Secret objects`,
+      'move other manifests out of this folder to silence this warning',
+      'warning',
+    )
   }
   return undefined
 }
@@ -77,7 +107,11 @@ function schemaLayer(o: ManifestObject, kind: Kind, r: Reporter): Checked | unde
   const body = structuredClone(o.body)
   const validate = validators[kind]
   if (!validate(body)) {
-    const found = schemaDiagnostics(validate.errors ?? [], o.body, 'HW_SCHEMA', (path) => ({ file: o.source.file, ...o.source.locate(path), object: label }))
+    const found = schemaDiagnostics(validate.errors ?? [], o.body, 'HW_SCHEMA', (path) => ({
+      file: o.source.file,
+      ...o.source.locate(path),
+      object: label,
+    }))
     r.diagnostics.push(...found)
     return undefined
   }
@@ -90,14 +124,22 @@ function regex(c: Checked, path: FieldPath, source: string | undefined, r: Repor
   try {
     return compileTextMatcher(source)
   } catch (err) {
-    r.at(c.object, c.label, path, 'HW_REGEX_INVALID', `${JSON.stringify(source)} is not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`, 'fix the expression (JavaScript syntax); escape literal characters such as . ( [ with a backslash')
+    r.at(
+      c.object,
+      c.label,
+      path,
+      'HW_REGEX_INVALID',
+      `${JSON.stringify(source)} is not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`,
+      'fix the expression (JavaScript syntax); escape literal characters such as . ( [ with a backslash',
+    )
     return null
   }
 }
 
 function compileCondition(c: Checked, i: number, cond: MetadataCondition, r: Reporter): CompiledCondition | null {
   const path: FieldPath = ['spec', 'event', 'metadata', i, 'value']
-  const text = (v: unknown): string | undefined => (v === undefined ? undefined : typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v))
+  const text = (v: unknown): string | undefined =>
+    v === undefined ? undefined : typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v)
   const number = (v: unknown): number | undefined => {
     if (typeof v === 'number') return Number.isFinite(v) ? v : undefined
     if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v)
@@ -114,25 +156,58 @@ function compileCondition(c: Checked, i: number, cond: MetadataCondition, r: Rep
     case 'regex': {
       const re = regex(c, path, value, r)
       if (!re) return null
-      return { key, test: (v) => { const t = text(v); return t !== undefined && re.test(t) } }
+      return {
+        key,
+        test: (v) => {
+          const t = text(v)
+          return t !== undefined && re.test(t)
+        },
+      }
     }
     default: {
       const bound = number(value)
       if (bound === undefined) {
-        r.at(c.object, c.label, path, 'HW_METADATA_CONDITION', `${op} compares numbers, but ${JSON.stringify(value)} is not a number`, 'write a number in quotes, e.g. value: "0.9"')
+        r.at(
+          c.object,
+          c.label,
+          path,
+          'HW_METADATA_CONDITION',
+          `${op} compares numbers, but ${JSON.stringify(value)} is not a number`,
+          'write a number in quotes, e.g. value: "0.9"',
+        )
         return null
       }
-      const cmp = { gt: (a: number) => a > bound, gte: (a: number) => a >= bound, lt: (a: number) => a < bound, lte: (a: number) => a <= bound }[op]
-      return { key, test: (v) => { const n = number(v); return n !== undefined && cmp(n) } }
+      const cmp = {
+        gt: (a: number) => a > bound,
+        gte: (a: number) => a >= bound,
+        lt: (a: number) => a < bound,
+        lte: (a: number) => a <= bound,
+      }[op]
+      return {
+        key,
+        test: (v) => {
+          const n = number(v)
+          return n !== undefined && cmp(n)
+        },
+      }
     }
   }
 }
 
-function variableProblem(name: string, eventType: EventType, granted: ReadonlySet<string>, webhook: string): { code: ErrorCode; message: string; hint: string } | undefined {
+function variableProblem(
+  name: string,
+  eventType: EventType,
+  granted: ReadonlySet<string>,
+  webhook: string,
+): { code: ErrorCode; message: string; hint: string } | undefined {
   const builtin = VARIABLES[name]
   if (builtin) {
     if (builtin.events && !builtin.events.includes(eventType)) {
-      return { code: 'HW_TEMPLATE_UNKNOWN_VARIABLE', message: `\${${name}} is not available for ${eventType} events`, hint: `\${${name}} exists only for ${builtin.events.join(' and ')} events; remove it or change spec.event.type` }
+      return {
+        code: 'HW_TEMPLATE_UNKNOWN_VARIABLE',
+        message: `\${${name}} is not available for ${eventType} events`,
+        hint: `\${${name}} exists only for ${builtin.events.join(' and ')} events; remove it or change spec.event.type`,
+      }
     }
     return undefined
   }
@@ -142,10 +217,17 @@ function variableProblem(name: string, eventType: EventType, granted: ReadonlySe
     return {
       code: 'HW_TEMPLATE_SECRET_NOT_GRANTED',
       message: `\${${name}} is not a secret of webhook ${webhook}`,
-      hint: name === ACCESS_TOKEN ? `set spec.accessToken on webhook ${webhook}` : `add {name: ${name}, secretKeyRef: ...} to spec.secrets of webhook ${webhook}, or fix the name`,
+      hint:
+        name === ACCESS_TOKEN
+          ? `set spec.accessToken on webhook ${webhook}`
+          : `add {name: ${name}, secretKeyRef: ...} to spec.secrets of webhook ${webhook}, or fix the name`,
     }
   }
-  return { code: 'HW_TEMPLATE_UNKNOWN_VARIABLE', message: `\${${name}} is not a known variable`, hint: `known variables: ${Object.keys(VARIABLES).join(', ')}, artifact_metadata.KEY, and the webhook's secrets` }
+  return {
+    code: 'HW_TEMPLATE_UNKNOWN_VARIABLE',
+    message: `\${${name}} is not a known variable`,
+    hint: `known variables: ${Object.keys(VARIABLES).join(', ')}, artifact_metadata.KEY, and the webhook's secrets`,
+  }
 }
 
 function meaningOfWebhook(c: Checked, r: Reporter): boolean {
@@ -158,14 +240,35 @@ function meaningOfWebhook(c: Checked, r: Reporter): boolean {
   try {
     url = new URL(spec.url)
   } catch {
-    r.at(c.object, c.label, ['spec', 'url'], 'HW_URL_INVALID', `${JSON.stringify(spec.url)} is not a valid URL`, 'write a full URL, e.g. https://hooks.example.com/path')
+    r.at(
+      c.object,
+      c.label,
+      ['spec', 'url'],
+      'HW_URL_INVALID',
+      `${JSON.stringify(spec.url)} is not a valid URL`,
+      'write a full URL, e.g. https://hooks.example.com/path',
+    )
   }
   if (url && (url.username || url.password)) {
-    r.at(c.object, c.label, ['spec', 'url'], 'HW_URL_INVALID', 'the URL contains credentials', 'remove user:password@ from the URL and use spec.accessToken or spec.headers with a secret instead')
+    r.at(
+      c.object,
+      c.label,
+      ['spec', 'url'],
+      'HW_URL_INVALID',
+      'the URL contains credentials',
+      'remove user:password@ from the URL and use spec.accessToken or spec.headers with a secret instead',
+    )
   }
   ;(spec.secrets ?? []).forEach((s, i) => {
     if (s.name !== ACCESS_TOKEN && isReservedSecretName(s.name)) {
-      r.at(c.object, c.label, ['spec', 'secrets', i, 'name'], 'HW_SECRET_NAME_RESERVED', `secret name ${s.name} is also a built-in variable`, 'choose another name, e.g. in UPPER_CASE')
+      r.at(
+        c.object,
+        c.label,
+        ['spec', 'secrets', i, 'name'],
+        'HW_SECRET_NAME_RESERVED',
+        `secret name ${s.name} is also a built-in variable`,
+        'choose another name, e.g. in UPPER_CASE',
+      )
     }
   })
   return r.diagnostics.length === before
@@ -173,18 +276,31 @@ function meaningOfWebhook(c: Checked, r: Reporter): boolean {
 
 function hintFor(code: ErrorCode): string {
   switch (code) {
-    case 'HW_SCOPE_FIELDS': return 'Registry: registry; Collection: registry and collection; Project: entity, project and optionally collectionRegex'
-    case 'HW_EVENT_FILTER_FIELDS': return 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there), tagRegex with ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG'
-    case 'HW_METADATA_CONDITION': return 'eq, ne, regex, gt, gte, lt and lte need a value; exists takes none'
-    case 'HW_PAYLOAD_CHOICE': return 'keep payload (structured) or payloadTemplate (JSON text), not both'
-    case 'HW_SIGNING_SECRET_UNKNOWN': return 'add the secret to spec.secrets, or name one that is there'
-    case 'HW_HEADER_RESERVED': return 'remove the header; hookwise sets it'
-    case 'HW_SECRET_NAME_RESERVED': return 'choose another secret name'
-    default: return 'fix the field'
+    case 'HW_SCOPE_FIELDS':
+      return 'Registry: registry; Collection: registry and collection; Project: entity, project and optionally collectionRegex'
+    case 'HW_EVENT_FILTER_FIELDS':
+      return 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there), tagRegex with ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG'
+    case 'HW_METADATA_CONDITION':
+      return 'eq, ne, regex, gt, gte, lt and lte need a value; exists takes none'
+    case 'HW_PAYLOAD_CHOICE':
+      return 'keep payload (structured) or payloadTemplate (JSON text), not both'
+    case 'HW_SIGNING_SECRET_UNKNOWN':
+      return 'add the secret to spec.secrets, or name one that is there'
+    case 'HW_HEADER_RESERVED':
+      return 'remove the header; hookwise sets it'
+    case 'HW_SECRET_NAME_RESERVED':
+      return 'choose another secret name'
+    default:
+      return 'fix the field'
   }
 }
 
-function meaningOfAutomation(c: Checked, webhooks: ReadonlyMap<string, { entry: WebhookEntry }>, brokenWebhooks: ReadonlySet<string>, r: Reporter): CompiledAutomation | undefined {
+function meaningOfAutomation(
+  c: Checked,
+  webhooks: ReadonlyMap<string, { entry: WebhookEntry }>,
+  brokenWebhooks: ReadonlySet<string>,
+  r: Reporter,
+): CompiledAutomation | undefined {
   const spec = c.body.spec as AutomationSpec
   const before = r.diagnostics.length
   for (const v of checkCelRules((schemas.automation.properties as Record<string, Record<string, unknown>>).spec!, spec, ['spec'], defs)) {
@@ -199,26 +315,57 @@ function meaningOfAutomation(c: Checked, webhooks: ReadonlyMap<string, { entry: 
   const webhookKey = objectKey(c.namespace, spec.action.webhook)
   const webhook = webhooks.get(webhookKey)
   if (!webhook && brokenWebhooks.has(webhookKey)) {
-    r.at(c.object, c.label, ['spec', 'action', 'webhook'], 'HW_WEBHOOK_INVALID', `webhook ${spec.action.webhook} has errors, so this automation cannot fire`, `fix the errors reported for Webhook ${webhookKey}`)
+    r.at(
+      c.object,
+      c.label,
+      ['spec', 'action', 'webhook'],
+      'HW_WEBHOOK_INVALID',
+      `webhook ${spec.action.webhook} has errors, so this automation cannot fire`,
+      `fix the errors reported for Webhook ${webhookKey}`,
+    )
   } else if (!webhook) {
-    r.at(c.object, c.label, ['spec', 'action', 'webhook'], 'HW_WEBHOOK_NOT_FOUND', `webhook ${spec.action.webhook} does not exist in namespace ${c.namespace}`, `create Webhook ${c.namespace}/${spec.action.webhook}, or name an existing one (automations use webhooks of their own namespace)`)
+    r.at(
+      c.object,
+      c.label,
+      ['spec', 'action', 'webhook'],
+      'HW_WEBHOOK_NOT_FOUND',
+      `webhook ${spec.action.webhook} does not exist in namespace ${c.namespace}`,
+      `create Webhook ${c.namespace}/${spec.action.webhook}, or name an existing one (automations use webhooks of their own namespace)`,
+    )
   }
   const granted = new Set<string>((webhook?.entry.spec.secrets ?? []).map((s) => s.name))
   if (webhook?.entry.spec.accessToken) granted.add(ACCESS_TOKEN)
 
-  const payloadPath: FieldPath = spec.action.payloadTemplate !== undefined ? ['spec', 'action', 'payloadTemplate'] : ['spec', 'action', 'payload']
-  const compiled = spec.action.payloadTemplate !== undefined ? compilePayloadText(spec.action.payloadTemplate) : spec.action.payload !== undefined ? compilePayload(spec.action.payload) : undefined
+  const payloadPath: FieldPath =
+    spec.action.payloadTemplate !== undefined ? ['spec', 'action', 'payloadTemplate'] : ['spec', 'action', 'payload']
+  const compiled =
+    spec.action.payloadTemplate !== undefined
+      ? compilePayloadText(spec.action.payloadTemplate)
+      : spec.action.payload !== undefined
+        ? compilePayload(spec.action.payload)
+        : undefined
   const where = (p: { path: Array<string | number>; offset: number }): FieldPath => [...payloadPath, ...p.path]
-  const excerpt = (p: { path: Array<string | number>; offset: number }): string => (spec.action.payloadTemplate !== undefined ? ` (character ${p.offset + 1} of the template)` : '')
+  const excerpt = (p: { path: Array<string | number>; offset: number }): string =>
+    spec.action.payloadTemplate !== undefined ? ` (character ${p.offset + 1} of the template)` : ''
   if (compiled && !compiled.ok) {
-    for (const p of compiled.problems as TemplateProblem[]) r.at(c.object, c.label, where(p), 'HW_TEMPLATE_SYNTAX', `${p.message}${excerpt(p)}`, p.hint)
+    for (const p of compiled.problems as TemplateProblem[])
+      r.at(c.object, c.label, where(p), 'HW_TEMPLATE_SYNTAX', `${p.message}${excerpt(p)}`, p.hint)
   } else if (compiled?.ok) {
     for (const p of compiled.template.placeholders) {
       const problem = variableProblem(p.name, event.type, granted, spec.action.webhook)
-      if (problem && !(problem.code === 'HW_TEMPLATE_SECRET_NOT_GRANTED' && !webhook)) r.at(c.object, c.label, where(p), problem.code, `${problem.message}${excerpt(p)}`, problem.hint)
+      if (problem && !(problem.code === 'HW_TEMPLATE_SECRET_NOT_GRANTED' && !webhook))
+        r.at(c.object, c.label, where(p), problem.code, `${problem.message}${excerpt(p)}`, problem.hint)
     }
   }
-  if (r.diagnostics.length !== before || !compiled?.ok || aliasRegex === null || tagRegex === null || collectionRegex === null || metadata.includes(null)) return undefined
+  if (
+    r.diagnostics.length !== before ||
+    !compiled?.ok ||
+    aliasRegex === null ||
+    tagRegex === null ||
+    collectionRegex === null ||
+    metadata.includes(null)
+  )
+    return undefined
   return {
     namespace: c.namespace,
     name: c.name,
@@ -240,7 +387,14 @@ function secretEntry(c: Checked, r: Reporter): SecretEntry | undefined {
   let ok = true
   for (const [key, value] of Object.entries((c.body.data ?? {}) as Record<string, string>)) {
     if (!BASE64.test(value)) {
-      r.at(c.object, c.label, ['data', key], 'HW_SECRET_DATA_INVALID', `data.${key} is not valid base64`, 'encode the value with `base64 -w0`, or put the plain text under stringData')
+      r.at(
+        c.object,
+        c.label,
+        ['data', key],
+        'HW_SECRET_DATA_INVALID',
+        `data.${key} is not valid base64`,
+        'encode the value with `base64 -w0`, or put the plain text under stringData',
+      )
       ok = false
     } else {
       data[key] = Buffer.from(value, 'base64').toString('utf8')
@@ -264,13 +418,21 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
     const c = schemaLayer(o, kind, r)
     if (!c) {
       const meta = o.body.metadata as { name?: unknown; namespace?: unknown } | undefined
-      if (kind === 'Webhook' && typeof meta?.name === 'string') brokenWebhooks.add(objectKey(typeof meta.namespace === 'string' ? meta.namespace : DEFAULT_NAMESPACE, meta.name))
+      if (kind === 'Webhook' && typeof meta?.name === 'string')
+        brokenWebhooks.add(objectKey(typeof meta.namespace === 'string' ? meta.namespace : DEFAULT_NAMESPACE, meta.name))
       continue
     }
     const id = `${kind}/${c.namespace}/${c.name}`
     const first = seen.get(id)
     if (first) {
-      r.at(o, c.label, ['metadata', 'name'], 'HW_DUPLICATE_NAME', `${c.label} is defined twice; the first is at ${first.object.source.file}:${first.object.source.line}`, 'rename one of them or remove the copy; both are ignored until then')
+      r.at(
+        o,
+        c.label,
+        ['metadata', 'name'],
+        'HW_DUPLICATE_NAME',
+        `${c.label} is defined twice; the first is at ${first.object.source.file}:${first.object.source.line}`,
+        'rename one of them or remove the copy; both are ignored until then',
+      )
       continue
     }
     seen.set(id, c)
@@ -285,7 +447,9 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
     if (c.kind === 'Webhook') {
       const valid = meaningOfWebhook(c, r)
       // schemaLayer validated c.body with useDefaults: the spec's defaults are filled in.
-      webhooks.set(objectKey(c.namespace, c.name), { entry: { namespace: c.namespace, name: c.name, spec: c.body.spec as DefaultedWebhookSpec, source: c.object.source, valid } })
+      webhooks.set(objectKey(c.namespace, c.name), {
+        entry: { namespace: c.namespace, name: c.name, spec: c.body.spec as DefaultedWebhookSpec, source: c.object.source, valid },
+      })
     } else if (c.kind === 'Secret') {
       const s = secretEntry(c, r)
       if (s) secrets.set(objectKey(c.namespace, c.name), s)

@@ -70,7 +70,6 @@ export class ApiServer {
     return close(this.server)
   }
 
-
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://hookwise')
     const path = url.pathname
@@ -84,23 +83,32 @@ export class ApiServer {
     }
     if (!path.startsWith('/v1/')) return sendProblem(res, 404, 'Not Found', `no route ${req.method} ${path}`)
     if (!authorized(req, this.o.tokens)) {
-      return sendProblem(res, 401, 'Unauthorized', 'send Authorization: Bearer <intake token>', { headers: { 'WWW-Authenticate': 'Bearer realm="hookwise"' } })
+      return sendProblem(res, 401, 'Unauthorized', 'send Authorization: Bearer <intake token>', {
+        headers: { 'WWW-Authenticate': 'Bearer realm="hookwise"' },
+      })
     }
     if (path === '/v1/events') {
-      if (req.method !== 'POST') return sendProblem(res, 405, 'Method Not Allowed', 'POST events to /v1/events', { headers: { Allow: 'POST' } })
+      if (req.method !== 'POST')
+        return sendProblem(res, 405, 'Method Not Allowed', 'POST events to /v1/events', { headers: { Allow: 'POST' } })
       return this.intake(req, res)
     }
     if (path === '/v1/status' && req.method === 'GET') return sendJson(res, 200, this.o.status())
     if (path === '/v1/sync' && this.o.sync) {
-      if (req.method !== 'POST') return sendProblem(res, 405, 'Method Not Allowed', 'POST to /v1/sync to fetch the repository now', { headers: { Allow: 'POST' } })
+      if (req.method !== 'POST')
+        return sendProblem(res, 405, 'Method Not Allowed', 'POST to /v1/sync to fetch the repository now', { headers: { Allow: 'POST' } })
       return sendJson(res, 200, await this.o.sync())
     }
     if (path === '/v1/deliveries' && req.method === 'GET') {
       const status = url.searchParams.get('status') ?? undefined
-      if (status !== undefined && !STATUSES.includes(status as DeliveryStatus)) return sendProblem(res, 400, 'Bad Request', `status must be one of ${STATUSES.join(', ')}`)
+      if (status !== undefined && !STATUSES.includes(status as DeliveryStatus))
+        return sendProblem(res, 400, 'Bad Request', `status must be one of ${STATUSES.join(', ')}`)
       const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 1000)
       const automation = url.searchParams.get('automation') ?? undefined
-      return sendJson(res, 200, this.o.store.list({ ...(automation ? { automation } : {}), ...(status ? { status: status as DeliveryStatus } : {}), limit }))
+      return sendJson(
+        res,
+        200,
+        this.o.store.list({ ...(automation ? { automation } : {}), ...(status ? { status: status as DeliveryStatus } : {}), limit }),
+      )
     }
     const one = /^\/v1\/deliveries\/([^/]+)(\/redeliver)?$/.exec(path)
     if (one) {
@@ -143,14 +151,19 @@ export class ApiServer {
     values.forEach((v, i) => {
       const r = validateEvent(v)
       if (r.ok) events.push(r.event)
-      else errors.push(...r.diagnostics.map((d) => (Array.isArray(parsed.value) ? { ...d, path: `[${i}]${d.path ? `.${d.path}` : ''}` } : d)))
+      else
+        errors.push(...r.diagnostics.map((d) => (Array.isArray(parsed.value) ? { ...d, path: `[${i}]${d.path ? `.${d.path}` : ''}` } : d)))
     })
-    if (errors.length) return sendProblem(res, 400, 'Bad Request', `${errors.length === 1 ? 'a field is' : 'fields are'} not valid; nothing was accepted`, { errors })
+    if (errors.length)
+      return sendProblem(res, 400, 'Bad Request', `${errors.length === 1 ? 'a field is' : 'fields are'} not valid; nothing was accepted`, {
+        errors,
+      })
     let accepted
     try {
       accepted = await this.o.engine.acceptGrouped(events)
     } catch (err) {
-      if (err instanceof QueueFullError) return sendProblem(res, 503, 'Service Unavailable', err.message, { headers: { 'Retry-After': String(err.retryAfterSeconds) } })
+      if (err instanceof QueueFullError)
+        return sendProblem(res, 503, 'Service Unavailable', err.message, { headers: { 'Retry-After': String(err.retryAfterSeconds) } })
       throw err
     }
     const duplicates = accepted.filter((a) => a.duplicate).length

@@ -14,13 +14,42 @@ export interface Metrics {
 
 export function createMetrics(): Metrics {
   const registry = new Registry()
-  const events = new Counter({ name: 'hookwise_events_received_total', help: 'Events accepted by the intake, by whether they were duplicates.', labelNames: ['duplicate'], registers: [registry] })
-  const deliveries = new Counter({ name: 'hookwise_deliveries_total', help: 'Deliveries finished, by outcome (succeeded, failed).', labelNames: ['outcome'], registers: [registry] })
-  const attempts = new Counter({ name: 'hookwise_delivery_attempts_total', help: 'Delivery attempts, by result (success, retry, fail, gone).', labelNames: ['result'], registers: [registry] })
-  const latency = new Histogram({ name: 'hookwise_delivery_attempt_duration_seconds', help: 'Latency of delivery attempts.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] })
+  const events = new Counter({
+    name: 'hookwise_events_received_total',
+    help: 'Events accepted by the intake, by whether they were duplicates.',
+    labelNames: ['duplicate'],
+    registers: [registry],
+  })
+  const deliveries = new Counter({
+    name: 'hookwise_deliveries_total',
+    help: 'Deliveries finished, by outcome (succeeded, failed).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  })
+  const attempts = new Counter({
+    name: 'hookwise_delivery_attempts_total',
+    help: 'Delivery attempts, by result (success, retry, fail, gone).',
+    labelNames: ['result'],
+    registers: [registry],
+  })
+  const latency = new Histogram({
+    name: 'hookwise_delivery_attempt_duration_seconds',
+    help: 'Latency of delivery attempts.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  })
   const depth = new Gauge({ name: 'hookwise_queue_pending', help: 'Deliveries waiting to be sent.', registers: [registry] })
-  const oldest = new Gauge({ name: 'hookwise_queue_oldest_pending_age_seconds', help: 'Age of the oldest pending delivery.', registers: [registry] })
-  const circuit = new Gauge({ name: 'hookwise_circuit_state', help: 'Circuit breaker per endpoint origin with failures on record: 0 closed, 1 half-open, 2 open.', labelNames: ['origin'], registers: [registry] })
+  const oldest = new Gauge({
+    name: 'hookwise_queue_oldest_pending_age_seconds',
+    help: 'Age of the oldest pending delivery.',
+    registers: [registry],
+  })
+  const circuit = new Gauge({
+    name: 'hookwise_circuit_state',
+    help: 'Circuit breaker per endpoint origin with failures on record: 0 closed, 1 half-open, 2 open.',
+    labelNames: ['origin'],
+    registers: [registry],
+  })
   return {
     events: (accepted, duplicates) => {
       events.inc({ duplicate: 'false' }, accepted)

@@ -11,13 +11,29 @@ export interface Problem {
   errors?: Array<Pick<Diagnostic, 'code' | 'path' | 'message' | 'hint' | 'line' | 'column'>>
 }
 
-export function sendProblem(res: ServerResponse, status: number, title: string, detail: string, extra: { errors?: Diagnostic[]; headers?: Record<string, string> } = {}): void {
+export function sendProblem(
+  res: ServerResponse,
+  status: number,
+  title: string,
+  detail: string,
+  extra: { errors?: Diagnostic[]; headers?: Record<string, string> } = {},
+): void {
   const problem: Problem = {
     type: `https://hookwise.dev/problems/${title.toLowerCase().replace(/[^a-z]+/g, '-')}`,
     title,
     status,
     detail,
-    ...(extra.errors ? { errors: extra.errors.map(({ code, path, message, hint, line, column }) => ({ code, message, ...(path ? { path } : {}), ...(hint ? { hint } : {}), ...(line ? { line, column } : {}) })) } : {}),
+    ...(extra.errors
+      ? {
+          errors: extra.errors.map(({ code, path, message, hint, line, column }) => ({
+            code,
+            message,
+            ...(path ? { path } : {}),
+            ...(hint ? { hint } : {}),
+            ...(line ? { line, column } : {}),
+          })),
+        }
+      : {}),
   }
   sendJson(res, status, problem, { 'Content-Type': 'application/problem+json', ...extra.headers })
 }

@@ -26,7 +26,9 @@ export interface ObjectStatus {
 export interface StatusReport {
   /** healthy: the Healthy condition is not False; gone: its reason is Gone (the endpoint answered 410). */
   webhooks: Array<ObjectStatus & { url: string; healthy: boolean; consecutiveFailures: number; gone: boolean }>
-  automations: Array<ObjectStatus & { event: string; webhook: string; enabled: boolean; lastTriggered?: string; deliveries: Record<DeliveryStatus, number> }>
+  automations: Array<
+    ObjectStatus & { event: string; webhook: string; enabled: boolean; lastTriggered?: string; deliveries: Record<DeliveryStatus, number> }
+  >
   /** Errors not attached to an object (YAML syntax, unknown kinds). */
   errors: Diagnostic[]
   /** Commit SHA of the applied desired state (git mode). */
@@ -49,7 +51,8 @@ export function statusReport(inputs: StatusInputs, store: Store, source?: GitSou
   }
 }
 
-const conditionOf = (conditions: readonly ConditionInput[], type: string): ConditionInput | undefined => conditions.find((c) => c.type === type)
+const conditionOf = (conditions: readonly ConditionInput[], type: string): ConditionInput | undefined =>
+  conditions.find((c) => c.type === type)
 
 function objectsReport(inputs: StatusInputs, store: Store): StatusReport {
   const state = inputs.state
@@ -99,7 +102,17 @@ function objectsReport(inputs: StatusInputs, store: Store): StatusReport {
   for (const [key, errors] of invalid) {
     const [namespace, name] = key.split('/') as [string, string]
     const conditions = automationConditions(key, inputs)
-    automations.push({ namespace, name, conditions, ready: conditionOf(conditions, 'Ready')?.status === 'True', errors, event: '', webhook: '', enabled: false, deliveries: counts.get(key) ?? { pending: 0, succeeded: 0, failed: 0, cancelled: 0 } })
+    automations.push({
+      namespace,
+      name,
+      conditions,
+      ready: conditionOf(conditions, 'Ready')?.status === 'True',
+      errors,
+      event: '',
+      webhook: '',
+      enabled: false,
+      deliveries: counts.get(key) ?? { pending: 0, succeeded: 0, failed: 0, cancelled: 0 },
+    })
   }
   automations.sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1))
   return { webhooks, automations, errors: state.diagnostics.filter((d) => d.severity === 'error' && !d.object) }

@@ -33,7 +33,10 @@ export function folderSource(sources: FolderSources, options: { log: Logger; deb
           }
         })
       }
-      watcher = watch([...sources.manifests, ...(sources.secrets ?? [])], { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 20 } })
+      watcher = watch([...sources.manifests, ...(sources.secrets ?? [])], {
+        ignoreInitial: true,
+        awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 20 },
+      })
       watcher.on('all', () => {
         if (timer) clearTimeout(timer)
         timer = setTimeout(reload, options.debounceMs ?? 200)

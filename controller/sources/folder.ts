@@ -20,7 +20,9 @@ export async function manifestFiles(path: string): Promise<string[]> {
   try {
     info = await stat(path)
   } catch {
-    throw new HookwiseError('HW_PATH_NOT_FOUND', `${path} does not exist or cannot be read`, { hint: 'check the path; it is relative to the current folder' })
+    throw new HookwiseError('HW_PATH_NOT_FOUND', `${path} does not exist or cannot be read`, {
+      hint: 'check the path; it is relative to the current folder',
+    })
   }
   if (info.isFile()) return [path]
   const files: string[] = []
@@ -53,7 +55,15 @@ export async function loadTree(paths: readonly string[]): Promise<LoadedTree> {
       out.files.push(file)
       const size = (await stat(file)).size
       if (size > MAX_MANIFEST_BYTES) {
-        out.diagnostics.push({ code: 'HW_FILE_TOO_LARGE', severity: 'error', file, line: 1, column: 1, message: `file is ${(size / 1024 / 1024).toFixed(1)} MiB, more than the ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB hookwise reads`, hint: 'split it into several files; manifests this large are not hand-written' })
+        out.diagnostics.push({
+          code: 'HW_FILE_TOO_LARGE',
+          severity: 'error',
+          file,
+          line: 1,
+          column: 1,
+          message: `file is ${(size / 1024 / 1024).toFixed(1)} MiB, more than the ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB hookwise reads`,
+          hint: 'split it into several files; manifests this large are not hand-written',
+        })
         continue
       }
       const parsed = parseManifest(await readFile(file, 'utf8'), file)

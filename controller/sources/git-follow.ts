@@ -32,7 +32,12 @@ export interface GitSourceOptions {
 }
 
 /** Condition reasons of the git source. */
-export const GitReason = { Synced: 'Synced', GitUnavailable: 'GitUnavailable', ManifestsUnreadable: 'ManifestsUnreadable', Progressing: 'Progressing' } as const
+export const GitReason = {
+  Synced: 'Synced',
+  GitUnavailable: 'GitUnavailable',
+  ManifestsUnreadable: 'ManifestsUnreadable',
+  Progressing: 'Progressing',
+} as const
 export type GitReason = (typeof GitReason)[keyof typeof GitReason]
 
 export interface GitSourceStatus {
@@ -75,7 +80,10 @@ export function checkGitUrl(url: string): void {
   if (url.startsWith('-')) throw new UsageError(`--git ${url} is not a repository URL`)
   const m = /^[a-z][a-z0-9+.-]*:\/\/([^/@]*)@/i.exec(url)
   if (m && m[1]!.includes(':')) {
-    throw new UsageError(`--git ${displayUrl(url)}: the URL embeds credentials`, 'put the token in a file and pass --token-file FILE (or --ssh-key-file for ssh)')
+    throw new UsageError(
+      `--git ${displayUrl(url)}: the URL embeds credentials`,
+      'put the token in a file and pass --token-file FILE (or --ssh-key-file for ssh)',
+    )
   }
 }
 
@@ -98,14 +106,22 @@ export function nextDelay(intervalMs: number, failures: number): number {
  * A token file holds TOKEN (sent as Basic x-access-token:TOKEN, which GitHub and GitLab accept) or USER:TOKEN.
  * With a key, ssh records and checks the server's host key in `knownHostsFile`, not in ~/.ssh.
  */
-export function gitEnvironment(options: Pick<GitSourceOptions, 'sshKeyFile' | 'tokenFile'> & { knownHostsFile?: string }, base: NodeJS.ProcessEnv): Record<string, string> {
+export function gitEnvironment(
+  options: Pick<GitSourceOptions, 'sshKeyFile' | 'tokenFile'> & { knownHostsFile?: string },
+  base: NodeJS.ProcessEnv,
+): Record<string, string> {
   const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(base)) if (v !== undefined && !/^git_/i.test(k) && !/^(editor|visual|pager|prefix|ssh_askpass)$/i.test(k)) env[k] = v
+  for (const [k, v] of Object.entries(base))
+    if (v !== undefined && !/^git_/i.test(k) && !/^(editor|visual|pager|prefix|ssh_askpass)$/i.test(k)) env[k] = v
   env.GIT_TERMINAL_PROMPT = '0'
   if (options.tokenFile) {
     let token: string
     try {
-      token = readFileSync(options.tokenFile, 'utf8').split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('#')) ?? ''
+      token =
+        readFileSync(options.tokenFile, 'utf8')
+          .split('\n')
+          .map((l) => l.trim())
+          .find((l) => l && !l.startsWith('#')) ?? ''
     } catch {
       throw new UsageError(`--token-file ${options.tokenFile} cannot be read`)
     }
@@ -138,7 +154,10 @@ function redact(message: string, secrets: readonly string[]): string {
   let out = message.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1')
   for (const s of secrets) if (s) out = out.split(s).join('***')
   const lines = out.split(/\r?\n/).map((l) => l.trim())
-  return lines.filter((l) => l && !GIT_ADVICE.test(l)).slice(-3).join(' / ')
+  return lines
+    .filter((l) => l && !GIT_ADVICE.test(l))
+    .slice(-3)
+    .join(' / ')
 }
 
 /**
@@ -150,7 +169,10 @@ export function gitSource(options: GitSourceOptions, context: { log: Logger; env
   checkGitUrl(options.url)
   const log = context.log
   const env = gitEnvironment({ ...options, knownHostsFile: join(dirname(options.checkoutDir), 'known_hosts') }, context.env ?? process.env)
-  const secrets = [env.GIT_CONFIG_VALUE_0?.replace(/^Authorization: Basic /, ''), options.tokenFile ? readFileSync(options.tokenFile, 'utf8').trim() : undefined].filter((s): s is string => !!s)
+  const secrets = [
+    env.GIT_CONFIG_VALUE_0?.replace(/^Authorization: Basic /, ''),
+    options.tokenFile ? readFileSync(options.tokenFile, 'utf8').trim() : undefined,
+  ].filter((s): s is string => !!s)
   const dir = options.checkoutDir
   const manifests = checkoutPath(dir, options.path)
   // Made by start, once the checkout folder exists (simple-git refuses a missing one).
@@ -158,7 +180,11 @@ export function gitSource(options: GitSourceOptions, context: { log: Logger; env
   const remoteRef = `refs/remotes/origin/${options.branch}`
   const now = (): string => new Date().toISOString()
   const status: GitSourceStatus = {
-    type: 'git', url: displayUrl(options.url), branch: options.branch, path: options.path || '.', consecutiveFailures: 0,
+    type: 'git',
+    url: displayUrl(options.url),
+    branch: options.branch,
+    path: options.path || '.',
+    consecutiveFailures: 0,
     condition: { status: 'Unknown', reason: GitReason.Progressing, message: 'not fetched yet', lastTransitionTime: now() },
   }
   const setCondition = (ok: boolean, message: string, failure: GitReason = GitReason.GitUnavailable): void => {
@@ -227,10 +253,14 @@ export function gitSource(options: GitSourceOptions, context: { log: Logger; env
       } catch (err) {
         status.consecutiveFailures++
         const message = redact((err as Error).message ?? String(err), secrets)
-        if ((err as { unreadable?: boolean }).unreadable) setCondition(false, `cannot load ${status.path}: ${message}`, GitReason.ManifestsUnreadable)
+        if ((err as { unreadable?: boolean }).unreadable)
+          setCondition(false, `cannot load ${status.path}: ${message}`, GitReason.ManifestsUnreadable)
         else setCondition(false, `cannot fetch ${options.branch} from ${status.url}: ${message}`)
         schedule()
-        log.error({ reason: status.condition.reason, failures: status.consecutiveFailures, nextFetch: status.nextFetch }, `${status.condition.message}; keeping the last state`)
+        log.error(
+          { reason: status.condition.reason, failures: status.consecutiveFailures, nextFetch: status.nextFetch },
+          `${status.condition.message}; keeping the last state`,
+        )
         lastFailure = status.condition.message
       }
       return status
@@ -256,11 +286,16 @@ export function gitSource(options: GitSourceOptions, context: { log: Logger; env
       await sync()
       if (status.revision === undefined) {
         // Never fetched: serve what an earlier run checked out, or nothing, until the repository answers.
-        const head = existsSync(join(dir, '.git')) ? (await git.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '')).trim() : ''
+        const head = existsSync(join(dir, '.git'))
+          ? (await git.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '')).trim()
+          : ''
         if (/^[0-9a-f]{40,64}$/.test(head)) await applyCheckout(head)
         else apply(await loadDesiredState({ manifests: [], secrets: options.secrets }), '')
       }
-      log.info({ url: status.url, branch: status.branch, path: status.path, revision: status.revision, reason: status.condition.reason }, 'following git repository')
+      log.info(
+        { url: status.url, branch: status.branch, path: status.path, revision: status.revision, reason: status.condition.reason },
+        'following git repository',
+      )
     },
     status: snapshot,
     sync: () => sync().then(snapshot),

@@ -19,7 +19,10 @@ export async function openRepository(cwd: string): Promise<Repository> {
   try {
     root = (await simpleGit({ baseDir: cwd }).revparse(['--show-toplevel'])).trim()
   } catch {
-    throw new UsageError(`${cwd} is not inside a git repository`, 'run hookwise plan in a checkout of the repository that holds the manifests')
+    throw new UsageError(
+      `${cwd} is not inside a git repository`,
+      'run hookwise plan in a checkout of the repository that holds the manifests',
+    )
   }
   return { root: await realpath(root), git: simpleGit({ baseDir: root }) }
 }
@@ -28,9 +31,15 @@ export async function openRepository(cwd: string): Promise<Repository> {
 export async function resolveCommit(repo: Repository, ref: string): Promise<string> {
   if (ref.startsWith('-')) throw new UsageError(`${ref} is not a git ref`)
   // simple-git resolves, with empty output, when git exits 1 without writing to stderr (--quiet).
-  const sha = await repo.git.raw(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]).then((out) => out.trim(), () => '')
+  const sha = await repo.git.raw(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]).then(
+    (out) => out.trim(),
+    () => '',
+  )
   if (!/^[0-9a-f]{40,64}$/.test(sha)) {
-    throw new UsageError(`git does not know the ref ${ref}`, 'fetch it first (in CI: git fetch origin BRANCH, or actions/checkout with fetch-depth: 0), or give a branch, tag or commit SHA')
+    throw new UsageError(
+      `git does not know the ref ${ref}`,
+      'fetch it first (in CI: git fetch origin BRANCH, or actions/checkout with fetch-depth: 0), or give a branch, tag or commit SHA',
+    )
   }
   return sha
 }
@@ -38,7 +47,8 @@ export async function resolveCommit(repo: Repository, ref: string): Promise<stri
 /** `path` (relative to `cwd`) as a path relative to the repository root, with `/` separators; `''` is the root. */
 export function pathInRepository(repo: Repository, cwd: string, path: string): string {
   const inside = relative(repo.root, resolve(cwd, path))
-  if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) throw new UsageError(`--path ${path} is outside the repository ${repo.root}`)
+  if (inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside))
+    throw new UsageError(`--path ${path} is outside the repository ${repo.root}`)
   return inside.split(sep).join('/')
 }
 

@@ -26,7 +26,15 @@ export async function loadDesiredState(sources: FolderSources): Promise<LoadedSt
   const secretObjects = secrets.objects.filter((o) => {
     if (!secretFiles.has(o.source.file)) return false
     if (o.apiVersion === 'v1' && o.kind === 'Secret') return true
-    notes.push({ code: 'HW_UNKNOWN_KIND', severity: 'warning', file: o.source.file, line: o.source.line, column: o.source.column, message: `ignoring ${String(o.kind)}: only Secrets are read from a secrets folder`, hint: 'move Webhooks and Automations to the manifests folder' })
+    notes.push({
+      code: 'HW_UNKNOWN_KIND',
+      severity: 'warning',
+      file: o.source.file,
+      line: o.source.line,
+      column: o.source.column,
+      message: `ignoring ${String(o.kind)}: only Secrets are read from a secrets folder`,
+      hint: 'move Webhooks and Automations to the manifests folder',
+    })
     return false
   })
   const secretDiagnostics = secrets.diagnostics.filter((d) => d.file === undefined || secretFiles.has(d.file))

@@ -5,5 +5,9 @@ import type { Logger } from '../log.js'
 import type { DesiredState } from '../model/desired-state.js'
 
 export function logDiagnostics(state: DesiredState, log: Logger): void {
-  for (const d of state.diagnostics) (d.severity === 'error' ? log.error.bind(log) : log.warn.bind(log))({ code: d.code, file: d.file, line: d.line, object: d.object }, formatText(d))
+  for (const d of state.diagnostics)
+    (d.severity === 'error' ? log.error.bind(log) : log.warn.bind(log))(
+      { code: d.code, file: d.file, line: d.line, object: d.object },
+      formatText(d),
+    )
 }

@@ -21,7 +21,11 @@ export function parseManifest(text: string, file: string): ParsedManifest {
   const diagnostics: Diagnostic[] = []
   if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
     diagnostics.push({
-      code: 'HW_FILE_TOO_LARGE', severity: 'error', file, line: 1, column: 1,
+      code: 'HW_FILE_TOO_LARGE',
+      severity: 'error',
+      file,
+      line: 1,
+      column: 1,
       message: `file is larger than ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB`,
       hint: 'split it into several files; manifests this large are not hand-written',
     })
@@ -33,7 +37,15 @@ export function parseManifest(text: string, file: string): ParsedManifest {
     documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true }) as Document.Parsed[]
   } catch (err) {
     // The parser is recursive in places: pathological nesting can exhaust the stack.
-    diagnostics.push({ code: 'HW_YAML_LIMIT', severity: 'error', file, line: 1, column: 1, message: `YAML could not be parsed: ${(err as Error).message}`, hint: 'nest less deeply' })
+    diagnostics.push({
+      code: 'HW_YAML_LIMIT',
+      severity: 'error',
+      file,
+      line: 1,
+      column: 1,
+      message: `YAML could not be parsed: ${(err as Error).message}`,
+      hint: 'nest less deeply',
+    })
     return { objects, diagnostics }
   }
   const pos = (offset: number): { line: number; column: number } => {
@@ -44,11 +56,25 @@ export function parseManifest(text: string, file: string): ParsedManifest {
   documents.forEach((doc, index) => {
     if (doc.errors.length > 0) {
       for (const e of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) {
-        diagnostics.push({ code: 'HW_YAML_SYNTAX', severity: 'error', file, ...pos(e.pos[0]), message: firstLine(e.message), hint: 'fix the YAML syntax at this position' })
+        diagnostics.push({
+          code: 'HW_YAML_SYNTAX',
+          severity: 'error',
+          file,
+          ...pos(e.pos[0]),
+          message: firstLine(e.message),
+          hint: 'fix the YAML syntax at this position',
+        })
       }
       const more = doc.errors.length - MAX_SYNTAX_ERRORS
       if (more > 0) {
-        diagnostics.push({ code: 'HW_YAML_SYNTAX', severity: 'error', file, ...pos(doc.errors[MAX_SYNTAX_ERRORS]!.pos[0]), message: `${more} more syntax errors in document ${index + 1} not shown`, hint: 'fix the errors above first' })
+        diagnostics.push({
+          code: 'HW_YAML_SYNTAX',
+          severity: 'error',
+          file,
+          ...pos(doc.errors[MAX_SYNTAX_ERRORS]!.pos[0]),
+          message: `${more} more syntax errors in document ${index + 1} not shown`,
+          hint: 'fix the errors above first',
+        })
       }
       return
     }
@@ -59,14 +85,24 @@ export function parseManifest(text: string, file: string): ParsedManifest {
       body = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT })
     } catch (err) {
       diagnostics.push({
-        code: 'HW_YAML_LIMIT', severity: 'error', file, ...start,
+        code: 'HW_YAML_LIMIT',
+        severity: 'error',
+        file,
+        ...start,
         message: `document ${index + 1} cannot be expanded: ${(err as Error).message}`,
         hint: `use fewer YAML aliases (at most ${MAX_ALIAS_COUNT} expansions per document)`,
       })
       return
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      diagnostics.push({ code: 'HW_NOT_AN_OBJECT', severity: 'error', file, ...start, message: `document ${index + 1} is not a mapping`, hint: 'each YAML document must be one object with apiVersion, kind, metadata and spec' })
+      diagnostics.push({
+        code: 'HW_NOT_AN_OBJECT',
+        severity: 'error',
+        file,
+        ...start,
+        message: `document ${index + 1} is not a mapping`,
+        hint: 'each YAML document must be one object with apiVersion, kind, metadata and spec',
+      })
       return
     }
     const record = body as Record<string, unknown>
@@ -80,7 +116,12 @@ export function parseManifest(text: string, file: string): ParsedManifest {
   return { objects, diagnostics }
 }
 
-function locate(doc: Document.Parsed, path: FieldPath, pos: (offset: number) => { line: number; column: number }, fallback: { line: number; column: number }): { line: number; column: number } {
+function locate(
+  doc: Document.Parsed,
+  path: FieldPath,
+  pos: (offset: number) => { line: number; column: number },
+  fallback: { line: number; column: number },
+): { line: number; column: number } {
   let node: YamlNode | null | undefined = doc.contents
   let best = fallback
   for (const segment of path) {

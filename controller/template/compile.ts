@@ -85,7 +85,12 @@ function scan(
       const json = inner.startsWith('json:')
       const name = json ? inner.slice(5) : inner
       if (!NAME.test(name)) {
-        b.problem(`\${${inner}} is not a variable reference`, 'variable names are letters, digits and _ (no spaces), e.g. ${artifact_version_string} or ${artifact_metadata.accuracy}; write $${ for a literal ${', path, i)
+        b.problem(
+          `\${${inner}} is not a variable reference`,
+          'variable names are letters, digits and _ (no spaces), e.g. ${artifact_version_string} or ${artifact_metadata.accuracy}; write $${ for a literal ${',
+          path,
+          i,
+        )
       } else {
         if (text) onText(text)
         text = ''
@@ -167,7 +172,13 @@ export function compilePayload(payload: unknown): CompileResult {
   const b = new Builder()
   const emitString = (s: string, path: Array<string | number>, isKey: boolean): void => {
     const parts: Array<string | Placeholder> = []
-    scan(s, path, b, (t) => parts.push(t), (p) => parts.push(p))
+    scan(
+      s,
+      path,
+      b,
+      (t) => parts.push(t),
+      (p) => parts.push(p),
+    )
     const only = parts.length === 1 ? parts[0] : undefined
     if (!isKey && typeof only === 'object' && only.json) {
       b.slot(only)
@@ -176,7 +187,13 @@ export function compilePayload(payload: unknown): CompileResult {
     b.text('"')
     for (const part of parts) {
       if (typeof part === 'string') b.text(escapeText(part))
-      else if (part.json) b.problem(isKey ? `\${json:${part.name}} cannot be used in a key` : `\${json:${part.name}} must be the whole string value`, 'write "${json:NAME}" alone as a value to insert it with its JSON type, or ${NAME} to insert its text', path, part.offset)
+      else if (part.json)
+        b.problem(
+          isKey ? `\${json:${part.name}} cannot be used in a key` : `\${json:${part.name}} must be the whole string value`,
+          'write "${json:NAME}" alone as a value to insert it with its JSON type, or ${NAME} to insert its text',
+          path,
+          part.offset,
+        )
       else b.slot(part)
     }
     b.text('"')
@@ -236,17 +253,36 @@ export function compilePayloadText(source: string): CompileResult {
         break
       }
       const offset = i
-      scan(source.slice(i, end), [], b, (t) => { b.text(t); probe.push(t) }, (p) => {
-        const placeholder = { ...p, offset }
-        if (inString && placeholder.json) {
-          b.problem(`\${json:${p.name}} is inside quotes`, 'write ${json:NAME} without quotes to insert a JSON value, or ${NAME} inside quotes to insert text', [], offset)
-        } else if (!inString && !placeholder.json) {
-          b.problem(`\${${p.name}} is outside a JSON string`, 'put it inside quotes ("${NAME}") to insert text, or write ${json:NAME} to insert a JSON value', [], offset)
-        } else {
-          b.slot(placeholder)
-          probe.push(inString ? '' : 'null')
-        }
-      })
+      scan(
+        source.slice(i, end),
+        [],
+        b,
+        (t) => {
+          b.text(t)
+          probe.push(t)
+        },
+        (p) => {
+          const placeholder = { ...p, offset }
+          if (inString && placeholder.json) {
+            b.problem(
+              `\${json:${p.name}} is inside quotes`,
+              'write ${json:NAME} without quotes to insert a JSON value, or ${NAME} inside quotes to insert text',
+              [],
+              offset,
+            )
+          } else if (!inString && !placeholder.json) {
+            b.problem(
+              `\${${p.name}} is outside a JSON string`,
+              'put it inside quotes ("${NAME}") to insert text, or write ${json:NAME} to insert a JSON value',
+              [],
+              offset,
+            )
+          } else {
+            b.slot(placeholder)
+            probe.push(inString ? '' : 'null')
+          }
+        },
+      )
       i = end
       literalStart = i
       continue
@@ -263,7 +299,12 @@ export function compilePayloadText(source: string): CompileResult {
     try {
       JSON.parse(probe.join(''))
     } catch (err) {
-      b.problem(`payloadTemplate is not valid JSON: ${(err as Error).message}`, 'check quotes, commas and brackets; references go inside quotes ("${NAME}") or as ${json:NAME} values', [], 0)
+      b.problem(
+        `payloadTemplate is not valid JSON: ${(err as Error).message}`,
+        'check quotes, commas and brackets; references go inside quotes ("${NAME}") or as ${json:NAME} values',
+        [],
+        0,
+      )
     }
   }
   return b.result()

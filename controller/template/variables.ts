@@ -6,7 +6,12 @@ import { ACCESS_TOKEN } from '../model/secrets.js'
 export type EventType = ArtifactEvent['type']
 
 export const EVENT_TYPES: readonly EventType[] = [
-  'LINK_ARTIFACT', 'UNLINK_ARTIFACT', 'CREATE_ARTIFACT', 'ADD_ARTIFACT_ALIAS', 'ADD_ARTIFACT_TAG', 'REMOVE_ARTIFACT_TAG',
+  'LINK_ARTIFACT',
+  'UNLINK_ARTIFACT',
+  'CREATE_ARTIFACT',
+  'ADD_ARTIFACT_ALIAS',
+  'ADD_ARTIFACT_TAG',
+  'REMOVE_ARTIFACT_TAG',
 ]
 
 export interface VariableSpec {
@@ -21,19 +26,25 @@ const ALIAS_EVENTS: readonly EventType[] = ['ADD_ARTIFACT_ALIAS']
 const TAG_EVENTS: readonly EventType[] = ['ADD_ARTIFACT_TAG', 'REMOVE_ARTIFACT_TAG']
 
 export const VARIABLES: Readonly<Record<string, VariableSpec>> = {
-  project_name: { description: 'Project that owns the change (for a registry, the registry\'s project).', value: (e) => e.project },
+  project_name: { description: "Project that owns the change (for a registry, the registry's project).", value: (e) => e.project },
   entity_name: { description: 'Entity (team) that owns the change.', value: (e) => e.entity },
   event_type: { description: 'The event type, e.g. ADD_ARTIFACT_ALIAS.', value: (e) => e.type },
   event_author: { description: 'User who caused the event.', value: (e) => e.author ?? '' },
   alias: { description: 'The alias added.', events: ALIAS_EVENTS, value: (e) => e.alias ?? '' },
   tag: { description: 'The tag added or removed.', events: TAG_EVENTS, value: (e) => e.tag ?? '' },
   artifact_collection_name: { description: 'Collection the version is linked to.', value: (e) => e.collection },
-  artifact_version: { description: 'The version as a URI: wandb-artifact://_id/<artifact id>.', value: (e) => `wandb-artifact://_id/${e.artifact.id}` },
+  artifact_version: {
+    description: 'The version as a URI: wandb-artifact://_id/<artifact id>.',
+    value: (e) => `wandb-artifact://_id/${e.artifact.id}`,
+  },
   artifact_version_string: {
     description: '<entity>/<project>/<collection>:<alias> for alias events, else :<version>.',
     value: (e) => `${e.entity}/${e.project}/${e.collection}:${e.type === 'ADD_ARTIFACT_ALIAS' && e.alias ? e.alias : e.artifact.version}`,
   },
-  artifact_metadata: { description: 'The whole metadata object (hookwise); use ${artifact_metadata.KEY} for one top-level key.', value: (e) => e.artifact.metadata ?? {} },
+  artifact_metadata: {
+    description: 'The whole metadata object (hookwise); use ${artifact_metadata.KEY} for one top-level key.',
+    value: (e) => e.artifact.metadata ?? {},
+  },
   // hookwise additions
   event_id: { description: 'The event id (hookwise).', value: (e) => e.id ?? '' },
   event_time: { description: 'When the event happened, RFC 3339 (hookwise).', value: (e) => e.time ?? '' },

@@ -17,7 +17,8 @@ export interface TestRepo {
 /** A new repository on branch main with a configured user, in a temporary folder outside any checkout. */
 export function createRepo(): TestRepo {
   const root = realpathSync(mkdtempSync(join(tmpdir(), 'hookwise-git-')))
-  const git = (...args: string[]): string => execFileSync('git', args, { cwd: root, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: root } })
+  const git = (...args: string[]): string =>
+    execFileSync('git', args, { cwd: root, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: root } })
   git('init', '-q', '-b', 'main')
   git('config', 'user.name', 'Test User')
   git('config', 'user.email', 'test@example.com')

@@ -27,7 +27,13 @@ spec:
   action: {webhook: hook, payload: {version: "\${artifact_version_string}", by: ${name}}}
 `
 export const event = (id: string): Record<string, unknown> => ({
-  id, type: 'LINK_ARTIFACT', author: 'alice', entity: 'acme', project: 'p', registry: 'model', collection: 'churn',
+  id,
+  type: 'LINK_ARTIFACT',
+  author: 'alice',
+  entity: 'acme',
+  project: 'p',
+  registry: 'model',
+  collection: 'churn',
   artifact: { id: 'QQ==', name: 'churn', version: 'v7' },
 })
 
@@ -47,12 +53,31 @@ export async function run(t: TapTest, options: Partial<RunOptions> & { git: stri
   writeFileSync(join(root, 'token'), `${TOKEN}\n`)
   const logs: string[] = []
   const state = options.state ?? join(root, 'state')
-  const sink = new Writable({ write(chunk, _enc, cb) { logs.push(...String(chunk).split('\n').filter(Boolean)); cb() } })
-  const controller = await startController({
-    branch: 'main', path: 'hooks', interval: 60_000, state, listen: '127.0.0.1:0',
-    intakeTokenFile: join(root, 'token'), allowInsecureHttp: true, egressAllow: ['127.0.0.0/8'], logLevel: 'info', durability: 'normal', maxPending: 1000, retentionHours: 24,
-    ...options,
-  }, createLogger({ level: 'debug', destination: sink }), { PATH: process.env.PATH, HOME: root })
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(...String(chunk).split('\n').filter(Boolean))
+      cb()
+    },
+  })
+  const controller = await startController(
+    {
+      branch: 'main',
+      path: 'hooks',
+      interval: 60_000,
+      state,
+      listen: '127.0.0.1:0',
+      intakeTokenFile: join(root, 'token'),
+      allowInsecureHttp: true,
+      egressAllow: ['127.0.0.0/8'],
+      logLevel: 'info',
+      durability: 'normal',
+      maxPending: 1000,
+      retentionHours: 24,
+      ...options,
+    },
+    createLogger({ level: 'debug', destination: sink }),
+    { PATH: process.env.PATH, HOME: root },
+  )
   t.teardown(async () => {
     await controller.stop()
     rmSync(root, { recursive: true, force: true })
@@ -60,7 +85,9 @@ export async function run(t: TapTest, options: Partial<RunOptions> & { git: stri
   const base = `http://127.0.0.1:${controller.address.port}`
   const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
   return {
-    state, receiver, logs,
+    state,
+    receiver,
+    logs,
     status: async () => (await request(`${base}/v1/status`, { headers })).body.json(),
     sync: async () => {
       const res = await request(`${base}/v1/sync`, { method: 'POST', headers })

@@ -21,7 +21,9 @@ import type { TapTest } from './cli.js'
 const source = join(dirname(fileURLToPath(import.meta.url)), '..', 'tools', 'git-sshd')
 
 export async function gitSshdToolSet(cfg: HarnessConfig): Promise<GoToolSet> {
-  const builds = (out: string) => [{ what: 'git-sshd (golang.org/x/crypto/ssh)', module: '.', args: ['-ldflags', '-s -w', '-o', join(out, 'git-sshd'), '.'] }]
+  const builds = (out: string) => [
+    { what: 'git-sshd (golang.org/x/crypto/ssh)', module: '.', args: ['-ldflags', '-s -w', '-o', join(out, 'git-sshd'), '.'] },
+  ]
   return {
     label: 'git-sshd',
     purpose: 'the SSH git server of the git-over-ssh tests',

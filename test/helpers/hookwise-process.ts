@@ -21,10 +21,16 @@ export interface HookwiseProcess {
 export function startHookwise(args: string[], t: { teardown(fn: () => unknown): void }, env?: NodeJS.ProcessEnv): HookwiseProcess {
   const childEnv = { ...(env ?? process.env) }
   if (!env) delete childEnv.HOOKWISE_INTAKE_TOKEN
-  const child = spawn(process.execPath, ['--import', 'tsx', 'controller/cli/main.ts', ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'controller/cli/main.ts', ...args], {
+    cwd: ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   const lines: string[] = []
   const listeners = new Set<(line: string) => void>()
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  )
   for (const stream of [child.stdout!, child.stderr!]) {
     let rest = ''
     stream.setEncoding('utf8')
@@ -45,12 +51,17 @@ export function startHookwise(args: string[], t: { teardown(fn: () => unknown): 
     }
   }
   const p: HookwiseProcess = {
-    child, lines, exited,
+    child,
+    lines,
+    exited,
     waitFor: (msg, timeoutMs = 60_000) =>
       new Promise((resolve, reject) => {
         const seen = lines.map(parse).find((l) => l && msg.test(String(l.msg)))
         if (seen) return resolve(seen)
-        const timer = setTimeout(() => done(new Error(`no log line matching ${msg} in ${timeoutMs} ms:\n${lines.slice(-30).join('\n')}`)), timeoutMs)
+        const timer = setTimeout(
+          () => done(new Error(`no log line matching ${msg} in ${timeoutMs} ms:\n${lines.slice(-30).join('\n')}`)),
+          timeoutMs,
+        )
         const listener = (line: string): void => {
           const l = parse(line)
           if (l && msg.test(String(l.msg))) done(undefined, l)
@@ -62,7 +73,9 @@ export function startHookwise(args: string[], t: { teardown(fn: () => unknown): 
           else resolve(line!)
         }
         listeners.add(listener)
-        void exited.then(({ code, signal }) => done(new Error(`hookwise exited (${code ?? signal}) before logging ${msg}:\n${lines.slice(-30).join('\n')}`)))
+        void exited.then(({ code, signal }) =>
+          done(new Error(`hookwise exited (${code ?? signal}) before logging ${msg}:\n${lines.slice(-30).join('\n')}`)),
+        )
       }),
     url: async (timeoutMs) => String((await p.waitFor(/^hookwise is running$/, timeoutMs)).address),
     kill: async (signal = 'SIGTERM') => {

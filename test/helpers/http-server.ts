@@ -41,9 +41,12 @@ export async function startServer(t: { teardown: (fn: () => unknown) => void }, 
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port
-  t.teardown(() => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy()
-    server.close(() => resolve())
-  }))
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  )
   return { port, url: (path = '/') => `http://127.0.0.1:${port}${path}`, received, connections: () => connections }
 }

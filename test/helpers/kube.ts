@@ -5,7 +5,14 @@ import type { ControlPlane } from '../k8s/fixture.js'
 export interface KubeObject {
   apiVersion: string
   kind: string
-  metadata: { name: string; namespace?: string; generation?: number; uid?: string; resourceVersion?: string; annotations?: Record<string, string> }
+  metadata: {
+    name: string
+    namespace?: string
+    generation?: number
+    uid?: string
+    resourceVersion?: string
+    annotations?: Record<string, string>
+  }
   spec?: any
   status?: any
 }
@@ -18,7 +25,19 @@ export interface Kube {
   /** `metadata`: more metadata fields as YAML lines, e.g. `labels: {a: b}`. */
   createNamespace(name: string, metadata?: string): Promise<void>
   /** The events.k8s.io/v1 Events of a namespace. */
-  events(namespace: string): Promise<Array<{ reason: string; type: string; note: string; action: string; regarding: { kind: string; name: string }; reportingController: string; series?: { count: number } }>>
+  events(
+    namespace: string,
+  ): Promise<
+    Array<{
+      reason: string
+      type: string
+      note: string
+      action: string
+      regarding: { kind: string; name: string }
+      reportingController: string
+      series?: { count: number }
+    }>
+  >
 }
 
 export function kube(cluster: ControlPlane): Kube {
@@ -38,15 +57,27 @@ export function kube(cluster: ControlPlane): Kube {
       }
       return JSON.parse(r.stdout) as KubeObject
     },
-    list: async (resource, namespace) => (JSON.parse(await kubectl(['get', resource, '-n', namespace, '-o', 'json'])) as { items: KubeObject[] }).items,
-    createNamespace: async (name, metadata = '') => k.apply(`apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n${metadata.split('\n').filter(Boolean).map((l) => `  ${l}\n`).join('')}`),
-    events: async (namespace) => (JSON.parse(await kubectl(['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json'])) as { items: any[] }).items,
+    list: async (resource, namespace) =>
+      (JSON.parse(await kubectl(['get', resource, '-n', namespace, '-o', 'json'])) as { items: KubeObject[] }).items,
+    createNamespace: async (name, metadata = '') =>
+      k.apply(
+        `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n${metadata
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => `  ${l}\n`)
+          .join('')}`,
+      ),
+    events: async (namespace) =>
+      (JSON.parse(await kubectl(['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json'])) as { items: any[] }).items,
   }
   return k
 }
 
 /** The condition of a type from an object's status. */
-export const condition = (o: KubeObject | undefined, type: string): { type: string; status: string; reason: string; message: string; observedGeneration?: number; lastTransitionTime: string } | undefined =>
+export const condition = (
+  o: KubeObject | undefined,
+  type: string,
+): { type: string; status: string; reason: string; message: string; observedGeneration?: number; lastTransitionTime: string } | undefined =>
   o?.status?.conditions?.find((c: { type: string }) => c.type === type)
 
 /**
@@ -57,9 +88,7 @@ export function parseTable(output: string): { header: string[]; rows: Array<Reco
   const [headerLine = '', ...lines] = output.trimEnd().split('\n')
   const columns = [...headerLine.matchAll(/\S+(?: \S+)*/g)].map((m) => ({ name: m[0], start: m.index }))
   const rows = lines.map((line) =>
-    Object.fromEntries(
-      columns.map((c, i) => [c.name, line.slice(c.start, columns[i + 1]?.start ?? line.length).trim()]),
-    ),
+    Object.fromEntries(columns.map((c, i) => [c.name, line.slice(c.start, columns[i + 1]?.start ?? line.length).trim()])),
   )
   return { header: columns.map((c) => c.name), rows }
 }

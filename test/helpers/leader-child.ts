@@ -10,8 +10,13 @@ const [kubeconfig, namespace, name, identity, lease, renew, retry] = process.arg
 const kubeConfig = new KubeConfig()
 kubeConfig.loadFromFile(kubeconfig!)
 const elector = new LeaderElector({
-  kubeConfig, namespace: namespace!, name: name!, identity: identity!,
-  leaseDurationMs: Number(lease), renewDeadlineMs: Number(renew), retryPeriodMs: Number(retry),
+  kubeConfig,
+  namespace: namespace!,
+  name: name!,
+  identity: identity!,
+  leaseDurationMs: Number(lease),
+  renewDeadlineMs: Number(renew),
+  retryPeriodMs: Number(retry),
   log: createLogger({ destination: process.stderr }),
 })
 elector.onLost(() => process.exit(3))

@@ -17,7 +17,9 @@ export interface Listener {
 
 /** Starts `hookwise listen --port 0 --json ARGS...` and waits for its `listening on` line. */
 export async function startListen(t: TapTest, args: string[] = []): Promise<Listener> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'controller/cli/main.ts', 'listen', '--port', '0', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'controller/cli/main.ts', 'listen', '--port', '0', '--json', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   t.teardown(() => stopChild(child))
   let stderr = ''
   let stdout = ''
@@ -48,7 +50,10 @@ export async function startListen(t: TapTest, args: string[] = []): Promise<List
     const deadline = Date.now() + 10_000
     while (received.length < count) {
       if (Date.now() > deadline) throw new Error(`expected ${count} webhooks, got ${received.length}; stderr: ${stderr}`)
-      await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, 200) })
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve)
+        setTimeout(resolve, 200)
+      })
     }
     return received.slice(0, count)
   }

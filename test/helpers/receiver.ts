@@ -34,8 +34,17 @@ export async function startReceiver(t: { teardown(fn: () => unknown): void }): P
     waitFor: (n, timeoutMs = 10_000) =>
       new Promise((resolve, reject) => {
         if (r.received.length >= n) return resolve(r.received)
-        const timer = setTimeout(() => reject(new Error(`receiver got ${r.received.length} of ${n} requests in ${timeoutMs} ms`)), timeoutMs)
-        waiters.push({ n, resolve: () => { clearTimeout(timer); resolve(r.received) } })
+        const timer = setTimeout(
+          () => reject(new Error(`receiver got ${r.received.length} of ${n} requests in ${timeoutMs} ms`)),
+          timeoutMs,
+        )
+        waiters.push({
+          n,
+          resolve: () => {
+            clearTimeout(timer)
+            resolve(r.received)
+          },
+        })
       }),
     close: async () => {},
   }
@@ -46,7 +55,13 @@ export async function startReceiver(t: { teardown(fn: () => unknown): void }): P
       const step = r.script.shift() ?? r.fallback
       const { status, headers, delayMs } = typeof step === 'number' ? { status: step, headers: undefined, delayMs: 0 } : step
       const answer = (): void => {
-        r.received.push({ method: req.method!, path: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() })
+        r.received.push({
+          method: req.method!,
+          path: req.url!,
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          at: Date.now(),
+        })
         res.writeHead(status, { 'content-type': 'application/json', ...headers })
         res.end(JSON.stringify({ ok: status < 300 }))
         for (const w of waiters.filter((w) => r.received.length >= w.n)) {
@@ -61,7 +76,11 @@ export async function startReceiver(t: { teardown(fn: () => unknown): void }): P
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   r.port = (server.address() as AddressInfo).port
   r.url = `http://127.0.0.1:${r.port}`
-  r.close = () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })
+  r.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    })
   t.teardown(() => r.close())
   return r
 }

@@ -54,7 +54,11 @@ export async function tcpProxy(t: { teardown(fn: () => unknown): void }, port: n
 }
 
 /** A copy of the control plane's kubeconfig that reaches the API server through a proxy of it; returns its path. */
-export async function kubeconfigThroughProxy(t: { teardown(fn: () => unknown): void }, cluster: ControlPlane, name: string): Promise<{ proxy: TcpProxy; kubeconfig: string }> {
+export async function kubeconfigThroughProxy(
+  t: { teardown(fn: () => unknown): void },
+  cluster: ControlPlane,
+  name: string,
+): Promise<{ proxy: TcpProxy; kubeconfig: string }> {
   const proxy = await tcpProxy(t, new URL(cluster.server).port)
   const config = parse(readFileSync(cluster.kubeconfig, 'utf8')) as { clusters: Array<{ cluster: { server: string } }> }
   config.clusters[0]!.cluster.server = `https://127.0.0.1:${proxy.port}`

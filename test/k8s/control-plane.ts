@@ -246,9 +246,7 @@ async function startServer(spec: {
   while (exitReason === undefined) {
     if (await spec.ready().catch(() => false)) return { pid: child.pid! }
     if (Date.now() > deadline) {
-      throw new Error(
-        `${spec.name} was not ready after ${spec.timeoutMs / 1000}s; last lines of its log:\n${await logTail(logPath)}`,
-      )
+      throw new Error(`${spec.name} was not ready after ${spec.timeoutMs / 1000}s; last lines of its log:\n${await logTail(logPath)}`)
     }
     await new Promise((r) => setTimeout(r, 250))
   }
@@ -283,10 +281,7 @@ function freePort(): Promise<number> {
   })
 }
 
-function httpGet(
-  url: string,
-  tls?: { ca: Buffer; cert: Buffer; key: Buffer },
-): Promise<{ status: number; body: string }> {
+function httpGet(url: string, tls?: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = url.startsWith('https:') ? httpsRequest : httpRequest
     const req = request(url, { ...tls, timeout: 5000 }, (res) => {
@@ -304,9 +299,7 @@ function kubeconfigYaml(server: string, client: { ca: Buffer; cert: Buffer; key:
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [
-      { name: 'hookwise-test', cluster: { server, 'certificate-authority-data': client.ca.toString('base64') } },
-    ],
+    clusters: [{ name: 'hookwise-test', cluster: { server, 'certificate-authority-data': client.ca.toString('base64') } }],
     users: [
       {
         name: 'hookwise-admin',
@@ -316,19 +309,13 @@ function kubeconfigYaml(server: string, client: { ca: Buffer; cert: Buffer; key:
         },
       },
     ],
-    contexts: [
-      { name: 'hookwise-test', context: { cluster: 'hookwise-test', user: 'hookwise-admin', namespace: 'default' } },
-    ],
+    contexts: [{ name: 'hookwise-test', context: { cluster: 'hookwise-test', user: 'hookwise-admin', namespace: 'default' } }],
     'current-context': 'hookwise-test',
   })
 }
 
 /** Runs a command to completion and collects its output (never rejects on a non-zero exit). */
-function run(
-  command: string,
-  args: string[],
-  options: RunOptions & { env?: NodeJS.ProcessEnv } = {},
-): Promise<RunResult> {
+function run(command: string, args: string[], options: RunOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise<RunResult>((resolve, reject) => {
     const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''

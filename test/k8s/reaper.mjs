@@ -69,7 +69,7 @@ async function reap() {
 }
 
 async function exited(pid, ms) {
-  for (const deadline = Date.now() + ms; Date.now() < deadline;) {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
     if (!alive(pid)) return true
     await new Promise((r) => setTimeout(r, 50))
   }

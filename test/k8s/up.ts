@@ -37,11 +37,7 @@ const shutdown = (signal: string) => {
 }
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal))
 
-console.log(
-  `# Kubernetes ${tools.versions.kubernetes} control plane at ${cluster.server} (etcd ${tools.versions.etcd}); Ctrl-C stops it.`,
-)
+console.log(`# Kubernetes ${tools.versions.kubernetes} control plane at ${cluster.server} (etcd ${tools.versions.etcd}); Ctrl-C stops it.`)
 console.log(`export KUBECONFIG=${cluster.kubeconfig}`)
 console.log(`export PATH="${tools.dir}/bin:$PATH"  # kubectl ${tools.versions.kubernetes}, helm ${tools.versions.helm}`)
-console.log(
-  `# then: kubectl apply -f crds/ && kubectl apply -f examples/secrets/ -f examples/ && kubectl get automations`,
-)
+console.log(`# then: kubectl apply -f crds/ && kubectl apply -f examples/secrets/ -f examples/ && kubectl get automations`)

@@ -94,18 +94,13 @@ export type GoStatus = { ok: true; go: string; version: string } | { ok: false; 
 export async function findGo(cfg: HarnessConfig, set: GoToolSet): Promise<GoStatus> {
   const result = spawnSync(cfg.go, ['env', 'GOVERSION'], { encoding: 'utf8', env: goEnv() })
   if (result.error || result.status !== 0) {
-    const why =
-      (result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? 'not found on PATH' : 'does not run'
+    const why = (result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? 'not found on PATH' : 'does not run'
     return { ok: false, reason: `Go (${cfg.go}) ${why}; it is needed to build ${set.purpose}` }
   }
   const version = result.stdout.trim()
   const need = /^go\s+(\d+)\.(\d+)/m.exec(await readFile(set.goMod, 'utf8'))
   const have = /^go(\d+)\.(\d+)/.exec(version)
-  if (
-    need &&
-    have &&
-    (Number(have[1]) < Number(need[1]) || (Number(have[1]) === Number(need[1]) && Number(have[2]) < Number(need[2])))
-  ) {
+  if (need && have && (Number(have[1]) < Number(need[1]) || (Number(have[1]) === Number(need[1]) && Number(have[2]) < Number(need[2])))) {
     return { ok: false, reason: `${version} is too old to build ${set.purpose} (needs go${need[1]}.${need[2]})` }
   }
   return { ok: true, go: cfg.go, version }
@@ -131,8 +126,7 @@ export async function buildToolSet(cfg: HarnessConfig, set: GoToolSet, log: (lin
     if (isBuilt(set)) return
     // Holding the lock, any partial build of this set is left over from a build that was killed.
     for (const name of await readdir(cfg.cacheRoot)) {
-      if (name.startsWith(`${basename(dir)}.partial-`))
-        await rm(join(cfg.cacheRoot, name), { recursive: true, force: true })
+      if (name.startsWith(`${basename(dir)}.partial-`)) await rm(join(cfg.cacheRoot, name), { recursive: true, force: true })
     }
     const partial = `${dir}.partial-${process.pid}`
     await mkdir(join(partial, 'bin'), { recursive: true })
@@ -189,11 +183,7 @@ function goBuild(go: string, cwd: string, args: string[], what: string, log: (li
     child.on('error', (err) => finish(new Error(`${what}: cannot run ${go}: ${err.message}`)))
     child.on('exit', (code, signal) => {
       if (code === 0) return finish()
-      finish(
-        new Error(
-          `${what} failed (${signal ?? `exit ${code}`}) in ${cwd}:\n${stderr.trim().split('\n').slice(-30).join('\n')}`,
-        ),
-      )
+      finish(new Error(`${what} failed (${signal ?? `exit ${code}`}) in ${cwd}:\n${stderr.trim().split('\n').slice(-30).join('\n')}`))
     })
   })
 }

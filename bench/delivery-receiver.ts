@@ -34,7 +34,10 @@ const clock = (): number => performance.timeOrigin + performance.now()
 const phases = new Map<string, Phase>()
 const phaseOf = (name: string): Phase => {
   let p = phases.get(name)
-  if (!p) phases.set(name, (p = { count: 0, ids: new Set(), latencies: [], firstAt: 0, lastAt: 0, waiters: [] }))
+  if (!p) {
+    p = { count: 0, ids: new Set(), latencies: [], firstAt: 0, lastAt: 0, waiters: [] }
+    phases.set(name, p)
+  }
   return p
 }
 

@@ -209,7 +209,7 @@ t.test('standard-webhooks keys: unpadded and URL-safe whsec_ secrets, and plain 
 })
 
 t.test('the user puts in another secret: the script signs with it', async (t) => {
-  const real = 'whsec_' + Buffer.from('the production key, 32 bytes!!!!').toString('base64')
+  const real = `whsec_${Buffer.from('the production key, 32 bytes!!!!').toString('base64')}`
   const listener = await startListen(t, ['--secret', real, '--scheme', 'standard-webhooks'])
   const dir = fixture(t, { url: `${listener.url}/`, scheme: 'standard-webhooks', key: KEYS['standard-webhooks'] })
   const curl = await hookwise(['curl', ...args(dir, 'structured'), '--secrets', join(dir, 'secrets')])

@@ -1,7 +1,7 @@
 // The egress policy: URL checks, address ranges, and the connector that checks the address
 // actually connected to. Only loopback servers are contacted; refused addresses never are.
 import t from 'tap'
-import dns from 'node:dns'
+import type dns from 'node:dns'
 import {
   checkAddress,
   checkUrl,

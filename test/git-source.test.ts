@@ -141,7 +141,7 @@ t.test('follows a branch: the initial state, POST /v1/sync, a force-push', async
     ['deploy', 'third'],
   )
   t.ok(
-    r.logs.some((l) => l.includes('"revision":"' + third) && l.includes('desired state applied')),
+    r.logs.some((l) => l.includes(`"revision":"${third}`) && l.includes('desired state applied')),
     'the log names the applied revision',
   )
 })

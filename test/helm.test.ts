@@ -17,7 +17,7 @@ import { startHookwise } from './helpers/hookwise-process.js'
 import { condition, kube, type Kube } from './helpers/kube.js'
 import { until } from './helpers/until.js'
 import { startReceiver } from './helpers/receiver.js'
-import { useControlPlane, type ControlPlane } from './k8s/fixture.js'
+import { useControlPlane } from './k8s/fixture.js'
 
 const root = join(import.meta.dirname, '..')
 const runFile = promisify(execFile)

@@ -16,7 +16,7 @@ import { VERSION } from '../controller/version.js'
 import { hookwise, type TapTest } from './helpers/cli.js'
 import { condition, kube, parseTable, type Kube } from './helpers/kube.js'
 import { until } from './helpers/until.js'
-import { startReceiver, type Receiver } from './helpers/receiver.js'
+import { startReceiver } from './helpers/receiver.js'
 import { kubeconfigThroughProxy } from './helpers/tcp-proxy.js'
 import { useControlPlane, type ControlPlane } from './k8s/fixture.js'
 

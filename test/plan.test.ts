@@ -530,7 +530,7 @@ t.test('the hookwise binary: exit 0 (valid head), 1 (invalid head), 2 (usage)', 
   t.equal((JSON.parse(invalid.stdout) as Plan).valid, false)
   const unknown = run(repo.root, '--base', 'nope')
   t.equal(unknown.status, 2)
-  t.match(unknown.stderr, /^error HW_USAGE: git does not know the ref nope\n  hint: fetch it first/)
+  t.match(unknown.stderr, /^error HW_USAGE: git does not know the ref nope\n {2}hint: fetch it first/)
   const plain = mkdtempSync(join(tmpdir(), 'hookwise-nogit-'))
   t.teardown(() => rmSync(plain, { recursive: true, force: true }))
   t.equal(run(plain, '--base', 'main').status, 2)

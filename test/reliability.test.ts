@@ -15,7 +15,7 @@ import { startHookwise } from './helpers/hookwise-process.js'
 import { startReceiver, type Received, type Receiver } from './helpers/receiver.js'
 import { until } from './helpers/until.js'
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const _sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 // --- fixtures ------------------------------------------------------------------------------
 

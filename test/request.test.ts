@@ -39,7 +39,10 @@ function template(payload: unknown): CompiledTemplate & { renders: number } {
   const counted = {
     placeholders: compiled.template.placeholders,
     renders: 0,
-    render: (c: Parameters<CompiledTemplate['render']>[0]) => (counted.renders++, compiled.template.render(c)),
+    render: (c: Parameters<CompiledTemplate['render']>[0]) => {
+      counted.renders++
+      return compiled.template.render(c)
+    },
   }
   return counted
 }

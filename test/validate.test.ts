@@ -446,7 +446,7 @@ t.test('duplicate names are reported at the second copy and both are ignored', a
 })
 
 t.test('objects without a namespace are in default; the same name in two namespaces is fine', async (t) => {
-  const ns = (s: string): string => s.replace(/  name: (\w+)\n/, '  name: $1\n  namespace: team-b\n')
+  const ns = (s: string): string => s.replace(/ {2}name: (\w+)\n/, '  name: $1\n  namespace: team-b\n')
   const r = await diagnose(t, {
     'w.yaml': WEBHOOK,
     'a.yaml': automation(ALIAS_SPEC),

@@ -93,7 +93,7 @@ export function parseJson(text: string, file?: string): { ok: true; value: unkno
     return { ok: true, value: JSON.parse(text) }
   } catch (err) {
     const message = (err as Error).message
-    const at = /end of JSON input/.test(message) ? [, String(text.length)] : /position (\d+)/.exec(message)
+    const at = /end of JSON input/.test(message) ? ['', String(text.length)] : /position (\d+)/.exec(message)
     let line = 1
     let column = 1
     if (at) {

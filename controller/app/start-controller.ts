@@ -3,7 +3,7 @@
 // `hookwise run` options. `cli/run.ts` runs it until a signal; tests and benchmarks start it directly.
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { isIP } from 'node:net'
+import { type AddressInfo, isIP } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import type { KubeConfig } from '@kubernetes/client-node'
 import { EventRecorder } from '../kubernetes/event-recorder.js'
@@ -19,7 +19,7 @@ import { StatusFacts } from '../delivery/status-facts.js'
 import { StatusTracker } from '../delivery/status-tracker.js'
 import { SqliteStore } from '../delivery/sqlite-store.js'
 import { HookwiseError, StandbyStopped, UsageError } from '../errors.js'
-import { createLogger, type Logger } from '../log.js'
+import type { Logger } from '../log.js'
 import { ApiServer } from '../server/api-server.js'
 import { createMetrics } from '../server/metrics.js'
 import { statusReport } from '../server/status-report.js'
@@ -119,7 +119,7 @@ async function becomeLeader(
     log,
   })
   const standby = new StandbyServer(() => `waiting for Lease ${namespace}/${name}`)
-  let address
+  let address: AddressInfo
   try {
     address = await standby.listen(host, port)
   } catch (err) {
@@ -285,7 +285,7 @@ export async function startController(
     },
     onError: (err) => log.error({ err }, 'request failed'),
   })
-  let address
+  let address: AddressInfo
   try {
     address = await server.listen(host, port)
   } catch (err) {

@@ -40,6 +40,7 @@ const RESERVED =
 const shellName = (variable: string): string => (RESERVED.test(variable) ? `HOOKWISE_${variable}` : variable)
 
 /** `# text` with line breaks and other control characters flattened, so user data cannot leave the comment. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this replaces, so a comment line cannot break the script
 const comment = (text: string): string => `# ${text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, ' ')}`
 
 export function curlScript(input: CurlScriptInput): string {

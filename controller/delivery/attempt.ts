@@ -61,7 +61,7 @@ export class AttemptRunner {
       this.o.store.reschedule(row.id, now + ms, now, reason)
       return false
     }
-    if (!webhook || !webhook.valid) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} is not ready`)
+    if (!webhook?.valid) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} is not ready`)
     if (webhook.spec.suspend) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} is suspended`)
     if (this.facts.isGone(row.webhook))
       return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} answered 410 Gone; change the Webhook to resume`)

@@ -140,7 +140,7 @@ export class Intake {
     const items: MatchedEvent[] = []
     let adding = 0
     for (const call of calls) {
-      let mine
+      let mine: MatchedEvent[]
       try {
         mine = this.matchEvents(call.events, now)
       } catch (err) {

@@ -180,7 +180,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
     if (this.settled) return
     // After the head, a failure while draining (a cut, the timeout) changes nothing of the result.
-    if (this.head) return this.finish(this.head)
+    if (this.head) {
+      this.finish(this.head)
+      return
+    }
     const { code, message } = describeError(err, this.timedOut, this.timeoutMs, this.requestHeaders)
     this.finish({ latencyMs: elapsedSince(this.started), error: { code, message } })
   }

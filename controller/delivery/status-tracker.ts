@@ -2,7 +2,7 @@
 // /v1/status and by `hookwise get`; written onto the custom resources in Kubernetes mode). The
 // delivery engine keeps it current and asks it whether a webhook is gone (410): one place for both.
 import type { DeliveryRecord } from '../api/types.generated.js'
-import type { AutomationFacts, DeliveryStatus, WebhookFacts } from '../model/delivery.js'
+import type { AutomationFacts, WebhookFacts } from '../model/delivery.js'
 import type { DesiredState } from '../model/desired-state.js'
 import type { AcceptedEvent, AttemptReport } from './outcomes.js'
 

@@ -71,7 +71,8 @@ export class ThreadedSender implements Sender {
       // A thread that stopped is replaced on the next send.
       worker = this.worker ??= this.startThread()
     } catch (err) {
-      return this.useMainThread(err as Error)
+      this.useMainThread(err as Error)
+      return
     }
     worker.ref() // requests in flight keep the process alive, as open sockets would
     try {
@@ -125,7 +126,10 @@ export class ThreadedSender implements Sender {
       this.answerAll(`the sending thread stopped (${err.message})`)
       return
     }
-    if (!this.online) return this.useMainThread(err)
+    if (!this.online) {
+      this.useMainThread(err)
+      return
+    }
     this.options.onThreadError?.(err, false)
     // The batch is empty here (it is flushed in the microtask after each send), so every request
     // waiting was handed to this thread.

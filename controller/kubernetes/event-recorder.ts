@@ -117,7 +117,10 @@ export class EventRecorder {
         this.scheduleSeriesWrite(known)
         return
       }
-      if (!this.take(now)) return this.drop()
+      if (!this.take(now)) {
+        this.drop()
+        return
+      }
       const body: EventsV1Event = {
         apiVersion: 'events.k8s.io/v1',
         kind: 'Event',

@@ -236,7 +236,7 @@ export class KubernetesController {
   ): void {
     const ready = next?.find((c) => c.type === 'Ready')
     const before = previous?.find((c) => c.type === 'Ready')
-    if (!ready || ready.status !== 'False') return
+    if (ready?.status !== 'False') return
     if (before && before.status === 'False' && before.reason === ready.reason && before.message === ready.message) return
     if (ready.reason === 'Disabled') return
     const reason =

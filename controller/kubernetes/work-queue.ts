@@ -48,7 +48,10 @@ export class WorkQueue {
   /** Adds the key after `ms`; an earlier pending addAfter of the same key wins. */
   addAfter(key: string, ms: number): void {
     if (this.stopped) return
-    if (ms <= 0) return this.add(key)
+    if (ms <= 0) {
+      this.add(key)
+      return
+    }
     const at = Date.now() + ms
     const existing = this.timers.get(key)
     if (existing && existing.at <= at) return

@@ -5,6 +5,7 @@
 // rule in a schema has no twin.
 import type { ErrorCode } from '../errors.js'
 
+// biome-ignore lint/suspicious/noExplicitAny: `self` is whatever JSON the schema node holds, as in CEL; each twin reads the fields its rule names
 type Self = any
 
 export interface CelTwin {
@@ -141,6 +142,6 @@ export function checkCelRules(
       checkCelRules(sub, (value as Record<string, unknown>)[key], [...path, key], defs, out)
   }
   const items = node.items as Record<string, unknown> | undefined
-  if (items && Array.isArray(value)) value.forEach((item, i) => checkCelRules(items, item, [...path, i], defs, out))
+  if (items && Array.isArray(value)) for (const [i, item] of value.entries()) checkCelRules(items, item, [...path, i], defs, out)
   return out
 }

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
+import type { AcceptedEvent } from '../delivery/outcomes.js'
 import { parseJson, validateEvent } from '../api/event.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { BodyTooLargeError, QueueFullError, type Diagnostic } from '../errors.js'
@@ -158,7 +159,7 @@ export class ApiServer {
       return sendProblem(res, 400, 'Bad Request', `${errors.length === 1 ? 'a field is' : 'fields are'} not valid; nothing was accepted`, {
         errors,
       })
-    let accepted
+    let accepted: AcceptedEvent[]
     try {
       accepted = await this.o.engine.acceptGrouped(events)
     } catch (err) {

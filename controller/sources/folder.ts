@@ -1,4 +1,5 @@
 // Reads manifests from folders and files: every *.yaml / *.yml below the given paths, in a stable order.
+import type { Stats } from 'node:fs'
 import { readdir, readFile, realpath, stat } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { HookwiseError, type Diagnostic } from '../errors.js'
@@ -16,7 +17,7 @@ export interface LoadedTree {
 
 /** Manifest files below `path` (or `path` itself), sorted; hidden files and folders (.gitlab-ci.yml, .github/) and node_modules are skipped. */
 export async function manifestFiles(path: string): Promise<string[]> {
-  let info
+  let info: Stats
   try {
     info = await stat(path)
   } catch {

@@ -2,7 +2,7 @@
 // every later error can name file, line and column. Pure: text in, objects and diagnostics out.
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml'
 import type { Diagnostic } from '../errors.js'
-import type { FieldPath, ManifestObject, SourceRef } from '../model/manifest-object.js'
+import type { FieldPath, ManifestObject } from '../model/manifest-object.js'
 
 /** Files larger than this are refused before parsing. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024

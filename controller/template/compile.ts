@@ -2,7 +2,6 @@
 // Rendering then only concatenates: the literals are valid JSON by construction and every slot is
 // escaped (inside a JSON string) or serialised (a ${json:...} value), so the body is always valid
 // JSON, and a value that itself contains "${...}" is never expanded again.
-import type { ArtifactEvent } from '../api/types.generated.js'
 import { HookwiseError } from '../errors.js'
 import type { CompiledTemplate, Placeholder, RenderContext } from '../model/compiled-template.js'
 import { METADATA_PREFIX, VARIABLES } from './variables.js'
@@ -34,7 +33,7 @@ class Builder {
 
   slot(p: Placeholder): void {
     this.placeholders.push(p)
-    const get = valueOf(p.name)
+    const get = variableValue(p.name)
     const text: Slot = p.json ? (c) => toJson(get(c)) : (c) => escapeText(toText(get(c)))
     const fromEvent = VARIABLES[p.name] !== undefined || p.name.startsWith(METADATA_PREFIX)
     const key = `${p.json ? 'j' : 't'}:${p.name}`
@@ -134,7 +133,7 @@ function toText(v: unknown): string {
   return JSON.stringify(v)
 }
 
-function valueOf(name: string): (context: RenderContext) => unknown {
+function variableValue(name: string): (context: RenderContext) => unknown {
   const builtin = VARIABLES[name]
   if (builtin) return (c) => builtin.value(c.event)
   if (name.startsWith(METADATA_PREFIX)) {

@@ -25,9 +25,7 @@ export interface Kube {
   /** `metadata`: more metadata fields as YAML lines, e.g. `labels: {a: b}`. */
   createNamespace(name: string, metadata?: string): Promise<void>
   /** The events.k8s.io/v1 Events of a namespace. */
-  events(
-    namespace: string,
-  ): Promise<
+  events(namespace: string): Promise<
     Array<{
       reason: string
       type: string

@@ -27,8 +27,7 @@ export async function startListen(t: TapTest, args: string[] = []): Promise<List
   const waiters: Array<() => void> = []
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk
-    let nl: number
-    while ((nl = stdout.indexOf('\n')) >= 0) {
+    for (let nl = stdout.indexOf('\n'); nl >= 0; nl = stdout.indexOf('\n')) {
       received.push(JSON.parse(stdout.slice(0, nl)) as ReceivedWebhook)
       stdout = stdout.slice(nl + 1)
     }

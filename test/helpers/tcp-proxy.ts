@@ -49,7 +49,9 @@ export async function tcpProxy(t: { teardown(fn: () => unknown): void }, port: n
         s.pause()
       }
     },
-    restore: () => void (mode = 'open'),
+    restore: () => {
+      mode = 'open'
+    },
   }
 }
 

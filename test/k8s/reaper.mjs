@@ -21,8 +21,7 @@ process.on('SIGHUP', () => {})
 process.stdin.setEncoding('utf8')
 process.stdin.on('data', (chunk) => {
   buffer += chunk
-  let newline
-  while ((newline = buffer.indexOf('\n')) >= 0) {
+  for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
     const line = buffer.slice(0, newline)
     buffer = buffer.slice(newline + 1)
     if (line === 'done') done = true

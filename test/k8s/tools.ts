@@ -88,7 +88,7 @@ function buildSteps(versions: ToolVersions, helmMod: string, out: string) {
     {
       what: `kube-apiserver and kubectl (k8s.io/kubernetes ${versions.kubernetes})`,
       module: 'kube',
-      args: ['-ldflags', ['-s -w', ...kubeStamp].join(' '), '-o', out + '/', './cmd/kube-apiserver', './cmd/kubectl', './cmd/testcerts'],
+      args: ['-ldflags', ['-s -w', ...kubeStamp].join(' '), '-o', `${out}/`, './cmd/kube-apiserver', './cmd/kubectl', './cmd/testcerts'],
     },
     {
       what: `etcd (go.etcd.io/etcd/server/v3 ${versions.etcd})`,

@@ -145,7 +145,7 @@ export async function buildToolSet(cfg: HarnessConfig, set: GoToolSet, log: (lin
         builtAt: new Date().toISOString(),
         seconds: Math.round((Date.now() - started) / 1000),
       }
-      await writeFile(join(partial, 'tools.json'), JSON.stringify(manifest, null, 2) + '\n')
+      await writeFile(join(partial, 'tools.json'), `${JSON.stringify(manifest, null, 2)}\n`)
       await rm(dir, { recursive: true, force: true })
       await rename(partial, dir)
     } catch (err) {

@@ -199,7 +199,7 @@ if (cluster) {
     const broken = await ready(k, 'automation', ns, 'broken', 'False', 'InvalidSpec')
     t.equal(
       condition(broken, 'Ready')!.message,
-      'spec.event.aliasRegex: "^(prod" is not a valid regular expression: /^(prod/: Unterminated group (fix the expression (JavaScript syntax); escape literal characters such as . ( [ with a backslash)',
+      'spec.event.aliasRegex: "^(prod" is not a valid regular expression: /^(prod/: Unterminated group (fix the expression in RE2 syntax, as W&B does: no lookahead, lookbehind or backreferences; escape literal characters such as . ( [ with a backslash; see docs/resources.md#regular-expressions)',
     )
     const events = await until('an InvalidSpec Event', async () => (await k.events(ns)).find((e) => e.reason === 'InvalidSpec'))
     t.match(events, {

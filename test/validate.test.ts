@@ -242,6 +242,45 @@ t.test('regular expressions must compile', async (t) => {
   ])
 })
 
+t.test('regular expressions are RE2 (as in W&B): lookaround and backreferences are refused where they are written', async (t) => {
+  const r = await diagnose(t, {
+    'w.yaml': WEBHOOK,
+    'a.yaml': automation(
+      ALIAS_SPEC.replace(
+        '    aliasRegex: ^production$\n',
+        '    aliasRegex: "^(?!staging$)"\n    metadata:\n      - {key: stage, op: regex, value: "^(a)\\\\1$"}\n',
+      ),
+    ),
+  })
+  const hint =
+    'fix the expression in RE2 syntax, as W&B does: no lookahead, lookbehind or backreferences; escape literal characters such as . ( [ with a backslash; see docs/resources.md#regular-expressions'
+  t.same(r.diagnostics, [
+    {
+      file: join(r.dir, 'a.yaml'),
+      line: 12,
+      column: 5,
+      object: 'Automation default/auto',
+      path: 'spec.event.aliasRegex',
+      code: 'HW_REGEX_INVALID',
+      severity: 'error',
+      message: '"^(?!staging$)" is not a valid regular expression: lookahead (?! is not RE2 syntax',
+      hint,
+    },
+    {
+      file: join(r.dir, 'a.yaml'),
+      line: 14,
+      column: 33,
+      object: 'Automation default/auto',
+      path: 'spec.event.metadata[0].value',
+      code: 'HW_REGEX_INVALID',
+      severity: 'error',
+      message: '"^(a)\\\\1$" is not a valid regular expression: the backreference \\1 is not RE2 syntax',
+      hint,
+    },
+  ])
+  t.same(r.automations, [])
+})
+
 t.test('metadata conditions: numeric operators need numbers, regex values must compile', async (t) => {
   const r = await diagnose(t, {
     'w.yaml': WEBHOOK,

@@ -274,7 +274,7 @@ export interface Scope {
    */
   project?: string
   /**
-   * Narrows a Project scope to collections whose name matches this regular expression (JavaScript syntax).
+   * Narrows a Project scope to collections whose name matches this regular expression (RE2 syntax, as in W&B).
    */
   collectionRegex?: string
 }
@@ -296,11 +296,11 @@ export interface EventFilter {
     | 'ADD_ARTIFACT_TAG'
     | 'REMOVE_ARTIFACT_TAG'
   /**
-   * ADD_ARTIFACT_ALIAS only, and required there: the added alias must match this regular expression, e.g. ^production$.
+   * ADD_ARTIFACT_ALIAS only, and required there: the added alias must match this regular expression (RE2 syntax), e.g. ^production$.
    */
   aliasRegex?: string
   /**
-   * ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG only: the tag must match this regular expression.
+   * ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG only: the tag must match this regular expression (RE2 syntax).
    */
   tagRegex?: string
   /**
@@ -311,7 +311,7 @@ export interface EventFilter {
   metadata?: MetadataCondition[]
 }
 /**
- * A condition on one top-level metadata key. gt/gte/lt/lte compare numbers; eq/ne compare the value's text; regex matches the value's text; exists needs no value.
+ * A condition on one top-level metadata key. gt/gte/lt/lte compare numbers; eq/ne compare the value's text; regex matches the value's text (RE2 syntax); exists needs no value.
  *
  * This interface was referenced by `HookwiseApi`'s JSON-Schema
  * via the `definition` "MetadataCondition".

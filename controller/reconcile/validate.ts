@@ -118,7 +118,7 @@ function schemaLayer(o: ManifestObject, kind: Kind, r: Reporter): Checked | unde
   return { kind, namespace, name: name!, body, object: o, label }
 }
 
-/** Compiles a regular expression, or reports why it does not compile. */
+/** Compiles a regular expression (RE2 syntax, matched in linear time), or reports why it does not compile. */
 function regex(c: Checked, path: FieldPath, source: string | undefined, r: Reporter): TextMatcher | undefined | null {
   if (source === undefined) return undefined
   try {
@@ -129,8 +129,8 @@ function regex(c: Checked, path: FieldPath, source: string | undefined, r: Repor
       c.label,
       path,
       'HW_REGEX_INVALID',
-      `${JSON.stringify(source)} is not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`,
-      'fix the expression (JavaScript syntax); escape literal characters such as . ( [ with a backslash',
+      `${JSON.stringify(source)} is not a valid regular expression: ${(err as Error).message}`,
+      'fix the expression in RE2 syntax, as W&B does: no lookahead, lookbehind or backreferences; escape literal characters such as . ( [ with a backslash; see docs/resources.md#regular-expressions',
     )
     return null
   }

@@ -16,7 +16,7 @@ import type { TapTest } from './helpers/cli.js'
 
 const SIGNING = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
 
-function manifests(url: string, extra = ''): string {
+function manifests(url: string, extra = '', headers = '{X-Team: ml}'): string {
   return `apiVersion: hookwise.dev/v1alpha1
 kind: Webhook
 metadata: {name: hook}
@@ -25,7 +25,7 @@ spec:
   accessToken: {secretKeyRef: {name: creds, key: token}}
   secrets: [{name: SIGNING_KEY, secretKeyRef: {name: creds, key: signing}}, {name: API_KEY, secretKeyRef: {name: creds, key: api}}]
   signing: {secret: SIGNING_KEY, scheme: standard-webhooks}
-  headers: {X-Team: ml}
+  headers: ${headers}
   retry: {maxAttempts: 3}
 ${extra}---
 apiVersion: v1
@@ -74,7 +74,7 @@ interface Harness {
 
 async function harness(
   t: TapTest,
-  options: { url?: (r: Receiver) => string; extraWebhookSpec?: string; engine?: Partial<EngineOptions> } = {},
+  options: { url?: (r: Receiver) => string; extraWebhookSpec?: string; headers?: string; engine?: Partial<EngineOptions> } = {},
 ): Promise<Harness> {
   const receiver = await startReceiver(t)
   const store = new SqliteStore(t.testdir({}))
@@ -91,7 +91,7 @@ async function harness(
     onAttempt: (r) => reports.push(r),
     ...options.engine,
   })
-  engine.setState(state(manifests(options.url ? options.url(receiver) : `${receiver.url}/hook`, options.extraWebhookSpec)))
+  engine.setState(state(manifests(options.url ? options.url(receiver) : `${receiver.url}/hook`, options.extraWebhookSpec, options.headers)))
   engine.start()
   t.teardown(async () => {
     await engine.stop()
@@ -138,6 +138,21 @@ t.test('an accepted event is stored, then delivered with the exact request', asy
   t.equal(attempt!.requestHeaders.Authorization, 'Bearer ****', 'history masks the token')
   t.equal(attempt!.body, '{"version":"acme/p/churn:v7","key":"****"}', 'history masks secret values in the body')
   t.equal(h.engine.pendingCount, 0)
+})
+
+t.test('static headers validation accepts are sent as written: a tab, Latin-1, every visible ASCII character', async (t) => {
+  // state() throws on any diagnostic: these pass validation (and the CRD's rules, the same ones).
+  const h = await harness(t, { headers: '{X-Team: "ml\\tand ops", X-Name: "Zoé", X-All: "!~ #$%&()*+,-./:;<=>?@[]^_`{|}"}' })
+  await h.engine.acceptGrouped([event('e-headers')])
+  const [got] = await h.receiver.waitFor(1)
+  t.match(got!.headers, { 'x-team': 'ml\tand ops', 'x-all': '!~ #$%&()*+,-./:;<=>?@[]^_`{|}' })
+  // Node reads header bytes as Latin-1: é arrives as the one byte 0xE9.
+  t.equal(got!.headers['x-name'], 'Zoé')
+  await h.settle()
+  t.same(
+    h.reports.map((r) => [r.status, r.result.statusCode]),
+    [['succeeded', 200]],
+  )
 })
 
 t.test('re-sent event ids are not delivered twice', async (t) => {

@@ -228,6 +228,71 @@ if (cluster) {
     )
   })
 
+  t.test('the CRD refuses Webhook headers HTTP cannot send and an unknown signing.secret, naming the header and the value', async (t) => {
+    const webhook = (name: string, spec: Record<string, unknown>): Manifest => ({
+      apiVersion: `${group}/${version}`,
+      kind: 'Webhook',
+      metadata: { name, namespace: 'default' },
+      spec: { url: 'https://example.com/hook', ...spec },
+    })
+    const rejected = async (m: Manifest): Promise<string> => {
+      const res = await kubectl(['apply', '-f', '-'], { input: stringify(m) })
+      t.equal(res.code, 1, `${m.metadata.name} is rejected`)
+      const get = await kubectl(['get', 'webhook', m.metadata.name])
+      t.match(get.stderr, `webhooks.hookwise.dev "${m.metadata.name}" not found`, `${m.metadata.name} was not stored`)
+      return res.stderr.trimEnd()
+    }
+    const invalid = (name: string, message: string): string => `The Webhook "${name}" is invalid: spec.headers: Invalid value: ${message}`
+    const value = (h: string) =>
+      `header ${h} holds a character HTTP cannot send (CR, LF, NUL, another control character or one above U+00FF): remove it from the value`
+    for (const [name, headers] of [
+      ['crlf', { 'X-Team': 'ml\r\nX-Injected: 1' }],
+      ['nul', { 'X-Team': 'm\u0000l' }],
+      ['escape', { 'X-Team': 'm\u001bl' }],
+      ['above-latin1', { 'X-Team': 'ml \u2713' }],
+    ] as const) {
+      t.equal(await rejected(webhook(name, { headers })), invalid(name, value('X-Team')), name)
+    }
+    for (const h of ['Transfer-Encoding', 'Connection', 'Keep-Alive', 'Upgrade', 'TE', 'Trailer', 'Proxy-Connection']) {
+      const name = `hop-${h.toLowerCase()}`
+      t.equal(
+        await rejected(webhook(name, { headers: { [h]: 'x' } })),
+        invalid(
+          name,
+          `header ${h} is hop-by-hop or framing: HTTP sets it for each connection and message, so it cannot be a static header`,
+        ),
+      )
+    }
+    t.equal(
+      await rejected(webhook('not-a-token', { headers: { 'X Team': 'ml' } })),
+      invalid('not-a-token', 'header name "X Team" is not an HTTP token: use letters, digits and !#$%&\'*+-.^_`|~ only'),
+    )
+    t.equal(
+      await rejected(webhook('no-secrets', { signing: { secret: 'NOPE' } })),
+      'The Webhook "no-secrets" is invalid: spec: Invalid value: signing.secret must name one of spec.secrets[].name, not "NOPE"',
+    )
+    const secretKeyRef = { name: 'sig', key: 'key' }
+    t.equal(
+      await rejected(
+        webhook('two-secrets', {
+          secrets: [
+            { name: 'OTHER', secretKeyRef },
+            { name: 'KEY', secretKeyRef },
+          ],
+          signing: { secret: 'NOPE' },
+        }),
+      ),
+      'The Webhook "two-secrets" is invalid: spec: Invalid value: signing.secret must name one of spec.secrets[].name, not "NOPE"',
+    )
+    // What validation accepts, the CRD accepts: a tab, Latin-1, visible ASCII.
+    const fine = webhook('fine-headers', {
+      headers: { 'X-Team': 'ml\tand ops', 'X-Name': 'Zoé', 'X-All': '!~ #$%&()*+,-./:;<=>?@[]^_`{|}' },
+    })
+    const ok = await kubectl(['apply', '-f', '-'], { input: stringify(fine) })
+    t.equal(ok.code, 0, ok.stderr)
+    await kubectl(['delete', 'webhook', 'fine-headers'])
+  })
+
   t.test('@kubernetes/client-node lists and watches through the generated kubeconfig', async (t) => {
     const kc = new KubeConfig()
     kc.loadFromFile(cluster.kubeconfig)

@@ -156,7 +156,7 @@ if (cluster) {
           type: 'Ready',
           status: 'False',
           reason: 'WebhookNotFound',
-          message: `spec.action.webhook: webhook nowhere does not exist in namespace ${NS} (create Webhook ${NS}/nowhere, or name an existing one (automations use webhooks of their own namespace))`,
+          message: `spec.action.webhook: webhook nowhere does not exist in namespace ${NS} (webhooks there: failing, gone, ok) (create Webhook ${NS}/nowhere, or name an existing one (automations use webhooks of their own namespace))`,
         },
       ],
       'Automation to-failing': [

@@ -425,7 +425,7 @@ t.test('the webhook must exist in the same namespace', async (t) => {
       path: 'spec.action.webhook',
       code: 'HW_WEBHOOK_NOT_FOUND',
       severity: 'error',
-      message: 'webhook hook does not exist in namespace team-b',
+      message: 'webhook hook does not exist in namespace team-b (webhooks there: none)',
       hint: 'create Webhook team-b/hook, or name an existing one (automations use webhooks of their own namespace)',
     },
   ])
@@ -523,4 +523,139 @@ t.test('one invalid object does not hide the valid ones', async (t) => {
   })
   t.same(r.automations, ['default/auto'])
   t.match(r.diagnostics, [{ object: 'Automation default/broken', code: 'HW_SCHEMA', path: 'spec.scope.type' }])
+})
+
+t.test('header values and names HTTP cannot send, and hop-by-hop or framing headers, are refused naming the header', async (t) => {
+  const withHeader = (line: string): string =>
+    WEBHOOK.replace('  url: https://example.com/hook\n', `  url: https://example.com/hook\n  headers:\n${line}\n`)
+  const value = (name: string) =>
+    `header ${name} holds a character HTTP cannot send (CR, LF, NUL, another control character or one above U+00FF): remove it from the value`
+  const hop = (name: string) =>
+    `header ${name} is hop-by-hop or framing: HTTP sets it for each connection and message, so it cannot be a static header`
+  const VALUE_HINT = 'write the value on one line in ASCII or Latin-1 (a tab is allowed); a secret belongs in spec.secrets, not here'
+  const RESERVED_HINT = 'remove the header; hookwise and HTTP set it'
+  const cases: Array<[string, string, string, string, string]> = [
+    ['    X-Team: "ml\\r\\nX-Injected: 1"', 'spec.headers.X-Team', 'HW_HEADER_INVALID', value('X-Team'), VALUE_HINT],
+    ['    X-Team: "ml\\n"', 'spec.headers.X-Team', 'HW_HEADER_INVALID', value('X-Team'), VALUE_HINT],
+    ['    X-Team: "m\\0l"', 'spec.headers.X-Team', 'HW_HEADER_INVALID', value('X-Team'), VALUE_HINT],
+    ['    X-Team: "m\\el"', 'spec.headers.X-Team', 'HW_HEADER_INVALID', value('X-Team'), VALUE_HINT],
+    ['    X-Team: "ml ✓"', 'spec.headers.X-Team', 'HW_HEADER_INVALID', value('X-Team'), VALUE_HINT],
+    ['    X-Team: "ml 🚀"', 'spec.headers.X-Team', 'HW_HEADER_INVALID', value('X-Team'), VALUE_HINT],
+    [
+      '    "X Team": ml',
+      'spec.headers["X Team"]',
+      'HW_HEADER_INVALID',
+      'header name "X Team" is not an HTTP token: use letters, digits and !#$%&\'*+-.^_`|~ only',
+      VALUE_HINT,
+    ],
+    ...['Transfer-Encoding', 'Connection', 'Keep-Alive', 'Upgrade', 'TE', 'Trailer', 'Proxy-Connection'].map(
+      (name): [string, string, string, string, string] => [
+        `    ${name}: x`,
+        `spec.headers.${name}`,
+        'HW_HEADER_RESERVED',
+        hop(name),
+        RESERVED_HINT,
+      ],
+    ),
+    ...['Content-Length', 'Host'].map((name): [string, string, string, string, string] => [
+      `    ${name}: x`,
+      `spec.headers.${name}`,
+      'HW_HEADER_RESERVED',
+      'headers must not set Authorization, Content-Type, Content-Length, Host, User-Agent or a signature header: use spec.accessToken and spec.signing',
+      RESERVED_HINT,
+    ]),
+  ]
+  for (const [line, path, code, message, hint] of cases) {
+    const r = await diagnose(t, { 'w.yaml': withHeader(line) })
+    t.same(
+      r.diagnostics,
+      [
+        {
+          file: join(r.dir, 'w.yaml'),
+          line: 8,
+          column: 5,
+          object: 'Webhook default/hook',
+          path,
+          code,
+          severity: 'error',
+          message,
+          hint,
+        },
+      ],
+      line,
+    )
+  }
+  // What HTTP allows passes: a tab, Latin-1, every visible ASCII character.
+  const r = await diagnose(t, {
+    'w.yaml': withHeader('    X-Team: "ml\\tand ops"\n    X-Name: Zoé\n    X-All: "!~ #$%&()*+,-./:;<=>?@[]^_`{|}"'),
+  })
+  t.same(r.diagnostics, [])
+})
+
+t.test('signing.secret names the value it was given; the hint the secrets there are', async (t) => {
+  const none = WEBHOOK.replace('  secrets:\n    - name: KEY\n      secretKeyRef: {name: sig, key: key}\n', '').replace(
+    '    secret: KEY',
+    '    secret: NOPE',
+  )
+  const two = WEBHOOK.replace(
+    '    - name: KEY\n',
+    '    - name: OTHER\n      secretKeyRef: {name: sig, key: other}\n    - name: KEY\n',
+  ).replace('    secret: KEY', '    secret: NOPE')
+  const expected = (file: string, line: number, hint: string): Diagnostic => ({
+    file,
+    line,
+    column: 5,
+    object: 'Webhook default/hook',
+    path: 'spec.signing.secret',
+    code: 'HW_SIGNING_SECRET_UNKNOWN',
+    severity: 'error',
+    message: 'signing.secret must name one of spec.secrets[].name, not "NOPE"',
+    hint,
+  })
+  const a = await diagnose(t, { 'w.yaml': none })
+  t.same(a.diagnostics, [
+    expected(join(a.dir, 'w.yaml'), 10, 'spec.secrets is empty (none given): add a secret named NOPE, or remove spec.signing'),
+  ])
+  const b = await diagnose(t, { 'w.yaml': two })
+  t.same(b.diagnostics, [expected(join(b.dir, 'w.yaml'), 15, 'name one of OTHER, KEY, or add NOPE to spec.secrets')])
+})
+
+t.test('an automation naming a webhook that does not exist is told the webhooks of its namespace', async (t) => {
+  const other = WEBHOOK.replace('  name: hook\n', '  name: other\n')
+  const r = await diagnose(t, {
+    'w.yaml': `${WEBHOOK}---\n${other}`,
+    'a.yaml': automation(ALIAS_SPEC.replace('webhook: hook', 'webhook: hoook')),
+  })
+  t.same(r.diagnostics, [
+    {
+      file: join(r.dir, 'a.yaml'),
+      line: 14,
+      column: 5,
+      object: 'Automation default/auto',
+      path: 'spec.action.webhook',
+      code: 'HW_WEBHOOK_NOT_FOUND',
+      severity: 'error',
+      message: 'webhook hoook does not exist in namespace default (webhooks there: hook, other)',
+      hint: 'create Webhook default/hoook, or name an existing one (automations use webhooks of their own namespace)',
+    },
+  ])
+})
+
+t.test('a webhook with secrets but no signing gets a warning: W&B signs, receivers may expect a signature', async (t) => {
+  const unsigned = WEBHOOK.replace('  signing:\n    secret: KEY\n', '')
+  const r = await diagnose(t, { 'w.yaml': unsigned, 'a.yaml': automation(ALIAS_SPEC) })
+  t.same(r.diagnostics, [
+    {
+      file: join(r.dir, 'w.yaml'),
+      line: 9,
+      column: 3,
+      object: 'Webhook default/hook',
+      path: 'spec.secrets',
+      code: 'HW_WEBHOOK_UNSIGNED',
+      severity: 'warning',
+      message: 'webhook hook has secrets (KEY) but no spec.signing: its requests carry no signature',
+      hint: 'W&B signs every request with the webhook secret (X-Wandb-Signature) and receivers may check it: add spec.signing: {secret: KEY}, or ignore this warning if the receiver verifies nothing',
+    },
+  ])
+  t.same(r.automations, ['default/auto'], 'a warning does not stop the automation')
 })

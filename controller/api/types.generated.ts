@@ -139,7 +139,7 @@ export interface WebhookSpec {
     scheme?: 'wandb' | 'standard-webhooks' | 'github'
   }
   /**
-   * Static headers added to every request. Authorization, Content-Type and the signature headers are set by hookwise and cannot be overridden.
+   * Static headers added to every request. Authorization, Content-Type and the signature headers are set by hookwise and cannot be overridden; hop-by-hop and framing headers (Connection, Transfer-Encoding, ...) are set by HTTP. Names are HTTP tokens; values hold visible ASCII, spaces, tabs and Latin-1 only (no CR, LF or other control characters).
    */
   headers?: {
     [k: string]: string

@@ -1,9 +1,6 @@
 // Which header of a request HTTP does not allow, said without printing the value (it may hold a
-// secret). The rules are undici's, which it checks before any byte leaves: a name is an HTTP
-// token; a value holds only HTAB, visible ASCII, space and 0x80-0xFF (no CR, LF, NUL, other
-// control characters or anything above U+00FF).
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const NOT_IN_VALUE = /[^\t\x20-\x7e\x80-\xff]/
+// secret). The rules (model/header-rules.ts) are undici's, which it checks before any byte leaves.
+import { HEADER_NAME as TOKEN, NOT_IN_HEADER_VALUE as NOT_IN_VALUE } from '../model/header-rules.js'
 
 const NAMES: Record<number, string> = { 0x00: 'NUL', 0x0a: 'line feed', 0x0d: 'carriage return', 0x7f: 'DEL' }
 

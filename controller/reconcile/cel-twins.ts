@@ -4,6 +4,7 @@
 // shown comes from the schema, so both places say the same thing. test/generated.test.ts fails when a
 // rule in a schema has no twin.
 import type { ErrorCode } from '../errors.js'
+import { HEADER_NAME, HOP_BY_HOP_HEADERS, NOT_IN_HEADER_VALUE } from '../model/header-rules.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: `self` is whatever JSON the schema node holds, as in CEL; each twin reads the fields its rule names
 type Self = any
@@ -13,9 +14,19 @@ export interface CelTwin {
   /** Field under `self` the diagnostic points at; `self` itself when absent. */
   field?: (self: Self) => string | undefined
   holds(self: Self): boolean
+  /** The rule's messageExpression, computed the same way; required when the rule has one. */
+  message?: (self: Self) => string
 }
 
 const has = (v: unknown): boolean => v !== undefined
+// The CEL rules spell these in RE2 (Kubernetes' dialect); test/header-rules.test.ts checks they
+// accept exactly what model/header-rules.ts does.
+const CEL_HEADER_NAME = "'^[!#$%&\\'*+.^_`|~0-9A-Za-z-]+$'"
+const CEL_HEADER_VALUE = "'^[\\\\t\\\\x20-\\\\x7e\\\\x80-\\\\xff]*$'"
+const CEL_HOP_BY_HOP = `[${HOP_BY_HOP_HEADERS.map((h) => `'${h}'`).join(', ')}]`
+const badName = (s: Self): string | undefined => Object.keys(s).find((k) => !HEADER_NAME.test(k))
+const badValue = (s: Self): string | undefined => Object.keys(s).find((k) => NOT_IN_HEADER_VALUE.test(s[k]))
+const hopByHop = (s: Self): string | undefined => Object.keys(s).find((k) => HOP_BY_HOP_HEADERS.includes(k.toLowerCase()))
 const RESERVED_HEADERS = [
   'authorization',
   'content-type',
@@ -37,10 +48,33 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
     field: (s) => Object.keys(s).find((k) => RESERVED_HEADERS.includes(k.toLowerCase())),
     holds: (s) => Object.keys(s).every((k) => !RESERVED_HEADERS.includes(k.toLowerCase())),
   },
+  [`self.all(k, k.matches(${CEL_HEADER_NAME}))`]: {
+    code: 'HW_HEADER_INVALID',
+    field: badName,
+    holds: (s) => badName(s) === undefined,
+    message: (s) => `header name "${badName(s)}" is not an HTTP token: use letters, digits and !#$%&'*+-.^_\`|~ only`,
+  },
+  [`self.all(k, !(k.lowerAscii() in ${CEL_HOP_BY_HOP}))`]: {
+    code: 'HW_HEADER_RESERVED',
+    field: hopByHop,
+    holds: (s) => hopByHop(s) === undefined,
+    message: (s) =>
+      `header ${hopByHop(s)} is hop-by-hop or framing: HTTP sets it for each connection and message, so it cannot be a static header`,
+  },
+  [`self.all(k, self[k].matches(${CEL_HEADER_VALUE}))`]: {
+    code: 'HW_HEADER_INVALID',
+    field: badValue,
+    holds: (s) => badValue(s) === undefined,
+    message: (s) =>
+      `header ${badValue(s)} holds a character HTTP cannot send (CR, LF, NUL, another control character or one above U+00FF): remove it from the value`,
+  },
   '!has(self.signing) || (has(self.secrets) && self.secrets.exists(s, s.name == self.signing.secret))': {
     code: 'HW_SIGNING_SECRET_UNKNOWN',
     field: () => 'signing.secret',
     holds: (s) => !has(s.signing) || (has(s.secrets) && s.secrets.some((x: Self) => x.name === s.signing.secret)),
+    // Not the allowed names: the kube-apiserver's cost estimate refuses a messageExpression mapping
+    // over spec.secrets. Validation's hint lists them.
+    message: (s) => `signing.secret must name one of spec.secrets[].name, not "${s.signing.secret}"`,
   },
   // Automation scope
   "self.type == 'Project' || has(self.registry)": {
@@ -126,13 +160,14 @@ export function checkCelRules(
       ? { ...defs.get(schema.$ref.slice(schema.$ref.lastIndexOf('/') + 1)), ...schema, $ref: undefined }
       : schema
   if (value === undefined || value === null) return out
-  const rules = (node['x-kubernetes-validations'] ?? []) as Array<{ rule: string; message: string }>
-  for (const { rule, message } of rules) {
+  const rules = (node['x-kubernetes-validations'] ?? []) as Array<{ rule: string; message: string; messageExpression?: string }>
+  for (const { rule, message, messageExpression } of rules) {
     const twin = CEL_TWINS[rule]
     if (!twin) throw new Error(`CEL rule without a TypeScript twin: ${rule}`)
     if (!twin.holds(value)) {
       const field = twin.field?.(value)
-      out.push({ code: twin.code, message, path: field ? [...path, ...field.split('.')] : path })
+      const shown = messageExpression && twin.message ? twin.message(value) : message
+      out.push({ code: twin.code, message: shown, path: field ? [...path, ...field.split('.')] : path })
     }
   }
   if (typeof value !== 'object') return out

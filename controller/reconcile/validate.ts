@@ -234,7 +234,7 @@ function meaningOfWebhook(c: Checked, r: Reporter): boolean {
   const spec = c.body.spec as WebhookSpec
   const before = r.diagnostics.length
   for (const v of checkCelRules((schemas.webhook.properties as Record<string, Record<string, unknown>>).spec!, spec, ['spec'], defs)) {
-    r.at(c.object, c.label, v.path, v.code, v.message, hintFor(v.code))
+    r.at(c.object, c.label, v.path, v.code, v.message, v.code === 'HW_SIGNING_SECRET_UNKNOWN' ? signingHint(spec) : hintFor(v.code))
   }
   let url: URL | undefined
   try {
@@ -259,6 +259,20 @@ function meaningOfWebhook(c: Checked, r: Reporter): boolean {
       'remove user:password@ from the URL and use spec.accessToken or spec.headers with a secret instead',
     )
   }
+  // W&B signs every request with the webhook's secret; a receiver moved from W&B may reject
+  // unsigned ones. Only a warning: secrets also serve payloads and headers of unsigned receivers.
+  if (spec.secrets?.length && !spec.signing) {
+    const names = spec.secrets.map((s) => s.name).join(', ')
+    r.at(
+      c.object,
+      c.label,
+      ['spec', 'secrets'],
+      'HW_WEBHOOK_UNSIGNED',
+      `webhook ${c.name} has secrets (${names}) but no spec.signing: its requests carry no signature`,
+      `W&B signs every request with the webhook secret (X-Wandb-Signature) and receivers may check it: add spec.signing: {secret: ${spec.secrets[0]!.name}}, or ignore this warning if the receiver verifies nothing`,
+      'warning',
+    )
+  }
   ;(spec.secrets ?? []).forEach((s, i) => {
     if (s.name !== ACCESS_TOKEN && isReservedSecretName(s.name)) {
       r.at(
@@ -271,7 +285,16 @@ function meaningOfWebhook(c: Checked, r: Reporter): boolean {
       )
     }
   })
-  return r.diagnostics.length === before
+  return r.diagnostics.slice(before).every((d) => d.severity !== 'error')
+}
+
+/** Which secrets signing.secret may name (the CEL message cannot list them). */
+function signingHint(spec: WebhookSpec): string {
+  const secret = spec.signing?.secret
+  const names = (spec.secrets ?? []).map((s) => s.name)
+  return names.length
+    ? `name one of ${names.join(', ')}, or add ${secret} to spec.secrets`
+    : `spec.secrets is empty (none given): add a secret named ${secret}, or remove spec.signing`
 }
 
 function hintFor(code: ErrorCode): string {
@@ -284,15 +307,22 @@ function hintFor(code: ErrorCode): string {
       return 'eq, ne, regex, gt, gte, lt and lte need a value; exists takes none'
     case 'HW_PAYLOAD_CHOICE':
       return 'keep payload (structured) or payloadTemplate (JSON text), not both'
-    case 'HW_SIGNING_SECRET_UNKNOWN':
-      return 'add the secret to spec.secrets, or name one that is there'
     case 'HW_HEADER_RESERVED':
-      return 'remove the header; hookwise sets it'
+      return 'remove the header; hookwise and HTTP set it'
+    case 'HW_HEADER_INVALID':
+      return 'write the value on one line in ASCII or Latin-1 (a tab is allowed); a secret belongs in spec.secrets, not here'
     case 'HW_SECRET_NAME_RESERVED':
       return 'choose another secret name'
     default:
       return 'fix the field'
   }
+}
+
+/** The webhook names of a namespace, valid or not, for messages: `a, b` or `none`. */
+function webhooksIn(namespace: string, webhooks: ReadonlyMap<string, unknown>, broken: ReadonlySet<string>): string {
+  const prefix = objectKey(namespace, '')
+  const names = [...webhooks.keys(), ...broken].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length))
+  return names.length ? [...new Set(names)].sort().join(', ') : 'none'
 }
 
 function meaningOfAutomation(
@@ -329,7 +359,7 @@ function meaningOfAutomation(
       c.label,
       ['spec', 'action', 'webhook'],
       'HW_WEBHOOK_NOT_FOUND',
-      `webhook ${spec.action.webhook} does not exist in namespace ${c.namespace}`,
+      `webhook ${spec.action.webhook} does not exist in namespace ${c.namespace} (webhooks there: ${webhooksIn(c.namespace, webhooks, brokenWebhooks)})`,
       `create Webhook ${c.namespace}/${spec.action.webhook}, or name an existing one (automations use webhooks of their own namespace)`,
     )
   }

@@ -63,6 +63,7 @@ export const ERROR_CODES = {
     summary: 'A command could not reach the hookwise API, or the API refused the request.',
   },
   HW_LISTEN_FAILED: { disposition: 'terminal', summary: 'hookwise could not listen on the address given.' },
+  HW_STATE_CORRUPT: { disposition: 'terminal', summary: 'The state database (hookwise.db) is damaged; hookwise will not start on it.' },
   HW_CURL_UNSUPPORTED: { disposition: 'terminal', summary: 'hookwise curl cannot reproduce this request as a shell script.' },
   HW_EVENT_JSON: { disposition: 'terminal', summary: 'An event is not valid JSON.' },
   HW_EVENT_INVALID: { disposition: 'terminal', summary: 'An event does not match the canonical event schema.' },
@@ -138,6 +139,16 @@ export class UsageError extends HookwiseError {
   constructor(message: string, hint?: string) {
     super('HW_USAGE', message, hint === undefined ? {} : { hint })
     this.name = 'UsageError'
+  }
+}
+
+/** The state database is damaged (not a database, or PRAGMA quick_check finds errors): hookwise does not start on it. */
+export class StateCorruptError extends HookwiseError {
+  constructor(path: string, detail: string) {
+    super('HW_STATE_CORRUPT', `the state database ${path} is damaged: ${detail}`, {
+      hint: `stop hookwise, move ${path} (and ${path}-wal, ${path}-shm if present) aside, and start again: hookwise starts with an empty outbox (the pending deliveries and history in the damaged file are lost); or restore the file from a backup`,
+    })
+    this.name = 'StateCorruptError'
   }
 }
 

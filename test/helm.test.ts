@@ -274,8 +274,20 @@ if (cluster) {
       t.same(volumes.find((v: { name: string }) => v.name === 'intake-token').secret.secretName, 'my-intake')
       t.same(volumes.find((v: { name: string }) => v.name === 'intake-token').secret.items, [{ key: 'tokens', path: 'token' }])
       t.same(find(objs, 'ServiceMonitor', 'r-hookwise').spec.endpoints, [
-        { port: 'http', path: '/metrics', interval: '30s', scrapeTimeout: '10s' },
+        {
+          port: 'http',
+          path: '/metrics',
+          interval: '30s',
+          scrapeTimeout: '10s',
+          authorization: { type: 'Bearer', credentials: { name: 'my-intake', key: 'tokens' } },
+        },
       ])
+      const own = await template(t, { serviceMonitor: { enabled: true, tokenSecret: { name: 'scrape', key: 'one' } } })
+      t.same(
+        find(own, 'ServiceMonitor', 'r-hookwise').spec.endpoints[0].authorization,
+        { type: 'Bearer', credentials: { name: 'scrape', key: 'one' } },
+        'serviceMonitor.tokenSecret: a Secret with one token, for an intake Secret with several',
+      )
       t.equal(find(objs, 'ServiceMonitor', 'r-hookwise').metadata.labels!.release, 'prom')
       t.same(find(objs, 'PodDisruptionBudget', 'r-hookwise').spec, {
         selector: { matchLabels: { 'app.kubernetes.io/name': 'hookwise', 'app.kubernetes.io/instance': 'r' } },
@@ -665,6 +677,23 @@ spec:
     await k.createNamespace('ml')
     const run = await runAsDeployment(t, 'hw', 'hookwise-system')
     await flow(t, k, 'ml', run, 'hookwise-system', 'hw-hookwise')
+
+    // /metrics needs the intake token: a ServiceMonitor of this release sends the one in its credentials Secret.
+    const monitor = find(
+      objects(await helm(['template', 'hw', chart, '-n', 'hookwise-system', '--set', 'serviceMonitor.enabled=true'])),
+      'ServiceMonitor',
+      'hw-hookwise',
+    )
+    const { name, key } = monitor.spec.endpoints[0].authorization.credentials as { name: string; key: string }
+    const secret = JSON.parse(await k.kubectl(['get', 'secret', name, '-n', 'hookwise-system', '-o', 'json']))
+    const scrape = async (headers: Record<string, string>): Promise<[number, string]> => {
+      const res = await request(`${run.url}/metrics`, { headers })
+      return [res.statusCode, await res.body.text()]
+    }
+    const [status, metrics] = await scrape({ authorization: `Bearer ${Buffer.from(secret.data[key], 'base64').toString()}` })
+    t.equal(status, 200, "the ServiceMonitor's token opens /metrics")
+    t.match(metrics, /^hookwise_deliveries_total\{outcome="succeeded"\} 1$/m)
+    t.equal((await scrape({}))[0], 401, 'without it: 401')
 
     const sa = 'system:serviceaccount:hookwise-system:hw-hookwise'
     await checkAll(t, sa, [

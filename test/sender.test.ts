@@ -92,14 +92,37 @@ t.test('TIMEOUT against a server that never answers', async (t) => {
   t.equal(server.received.length, 1, 'the request did arrive')
 })
 
-t.test('TIMEOUT when the head arrives but the body stalls', async (t) => {
-  const server = await startServer(t, (_req, res) => {
-    res.writeHead(200, { 'Content-Length': '100' })
+t.test('a 2xx status line is the answer: a body that then stalls or is cut keeps what arrived, not TIMEOUT', async (t) => {
+  const stalls = await startServer(t, (_req, res) => {
+    res.writeHead(200, { 'Content-Length': '100', 'X-Id': 's-1' })
     res.write('partial')
   })
   const sender = newSender(t)
-  const result = await sender.send(post(server.url()), { timeoutMs: 300 })
-  t.equal(result.error?.code, 'TIMEOUT')
+  const started = Date.now()
+  const stalled = await sender.send(post(stalls.url()), { timeoutMs: 300 })
+  const took = Date.now() - started
+  t.match(stalled, { statusCode: 200, headers: { 'x-id': 's-1' }, bodyHead: 'partial' })
+  t.equal(stalled.error, undefined, 'no error: the receiver said 200')
+  t.same(nextAttempt(1, stalled, undefined, { now: 0, random: () => 0.5 }), { kind: 'success' }, 'a success, not retried')
+  t.ok(took >= 280 && took < 1500, `the drain still ends by timeoutMs (${took} ms)`)
+
+  const cuts = await startServer(t, (_req, res) => {
+    res.writeHead(202, { 'Content-Length': '100' })
+    res.write('cut here', () => res.socket?.destroy())
+  })
+  const cut = await sender.send(post(cuts.url()), { timeoutMs: 2000 })
+  t.match(cut, { statusCode: 202, bodyHead: 'cut here' })
+  t.equal(cut.error, undefined, 'a connection cut while draining changes nothing')
+
+  const failing = await startServer(t, (_req, res) => {
+    res.writeHead(503, { 'Content-Length': '100' })
+    res.write('busy')
+  })
+  t.match(
+    await sender.send(post(failing.url()), { timeoutMs: 300 }),
+    { statusCode: 503, bodyHead: 'busy', error: undefined },
+    'any status line is the answer',
+  )
 })
 
 t.test('NETWORK against a closed port and a connection reset', async (t) => {

@@ -108,7 +108,8 @@ const elapsedSince = (started: number): number => Math.round((performance.now() 
  * One request's response, read as undici hands it over (a dispatch handler: no stream or promise
  * per response): the status, the headers and the first BODY_HEAD_BYTES of the body. A remainder up
  * to DRAIN_LIMIT_BYTES in all is drained so the connection goes back to the pool; a longer one is
- * cut. The timeout covers the whole exchange, from queueing to the end of the drain.
+ * cut. The timeout covers the whole exchange, from queueing to the end of the drain; once the
+ * status line is in, the status is the result whatever happens to the rest of the body.
  */
 class Exchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined
@@ -179,9 +180,12 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
     if (this.settled) return
-    // After the head, a failure while draining (a cut, the timeout) changes nothing of the result.
-    if (this.head) {
-      this.finish(this.head)
+    // Once the status line has arrived it is the receiver's answer (a 2xx is a success): a body
+    // that then stalls past the timeout, or a connection cut while it is read, keeps what arrived.
+    // As TIMEOUT, a 200 whose body never ends was sent again and again.
+    if (this.statusCode !== undefined) {
+      if (!this.head) this.takeHead(true)
+      this.finish(this.head!)
       return
     }
     const { code, message } = describeError(err, this.timedOut, this.timeoutMs, this.requestHeaders)

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { AttemptRow, DeliveryRow, DeliveryStatus } from '../model/delivery.js'
+import { StateCorruptError } from '../errors.js'
 import type { FinishedAttempt, NewDelivery, NewEvent, NewEvents, Store } from './store.js'
 
 export interface SqliteStoreOptions {
@@ -95,6 +96,25 @@ const toDelivery = (r: unknown[]): DeliveryRow => ({
   lastError: r[11] as string | null,
 })
 
+/** Damage SQLite reports: not a database (a garbage header), or corrupt pages. */
+const isCorruption = (err: unknown): err is Error => err instanceof Database.SqliteError && /^SQLITE_(NOTADB|CORRUPT)/.test(err.code)
+
+/**
+ * Refuses a file with damaged pages before anything is read or written: without this, hookwise
+ * started on it and failed later, on whichever delivery touched a bad page. quick_check reads
+ * every page (its time grows with the file) but skips the slower index-to-table cross-checks.
+ */
+function quickCheck(db: Database.Database, path: string): void {
+  // Reports what it finds as rows; a page too broken to read throws SQLITE_CORRUPT instead.
+  const rows = db.pragma('quick_check') as Array<{ quick_check: string }>
+  if (rows.length === 1 && rows[0]!.quick_check === 'ok') return
+  const found = rows.slice(0, 3).map((r) => r.quick_check)
+  throw new StateCorruptError(
+    path,
+    `PRAGMA quick_check found ${rows.length === 100 ? '100 or more' : rows.length} problem${rows.length === 1 ? '' : 's'}: ${found.join('; ')}`,
+  )
+}
+
 export class SqliteStore implements Store {
   readonly path: string
   private readonly db: Database.Database
@@ -104,11 +124,19 @@ export class SqliteStore implements Store {
   constructor(stateDir: string, options: SqliteStoreOptions = {}) {
     mkdirSync(stateDir, { recursive: true })
     this.path = join(stateDir, 'hookwise.db')
-    this.db = new Database(this.path)
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`)
-    this.db.pragma('foreign_keys = ON')
-    this.db.pragma('busy_timeout = 5000')
+    let opened: Database.Database | undefined
+    try {
+      opened = new Database(this.path)
+      opened.pragma('journal_mode = WAL')
+      opened.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`)
+      opened.pragma('foreign_keys = ON')
+      opened.pragma('busy_timeout = 5000')
+      quickCheck(opened, this.path)
+    } catch (err) {
+      opened?.close() // it holds the file
+      throw isCorruption(err) ? new StateCorruptError(this.path, err.message) : err
+    }
+    this.db = opened
     if (options.checkpointIntervalMs) this.startCheckpointer(options.checkpointIntervalMs)
     this.db.exec(SCHEMA)
     const db = this.db

@@ -10,8 +10,34 @@ export const PLAN_HEADING = '### hookwise plan'
 
 const longestRun = (text: string, ch: string): number => Math.max(0, ...(text.match(new RegExp(`${ch}+`, 'g')) ?? []).map((r) => r.length))
 
-/** Inline code that survives backticks in the text. */
-export function code(text: string): string {
+/**
+ * A name or value with its control characters (and the invisible ones that reorder or break lines)
+ * as JSON escapes: a newline in a kind or a name would otherwise end the line it is on, and the next
+ * line could open an HTML comment that hides the rest of the comment from the reviewer.
+ */
+export function visible(text: string): string {
+  return text.replace(/[\p{Cc}\p{Zl}\p{Zp}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}
+
+const wordChar = (c: string | undefined): boolean => c !== undefined && /[\p{L}\p{N}]/u.test(c)
+
+/**
+ * Text from a manifest, an event or a message in a paragraph, list item or table cell: shown as
+ * written, never as Markdown or HTML. Every character that can start markup is backslash-escaped
+ * (`<` of comments and tags, `&` of entities, links, images, code, emphasis, strikethrough, GitHub's
+ * `$` math, table pipes); `_` only where it could emphasise, so LINK_ARTIFACT stays as it is.
+ */
+export function text(s: string): string {
+  return visible(s)
+    .replace(/[\\`*[\]<>&~|$]/g, '\\$&')
+    .replace(/_/g, (u, at: number, all: string) => (wordChar(all[at - 1]) && wordChar(all[at + 1]) ? u : '\\_'))
+}
+
+/** Inline code that survives backticks and newlines in the text. */
+export function code(raw: string): string {
+  const text = visible(raw)
   const ticks = '`'.repeat(longestRun(text, '`') + 1)
   const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : ''
   return `${ticks}${pad}${text}${pad}${ticks}`
@@ -23,15 +49,17 @@ export function fenced(lang: string, text: string): string {
   return `${fence}${lang}\n${text}\n${fence}`
 }
 
-const html = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+/** Text inside an HTML block (the `<summary>` line): entities for `&`, `<`, `>`, and no line breaks, which would end the block. */
+const html = (raw: string): string => visible(raw).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 const shortSha = (sha: string | undefined): string => (sha ? ` (${code(sha.slice(0, 12))})` : '')
 
 function diffBlock(diff: readonly FieldChange[]): string {
   const lines: string[] = []
   for (const d of diff) {
-    if (d.change !== 'added') lines.push(`- ${d.path}: ${JSON.stringify(d.before)}`)
-    if (d.change !== 'removed') lines.push(`+ ${d.path}: ${JSON.stringify(d.after)}`)
+    // A key with a newline could otherwise forge a line of the diff.
+    if (d.change !== 'added') lines.push(`- ${visible(d.path)}: ${JSON.stringify(d.before)}`)
+    if (d.change !== 'removed') lines.push(`+ ${visible(d.path)}: ${JSON.stringify(d.after)}`)
   }
   return fenced('diff', lines.join('\n'))
 }
@@ -45,10 +73,10 @@ function prettyBody(body: string): string {
 }
 
 function requestSide(title: string, side: RequestSide): string {
-  if (!side.request) return `**${title}**: no request — ${side.error ?? 'not rendered'}`
+  if (!side.request) return `**${title}**: no request — ${text(side.error ?? 'not rendered')}`
   const heading = `**${title}** — ${side.fires ? 'this event fires it' : 'this event does not fire it'}`
   const r = side.request
-  const head = [`${r.method} ${r.url}`, ...Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`)].join('\n')
+  const head = [`${r.method} ${visible(r.url)}`, ...Object.entries(r.headers).map(([k, v]) => visible(`${k}: ${v}`))].join('\n')
   return `${heading}:\n\n${fenced('http', head)}\n\n${fenced('json', prettyBody(r.body))}`
 }
 
@@ -60,7 +88,7 @@ function section(o: PlannedObject): string {
   if (p) {
     const source = p.event.file ? `from ${code(p.event.file)}` : 'built-in sample'
     parts.push(
-      `Request for this ${code(p.event.type)} event (${source}; shown because ${p.reason}). Secrets are shown as \`****\`; the body is sent compact.`,
+      `Request for this ${code(p.event.type)} event (${source}; shown because ${text(p.reason)}). Secrets are shown as \`****\`; the body is sent compact.`,
     )
     if (p.before) parts.push(requestSide('Before', p.before))
     if (p.after) parts.push(requestSide(p.before ? 'After' : 'Request', p.after))
@@ -77,7 +105,7 @@ function withoutPreview(o: PlannedObject): PlannedObject {
 function diagnosticLine(d: Diagnostic): string {
   const where = d.file ? `${code(`${d.file}${d.line ? `:${d.line}` : ''}${d.line && d.column ? `:${d.column}` : ''}`)} ` : ''
   const what = [d.object, d.path].filter(Boolean).join(': ')
-  return `- ${where}**${d.severity}** ${code(d.code)}: ${what ? `${what}: ` : ''}${d.message}${d.hint ? ` — hint: ${d.hint}` : ''}`
+  return `- ${where}**${d.severity}** ${code(d.code)}: ${what ? `${text(what)}: ` : ''}${text(d.message)}${d.hint ? ` — hint: ${text(d.hint)}` : ''}`
 }
 
 /** GitHub refuses comments longer than 65,536 characters; keep a margin for CI wrappers. */
@@ -104,7 +132,7 @@ export interface MarkdownWording {
 export const PLAN_WORDING: MarkdownWording = {
   heading: PLAN_HEADING,
   sides: (plan) =>
-    `${code(plan.base.ref)}${shortSha(plan.base.commit)} → ${plan.head.commit ? code(plan.head.ref) : plan.head.ref}${shortSha(plan.head.commit)}, manifests in ${code(plan.path)}`,
+    `${code(plan.base.ref)}${shortSha(plan.base.commit)} → ${plan.head.commit ? code(plan.head.ref) : text(plan.head.ref)}${shortSha(plan.head.commit)}, manifests in ${code(plan.path)}`,
   head: 'head',
   deadline: 'before merging',
   command: 'hookwise plan',

@@ -63,6 +63,13 @@ class Reporter {
   }
 }
 
+/** A kind Kubernetes accepts for a resource: its lower case is a DNS-1035 label. */
+const isKubernetesKind = (kind: unknown): boolean =>
+  typeof kind === 'string' && kind.length <= 63 && /^[A-Za-z]([-A-Za-z0-9]*[A-Za-z0-9])?$/.test(kind)
+/** `version` or `group/version`: a DNS subdomain and a DNS label. */
+const isKubernetesApiVersion = (apiVersion: unknown): boolean =>
+  typeof apiVersion === 'string' && /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(apiVersion)
+
 function kindOf(o: ManifestObject, r: Reporter): Kind | undefined {
   if (o.apiVersion === API_GROUP_VERSION && (o.kind === 'Webhook' || o.kind === 'Automation')) return o.kind
   if (o.apiVersion === 'v1' && o.kind === 'Secret') return 'Secret'
@@ -84,6 +91,20 @@ function kindOf(o: ManifestObject, r: Reporter): Kind | undefined {
       'HW_NOT_AN_OBJECT',
       'the document has no apiVersion and kind',
       `start it with apiVersion: ${API_GROUP_VERSION} and kind: Webhook or Automation`,
+    )
+  } else if (!isKubernetesKind(o.kind) || !isKubernetesApiVersion(o.apiVersion)) {
+    // Not another tool's manifest: no cluster accepts it, and a newline in it is how a pull request
+    // would try to break the markup of its plan comment. An error, so the plan fails.
+    const [field, value] = isKubernetesApiVersion(o.apiVersion) ? ['kind', o.kind] : ['apiVersion', o.apiVersion]
+    r.at(
+      o,
+      undefined,
+      [field],
+      'HW_UNKNOWN_KIND',
+      `${field} ${JSON.stringify(value)}${field === 'kind' ? ` (${String(o.apiVersion)})` : ''} is not a Kubernetes ${field}: no cluster accepts this document`,
+      field === 'kind'
+        ? 'a kind is letters, digits and -, starting with a letter (e.g. ConfigMap); fix it or move the document out of this folder'
+        : 'an apiVersion is group/version or version (e.g. apps/v1); fix it or move the document out of this folder',
     )
   } else {
     r.at(

@@ -47,6 +47,26 @@ function authorized(req: IncomingMessage, tokens: readonly string[]): boolean {
   })
 }
 
+/** The most deliveries one GET /v1/deliveries returns. */
+const MAX_LIST = 1000
+
+/** `?limit=`: absent is 100; digits only, at least 1, capped at MAX_LIST; anything else (-1 would be SQLite's "no limit") is undefined. */
+function listLimit(raw: string | null): number | undefined {
+  if (raw === null) return 100
+  if (!/^[0-9]+$/.test(raw)) return undefined
+  const n = Number(raw)
+  return n >= 1 ? Math.min(n, MAX_LIST) : undefined
+}
+
+/** A %-decoded path segment, or undefined when an escape is malformed (decodeURIComponent throws). */
+function decodePathSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return undefined
+  }
+}
+
 export class ApiServer {
   private readonly server: Server
   private readonly o: ApiServerOptions
@@ -72,21 +92,29 @@ export class ApiServer {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://hookwise')
+    let url: URL
+    try {
+      url = new URL(req.url ?? '/', 'http://hookwise')
+    } catch {
+      // `//[` reads as an authority with a broken host.
+      return sendProblem(res, 400, 'Bad Request', `the path ${JSON.stringify(req.url)} is not a valid URL path`)
+    }
     const path = url.pathname
     if (path === '/healthz') return sendJson(res, 200, { ok: true })
     if (path === '/readyz') return this.o.engine.ready ? sendJson(res, 200, { ready: true }) : sendJson(res, 503, { ready: false })
-    if (path === '/metrics' && this.o.metrics) {
-      const m = await this.o.metrics()
-      res.writeHead(200, { 'Content-Type': m.contentType })
-      res.end(m.body)
-      return
-    }
-    if (!path.startsWith('/v1/')) return sendProblem(res, 404, 'Not Found', `no route ${req.method} ${path}`)
+    // /metrics names automations, webhooks and their origins: it needs the token, as /v1/ does.
+    const metrics = path === '/metrics' && this.o.metrics
+    if (!path.startsWith('/v1/') && !metrics) return sendProblem(res, 404, 'Not Found', `no route ${req.method} ${path}`)
     if (!authorized(req, this.o.tokens)) {
       return sendProblem(res, 401, 'Unauthorized', 'send Authorization: Bearer <intake token>', {
         headers: { 'WWW-Authenticate': 'Bearer realm="hookwise"' },
       })
+    }
+    if (metrics) {
+      const m = await metrics()
+      res.writeHead(200, { 'Content-Type': m.contentType })
+      res.end(m.body)
+      return
     }
     if (path === '/v1/events') {
       if (req.method !== 'POST')
@@ -103,7 +131,14 @@ export class ApiServer {
       const status = url.searchParams.get('status') ?? undefined
       if (status !== undefined && !STATUSES.includes(status as DeliveryStatus))
         return sendProblem(res, 400, 'Bad Request', `status must be one of ${STATUSES.join(', ')}`)
-      const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 1000)
+      const limit = listLimit(url.searchParams.get('limit'))
+      if (limit === undefined)
+        return sendProblem(
+          res,
+          400,
+          'Bad Request',
+          `limit must be a whole number from 1 (at most ${MAX_LIST} are returned); got ${JSON.stringify(url.searchParams.get('limit'))}`,
+        )
       const automation = url.searchParams.get('automation') ?? undefined
       return sendJson(
         res,
@@ -113,7 +148,9 @@ export class ApiServer {
     }
     const one = /^\/v1\/deliveries\/([^/]+)(\/redeliver)?$/.exec(path)
     if (one) {
-      const id = decodeURIComponent(one[1]!)
+      const id = decodePathSegment(one[1]!)
+      if (id === undefined)
+        return sendProblem(res, 400, 'Bad Request', `the path ${path} has a malformed % escape; percent-encode the delivery id as UTF-8`)
       const delivery = this.o.store.get(id)
       if (!delivery) return sendProblem(res, 404, 'Not Found', `no delivery ${id}`)
       if (one[2]) {

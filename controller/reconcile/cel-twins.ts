@@ -27,6 +27,8 @@ const RESERVED_HEADERS = [
   'webhook-signature',
   'x-wandb-signature',
   'x-hub-signature-256',
+  'x-wandb-signature-previous',
+  'x-hub-signature-256-previous',
 ]
 
 export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
@@ -42,6 +44,15 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
     field: () => 'signing.secret',
     holds: (s) => !has(s.signing) || (has(s.secrets) && s.secrets.some((x: Self) => x.name === s.signing.secret)),
   },
+  '!has(self.signing) || !has(self.signing.previousSecret) || (has(self.secrets) && self.secrets.exists(s, s.name == self.signing.previousSecret))':
+    {
+      code: 'HW_SIGNING_SECRET_UNKNOWN',
+      field: () => 'signing.previousSecret',
+      holds: (s) =>
+        !has(s.signing) ||
+        !has(s.signing.previousSecret) ||
+        (has(s.secrets) && s.secrets.some((x: Self) => x.name === s.signing.previousSecret)),
+    },
   // Automation scope
   "self.type == 'Project' || has(self.registry)": {
     code: 'HW_SCOPE_FIELDS',

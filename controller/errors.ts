@@ -49,7 +49,14 @@ export const ERROR_CODES = {
   HW_TEMPLATE_SECRET_NOT_GRANTED: { disposition: 'terminal', summary: 'A payload template uses a secret its webhook does not grant.' },
   HW_WEBHOOK_NOT_FOUND: { disposition: 'terminal', summary: 'An automation refers to a Webhook that does not exist in its namespace.' },
   HW_WEBHOOK_INVALID: { disposition: 'terminal', summary: 'An automation refers to a Webhook that has errors of its own.' },
-  HW_SIGNING_SECRET_UNKNOWN: { disposition: 'terminal', summary: 'signing.secret is not one of the webhook secrets.' },
+  HW_SIGNING_SECRET_UNKNOWN: {
+    disposition: 'terminal',
+    summary: 'signing.secret or signing.previousSecret is not one of the webhook secrets.',
+  },
+  HW_SIGNING_SECRET_INVALID: {
+    disposition: 'terminal',
+    summary: 'A standard-webhooks signing secret is not base64 (with or without whsec_) or its key is shorter than 24 bytes.',
+  },
   HW_SECRET_NAME_RESERVED: { disposition: 'terminal', summary: 'A webhook secret is named like a built-in variable.' },
   HW_HEADER_RESERVED: { disposition: 'terminal', summary: 'A static header would override one hookwise or HTTP sets.' },
   HW_HEADER_INVALID: { disposition: 'terminal', summary: 'A static header name or value holds characters HTTP cannot send.' },

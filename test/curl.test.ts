@@ -188,25 +188,36 @@ t.test("the raw Authorization header, HOOKWISE_URL, and signatures equal to hook
   }
 })
 
-t.test('standard-webhooks keys: unpadded and URL-safe whsec_ secrets, and plain secrets, sign as hookwise does', async (t) => {
-  const server = await startServer(t, (_req, res) => res.writeHead(200).end())
-  const keys = [
-    `whsec_${Buffer.from([0xfb, 0xff, 0xbf, 0x00, 0x01, 0x3e, 0x3f, 0xfe]).toString('base64url')}`, // '-' and '_', no padding
-    'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLa',
-    "plain secret żółć with 'quotes' and $(no)",
-  ]
-  for (const key of keys) {
-    const dir = fixture(t, { url: server.url('/'), scheme: 'standard-webhooks', key })
+t.test(
+  'standard-webhooks keys: base64 with + / and padding, with or without whsec_, sign as hookwise does; a key that is not base64 stops the script',
+  async (t) => {
+    const server = await startServer(t, (_req, res) => res.writeHead(200).end())
+    const keys = [
+      `whsec_${Buffer.from([0xfb, 0xff, 0xbf, 0x00, 0x01, 0x3e, 0x3f, 0xfe, ...Buffer.from('and 16 more bytes')]).toString('base64')}`, // '+', '/', '='
+      'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    ]
     const pin = ['--delivery-id', 'msg-k', '--timestamp', '1764241200']
-    const expected = await rendered(dir, 'template', pin)
+    for (const key of keys) {
+      const dir = fixture(t, { url: server.url('/'), scheme: 'standard-webhooks', key })
+      const expected = await rendered(dir, 'template', pin)
+      const run = await runScript(dir, (await hookwise(['curl', ...args(dir, 'template'), ...pin])).stdout, {
+        ACCESS_TOKEN: TOKEN,
+        SIGNING_KEY: key,
+      })
+      t.equal(run.code, 0, run.stderr)
+      t.equal(server.received.at(-1)!.headers['webhook-signature'], expected.headers['webhook-signature'], key)
+    }
+    const dir = fixture(t, { url: server.url('/'), scheme: 'standard-webhooks', key: keys[1]! })
+    const sent = server.received.length
     const run = await runScript(dir, (await hookwise(['curl', ...args(dir, 'template'), ...pin])).stdout, {
       ACCESS_TOKEN: TOKEN,
-      SIGNING_KEY: key,
+      SIGNING_KEY: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLa',
     })
-    t.equal(run.code, 0, run.stderr)
-    t.equal(server.received.at(-1)!.headers['webhook-signature'], expected.headers['webhook-signature'], key)
-  }
-})
+    t.equal(run.code, 1)
+    t.equal(run.stderr, 'SIGNING_KEY is not base64 (with or without whsec_): not a standard-webhooks key\n')
+    t.equal(server.received.length, sent, 'nothing sent')
+  },
+)
 
 t.test('the user puts in another secret: the script signs with it', async (t) => {
   const real = `whsec_${Buffer.from('the production key, 32 bytes!!!!').toString('base64')}`

@@ -134,7 +134,11 @@ export interface WebhookSpec {
      */
     secret: string
     /**
-     * wandb: X-Wandb-Signature = base64(HMAC-SHA256(body)); standard-webhooks: webhook-id, webhook-timestamp and webhook-signature (v1); github: X-Hub-Signature-256 = sha256=<hex HMAC>.
+     * While rotating: name of one of spec.secrets whose value is the key being replaced. Every request is signed with it too (standard-webhooks: a second signature in webhook-signature; wandb and github: X-Wandb-Signature-Previous or X-Hub-Signature-256-Previous), so receivers holding either key verify it. Remove it once every receiver has the new key.
+     */
+    previousSecret?: string
+    /**
+     * wandb: X-Wandb-Signature = base64(HMAC-SHA256(body)); standard-webhooks: webhook-id, webhook-timestamp and webhook-signature (v1), the secret is base64 with or without whsec_; github: X-Hub-Signature-256 = sha256=<hex HMAC>.
      */
     scheme?: 'wandb' | 'standard-webhooks' | 'github'
   }

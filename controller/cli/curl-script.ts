@@ -5,7 +5,7 @@ import type { WebhookSpec } from '../api/types.generated.js'
 import type { DefaultedWebhookSpec } from '../model/desired-state.js'
 import { HookwiseError } from '../errors.js'
 import { buildRequest } from '../delivery/request.js'
-import { signatureHeaders, type SigningScheme } from '../delivery/signing.js'
+import { PLACEHOLDER_SECRET, PREVIOUS_SIGNATURE_HEADER, type SigningScheme } from '../delivery/signing.js'
 import { ACCESS_TOKEN } from '../model/secrets.js'
 import { VERSION } from '../version.js'
 
@@ -47,12 +47,14 @@ export function curlScript(input: CurlScriptInput): string {
   const { spec } = input.webhook
   const scheme: SigningScheme | undefined = spec.signing?.scheme
   const signingVar = spec.signing?.secret
+  const previousVar = spec.signing?.previousSecret
   const bodyParts = splitOnSecrets(input.body, input.secrets, input.reveal)
 
   // Every secret the script needs, in a stable order: the token, the signing secret, those in the body.
   const needed = new Set<string>()
   if (spec.accessToken) needed.add(ACCESS_TOKEN)
   if (signingVar) needed.add(signingVar)
+  if (previousVar) needed.add(previousVar)
   for (const part of bodyParts) if (part.variable) needed.add(part.variable)
 
   const lines = [
@@ -88,20 +90,29 @@ export function curlScript(input: CurlScriptInput): string {
     lines.push(input.timestamp === undefined ? 'hw_timestamp="$(date +%s)"' : `hw_timestamp=${shellQuote(String(input.timestamp))}`)
   lines.push(comment(`The body, ${Buffer.byteLength(input.body)} bytes; printf '%s' sends it without adding a newline.`))
   lines.push(`hw_body=${bodyParts.map((p) => (p.variable ? `"\${${shellName(p.variable)}}"` : shellQuote(p.text))).join('')}`)
-  if (scheme && signingVar) lines.push(...signatureLines(scheme, `"$${shellName(signingVar)}"`, shellName(signingVar)))
+  if (scheme && signingVar) lines.push(...signatureLines(scheme, shellName(signingVar), 'hw_signature'))
+  if (scheme && previousVar) {
+    lines.push(comment(`Rotating: signed with the previous secret ${previousVar} too, for receivers that still hold it.`))
+    lines.push(...signatureLines(scheme, shellName(previousVar), 'hw_signature_previous'))
+  }
   lines.push('')
 
   // The headers exactly as buildRequest orders them; placeholder values only tell which are present.
   const placeholders: Record<string, string> = {}
-  for (const variable of needed) placeholders[variable] = variable
+  for (const variable of needed)
+    placeholders[variable] = variable === signingVar || variable === previousVar ? PLACEHOLDER_SECRET : variable
   const request = buildRequest({ webhook: spec, secrets: placeholders, body: input.body, deliveryId: input.deliveryId, timestamp: 0 })
-  const signed = new Set(scheme ? Object.keys(signatureHeaders({ scheme, secret: 'x', body: '', id: '', timestamp: 0 })) : [])
+  const previousHeader = scheme === 'wandb' || scheme === 'github' ? PREVIOUS_SIGNATURE_HEADER[scheme] : undefined
   const args = [`--silent --show-error --include --max-time ${spec.timeoutSeconds} --request POST --url "$hw_url"`]
   for (const [name, value] of Object.entries(request.headers)) {
     if (name === 'Authorization') args.push(`--header "Authorization: Bearer \${${shellName(ACCESS_TOKEN)}}"`)
     else if (name === 'webhook-id') args.push('--header "webhook-id: $hw_webhook_id"')
-    else if (name === 'webhook-timestamp' && signed.has(name)) args.push('--header "webhook-timestamp: $hw_timestamp"')
-    else if (signed.has(name)) args.push(`--header "${name}: $hw_signature"`)
+    else if (name === 'webhook-timestamp' && scheme === 'standard-webhooks') args.push('--header "webhook-timestamp: $hw_timestamp"')
+    else if (name === 'webhook-signature' && scheme === 'standard-webhooks')
+      args.push(`--header "webhook-signature: $hw_signature${previousVar ? ' $hw_signature_previous' : ''}"`)
+    else if (name === previousHeader && previousVar) args.push(`--header "${name}: $hw_signature_previous"`)
+    else if ((name === 'X-Wandb-Signature' && scheme === 'wandb') || (name === 'X-Hub-Signature-256' && scheme === 'github'))
+      args.push(`--header "${name}: $hw_signature"`)
     // curl sends `Name;` as a header with an empty value (`Name:` would remove it).
     else args.push(`--header ${shellQuote(value === '' ? `${name};` : `${name}: ${value}`)}`)
   }
@@ -114,30 +125,29 @@ export function curlScript(input: CurlScriptInput): string {
   return lines.join('\n')
 }
 
-/** The lines that compute $hw_signature with openssl, as signing.ts does. */
-function signatureLines(scheme: SigningScheme, secret: string, name: string): string[] {
+/** The lines that compute `$out` from the secret in shell variable `name` with openssl, as signing.ts does. */
+function signatureLines(scheme: SigningScheme, name: string, out: string): string[] {
   const hex = "od -An -v -tx1 | tr -d ' \\n'"
+  const secret = `"$${name}"`
   switch (scheme) {
     case 'wandb':
       return [
         comment('X-Wandb-Signature: base64(HMAC-SHA256(secret, body))'),
-        `hw_signature="$(printf '%s' "$hw_body" | openssl dgst -sha256 -hmac ${secret} -binary | base64)"`,
+        `${out}="$(printf '%s' "$hw_body" | openssl dgst -sha256 -hmac ${secret} -binary | base64)"`,
       ]
     case 'github':
       return [
         comment('X-Hub-Signature-256: sha256=hex(HMAC-SHA256(secret, body))'),
-        `hw_signature="sha256=$(printf '%s' "$hw_body" | openssl dgst -sha256 -hmac ${secret} -binary | ${hex})"`,
+        `${out}="sha256=$(printf '%s' "$hw_body" | openssl dgst -sha256 -hmac ${secret} -binary | ${hex})"`,
       ]
     case 'standard-webhooks':
       return [
-        comment('webhook-signature: v1,base64(HMAC-SHA256(key, "id.timestamp.body")); a whsec_ secret\'s key is its'),
-        comment('base64-decoded bytes (padded and URL-safe letters accepted, as hookwise does), any other secret its own bytes.'),
-        `case ${secret} in`,
-        `  whsec_*) hw_key="\${${name}#whsec_}"; while (( \${#hw_key} % 4 )); do hw_key="$hw_key="; done`,
-        `           hw_key_hex="$(printf '%s' "$hw_key" | tr '_-' '/+' | openssl base64 -d -A | ${hex})" ;;`,
-        `  *) hw_key_hex="$(printf '%s' ${secret} | ${hex})" ;;`,
-        'esac',
-        `hw_signature="v1,$(printf '%s.%s.%s' "$hw_webhook_id" "$hw_timestamp" "$hw_body" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$hw_key_hex" -binary | base64)"`,
+        comment('webhook-signature: v1,base64(HMAC-SHA256(key, "id.timestamp.body")); the key is the secret base64-decoded,'),
+        comment('with or without whsec_, as the standardwebhooks libraries read it.'),
+        `hw_key="\${${name}#whsec_}"`,
+        `[[ $hw_key =~ ^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$ ]] || { echo "${name} is not base64 (with or without whsec_): not a standard-webhooks key" >&2; exit 1; }`,
+        `hw_key_hex="$(printf '%s' "$hw_key" | openssl base64 -d -A | ${hex})"`,
+        `${out}="v1,$(printf '%s.%s.%s' "$hw_webhook_id" "$hw_timestamp" "$hw_body" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$hw_key_hex" -binary | base64)"`,
       ]
   }
 }

@@ -47,7 +47,9 @@ const SHOWN_HEADERS = [
   'user-agent',
   'authorization',
   'x-wandb-signature',
+  'x-wandb-signature-previous',
   'x-hub-signature-256',
+  'x-hub-signature-256-previous',
   'webhook-timestamp',
   'webhook-signature',
 ]
@@ -148,7 +150,8 @@ export function formatReceived(r: ReceivedWebhook): string {
   for (const name of SHOWN_HEADERS) if (r.headers[name] !== undefined) lines.push(`  ${name}: ${r.headers[name]}`)
   if (r.signature === null)
     lines.push('  signature: not checked (start hookwise listen with --secret S --scheme wandb|standard-webhooks|github to check it)')
-  else if (r.signature.verified) lines.push(`  signature: verified (${r.signature.scheme}, ${SIGNATURE_HEADER[r.signature.scheme]})`)
+  else if (r.signature.verified)
+    lines.push(`  signature: verified (${r.signature.scheme}, ${r.signature.header ?? SIGNATURE_HEADER[r.signature.scheme]})`)
   else lines.push(`  signature: NOT verified (${r.signature.scheme}): ${r.signature.reason ?? 'no reason given'}`)
   lines.push(`  body: ${r.bytes} bytes`, r.body.endsWith('\n') ? r.body : `${r.body}\n`)
   return `${lines.join('\n')}\n`

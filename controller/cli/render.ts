@@ -7,6 +7,7 @@ import { collect, unixSeconds } from './options.js'
 
 export interface RenderOptions extends AutomationInputOptions {
   showHeaders?: boolean
+  reveal?: boolean
   deliveryId: string
   timestamp?: number
 }
@@ -22,9 +23,11 @@ export async function renderCommand(options: RenderOptions, io: CliIO): Promise<
     io.out(request.body)
     return 0
   }
-  // The body as sent (render shows exactly what the receiver gets); the credentials masked.
-  const headers = Object.entries(masked.headers).map(([k, v]) => `${k}: ${v}`)
-  io.out(`${request.method} ${request.url}\n${headers.join('\n')}\n\n${request.body}`)
+  // With the headers, the output is a request to read or paste into a ticket: the credential and
+  // every secret the template inserts are masked alike (the signature stays: it reveals no key).
+  const shown = options.reveal ? request : masked
+  const headers = Object.entries(shown.headers).map(([k, v]) => `${k}: ${v}`)
+  io.out(`${shown.method} ${shown.url}\n${headers.join('\n')}\n\n${shown.body}`)
   return 0
 }
 
@@ -36,7 +39,8 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .requiredOption('--automation <[namespace/]name>', 'the automation to render (namespace defaults to default)')
     .requiredOption('--event <file>', 'the event, as a JSON file (- for standard input)')
     .option('--secrets <dir>', 'folder of Secret manifests with the webhook secret values (repeatable)', collect)
-    .option('--show-headers', 'print the request line and headers too (credentials masked)')
+    .option('--show-headers', 'print the request line and headers too (credentials and secrets in the body masked)')
+    .option('--reveal', 'with --show-headers: print the secret values as sent instead of ****')
     .option('--delivery-id <id>', 'delivery id for the webhook-id header and the signature', 'render-preview')
     .option('--timestamp <unix-seconds>', 'timestamp to sign with (default: now)', unixSeconds)
     .action(async (opts: RenderOptions) => {

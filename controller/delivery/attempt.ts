@@ -11,6 +11,7 @@ import { endpointOk, originOf } from './circuit-breaker.js'
 import type { EngineSettings } from './engine-options.js'
 import type { Intake } from './intake.js'
 import type { AttemptReport } from './outcomes.js'
+import { redactResult } from './redact.js'
 import { buildDeliveryRequest } from './request.js'
 import type { StatusTracker } from './status-tracker.js'
 
@@ -100,7 +101,8 @@ export class AttemptRunner {
       timestamp: Math.floor(startedAt / 1000),
     })
     // The sender enforces the egress policy (URL and connected address) and reports EGRESS_DENIED.
-    const result = await this.o.sender.send(request, { timeoutMs: webhook.spec.timeoutSeconds * 1000 })
+    // Secret values an endpoint echoes back are masked before anything judges, records or logs the answer.
+    const result = redactResult(await this.o.sender.send(request, { timeoutMs: webhook.spec.timeoutSeconds * 1000 }), secrets)
     release()
     const n = row.attempts + 1
     const now = this.o.now()

@@ -42,11 +42,20 @@ export function buildRequest(input: RequestInput): OutgoingRequest {
   const token = secrets.ACCESS_TOKEN
   if (webhook.accessToken && token !== undefined) headers.Authorization = `Bearer ${token}`
   if (webhook.signing) {
+    const { scheme, previousSecret } = webhook.signing
     const secret = secrets[webhook.signing.secret]
     if (secret !== undefined) {
+      const previous = previousSecret === undefined ? undefined : secrets[previousSecret]
       Object.assign(
         headers,
-        signatureHeaders({ scheme: webhook.signing.scheme, secret, body: input.body, id: input.deliveryId, timestamp: input.timestamp }),
+        signatureHeaders({
+          scheme,
+          secret,
+          ...(previous === undefined ? {} : { previousSecret: previous }),
+          body: input.body,
+          id: input.deliveryId,
+          timestamp: input.timestamp,
+        }),
       )
     }
   }

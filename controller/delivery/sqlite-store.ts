@@ -1,12 +1,11 @@
 // The Store (store.ts) in one SQLite file under the state folder (better-sqlite3), synchronous:
 // a commit in WAL mode takes microseconds, and a transaction never waits on the event loop.
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { AttemptRow, DeliveryRow, DeliveryStatus } from '../model/delivery.js'
 import { StateCorruptError } from '../errors.js'
+import { prepareStateFiles } from './state-files.js'
 import type { FinishedAttempt, NewDelivery, NewEvent, NewEvents, Store } from './store.js'
 
 export interface SqliteStoreOptions {
@@ -122,8 +121,7 @@ export class SqliteStore implements Store {
   private readonly tx
 
   constructor(stateDir: string, options: SqliteStoreOptions = {}) {
-    mkdirSync(stateDir, { recursive: true })
-    this.path = join(stateDir, 'hookwise.db')
+    this.path = prepareStateFiles(stateDir)
     let opened: Database.Database | undefined
     try {
       opened = new Database(this.path)

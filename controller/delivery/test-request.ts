@@ -7,7 +7,8 @@ import { HookwiseError } from '../errors.js'
 import type { WebhookEntry } from '../model/desired-state.js'
 import { ACCESS_TOKEN, resolveWebhookSecrets, type SecretLookup } from '../model/secrets.js'
 import { compilePayloadText } from '../template/compile.js'
-import { buildDeliveryRequest, defaultTestPayload, MASK, type DeliveryPayload, type OutgoingRequest } from './request.js'
+import { redactResult } from './redact.js'
+import { buildDeliveryRequest, defaultTestPayload, type DeliveryPayload, type OutgoingRequest } from './request.js'
 import type { Sender, SendResult } from './send-result.js'
 
 export interface TestRequestInput {
@@ -56,7 +57,7 @@ export async function sendTestRequest(input: TestRequestInput): Promise<TestRequ
   })
   const result = await input.sender.send(request, { timeoutMs: webhook.spec.timeoutSeconds * 1000 })
   const ok = result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300
-  return { masked, result: maskAnswer(result, Object.values(secrets)), ok }
+  return { masked, result: redactResult(result, secrets), ok }
 }
 
 /**
@@ -98,18 +99,4 @@ function testPayload(text: string, name: string, webhook: WebhookEntry): Deliver
     )
   }
   return { template: compiled.template, event: NO_EVENT }
-}
-
-/** The answer with every secret value sent replaced by ****: an endpoint that echoes the request must not make the test print a secret. */
-function maskAnswer(result: SendResult, values: readonly string[]): SendResult {
-  // Longest first, so a secret that contains another is masked whole; JSON-escaped too, as an echo inside JSON holds it.
-  const forms = [...new Set(values.filter((v) => v.length > 0).flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]))].sort(
-    (a, b) => b.length - a.length,
-  )
-  const mask = (text: string): string => forms.reduce((t, v) => t.replaceAll(v, MASK), text)
-  return {
-    ...result,
-    ...(result.bodyHead === undefined ? {} : { bodyHead: mask(result.bodyHead) }),
-    ...(result.error ? { error: { ...result.error, message: mask(result.error.message) } } : {}),
-  }
 }

@@ -5,11 +5,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { verify as verifyGithub } from '@octokit/webhooks-methods'
 import { Webhook as StandardWebhook } from 'standardwebhooks'
-import type { SigningScheme } from './signing.js'
+import { PREVIOUS_SIGNATURE_HEADER, type SigningScheme } from './signing.js'
 
 export interface VerifyInput {
   scheme: SigningScheme
-  /** The secret's value, as in the webhook's Secret (a `whsec_` secret for standard-webhooks is base64). */
+  /** The secret's value, as in the webhook's Secret (for standard-webhooks: base64, with or without `whsec_`). */
   secret: string
   /** Request headers with lower-case names, as Node's http server gives them. */
   headers: Readonly<Record<string, string | string[] | undefined>>
@@ -21,6 +21,8 @@ export interface Verification {
   verified: boolean
   /** Why not, in words a user can act on. */
   reason?: string
+  /** Set when the signature that verified is the previous key's (lower case): X-Wandb-Signature-Previous or X-Hub-Signature-256-Previous. */
+  header?: string
 }
 
 /** The header each scheme's signature travels in (lower case). */
@@ -30,8 +32,21 @@ export const SIGNATURE_HEADER: Record<SigningScheme, string> = {
   'standard-webhooks': 'webhook-signature',
 }
 
+/**
+ * Whether the request's signature verifies with the secret. For wandb and github, a receiver still
+ * on the previous key during a rotation finds its signature in the -Previous header: that verifies
+ * too, and `header` says which one did.
+ */
 export async function verifySignature(input: VerifyInput): Promise<Verification> {
-  const header = SIGNATURE_HEADER[input.scheme]
+  const first = await verifyHeader(input, SIGNATURE_HEADER[input.scheme])
+  if (first.verified || input.scheme === 'standard-webhooks') return first
+  const previous = PREVIOUS_SIGNATURE_HEADER[input.scheme].toLowerCase()
+  if (headerValue(input.headers, previous) === undefined) return first
+  const second = await verifyHeader(input, previous)
+  return second.verified ? { verified: true, header: previous } : first
+}
+
+async function verifyHeader(input: VerifyInput, header: string): Promise<Verification> {
   const signature = headerValue(input.headers, header)
   if (signature === undefined)
     return { verified: false, reason: `no ${header} header: the sender did not sign with the ${input.scheme} scheme` }
@@ -58,10 +73,8 @@ export async function verifySignature(input: VerifyInput): Promise<Verification>
 function verifyStandardWebhooks(input: VerifyInput): Verification {
   let receiver: StandardWebhook
   try {
-    // Like signing.ts: a whsec_ secret's key is its base64-decoded bytes, any other secret its UTF-8 bytes.
-    receiver = input.secret.startsWith('whsec_')
-      ? new StandardWebhook(input.secret)
-      : new StandardWebhook(new TextEncoder().encode(input.secret), { format: 'raw' })
+    // The library's default, as receivers use it: the secret is base64, with or without whsec_.
+    receiver = new StandardWebhook(input.secret)
   } catch (err) {
     return {
       verified: false,

@@ -18,7 +18,7 @@ export const objectKey = (namespace: string, name: string): ObjectKey => `${name
 export type DefaultedWebhookSpec = WebhookSpec & {
   timeoutSeconds: number
   suspend: boolean
-  signing?: Required<NonNullable<WebhookSpec['signing']>>
+  signing?: NonNullable<WebhookSpec['signing']> & Required<Pick<NonNullable<WebhookSpec['signing']>, 'scheme'>>
 }
 
 export interface WebhookEntry {

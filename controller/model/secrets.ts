@@ -2,6 +2,7 @@
 import type { SecretKeySelector } from '../api/types.generated.js'
 import { HookwiseError } from '../errors.js'
 import { objectKey, type SecretEntry, type WebhookEntry } from './desired-state.js'
+import { KEY_HINT, readStandardWebhooksKey } from './signing-key.js'
 
 /** The variable a webhook's spec.accessToken is granted as (and sent as `Authorization: Bearer`). */
 export const ACCESS_TOKEN = 'ACCESS_TOKEN'
@@ -27,7 +28,26 @@ export function resolveWebhookSecrets(webhook: WebhookEntry, lookup: SecretLooku
     }
     values[variable] = value
   }
+  checkSigningKeys(webhook, values, refs)
   return values
+}
+
+/** A standard-webhooks secret that is no key (a Secret changed in the cluster since validation) signs nothing. */
+function checkSigningKeys(webhook: WebhookEntry, values: Record<string, string>, refs: Array<[string, SecretKeySelector]>): void {
+  const signing = webhook.spec.signing
+  if (signing?.scheme !== 'standard-webhooks') return
+  for (const variable of [signing.secret, signing.previousSecret]) {
+    const value = variable === undefined ? undefined : values[variable]
+    if (value === undefined) continue
+    const read = readStandardWebhooksKey(value)
+    if (read.ok) continue
+    const ref = refs.find(([v]) => v === variable)![1]
+    throw new HookwiseError(
+      'HW_SIGNING_SECRET_INVALID',
+      `webhook ${objectKey(webhook.namespace, webhook.name)} signs with ${variable}: Secret ${objectKey(webhook.namespace, ref.name)} key ${ref.key} ${read.problem}`,
+      { hint: KEY_HINT },
+    )
+  }
 }
 
 export const mapLookup =

@@ -2,7 +2,7 @@
 // the webhook grants is rendered as ****, Authorization and signature values are masked. Pure.
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { buildDeliveryRequest, MASK, maskedSecrets } from '../delivery/request.js'
-import { signatureHeaders } from '../delivery/signing.js'
+import { PLACEHOLDER_SECRET, signatureHeaders } from '../delivery/signing.js'
 import type { CompiledAutomation, WebhookEntry } from '../model/desired-state.js'
 import { ACCESS_TOKEN } from '../model/secrets.js'
 
@@ -21,15 +21,20 @@ export interface PreviewedRequest {
  * The request of `automation` through `webhook` for `event`. A plan never has the secret values:
  * it builds the request with each secret the webhook grants set to ****. The timestamp is the
  * event's time, so a plan is the same every time it is computed. Signature values are masked too:
- * computed with **** as the key they would mean nothing.
+ * computed with a placeholder key they would mean nothing.
  */
 export function previewRequest(automation: CompiledAutomation, webhook: WebhookEntry, event: ArtifactEvent): PreviewedRequest {
   const { spec } = webhook
   const granted = [...(spec.accessToken ? [ACCESS_TOKEN] : []), ...(spec.secrets ?? []).map((s) => s.name)]
   const timestamp = Math.max(0, Math.floor((Date.parse(event.time ?? '') || 0) / 1000))
+  const secrets = maskedSecrets(granted)
+  // The signing secrets need a value the scheme accepts as a key; the body shows **** all the same
+  // (the masked twin renders every secret as ****) and the signatures are masked below.
+  for (const name of [spec.signing?.secret, spec.signing?.previousSecret])
+    if (name !== undefined && Object.hasOwn(secrets, name)) secrets[name] = PLACEHOLDER_SECRET
   const { masked } = buildDeliveryRequest({
     webhook: spec,
-    secrets: maskedSecrets(granted),
+    secrets,
     template: automation.template,
     event,
     deliveryId: PREVIEW_DELIVERY_ID,
@@ -38,7 +43,14 @@ export function previewRequest(automation: CompiledAutomation, webhook: WebhookE
   const headers = masked.headers
   if (spec.signing) {
     const names = Object.keys(
-      signatureHeaders({ scheme: spec.signing.scheme, secret: MASK, body: masked.body, id: PREVIEW_DELIVERY_ID, timestamp }),
+      signatureHeaders({
+        scheme: spec.signing.scheme,
+        secret: PLACEHOLDER_SECRET,
+        ...(spec.signing.previousSecret ? { previousSecret: PLACEHOLDER_SECRET } : {}),
+        body: masked.body,
+        id: PREVIEW_DELIVERY_ID,
+        timestamp,
+      }),
     )
     for (const name of names) {
       if (name !== 'webhook-timestamp' && headers[name] !== undefined)

@@ -38,6 +38,8 @@ const RESERVED_HEADERS = [
   'webhook-signature',
   'x-wandb-signature',
   'x-hub-signature-256',
+  'x-wandb-signature-previous',
+  'x-hub-signature-256-previous',
 ]
 
 export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
@@ -76,6 +78,16 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
     // over spec.secrets. Validation's hint lists them.
     message: (s) => `signing.secret must name one of spec.secrets[].name, not "${s.signing.secret}"`,
   },
+  '!has(self.signing) || !has(self.signing.previousSecret) || (has(self.secrets) && self.secrets.exists(s, s.name == self.signing.previousSecret))':
+    {
+      code: 'HW_SIGNING_SECRET_UNKNOWN',
+      field: () => 'signing.previousSecret',
+      message: (s) => `signing.previousSecret must name one of spec.secrets[].name, not "${s.signing.previousSecret}"`,
+      holds: (s) =>
+        !has(s.signing) ||
+        !has(s.signing.previousSecret) ||
+        (has(s.secrets) && s.secrets.some((x: Self) => x.name === s.signing.previousSecret)),
+    },
   // Automation scope
   "self.type == 'Project' || has(self.registry)": {
     code: 'HW_SCOPE_FIELDS',

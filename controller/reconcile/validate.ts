@@ -9,6 +9,7 @@ import type { Diagnostic, ErrorCode } from '../errors.js'
 import type { ManifestObject } from '../model/manifest-object.js'
 import { compilePayload, compilePayloadText, type TemplateProblem } from '../template/compile.js'
 import { ACCESS_TOKEN } from '../model/secrets.js'
+import { KEY_HINT, readStandardWebhooksKey } from '../model/signing-key.js'
 import { METADATA_PREFIX, VARIABLES, isReservedSecretName, type EventType } from '../template/variables.js'
 import { checkCelRules } from './cel-twins.js'
 import { compileTextMatcher, type TextMatcher } from '../model/text-matcher.js'
@@ -255,7 +256,14 @@ function meaningOfWebhook(c: Checked, r: Reporter): boolean {
   const spec = c.body.spec as WebhookSpec
   const before = r.diagnostics.length
   for (const v of checkCelRules((schemas.webhook.properties as Record<string, Record<string, unknown>>).spec!, spec, ['spec'], defs)) {
-    r.at(c.object, c.label, v.path, v.code, v.message, v.code === 'HW_SIGNING_SECRET_UNKNOWN' ? signingHint(spec) : hintFor(v.code))
+    r.at(
+      c.object,
+      c.label,
+      v.path,
+      v.code,
+      v.message,
+      v.code === 'HW_SIGNING_SECRET_UNKNOWN' ? signingHint(spec, v.path.at(-1) === 'previousSecret') : hintFor(v.code),
+    )
   }
   let url: URL | undefined
   try {
@@ -310,8 +318,9 @@ function meaningOfWebhook(c: Checked, r: Reporter): boolean {
 }
 
 /** Which secrets signing.secret may name (the CEL message cannot list them). */
-function signingHint(spec: WebhookSpec): string {
-  const secret = spec.signing?.secret
+/** What to name instead: signing.secret, or signing.previousSecret when `previous`. */
+function signingHint(spec: WebhookSpec, previous: boolean): string {
+  const secret = previous ? spec.signing?.previousSecret : spec.signing?.secret
   const names = (spec.secrets ?? []).map((s) => s.name)
   return names.length
     ? `name one of ${names.join(', ')}, or add ${secret} to spec.secrets`
@@ -455,6 +464,47 @@ function secretEntry(c: Checked, r: Reporter): SecretEntry | undefined {
   return ok ? { namespace: c.namespace, name: c.name, data, source: c.object.source } : undefined
 }
 
+/**
+ * Standard-webhooks signing secrets whose value is loaded with the manifests (a --secrets folder)
+ * must be keys as receivers' libraries read them; reported at the Secret's key, never quoting it.
+ * Secrets read from a cluster are checked when a delivery resolves them (model/secrets.ts).
+ */
+function checkSigningSecrets(
+  webhooks: ReadonlyMap<string, { entry: WebhookEntry }>,
+  secrets: ReadonlyMap<string, SecretEntry>,
+  usable: readonly Checked[],
+  r: Reporter,
+): void {
+  const secretObjects = new Map(usable.filter((c) => c.kind === 'Secret').map((c) => [objectKey(c.namespace, c.name), c]))
+  for (const { entry } of webhooks.values()) {
+    const signing = entry.spec.signing
+    if (!entry.valid || signing?.scheme !== 'standard-webhooks') continue
+    const fields: Array<[string, string | undefined]> = [
+      ['signing.secret', signing.secret],
+      ['signing.previousSecret', signing.previousSecret],
+    ]
+    for (const [field, variable] of fields) {
+      const ref = entry.spec.secrets?.find((s) => s.name === variable)?.secretKeyRef
+      const secret = ref && secretObjects.get(objectKey(entry.namespace, ref.name))
+      if (!ref || !secret) continue
+      // Values as secretEntry decoded them; a Secret it refused is reported already.
+      const value = secrets.get(objectKey(entry.namespace, ref.name))?.data[ref.key]
+      if (value === undefined) continue
+      const stringData = (secret.body.stringData ?? {}) as Record<string, string>
+      const read = readStandardWebhooksKey(value)
+      if (read.ok) continue
+      r.at(
+        secret.object,
+        secret.label,
+        [Object.hasOwn(stringData, ref.key) ? 'stringData' : 'data', ref.key],
+        'HW_SIGNING_SECRET_INVALID',
+        `the ${field} of Webhook ${objectKey(entry.namespace, entry.name)} (scheme standard-webhooks) ${read.problem}`,
+        KEY_HINT,
+      )
+    }
+  }
+}
+
 /** Validates and compiles manifest objects into the desired state they describe. */
 export function validateObjects(objects: readonly ManifestObject[], earlier: readonly Diagnostic[] = []): DesiredState {
   const r = new Reporter()
@@ -506,6 +556,7 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
       if (s) secrets.set(objectKey(c.namespace, c.name), s)
     }
   }
+  checkSigningSecrets(webhooks, secrets, usable, r)
   const automations: CompiledAutomation[] = []
   for (const c of usable) {
     if (c.kind !== 'Automation') continue

@@ -381,3 +381,73 @@ t.test("under a backlog, slow outbox reads space out the timer's re-reads, to at
   for (let i = 0; i < 50 && reads === before; i++) await new Promise((r) => setTimeout(r, 10))
   t.equal(reads, before + 1, 'one timer read once 100 ms have passed')
 })
+
+t.test('a webhook whose Secret is missing never holds the probe of a circuit it shares with a healthy webhook', async (t) => {
+  // Two webhooks on the same receiver origin (one circuit): `healthy`, and `orphan` whose Secret
+  // does not exist. The lease of a probe is long (10 min) and the cool-down short (1 s): a probe
+  // slot taken by a delivery that sends nothing would hold the healthy webhook for 10 minutes.
+  const breaker = createBreaker({ failureThreshold: 1, cooldownMs: 1_000, probeLeaseMs: 600_000 })
+  const h = await harness(t, { engine: { breaker } })
+  const pair = (name: string, registry: string, token: string) => `apiVersion: hookwise.dev/v1alpha1
+kind: Webhook
+metadata: {name: ${name}}
+spec:
+  url: ${h.receiver.url}/${name}
+  accessToken: {secretKeyRef: {name: ${token}, key: token}}
+  retry: {maxAttempts: 5}
+---
+apiVersion: hookwise.dev/v1alpha1
+kind: Automation
+metadata: {name: ${name}-auto}
+spec:
+  scope: {type: Registry, registry: ${registry}}
+  event: {type: LINK_ARTIFACT}
+  action: {webhook: ${name}, payload: {version: "\${artifact_version_string}"}}
+---
+`
+  h.engine.setState(
+    state(
+      `${pair('healthy', 'model', 'creds')}${pair('orphan', 'dataset', 'missing')}apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {token: tok-123}\n`,
+    ),
+  )
+  const t0 = h.clock.now
+  h.receiver.fallback = 503
+  const [first] = await h.engine.acceptGrouped([event('e-open')])
+  await h.receiver.waitFor(1)
+  await h.settle()
+  t.same(
+    breaker.snapshot(),
+    [{ origin: h.receiver.url, state: 'open', consecutiveFailures: 1, openUntil: t0 + 1_000 }],
+    'one 503 opened it',
+  )
+  const healthyId = first!.deliveries[0]!.id
+  t.match(h.store.get(healthyId), { status: 'pending', attempts: 1, nextAttemptAt: t0 + 5_000 })
+
+  // The receiver recovers. The cool-down is over when the orphan's delivery comes due: it is the
+  // first to ask, so it gets the probe slot, and cannot send.
+  h.receiver.fallback = 200
+  h.clock.now = t0 + 1_000
+  const [orphan] = await h.engine.acceptGrouped([{ ...event('e-orphan'), registry: 'dataset' }])
+  await h.settle()
+  const orphanId = orphan!.deliveries[0]!.id
+  t.match(h.store.get(orphanId), {
+    status: 'pending',
+    attempts: 0,
+    lastError: 'webhook default/orphan needs ACCESS_TOKEN: Secret default/missing not found',
+  })
+  t.equal(h.receiver.received.length, 1, 'nothing was sent for the orphan')
+
+  // The healthy webhook's retry comes due 4 s later, long before any lease: it goes, and closes the circuit.
+  h.clock.now = t0 + 5_000
+  h.engine.kick()
+  await h.receiver.waitFor(2, 2_000)
+  await h.settle()
+  t.match(h.store.get(healthyId), { status: 'succeeded', attempts: 2, lastStatusCode: 200 })
+  t.equal(h.receiver.received[1]!.path, '/healthy')
+  t.same(breaker.snapshot(), [], 'the circuit is closed')
+  const [next] = await h.engine.acceptGrouped([event('e-after')])
+  await h.receiver.waitFor(3, 2_000)
+  await h.settle()
+  t.match(h.store.get(next!.deliveries[0]!.id), { status: 'succeeded', attempts: 1 })
+  t.match(h.store.get(orphanId), { status: 'pending', attempts: 0 }, 'the orphan still waits for its Secret')
+})

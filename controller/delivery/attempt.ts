@@ -84,6 +84,8 @@ export class AttemptRunner {
       secrets = resolveWebhookSecrets(webhook, this.secrets)
     } catch (err) {
       if (err instanceof HookwiseError) {
+        // Our own fault, not the receiver's: a probe slot taken in prepare goes back at once.
+        this.o.breaker.release(originOf(webhook.spec.url))
         this.o.store.reschedule(row.id, startedAt + WAIT_FOR_WEBHOOK_MS, startedAt, err.message)
         return
       }
@@ -107,6 +109,7 @@ export class AttemptRunner {
     const verdict = this.o.retry.decide(n, result, webhook.spec.retry, now)
     const healthy = endpointOk(result)
     if (healthy !== undefined) this.o.breaker.record(originOf(request.url), healthy, now)
+    else this.o.breaker.release(originOf(request.url))
     const status: DeliveryStatus = verdict.kind === 'success' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed'
     const report: AttemptReport = {
       delivery: { ...row, status, attempts: n },

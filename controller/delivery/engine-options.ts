@@ -15,6 +15,8 @@ export interface Breaker {
   /** Undefined when a request may go to `origin` now; otherwise when to try again. */
   blockedUntil(origin: string, now: number): number | undefined
   record(origin: string, ok: boolean, now: number): void
+  /** A request let through will not reach the receiver: a probe slot it held is handed back. */
+  release(origin: string): void
 }
 
 export interface EngineOptions {

@@ -147,13 +147,24 @@ export class BodyTooLargeError extends HookwiseError {
   }
 }
 
-/** The delivery queue is over its bound: the intake answers 503 with Retry-After; nothing was stored. */
+/**
+ * The delivery queue is over its bound, in all or (with `webhook`) for one of the webhooks the
+ * request's events matched: the intake answers 503 with Retry-After; nothing of the request was stored.
+ */
 export class QueueFullError extends HookwiseError {
   readonly retryAfterSeconds: number
-  constructor(pending: number, max: number) {
-    super('HW_QUEUE_FULL', `the delivery queue holds ${pending} pending deliveries (limit ${max}); retry later`, {
-      hint: 'retry after the Retry-After seconds; if it lasts, receivers are slow or down (hookwise get webhooks) or --max-pending is too low',
-    })
+  constructor(pending: number, max: number, webhook?: string) {
+    super(
+      'HW_QUEUE_FULL',
+      webhook
+        ? `webhook ${webhook} holds ${pending} pending deliveries (limit ${max} per webhook); retry later`
+        : `the delivery queue holds ${pending} pending deliveries (limit ${max}); retry later`,
+      {
+        hint: webhook
+          ? `retry after the Retry-After seconds; if it lasts, the receiver of ${webhook} is slow or down (hookwise describe webhook ${webhook.split('/').pop()}) or --max-pending-per-webhook is too low`
+          : 'retry after the Retry-After seconds; if it lasts, receivers are slow or down (hookwise get webhooks) or --max-pending is too low',
+      },
+    )
     this.name = 'QueueFullError'
     this.retryAfterSeconds = 5
   }

@@ -36,6 +36,8 @@ export interface RunOptions extends SourceOptions {
   logLevel: string
   durability: 'normal' | 'full'
   maxPending: number
+  /** Pending deliveries of one webhook beyond which events for it are refused; default half of maxPending. */
+  maxPendingPerWebhook?: number
   retentionHours: number
   /** Attempts in flight in all (engine default 128). */
   concurrency?: number
@@ -207,6 +209,8 @@ export async function startController(
     breaker,
     facts: tracker,
     maxPending: options.maxPending,
+    // One dead receiver's backlog may take half of the queue at most; the other webhooks keep the rest.
+    maxPendingPerWebhook: options.maxPendingPerWebhook ?? Math.ceil(options.maxPending / 2),
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(options.perWebhookConcurrency ? { perWebhookConcurrency: options.perWebhookConcurrency } : {}),
     onAccepted: (accepted) => {

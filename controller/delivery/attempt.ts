@@ -141,7 +141,7 @@ export class AttemptRunner {
         ...(verdict.kind === 'fail' || verdict.kind === 'gone' ? { lastError: verdict.reason } : {}),
       },
     )
-    if (status !== 'pending') this.intake.finished(row.id)
+    if (status !== 'pending') this.intake.finished(row.id, row.webhook)
     this.o.onAttempt?.(report)
   }
 }

@@ -31,6 +31,12 @@ export interface EngineOptions {
   dedupWindowMs?: number
   /** Pending deliveries beyond which the intake refuses new events. Default 100,000. */
   maxPending?: number
+  /**
+   * Pending deliveries of one webhook beyond which the intake refuses the events that match its
+   * automations (and only those). Default: maxPending (no bound of its own); hookwise run's default
+   * is half of maxPending.
+   */
+  maxPendingPerWebhook?: number
   /** Attempts in flight per webhook. Default 8. */
   perWebhookConcurrency?: number
   /** Attempts in flight in all. Default 128. */
@@ -55,5 +61,6 @@ export function engineSettings(options: EngineOptions): EngineSettings {
     concurrency: 128,
     pollIntervalMs: 200,
     ...options,
+    maxPendingPerWebhook: options.maxPendingPerWebhook ?? options.maxPending ?? 100_000,
   }
 }

@@ -29,6 +29,9 @@ export class DeliveryEngine {
     this.attempts = new AttemptRunner(this.o, this.facts, this.intake)
     this.scheduler = new OutboxScheduler(this.o, this.attempts)
     this.intake.due = this.scheduler
+    // A 410 hold outlives a restart: the store remembers it (checked against the spec by setState).
+    for (const [webhook, hash] of this.o.store.goneWebhooks()) this.facts.seedGone(webhook, hash)
+    this.facts.onGoneChange = (webhook, hash) => this.intake.markGone(webhook, hash)
   }
 
   /** Applies a new desired state: new matches use it at once; pending deliveries of removed automations are cancelled. */
@@ -42,6 +45,7 @@ export class DeliveryEngine {
       if (!this.attempts.hasAutomation(key)) cancelled += this.o.store.cancelAutomation(key, 'automation removed', now)
     }
     if (cancelled > 0) this.intake.cancelled(cancelled)
+    else this.intake.recount()
     this.scheduler.kick()
     return { cancelled }
   }

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { AttemptRow, DeliveryRow, DeliveryStatus } from '../model/delivery.js'
-import type { FinishedAttempt, NewDelivery, NewEvent, NewEvents, Store } from './store.js'
+import type { FinishedAttempt, GoneMark, NewDelivery, NewEvent, NewEvents, Store } from './store.js'
 
 export interface SqliteStoreOptions {
   /** `full` fsyncs every commit (survives power loss); `normal` (default) survives process crashes. */
@@ -72,6 +72,10 @@ CREATE TABLE IF NOT EXISTS attempts (
   error TEXT,
   PRIMARY KEY (delivery_id, n)
 );
+CREATE TABLE IF NOT EXISTS gone_webhooks (
+  webhook TEXT PRIMARY KEY,
+  spec_hash TEXT NOT NULL
+);
 `
 
 // Every query of whole deliveries selects these columns and reads its rows as arrays (raw):
@@ -124,6 +128,12 @@ export class SqliteStore implements Store {
         )
         .raw(),
       pendingCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'"),
+      pendingByWebhook: db.prepare<[], { webhook: string; n: number }>(
+        "SELECT webhook, COUNT(*) AS n FROM deliveries WHERE status = 'pending' GROUP BY webhook",
+      ),
+      markGone: db.prepare<[string, string]>('INSERT OR REPLACE INTO gone_webhooks (webhook, spec_hash) VALUES (?, ?)'),
+      forgetGone: db.prepare<[string]>('DELETE FROM gone_webhooks WHERE webhook = ?'),
+      gone: db.prepare<[], { webhook: string; spec_hash: string }>('SELECT webhook, spec_hash FROM gone_webhooks'),
       oldestPending: db.prepare<[], { t: number | null }>("SELECT MIN(created_at) AS t FROM deliveries WHERE status = 'pending'"),
       eventBody: db.prepare<[number], { body: string }>('SELECT body FROM events WHERE seq = ?'),
       get: db
@@ -158,15 +168,27 @@ export class SqliteStore implements Store {
     }
     // Made once: better-sqlite3 builds a new wrapper each time db.transaction is called.
     this.tx = {
-      write: db.transaction((events: NewEvents, attempts: readonly FinishedAttempt[]) => {
+      write: db.transaction((events: NewEvents, attempts: readonly FinishedAttempt[], gone: readonly GoneMark[]) => {
         this.insertAttempts(attempts)
+        for (const g of gone) {
+          if (g.specHash === null) this.stmt.forgetGone.run(g.webhook)
+          else this.stmt.markGone.run(g.webhook, g.specHash)
+        }
         return this.insertEvents(events.items, events.now, events.dedupSince, events.seqs)
       }),
     }
   }
 
-  write(events: NewEvents, attempts: readonly FinishedAttempt[]): Array<NewDelivery[] | null> {
-    return this.tx.write(events, attempts)
+  write(events: NewEvents, attempts: readonly FinishedAttempt[], gone: readonly GoneMark[] = []): Array<NewDelivery[] | null> {
+    return this.tx.write(events, attempts, gone)
+  }
+
+  goneWebhooks(): Map<string, string> {
+    return new Map(this.stmt.gone.all().map((r) => [r.webhook, r.spec_hash]))
+  }
+
+  pendingByWebhook(): Map<string, number> {
+    return new Map(this.stmt.pendingByWebhook.all().map((r) => [r.webhook, r.n]))
   }
 
   private insertEvents(items: readonly NewEvent[], now: number, dedupSince: number, seqs?: number[]): Array<NewDelivery[] | null> {

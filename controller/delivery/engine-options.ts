@@ -46,11 +46,13 @@ export interface EngineOptions {
   onAccepted?: (events: AcceptedEvent[]) => void
   onAttempt?: (report: AttemptReport) => void
   onError?: (err: unknown) => void
+  /** Told when the store stops being writable (why) and when it can be written again (undefined); once per change. */
+  onStoreProblem?: (reason: string | undefined) => void
 }
 
 /** The options with every default filled in (the status tracker is passed on its own). */
-export type EngineSettings = Required<Omit<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError' | 'facts'>> &
-  Pick<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>
+export type EngineSettings = Required<Omit<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError' | 'onStoreProblem' | 'facts'>> &
+  Pick<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError' | 'onStoreProblem'>
 
 export function engineSettings(options: EngineOptions): EngineSettings {
   return {

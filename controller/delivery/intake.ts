@@ -7,12 +7,13 @@ import { randomUUID } from 'node:crypto'
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { AutomationIndex } from '../match/automation-index.js'
 import type { AttemptRow, DeliveryRow } from '../model/delivery.js'
-import { QueueFullError } from '../errors.js'
+import { QueueFullError, StoreUnavailableError } from '../errors.js'
 import type { DesiredState } from '../model/desired-state.js'
 import { deliveryId } from './delivery-id.js'
 import type { EngineSettings } from './engine-options.js'
 import type { AcceptedEvent } from './outcomes.js'
 import type { StatusTracker } from './status-tracker.js'
+import type { StoreHealth } from './store-health.js'
 import type { GoneMark, NewDelivery, NextState } from './store.js'
 
 /** Where deliveries just stored go, to start without reading the outbox again (the outbox scheduler). */
@@ -63,6 +64,7 @@ export class Intake {
   constructor(
     private readonly o: EngineSettings,
     private readonly facts: StatusTracker,
+    private readonly health: StoreHealth,
   ) {
     this.pending = o.store.pendingCount()
     this.pendingPerWebhook = o.store.pendingByWebhook()
@@ -154,12 +156,18 @@ export class Intake {
    */
   private flush(): void {
     this.flushing = false
-    const calls = this.toAccept
+    let calls = this.toAccept
     const records = this.toRecord
     const marks = this.toMark
     this.toAccept = []
     this.toRecord = []
     this.toMark = []
+    if (!this.health.writable) {
+      // Refused without trying: a small write may still fit where the disk has no room for more.
+      // Attempts already made are still recorded if they can be, so they are not sent again.
+      for (const call of calls) call.reject(new StoreUnavailableError(this.health.problem!))
+      calls = []
+    }
     const now = this.o.now()
     const taken: Array<{ call: (typeof calls)[number]; from: number; to: number }> = []
     const items: MatchedEvent[] = []
@@ -194,8 +202,10 @@ export class Intake {
     try {
       stored = this.o.store.write({ items, now, dedupSince: now - this.o.dedupWindowMs, seqs }, records, marks)
     } catch (err) {
-      for (const t of taken) t.call.reject(err)
-      for (const r of records) r.reject(err)
+      // Out of space or failing: refused with 503 + Retry-After; the attempts stay pending.
+      const why = this.health.failed(err) ? new StoreUnavailableError(this.health.problem!) : err
+      for (const t of taken) t.call.reject(why)
+      for (const r of records) r.reject(why)
       return
     }
     for (const r of records) r.resolve()

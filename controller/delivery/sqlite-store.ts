@@ -1,7 +1,7 @@
 // The Store (store.ts) in one SQLite file under the state folder (better-sqlite3), synchronous:
 // a commit in WAL mode takes microseconds, and a transaction never waits on the event loop.
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -72,11 +72,15 @@ CREATE TABLE IF NOT EXISTS attempts (
   error TEXT,
   PRIMARY KEY (delivery_id, n)
 );
+CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS gone_webhooks (
   webhook TEXT PRIMARY KEY,
   spec_hash TEXT NOT NULL
 );
 `
+
+/** What probeWrite writes to check there is room again. */
+const PROBE_BYTES = 1024 * 1024
 
 // Every query of whole deliveries selects these columns and reads its rows as arrays (raw):
 // better-sqlite3 builds an array per row faster than an object with named keys, and under backlog
@@ -320,6 +324,25 @@ export class SqliteStore implements Store {
       const events = this.stmt.pruneEvents.run(eventsBefore).changes
       return { deliveries, events }
     })()
+  }
+
+  // A write to the database alone can succeed on a full disk (the write-ahead log reuses its space
+  // once checkpointed) while the next larger one fails: the probe writes 1 MiB to a file of its own
+  // next to the database, then one row, so the engine resumes only when there is room.
+  probeWrite(): void {
+    const file = `${this.path}-probe`
+    try {
+      const fd = openSync(file, 'w')
+      try {
+        writeSync(fd, Buffer.alloc(PROBE_BYTES))
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+    } finally {
+      rmSync(file, { force: true })
+    }
+    this.db.prepare('INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)').run(Date.now())
   }
 
   private checkpointer: Worker | undefined

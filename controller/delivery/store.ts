@@ -126,6 +126,13 @@ export interface Store {
    */
   prune(before: number, eventsBefore: number): { deliveries: number; events: number }
 
+  /**
+   * Checks that the store can be written again after a write failed for want of space or an I/O
+   * error: writes as much as a large transaction needs, somewhere that changes nothing of the
+   * store's contents, and throws (as the failed write did) while it cannot.
+   */
+  probeWrite(): void
+
   /** Closes the store; resolves once nothing of it runs any more. Everything written stays stored. */
   close(): Promise<void>
 }

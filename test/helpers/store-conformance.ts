@@ -2,6 +2,7 @@
 // `storeConformance(t, name, open)` with `open` making a store whose files live in the given folder.
 // Every call is awaited, so an implementation whose methods return promises (a client that talks
 // to a database server) runs the same suite as the synchronous SqliteStore.
+import { readdirSync } from 'node:fs'
 import type { AttemptRow, DeliveryRow } from '../../controller/model/delivery.js'
 import type { FinishedAttempt, NewDelivery, NewEvent, NewEvents, NextState, Store } from '../../controller/delivery/store.js'
 import type { TapTest } from './cli.js'
@@ -562,6 +563,17 @@ export function storeConformance(t: TapTest, name: string, open: OpenStore): Pro
       await store.close()
       const again = await opened(t, dir)
       t.same(await sorted(again), [['team/x', 'h3']], 'null forgets a mark; the others survive reopening')
+    })
+
+    t.test('probeWrite succeeds on a writable store and changes nothing of it', async (t) => {
+      const dir = t.testdir({})
+      const store = await opened(t, dir)
+      await store.write(events([newEvent('e-1', [delivery('d-1')])], T0), [])
+      const before = { rows: await store.list(), files: readdirSync(dir).sort() }
+      await store.probeWrite()
+      t.same(await store.list(), before.rows)
+      t.equal(await store.pendingCount(), 1)
+      t.same(readdirSync(dir).sort(), before.files, 'no file is left behind')
     })
 
     t.test('everything written survives close and reopening', async (t) => {

@@ -81,6 +81,10 @@ export const ERROR_CODES = {
   HW_KUBERNETES_API: { disposition: 'transient', summary: 'The Kubernetes API server could not be reached or refused a request.' },
   HW_BODY_TOO_LARGE: { disposition: 'terminal', summary: 'A request to the intake is larger than its body limit.' },
   HW_QUEUE_FULL: { disposition: 'transient', summary: 'The delivery queue is at its bound; the intake refuses new events for now.' },
+  HW_STORE_UNWRITABLE: {
+    disposition: 'transient',
+    summary: 'The state store cannot be written (disk full, I/O error); deliveries and the intake wait until it can.',
+  },
   HW_STANDBY_STOPPED: { disposition: 'terminal', summary: 'hookwise was stopped while it waited to become the leader (it exits 0).' },
   ...ATTEMPT_ERROR_CODES,
 } as const satisfies Record<string, { disposition: Disposition; summary: string }>
@@ -167,15 +171,41 @@ export class BodyTooLargeError extends HookwiseError {
   }
 }
 
-/** The delivery queue is over its bound: the intake answers 503 with Retry-After; nothing was stored. */
+/**
+ * The delivery queue is over its bound, in all or (with `webhook`) for one of the webhooks the
+ * request's events matched: the intake answers 503 with Retry-After; nothing of the request was stored.
+ */
 export class QueueFullError extends HookwiseError {
   readonly retryAfterSeconds: number
-  constructor(pending: number, max: number) {
-    super('HW_QUEUE_FULL', `the delivery queue holds ${pending} pending deliveries (limit ${max}); retry later`, {
-      hint: 'retry after the Retry-After seconds; if it lasts, receivers are slow or down (hookwise get webhooks) or --max-pending is too low',
-    })
+  constructor(pending: number, max: number, webhook?: string) {
+    super(
+      'HW_QUEUE_FULL',
+      webhook
+        ? `webhook ${webhook} holds ${pending} pending deliveries (limit ${max} per webhook); retry later`
+        : `the delivery queue holds ${pending} pending deliveries (limit ${max}); retry later`,
+      {
+        hint: webhook
+          ? `retry after the Retry-After seconds; if it lasts, the receiver of ${webhook} is slow or down (hookwise describe webhook ${webhook.split('/').pop()}) or --max-pending-per-webhook is too low`
+          : 'retry after the Retry-After seconds; if it lasts, receivers are slow or down (hookwise get webhooks) or --max-pending is too low',
+      },
+    )
     this.name = 'QueueFullError'
     this.retryAfterSeconds = 5
+  }
+}
+
+/**
+ * The state store cannot be written (its disk is full, an I/O error): the intake answers 503 with
+ * Retry-After and nothing is sent until a probe write succeeds again.
+ */
+export class StoreUnavailableError extends HookwiseError {
+  readonly retryAfterSeconds: number
+  constructor(reason: string) {
+    super('HW_STORE_UNWRITABLE', `the state store cannot be written (${reason}); nothing of this request was stored; retry later`, {
+      hint: 'free space on the --state volume (or fix its I/O errors); hookwise finds out by itself and resumes',
+    })
+    this.name = 'StoreUnavailableError'
+    this.retryAfterSeconds = 10
   }
 }
 

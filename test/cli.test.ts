@@ -113,6 +113,7 @@ t.test('run --help lists every flag of hookwise run, the three sources and the d
     '--egress-allow',
     '--durability',
     '--max-pending',
+    '--max-pending-per-webhook',
     '--concurrency',
     '--per-webhook-concurrency',
     '--connections-per-origin',

@@ -396,3 +396,186 @@ t.test("under a backlog, slow outbox reads space out the timer's re-reads, to at
   for (let i = 0; i < 50 && reads === before; i++) await new Promise((r) => setTimeout(r, 10))
   t.equal(reads, before + 1, 'one timer read once 100 ms have passed')
 })
+
+t.test('a webhook whose Secret is missing never holds the probe of a circuit it shares with a healthy webhook', async (t) => {
+  // Two webhooks on the same receiver origin (one circuit): `healthy`, and `orphan` whose Secret
+  // does not exist. The lease of a probe is long (10 min) and the cool-down short (1 s): a probe
+  // slot taken by a delivery that sends nothing would hold the healthy webhook for 10 minutes.
+  const breaker = createBreaker({ failureThreshold: 1, cooldownMs: 1_000, probeLeaseMs: 600_000 })
+  const h = await harness(t, { engine: { breaker } })
+  const pair = (name: string, registry: string, token: string) => `apiVersion: hookwise.dev/v1alpha1
+kind: Webhook
+metadata: {name: ${name}}
+spec:
+  url: ${h.receiver.url}/${name}
+  accessToken: {secretKeyRef: {name: ${token}, key: token}}
+  retry: {maxAttempts: 5}
+---
+apiVersion: hookwise.dev/v1alpha1
+kind: Automation
+metadata: {name: ${name}-auto}
+spec:
+  scope: {type: Registry, registry: ${registry}}
+  event: {type: LINK_ARTIFACT}
+  action: {webhook: ${name}, payload: {version: "\${artifact_version_string}"}}
+---
+`
+  h.engine.setState(
+    state(
+      `${pair('healthy', 'model', 'creds')}${pair('orphan', 'dataset', 'missing')}apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {token: tok-123}\n`,
+    ),
+  )
+  const t0 = h.clock.now
+  h.receiver.fallback = 503
+  const [first] = await h.engine.acceptGrouped([event('e-open')])
+  await h.receiver.waitFor(1)
+  await h.settle()
+  t.same(
+    breaker.snapshot(),
+    [{ origin: h.receiver.url, state: 'open', consecutiveFailures: 1, openUntil: t0 + 1_000 }],
+    'one 503 opened it',
+  )
+  const healthyId = first!.deliveries[0]!.id
+  t.match(h.store.get(healthyId), { status: 'pending', attempts: 1, nextAttemptAt: t0 + 5_000 })
+
+  // The receiver recovers. The cool-down is over when the orphan's delivery comes due: it is the
+  // first to ask, so it gets the probe slot, and cannot send.
+  h.receiver.fallback = 200
+  h.clock.now = t0 + 1_000
+  const [orphan] = await h.engine.acceptGrouped([{ ...event('e-orphan'), registry: 'dataset' }])
+  await h.settle()
+  const orphanId = orphan!.deliveries[0]!.id
+  t.match(h.store.get(orphanId), {
+    status: 'pending',
+    attempts: 0,
+    lastError: 'webhook default/orphan needs ACCESS_TOKEN: Secret default/missing not found',
+  })
+  t.equal(h.receiver.received.length, 1, 'nothing was sent for the orphan')
+
+  // The healthy webhook's retry comes due 4 s later, long before any lease: it goes, and closes the circuit.
+  h.clock.now = t0 + 5_000
+  h.engine.kick()
+  await h.receiver.waitFor(2, 2_000)
+  await h.settle()
+  t.match(h.store.get(healthyId), { status: 'succeeded', attempts: 2, lastStatusCode: 200 })
+  t.equal(h.receiver.received[1]!.path, '/healthy')
+  t.same(breaker.snapshot(), [], 'the circuit is closed')
+  const [next] = await h.engine.acceptGrouped([event('e-after')])
+  await h.receiver.waitFor(3, 2_000)
+  await h.settle()
+  t.match(h.store.get(next!.deliveries[0]!.id), { status: 'succeeded', attempts: 1 })
+  t.match(h.store.get(orphanId), { status: 'pending', attempts: 0 }, 'the orphan still waits for its Secret')
+})
+
+t.test('410 Gone is kept in the state: after a restart nothing goes to the gone endpoint until the Webhook changes', async (t) => {
+  const dir = t.testdir({})
+  const receiver = await startReceiver(t)
+  const clock = { now: Date.parse('2026-11-27T10:00:00Z') }
+  const open = (text: string) => {
+    const store = new SqliteStore(dir)
+    const sender = new UndiciSender({ egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] } })
+    const engine = new DeliveryEngine({
+      store,
+      sender,
+      retry: createRetryDecider(() => 0.5),
+      breaker: createBreaker(),
+      now: () => clock.now,
+      pollIntervalMs: 10,
+    })
+    engine.setState(state(text))
+    engine.start()
+    let stopped: Promise<void> | undefined
+    const stop = () =>
+      (stopped ??= (async () => {
+        await engine.stop()
+        await sender.close()
+        await store.close()
+      })())
+    return { store, engine, stop }
+  }
+  receiver.script = [410]
+  const first = open(manifests(`${receiver.url}/hook`))
+  const [a] = await first.engine.acceptGrouped([event('e-gone-1')])
+  await receiver.waitFor(1)
+  for (let i = 0; i < 100 && first.store.get(a!.deliveries[0]!.id)!.status === 'pending'; i++) await new Promise((r) => setTimeout(r, 10))
+  t.match(first.store.get(a!.deliveries[0]!.id), { status: 'failed', lastError: /410 Gone/ })
+  await first.stop()
+
+  // A new engine on the same file, with the same Webhook: still gone.
+  const second = open(manifests(`${receiver.url}/hook`))
+  t.teardown(() => second.stop())
+  const [b] = await second.engine.acceptGrouped([event('e-gone-2')])
+  await new Promise((r) => setTimeout(r, 200))
+  t.equal(receiver.received.length, 1, 'nothing sent to the gone endpoint after the restart')
+  t.match(second.store.get(b!.deliveries[0]!.id), {
+    status: 'pending',
+    attempts: 0,
+    lastError: 'webhook default/hook answered 410 Gone; change the Webhook to resume',
+  })
+  // The Webhook changes (a new URL): its deliveries go again, and a restart does not hold them.
+  second.engine.setState(state(manifests(`${receiver.url}/hook2`)))
+  clock.now += 31_000
+  second.engine.kick()
+  await receiver.waitFor(2)
+  t.equal(receiver.received[1]!.path, '/hook2')
+  await second.stop()
+  const third = open(manifests(`${receiver.url}/hook2`))
+  t.teardown(() => third.stop())
+  await third.engine.acceptGrouped([event('e-gone-3')])
+  await receiver.waitFor(3)
+  t.equal(receiver.received[2]!.path, '/hook2')
+})
+
+t.test("a dead webhook at its pending bound does not make the intake refuse another webhook's events", async (t) => {
+  const h = await harness(t, { engine: { maxPending: 100, maxPendingPerWebhook: 2 } })
+  const dead = `apiVersion: hookwise.dev/v1alpha1
+kind: Webhook
+metadata: {name: dead}
+spec: {url: "${h.receiver.url}/dead"}
+---
+apiVersion: hookwise.dev/v1alpha1
+kind: Automation
+metadata: {name: to-dead}
+spec:
+  scope: {type: Registry, registry: dataset}
+  event: {type: LINK_ARTIFACT}
+  action: {webhook: dead, payload: {v: "\${artifact_version_string}"}}
+---
+`
+  h.engine.setState(state(dead + manifests(`${h.receiver.url}/hook`)))
+  h.receiver.fallback = 503
+  const toDead = (id: string): ArtifactEvent => ({ ...event(id), registry: 'dataset' })
+  await h.engine.acceptGrouped([toDead('d-1'), toDead('d-2')])
+  await h.settle()
+  await t.rejects(h.engine.acceptGrouped([toDead('d-3')]), {
+    name: 'QueueFullError',
+    code: 'HW_QUEUE_FULL',
+    retryAfterSeconds: 5,
+    message: 'webhook default/dead holds 2 pending deliveries (limit 2 per webhook); retry later',
+  })
+  // An event that matches both the dead webhook's automation and another: refused whole, nothing stored.
+  const both: ArtifactEvent = { ...event('d-both'), registry: 'dataset' }
+  h.engine.setState(state(dead.replace('registry: dataset', 'registry: model') + manifests(`${h.receiver.url}/hook`)))
+  await t.rejects(h.engine.acceptGrouped([both, { ...event('d-both-2') }]), { code: 'HW_QUEUE_FULL' })
+  t.equal(h.store.list({}).length, 2, 'nothing of a refused call is stored')
+  h.engine.setState(state(dead + manifests(`${h.receiver.url}/hook`)))
+  // The healthy webhook's events are accepted and delivered.
+  h.receiver.fallback = 200
+  h.receiver.script = []
+  const before = h.receiver.received.length
+  const accepted = await h.engine.acceptGrouped([event('ok-1'), event('ok-2')])
+  t.same(
+    accepted.map((a) => a.deliveries.map((d) => d.webhook)),
+    [['default/hook'], ['default/hook']],
+  )
+  const got = await h.receiver.waitFor(before + 2)
+  t.same(
+    got.slice(before).map((r) => r.path),
+    ['/hook', '/hook'],
+  )
+  await h.settle()
+  t.same(
+    accepted.map((a) => h.store.get(a.deliveries[0]!.id)!.status),
+    ['succeeded', 'succeeded'],
+  )
+})

@@ -468,6 +468,18 @@ t.test('the queue bound answers 503 with Retry-After', async (t) => {
   })
 })
 
+t.test('the per-webhook bound (half of --max-pending by default) answers 503 with Retry-After naming the webhook', async (t) => {
+  const r = await run(t, { maxPending: 4 })
+  r.receiver.fallback = 503
+  t.equal((await r.post('/v1/events', [event('w-1'), event('w-2')])).status, 202)
+  const full = await r.post('/v1/events', event('w-3'))
+  t.match(full, {
+    status: 503,
+    headers: { 'retry-after': '5' },
+    json: { title: 'Service Unavailable', detail: 'webhook default/hook holds 2 pending deliveries (limit 2 per webhook); retry later' },
+  })
+})
+
 t.test('hookwise test webhook sends a one-off payload with the credentials and prints the answer', async (t) => {
   const receiver = await startReceiver(t)
   const root = t.testdir({

@@ -36,6 +36,8 @@ export interface RunOptions extends SourceOptions {
   logLevel: string
   durability: 'normal' | 'full'
   maxPending: number
+  /** Pending deliveries of one webhook beyond which events for it are refused; default half of maxPending. */
+  maxPendingPerWebhook?: number
   retentionHours: number
   /** Attempts in flight in all (engine default 128). */
   concurrency?: number
@@ -207,6 +209,8 @@ export async function startController(
     breaker,
     facts: tracker,
     maxPending: options.maxPending,
+    // One dead receiver's backlog may take half of the queue at most; the other webhooks keep the rest.
+    maxPendingPerWebhook: options.maxPendingPerWebhook ?? Math.ceil(options.maxPending / 2),
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(options.perWebhookConcurrency ? { perWebhookConcurrency: options.perWebhookConcurrency } : {}),
     onAccepted: (accepted) => {
@@ -233,6 +237,15 @@ export async function startController(
       else log.debug(fields, 'delivered')
     },
     onError: (err) => log.error({ err }, 'delivery engine error'),
+    // Once per change, not per attempt: while the disk is full nothing is sent or accepted.
+    onStoreProblem: (reason) => {
+      if (reason)
+        log.error(
+          { state: store.path, reason },
+          'the state store cannot be written: nothing is sent and the intake answers 503 until it can (free space on the --state volume; hookwise checks again by itself)',
+        )
+      else log.info({ state: store.path }, 'the state store can be written again: delivering')
+    },
   })
   let kubernetes: KubernetesController | undefined
   const apply = (next: DesiredState, revision?: string): void => {
@@ -302,8 +315,14 @@ export async function startController(
   const retentionMs = options.retentionHours * 3600_000
   const prune = setInterval(() => {
     const now = Date.now()
-    const pruned = store.prune(now - retentionMs, now - Math.max(retentionMs, 24 * 3600_000))
-    if (pruned.deliveries || pruned.events) log.info(pruned, 'pruned history')
+    // Pruning is a write too: on a full disk it fails (the store health says so, once); next minute again.
+    if (engine.storeProblem) return
+    try {
+      const pruned = store.prune(now - retentionMs, now - Math.max(retentionMs, 24 * 3600_000))
+      if (pruned.deliveries || pruned.events) log.info(pruned, 'pruned history')
+    } catch (err) {
+      log.warn({ err }, 'pruning the history failed; trying again in a minute')
+    }
   }, 60_000)
   prune.unref()
   log.info(

@@ -124,6 +124,11 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
         .default('normal'),
     )
     .option('--max-pending <n>', 'pending deliveries beyond which the intake answers 503', positive, 100_000)
+    .option(
+      '--max-pending-per-webhook <n>',
+      'pending deliveries of one webhook beyond which the intake answers 503 to events matching its automations (default: half of --max-pending)',
+      positive,
+    )
     .option('--concurrency <n>', 'delivery attempts in flight in all (default 128)', positive)
     .option('--per-webhook-concurrency <n>', 'delivery attempts in flight per webhook (default 8)', positive)
     .option('--connections-per-origin <n>', 'most connections open at once to one receiver origin (default 16)', positive)

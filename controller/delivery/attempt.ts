@@ -85,6 +85,8 @@ export class AttemptRunner {
       secrets = resolveWebhookSecrets(webhook, this.secrets)
     } catch (err) {
       if (err instanceof HookwiseError) {
+        // Our own fault, not the receiver's: a probe slot taken in prepare goes back at once.
+        this.o.breaker.release(originOf(webhook.spec.url))
         this.o.store.reschedule(row.id, startedAt + WAIT_FOR_WEBHOOK_MS, startedAt, err.message)
         return
       }
@@ -109,6 +111,7 @@ export class AttemptRunner {
     const verdict = this.o.retry.decide(n, result, webhook.spec.retry, now)
     const healthy = endpointOk(result)
     if (healthy !== undefined) this.o.breaker.record(originOf(request.url), healthy, now)
+    else this.o.breaker.release(originOf(request.url))
     const status: DeliveryStatus = verdict.kind === 'success' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed'
     const report: AttemptReport = {
       delivery: { ...row, status, attempts: n },
@@ -140,7 +143,7 @@ export class AttemptRunner {
         ...(verdict.kind === 'fail' || verdict.kind === 'gone' ? { lastError: verdict.reason } : {}),
       },
     )
-    if (status !== 'pending') this.intake.finished(row.id)
+    if (status !== 'pending') this.intake.finished(row.id, row.webhook)
     this.o.onAttempt?.(report)
   }
 }

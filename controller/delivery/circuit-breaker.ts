@@ -83,6 +83,18 @@ export class CircuitBreaker {
     return Math.min(now + this.o.probeWaitMs, c.probeSince + this.o.probeLeaseMs)
   }
 
+  /**
+   * A request `blockedUntil` let through will not reach the receiver (its Secret is missing, its
+   * request is invalid, the egress policy refuses it): if it was the half-open circuit's probe, the
+   * slot is handed back at once, so the next request to the origin is the probe, instead of every
+   * webhook on the origin waiting out the probe's lease. (Were the slot another request's, a second
+   * probe goes: one more request to an origin that may have recovered, which is harmless.)
+   */
+  release(origin: string): void {
+    const c = this.circuits.get(origin)
+    if (c?.state === 'half-open') c.probeSince = undefined
+  }
+
   /** Records the outcome of a request to `origin`: `ok` false for network errors, timeouts, 5xx, 408, 425, 429 (see endpointOk). */
   record(origin: string, ok: boolean, now: number): void {
     if (ok) {

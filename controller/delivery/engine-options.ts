@@ -15,6 +15,8 @@ export interface Breaker {
   /** Undefined when a request may go to `origin` now; otherwise when to try again. */
   blockedUntil(origin: string, now: number): number | undefined
   record(origin: string, ok: boolean, now: number): void
+  /** A request let through will not reach the receiver: a probe slot it held is handed back. */
+  release(origin: string): void
 }
 
 export interface EngineOptions {
@@ -29,6 +31,12 @@ export interface EngineOptions {
   dedupWindowMs?: number
   /** Pending deliveries beyond which the intake refuses new events. Default 100,000. */
   maxPending?: number
+  /**
+   * Pending deliveries of one webhook beyond which the intake refuses the events that match its
+   * automations (and only those). Default: maxPending (no bound of its own); hookwise run's default
+   * is half of maxPending.
+   */
+  maxPendingPerWebhook?: number
   /** Attempts in flight per webhook. Default 8. */
   perWebhookConcurrency?: number
   /** Attempts in flight in all. Default 128. */
@@ -38,11 +46,13 @@ export interface EngineOptions {
   onAccepted?: (events: AcceptedEvent[]) => void
   onAttempt?: (report: AttemptReport) => void
   onError?: (err: unknown) => void
+  /** Told when the store stops being writable (why) and when it can be written again (undefined); once per change. */
+  onStoreProblem?: (reason: string | undefined) => void
 }
 
 /** The options with every default filled in (the status tracker is passed on its own). */
-export type EngineSettings = Required<Omit<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError' | 'facts'>> &
-  Pick<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError'>
+export type EngineSettings = Required<Omit<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError' | 'onStoreProblem' | 'facts'>> &
+  Pick<EngineOptions, 'onAccepted' | 'onAttempt' | 'onError' | 'onStoreProblem'>
 
 export function engineSettings(options: EngineOptions): EngineSettings {
   return {
@@ -53,5 +63,6 @@ export function engineSettings(options: EngineOptions): EngineSettings {
     concurrency: 128,
     pollIntervalMs: 200,
     ...options,
+    maxPendingPerWebhook: options.maxPendingPerWebhook ?? options.maxPending ?? 100_000,
   }
 }

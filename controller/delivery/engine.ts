@@ -13,6 +13,7 @@ import { Intake } from './intake.js'
 import { OutboxScheduler } from './outbox-scheduler.js'
 import type { AcceptedEvent } from './outcomes.js'
 import { StatusTracker } from './status-tracker.js'
+import { StoreHealth } from './store-health.js'
 
 export class DeliveryEngine {
   /** What happened lately: every acceptance and attempt is recorded here. */
@@ -21,14 +22,23 @@ export class DeliveryEngine {
   private readonly intake: Intake
   private readonly attempts: AttemptRunner
   private readonly scheduler: OutboxScheduler
+  private readonly health: StoreHealth
 
   constructor(options: EngineOptions) {
     this.o = engineSettings(options)
     this.facts = options.facts ?? new StatusTracker()
-    this.intake = new Intake(this.o, this.facts)
+    this.health = new StoreHealth({
+      probe: () => this.o.store.probeWrite(),
+      ...(options.onStoreProblem ? { onChange: options.onStoreProblem } : {}),
+      resumed: () => this.scheduler.kick(),
+    })
+    this.intake = new Intake(this.o, this.facts, this.health)
     this.attempts = new AttemptRunner(this.o, this.facts, this.intake)
-    this.scheduler = new OutboxScheduler(this.o, this.attempts)
+    this.scheduler = new OutboxScheduler(this.o, this.attempts, this.health)
     this.intake.due = this.scheduler
+    // A 410 hold outlives a restart: the store remembers it (checked against the spec by setState).
+    for (const [webhook, hash] of this.o.store.goneWebhooks()) this.facts.seedGone(webhook, hash)
+    this.facts.onGoneChange = (webhook, hash) => this.intake.markGone(webhook, hash)
   }
 
   /** Applies a new desired state: new matches use it at once; pending deliveries of removed automations are cancelled. */
@@ -38,10 +48,16 @@ export class DeliveryEngine {
     this.facts.applyState(state)
     let cancelled = 0
     const now = this.o.now()
-    for (const key of this.o.store.automationsWithPending()) {
-      if (!this.attempts.hasAutomation(key)) cancelled += this.o.store.cancelAutomation(key, 'automation removed', now)
+    try {
+      for (const key of this.o.store.automationsWithPending()) {
+        if (!this.attempts.hasAutomation(key)) cancelled += this.o.store.cancelAutomation(key, 'automation removed', now)
+      }
+    } catch (err) {
+      // The disk is full: the rest are cancelled when they come due (prepare) once it is not.
+      if (!this.health.failed(err)) throw err
     }
     if (cancelled > 0) this.intake.cancelled(cancelled)
+    else this.intake.recount()
     this.scheduler.kick()
     return { cancelled }
   }
@@ -59,6 +75,11 @@ export class DeliveryEngine {
     return this.attempts.ready
   }
 
+  /** Why the store cannot be written (nothing is sent, the intake refuses events); undefined while it can. */
+  get storeProblem(): string | undefined {
+    return this.health.problem
+  }
+
   /**
    * Matches and durably records events; the events of every call made in the same turn of the event
    * loop are stored in one transaction. Resolves once this call's events and deliveries are stored;
@@ -74,6 +95,7 @@ export class DeliveryEngine {
 
   /** Stops taking new work and waits for attempts in flight (up to `graceMs`); unfinished ones stay pending. */
   stop(graceMs = 10_000): Promise<void> {
+    this.health.stop()
     return this.scheduler.stop(graceMs)
   }
 

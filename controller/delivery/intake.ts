@@ -7,13 +7,14 @@ import { randomUUID } from 'node:crypto'
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { AutomationIndex } from '../match/automation-index.js'
 import type { AttemptRow, DeliveryRow } from '../model/delivery.js'
-import { QueueFullError } from '../errors.js'
+import { QueueFullError, StoreUnavailableError } from '../errors.js'
 import type { DesiredState } from '../model/desired-state.js'
 import { deliveryId } from './delivery-id.js'
 import type { EngineSettings } from './engine-options.js'
 import type { AcceptedEvent } from './outcomes.js'
 import type { StatusTracker } from './status-tracker.js'
-import type { NewDelivery, NextState } from './store.js'
+import type { StoreHealth } from './store-health.js'
+import type { GoneMark, NewDelivery, NextState } from './store.js'
 
 /** Where deliveries just stored go, to start without reading the outbox again (the outbox scheduler). */
 export interface DueQueue {
@@ -37,6 +38,10 @@ export class Intake {
   due!: DueQueue
   private index = new AutomationIndex([])
   private pending: number
+  /** Pending deliveries per webhook, for the per-webhook bound (see flush). */
+  private pendingPerWebhook: Map<string, number>
+  /** Gone marks waiting to be stored with the next write (see markGone). */
+  private toMark: GoneMark[] = []
   /** Intake calls waiting to be stored together (see acceptGrouped). */
   private toAccept: Array<{
     events: readonly ArtifactEvent[]
@@ -59,8 +64,24 @@ export class Intake {
   constructor(
     private readonly o: EngineSettings,
     private readonly facts: StatusTracker,
+    private readonly health: StoreHealth,
   ) {
     this.pending = o.store.pendingCount()
+    this.pendingPerWebhook = o.store.pendingByWebhook()
+  }
+
+  /** Reads the pending deliveries per webhook from the store again (after changes the intake does not see). */
+  recount(): void {
+    this.pendingPerWebhook = this.o.store.pendingByWebhook()
+  }
+
+  /**
+   * Keeps a webhook's 410 hold (or its end) in the store, in the next write: with the attempt that
+   * got the 410 when it is recorded in the same turn of the event loop.
+   */
+  markGone(webhook: string, specHash: string | null): void {
+    this.toMark.push({ webhook, specHash })
+    this.scheduleFlush()
   }
 
   /** New events are matched with this state's automations. */
@@ -103,9 +124,12 @@ export class Intake {
     return this.events.get(deliveryId)?.event
   }
 
-  /** A delivery finished (succeeded or failed for good). */
-  finished(deliveryId: string): void {
+  /** A delivery of `webhook` finished (succeeded or failed for good). */
+  finished(deliveryId: string, webhook: string): void {
     this.pending--
+    const n = this.pendingPerWebhook.get(webhook) ?? 0
+    if (n > 1) this.pendingPerWebhook.set(webhook, n - 1)
+    else this.pendingPerWebhook.delete(webhook)
     const e = this.events.get(deliveryId)
     if (!e) return
     this.events.delete(deliveryId)
@@ -115,6 +139,7 @@ export class Intake {
   /** Deliveries were cancelled in bulk (`count` of them). */
   cancelled(count: number): void {
     this.pending -= count
+    this.recount()
     this.events.clear()
     this.eventBytes = 0
   }
@@ -131,14 +156,23 @@ export class Intake {
    */
   private flush(): void {
     this.flushing = false
-    const calls = this.toAccept
+    let calls = this.toAccept
     const records = this.toRecord
+    const marks = this.toMark
     this.toAccept = []
     this.toRecord = []
+    this.toMark = []
+    if (!this.health.writable) {
+      // Refused without trying: a small write may still fit where the disk has no room for more.
+      // Attempts already made are still recorded if they can be, so they are not sent again.
+      for (const call of calls) call.reject(new StoreUnavailableError(this.health.problem!))
+      calls = []
+    }
     const now = this.o.now()
     const taken: Array<{ call: (typeof calls)[number]; from: number; to: number }> = []
     const items: MatchedEvent[] = []
     let adding = 0
+    const addingPerWebhook = new Map<string, number>()
     for (const call of calls) {
       let mine: MatchedEvent[]
       try {
@@ -152,24 +186,48 @@ export class Intake {
         call.reject(new QueueFullError(this.pending + adding, this.o.maxPending))
         continue
       }
+      const full = this.overWebhookBound(mine, addingPerWebhook)
+      if (full) {
+        call.reject(full)
+        continue
+      }
       adding += n
+      for (const item of mine) for (const d of item.deliveries) addingPerWebhook.set(d.webhook, (addingPerWebhook.get(d.webhook) ?? 0) + 1)
       taken.push({ call, from: items.length, to: items.length + mine.length })
       items.push(...mine)
     }
-    if (taken.length === 0 && records.length === 0) return
+    if (taken.length === 0 && records.length === 0 && marks.length === 0) return
     const seqs: number[] = []
     let stored: Array<NewDelivery[] | null>
     try {
-      stored = this.o.store.write({ items, now, dedupSince: now - this.o.dedupWindowMs, seqs }, records)
+      stored = this.o.store.write({ items, now, dedupSince: now - this.o.dedupWindowMs, seqs }, records, marks)
     } catch (err) {
-      for (const t of taken) t.call.reject(err)
-      for (const r of records) r.reject(err)
+      // Out of space or failing: refused with 503 + Retry-After; the attempts stay pending.
+      const why = this.health.failed(err) ? new StoreUnavailableError(this.health.problem!) : err
+      for (const t of taken) t.call.reject(why)
+      for (const r of records) r.reject(why)
       return
     }
     for (const r of records) r.resolve()
     if (taken.length === 0) return
     const accepted = this.stored(items, stored, seqs, now)
     for (const t of taken) t.call.resolve(accepted.slice(t.from, t.to))
+  }
+
+  /**
+   * The per-webhook bound: a call whose events would take any webhook over maxPendingPerWebhook
+   * pending deliveries is refused whole (an event is stored with all its deliveries or not at all),
+   * so a dead webhook's backlog refuses only the events that match its automations.
+   */
+  private overWebhookBound(mine: readonly MatchedEvent[], adding: ReadonlyMap<string, number>): QueueFullError | undefined {
+    const max = this.o.maxPendingPerWebhook
+    const counts = new Map<string, number>()
+    for (const item of mine) for (const d of item.deliveries) counts.set(d.webhook, (counts.get(d.webhook) ?? 0) + 1)
+    for (const [webhook, n] of counts) {
+      const pending = (this.pendingPerWebhook.get(webhook) ?? 0) + (adding.get(webhook) ?? 0)
+      if (pending + n > max) return new QueueFullError(pending, max, webhook)
+    }
+    return undefined
   }
 
   private matchEvents(events: readonly ArtifactEvent[], now: number): MatchedEvent[] {
@@ -197,6 +255,8 @@ export class Intake {
     })
     const added = accepted.reduce((n, a) => n + a.deliveries.length, 0)
     this.pending += added
+    for (const a of accepted)
+      for (const d of a.deliveries) this.pendingPerWebhook.set(d.webhook, (this.pendingPerWebhook.get(d.webhook) ?? 0) + 1)
     this.facts.accepted(accepted, now)
     this.o.onAccepted?.(accepted)
     if (added > 0) {

@@ -4,6 +4,8 @@
 import type { DeliveryRow } from '../model/delivery.js'
 import type { AttemptRunner } from './attempt.js'
 import type { EngineSettings } from './engine-options.js'
+import { StoreUnavailableError } from '../errors.js'
+import type { StoreHealth } from './store-health.js'
 
 export class OutboxScheduler {
   private readonly inFlight = new Set<string>()
@@ -29,6 +31,7 @@ export class OutboxScheduler {
   constructor(
     private readonly o: EngineSettings,
     private readonly attempts: AttemptRunner,
+    private readonly health: StoreHealth,
   ) {
     this.readEvery = o.pollIntervalMs
   }
@@ -106,7 +109,7 @@ export class OutboxScheduler {
         this.dispatchDue()
       } while (this.again && !this.stopped)
     } catch (err) {
-      this.o.onError?.(err)
+      if (!this.health.failed(err)) this.o.onError?.(err)
     } finally {
       this.ticking = false
     }
@@ -119,7 +122,9 @@ export class OutboxScheduler {
   // (kick, a new state), when the cache ran dry after a read that filled its limit, or when a
   // webhook with a free slot got new deliveries.
   private dispatchDue(): void {
-    if (this.inFlight.size >= this.o.concurrency || !this.attempts.ready) return
+    // While the store cannot be written nothing is sent: an attempt that cannot be recorded would
+    // be due again at once. The deliveries wait in the outbox, read again once it can (kick).
+    if (this.inFlight.size >= this.o.concurrency || !this.attempts.ready || !this.health.writable) return
     const now = this.o.now()
     if (this.readAt === 0 || now - this.readAt >= this.readEvery || now < this.readAt) this.read(now)
     this.startCached(now)
@@ -196,7 +201,10 @@ export class OutboxScheduler {
     }
     const p = this.attempts
       .run(row, release)
-      .catch((err) => this.o.onError?.(err))
+      .catch((err) => {
+        // An attempt that could not be recorded stays pending; the store health says why, once.
+        if (!(err instanceof StoreUnavailableError) && !this.health.failed(err)) this.o.onError?.(err)
+      })
       .finally(() => {
         this.inFlight.delete(row.id)
         release()

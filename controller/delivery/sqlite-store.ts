@@ -1,12 +1,14 @@
 // The Store (store.ts) in one SQLite file under the state folder (better-sqlite3), synchronous:
 // a commit in WAL mode takes microseconds, and a transaction never waits on the event loop.
 import Database from 'better-sqlite3'
+import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import type { AttemptRow, DeliveryRow, DeliveryStatus } from '../model/delivery.js'
 import { StateCorruptError } from '../errors.js'
 import { prepareStateFiles } from './state-files.js'
-import type { FinishedAttempt, NewDelivery, NewEvent, NewEvents, Store } from './store.js'
+import type { FinishedAttempt, GoneMark, NewDelivery, NewEvent, NewEvents, Store } from './store.js'
 
 export interface SqliteStoreOptions {
   /** `full` fsyncs every commit (survives power loss); `normal` (default) survives process crashes. */
@@ -72,7 +74,15 @@ CREATE TABLE IF NOT EXISTS attempts (
   error TEXT,
   PRIMARY KEY (delivery_id, n)
 );
+CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS gone_webhooks (
+  webhook TEXT PRIMARY KEY,
+  spec_hash TEXT NOT NULL
+);
 `
+
+/** What probeWrite writes to check there is room again. */
+const PROBE_BYTES = 1024 * 1024
 
 // Every query of whole deliveries selects these columns and reads its rows as arrays (raw):
 // better-sqlite3 builds an array per row faster than an object with named keys, and under backlog
@@ -150,6 +160,12 @@ export class SqliteStore implements Store {
         )
         .raw(),
       pendingCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'"),
+      pendingByWebhook: db.prepare<[], { webhook: string; n: number }>(
+        "SELECT webhook, COUNT(*) AS n FROM deliveries WHERE status = 'pending' GROUP BY webhook",
+      ),
+      markGone: db.prepare<[string, string]>('INSERT OR REPLACE INTO gone_webhooks (webhook, spec_hash) VALUES (?, ?)'),
+      forgetGone: db.prepare<[string]>('DELETE FROM gone_webhooks WHERE webhook = ?'),
+      gone: db.prepare<[], { webhook: string; spec_hash: string }>('SELECT webhook, spec_hash FROM gone_webhooks'),
       oldestPending: db.prepare<[], { t: number | null }>("SELECT MIN(created_at) AS t FROM deliveries WHERE status = 'pending'"),
       eventBody: db.prepare<[number], { body: string }>('SELECT body FROM events WHERE seq = ?'),
       get: db
@@ -184,15 +200,27 @@ export class SqliteStore implements Store {
     }
     // Made once: better-sqlite3 builds a new wrapper each time db.transaction is called.
     this.tx = {
-      write: db.transaction((events: NewEvents, attempts: readonly FinishedAttempt[]) => {
+      write: db.transaction((events: NewEvents, attempts: readonly FinishedAttempt[], gone: readonly GoneMark[]) => {
         this.insertAttempts(attempts)
+        for (const g of gone) {
+          if (g.specHash === null) this.stmt.forgetGone.run(g.webhook)
+          else this.stmt.markGone.run(g.webhook, g.specHash)
+        }
         return this.insertEvents(events.items, events.now, events.dedupSince, events.seqs)
       }),
     }
   }
 
-  write(events: NewEvents, attempts: readonly FinishedAttempt[]): Array<NewDelivery[] | null> {
-    return this.tx.write(events, attempts)
+  write(events: NewEvents, attempts: readonly FinishedAttempt[], gone: readonly GoneMark[] = []): Array<NewDelivery[] | null> {
+    return this.tx.write(events, attempts, gone)
+  }
+
+  goneWebhooks(): Map<string, string> {
+    return new Map(this.stmt.gone.all().map((r) => [r.webhook, r.spec_hash]))
+  }
+
+  pendingByWebhook(): Map<string, number> {
+    return new Map(this.stmt.pendingByWebhook.all().map((r) => [r.webhook, r.n]))
   }
 
   private insertEvents(items: readonly NewEvent[], now: number, dedupSince: number, seqs?: number[]): Array<NewDelivery[] | null> {
@@ -324,6 +352,25 @@ export class SqliteStore implements Store {
       const events = this.stmt.pruneEvents.run(eventsBefore).changes
       return { deliveries, events }
     })()
+  }
+
+  // A write to the database alone can succeed on a full disk (the write-ahead log reuses its space
+  // once checkpointed) while the next larger one fails: the probe writes 1 MiB to a file of its own
+  // next to the database, then one row, so the engine resumes only when there is room.
+  probeWrite(): void {
+    const file = `${this.path}-probe`
+    try {
+      const fd = openSync(file, 'w')
+      try {
+        writeSync(fd, Buffer.alloc(PROBE_BYTES))
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+    } finally {
+      rmSync(file, { force: true })
+    }
+    this.db.prepare('INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)').run(Date.now())
   }
 
   private checkpointer: Worker | undefined

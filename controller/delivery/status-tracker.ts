@@ -1,16 +1,29 @@
 // What happened lately, per automation and per webhook: the facts status is made of (served at
 // /v1/status and by `hookwise get`; written onto the custom resources in Kubernetes mode). The
 // delivery engine keeps it current and asks it whether a webhook is gone (410): one place for both.
-import type { DeliveryRecord } from '../api/types.generated.js'
+import { createHash } from 'node:crypto'
+import type { DeliveryRecord, WebhookSpec } from '../api/types.generated.js'
 import type { AutomationFacts, WebhookFacts } from '../model/delivery.js'
 import type { DesiredState } from '../model/desired-state.js'
 import type { AcceptedEvent, AttemptReport } from './outcomes.js'
 
 const OUTCOME = { succeeded: 'Succeeded', pending: 'Retrying', failed: 'Failed', cancelled: 'Cancelled' } as const
 
+/** What identifies a Webhook's spec for the 410 hold: any change of it (URL, headers, ...) resumes delivery. */
+export function specHash(spec: WebhookSpec | undefined): string {
+  return createHash('sha256')
+    .update(JSON.stringify(spec) ?? '')
+    .digest('hex')
+}
+
 export class StatusTracker {
   readonly automations = new Map<string, AutomationFacts>()
   readonly webhooks = new Map<string, WebhookFacts>()
+  /**
+   * Told each time a webhook becomes gone (with its spec hash) or stops being gone (null); the
+   * engine keeps these marks in the store, so the hold outlives a restart.
+   */
+  onGoneChange: ((webhook: string, specHash: string | null) => void) | undefined
 
   private automation(key: string): AutomationFacts {
     let f = this.automations.get(key)
@@ -56,8 +69,8 @@ export class StatusTracker {
     const w = this.webhook(r.delivery.webhook)
     w.lastDelivery = record
     w.consecutiveFailures = r.verdict === 'success' ? 0 : w.consecutiveFailures + 1
-    if (r.verdict === 'gone') w.goneSpec = JSON.stringify(r.webhookSpec)
-    else if (r.verdict === 'success') delete w.goneSpec
+    if (r.verdict === 'gone') this.setGone(r.delivery.webhook, w, specHash(r.webhookSpec))
+    else if (r.verdict === 'success') this.setGone(r.delivery.webhook, w, undefined)
     if (r.verdict === 'success') {
       delete w.lastError
       delete w.egressDenied
@@ -76,8 +89,20 @@ export class StatusTracker {
   /** Forgets that a webhook was gone once its spec has changed (or it was removed). */
   applyState(state: DesiredState): void {
     for (const [key, facts] of this.webhooks) {
-      if (facts.goneSpec !== undefined && JSON.stringify(state.webhooks.get(key)?.spec) !== facts.goneSpec) delete facts.goneSpec
+      if (facts.goneSpec !== undefined && specHash(state.webhooks.get(key)?.spec) !== facts.goneSpec) this.setGone(key, facts, undefined)
     }
+  }
+
+  /** Starts from a webhook being gone, as the store remembers it (after a restart); applyState then checks its spec. */
+  seedGone(key: string, hash: string): void {
+    this.webhook(key).goneSpec = hash
+  }
+
+  private setGone(key: string, facts: WebhookFacts, hash: string | undefined): void {
+    if (facts.goneSpec === hash) return
+    if (hash === undefined) delete facts.goneSpec
+    else facts.goneSpec = hash
+    this.onGoneChange?.(key, hash ?? null)
   }
 
   /**
@@ -100,8 +125,11 @@ export class StatusTracker {
 
   /** Like seedAutomation, for a webhook. */
   seedWebhook(key: string, from: { lastDelivery?: DeliveryRecord; consecutiveFailures?: number } | undefined): void {
-    if (this.webhooks.has(key) || !from) return
+    const f = this.webhooks.get(key)
+    // Facts holding only the gone mark the store remembered (seedGone) are not facts of deliveries yet.
+    if (!from || (f && (f.lastDelivery !== undefined || f.consecutiveFailures > 0))) return
     this.webhooks.set(key, {
+      ...(f?.goneSpec !== undefined ? { goneSpec: f.goneSpec } : {}),
       consecutiveFailures: from.consecutiveFailures ?? 0,
       ...(from.lastDelivery ? { lastDelivery: from.lastDelivery } : {}),
     })

@@ -38,6 +38,12 @@ export interface NextState {
   lastError?: string
 }
 
+/** A webhook that answered 410 Gone, with the hash of its spec then (see specHash); null: it is not gone (any more). */
+export interface GoneMark {
+  webhook: string
+  specHash: string | null
+}
+
 /** A finished attempt and its delivery's new state. */
 export interface FinishedAttempt {
   attempt: AttemptRow
@@ -53,9 +59,16 @@ export interface Store {
    * updated at `now`, without status code or error. An attempt sets its delivery's status,
    * attempts (the attempt's n), next attempt, last status code (the attempt's, null without a
    * response), last error (next.lastError, else the attempt's error, else null) and updated time
-   * (next.now); it must name a stored delivery.
+   * (next.now); it must name a stored delivery. A gone mark with a spec hash marks its webhook
+   * gone (replacing an earlier mark); one with null forgets it.
    */
-  write(events: NewEvents, attempts: readonly FinishedAttempt[]): Array<NewDelivery[] | null>
+  write(events: NewEvents, attempts: readonly FinishedAttempt[], gone?: readonly GoneMark[]): Array<NewDelivery[] | null>
+
+  /**
+   * The webhooks marked gone (410) by write's `gone` marks, with their spec hashes: kept across
+   * restarts, so a gone endpoint gets nothing more until its Webhook changes.
+   */
+  goneWebhooks(): Map<string, string>
 
   /**
    * Pending deliveries due at `now` (next attempt at or before it), by next attempt then in the
@@ -66,6 +79,9 @@ export interface Store {
 
   /** How many deliveries are pending. */
   pendingCount(): number
+
+  /** How many deliveries are pending per webhook (webhooks with none are absent). */
+  pendingByWebhook(): Map<string, number>
 
   /** When the oldest pending delivery was created; undefined when none is pending. */
   oldestPendingCreatedAt(): number | undefined
@@ -109,6 +125,13 @@ export interface Store {
    * then events received before `eventsBefore` that no delivery refers to; returns how many of each.
    */
   prune(before: number, eventsBefore: number): { deliveries: number; events: number }
+
+  /**
+   * Checks that the store can be written again after a write failed for want of space or an I/O
+   * error: writes as much as a large transaction needs, somewhere that changes nothing of the
+   * store's contents, and throws (as the failed write did) while it cannot.
+   */
+  probeWrite(): void
 
   /** Closes the store; resolves once nothing of it runs any more. Everything written stays stored. */
   close(): Promise<void>

@@ -44,8 +44,8 @@ export interface WebhookFacts {
   lastDelivery?: DeliveryRecord
   consecutiveFailures: number
   /**
-   * Set when the endpoint answered 410 Gone: the webhook's spec then, as JSON. Its deliveries wait
-   * until the spec changes (or an attempt already in flight succeeds).
+   * Set when the endpoint answered 410 Gone: the hash of the webhook's spec then (kept in the store
+   * too). Its deliveries wait until the spec changes (or an attempt already in flight succeeds).
    */
   goneSpec?: string
   /** Why the last attempt got no response (timeout, network, egress), when it did not. */

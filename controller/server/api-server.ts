@@ -6,9 +6,10 @@ import type { AddressInfo } from 'node:net'
 import type { AcceptedEvent } from '../delivery/outcomes.js'
 import { parseJson, validateEvent } from '../api/event.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
-import { BodyTooLargeError, QueueFullError, type Diagnostic } from '../errors.js'
+import { BodyTooLargeError, QueueFullError, StoreUnavailableError, type Diagnostic } from '../errors.js'
 import type { DeliveryEngine } from '../delivery/engine.js'
 import type { Store } from '../delivery/store.js'
+import { storageFailure } from '../delivery/store-health.js'
 import type { DeliveryStatus } from '../model/delivery.js'
 import { readBody } from './read-body.js'
 import { close, listen } from './listen.js'
@@ -75,6 +76,12 @@ export class ApiServer {
     this.o = options
     this.server = createServer((req, res) => {
       this.route(req, res).catch((err) => {
+        // A write the full (or failing) state disk refused (a redelivery): 503, not a 500 to log.
+        const unwritable = storageFailure(err)
+        if (unwritable && !res.headersSent) {
+          const e = new StoreUnavailableError(unwritable)
+          return sendProblem(res, 503, 'Service Unavailable', e.message, { headers: { 'Retry-After': String(e.retryAfterSeconds) } })
+        }
         this.o.onError?.(err)
         if (!res.headersSent) sendProblem(res, 500, 'Internal Error', 'hookwise failed to handle the request; see its log')
         else res.destroy()
@@ -101,7 +108,12 @@ export class ApiServer {
     }
     const path = url.pathname
     if (path === '/healthz') return sendJson(res, 200, { ok: true })
-    if (path === '/readyz') return this.o.engine.ready ? sendJson(res, 200, { ready: true }) : sendJson(res, 503, { ready: false })
+    if (path === '/readyz') {
+      if (!this.o.engine.ready) return sendJson(res, 503, { ready: false })
+      const problem = this.o.engine.storeProblem
+      if (problem) return sendJson(res, 503, { ready: false, reason: `the state store cannot be written (${problem})` })
+      return sendJson(res, 200, { ready: true })
+    }
     // /metrics names automations, webhooks and their origins: it needs the token, as /v1/ does.
     const metrics = path === '/metrics' && this.o.metrics
     if (!path.startsWith('/v1/') && !metrics) return sendProblem(res, 404, 'Not Found', `no route ${req.method} ${path}`)
@@ -200,7 +212,7 @@ export class ApiServer {
     try {
       accepted = await this.o.engine.acceptGrouped(events)
     } catch (err) {
-      if (err instanceof QueueFullError)
+      if (err instanceof QueueFullError || err instanceof StoreUnavailableError)
         return sendProblem(res, 503, 'Service Unavailable', err.message, { headers: { 'Retry-After': String(err.retryAfterSeconds) } })
       throw err
     }

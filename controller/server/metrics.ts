@@ -50,6 +50,11 @@ export function createMetrics(): Metrics {
     labelNames: ['origin'],
     registers: [registry],
   })
+  const writable = new Gauge({
+    name: 'hookwise_store_writable',
+    help: 'Whether the state store can be written: 0 while its disk is full or failing (nothing is sent, the intake answers 503).',
+    registers: [registry],
+  })
   return {
     events: (accepted, duplicates) => {
       events.inc({ duplicate: 'false' }, accepted)
@@ -62,6 +67,7 @@ export function createMetrics(): Metrics {
     },
     render: async (engine, store, breaker) => {
       depth.set(engine.pendingCount)
+      writable.set(engine.storeProblem === undefined ? 1 : 0)
       circuit.reset()
       for (const c of breaker.snapshot()) circuit.set({ origin: c.origin }, c.state === 'open' ? 2 : c.state === 'half-open' ? 1 : 0)
       const created = store.oldestPendingCreatedAt()

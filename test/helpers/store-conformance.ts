@@ -2,6 +2,7 @@
 // `storeConformance(t, name, open)` with `open` making a store whose files live in the given folder.
 // Every call is awaited, so an implementation whose methods return promises (a client that talks
 // to a database server) runs the same suite as the synchronous SqliteStore.
+import { readdirSync } from 'node:fs'
 import type { AttemptRow, DeliveryRow } from '../../controller/model/delivery.js'
 import type { FinishedAttempt, NewDelivery, NewEvent, NewEvents, NextState, Store } from '../../controller/delivery/store.js'
 import type { TapTest } from './cli.js'
@@ -512,6 +513,67 @@ export function storeConformance(t: TapTest, name: string, open: OpenStore): Pro
       await store.cancelAutomation('team/b', 'automation removed', T0 + 3000)
       t.equal(await store.pendingCount(), 0)
       t.equal(await store.oldestPendingCreatedAt(), undefined)
+    })
+
+    t.test('pendingByWebhook counts the pending deliveries of each webhook', async (t) => {
+      const store = await opened(t)
+      t.same([...(await store.pendingByWebhook())], [])
+      await store.write(events([newEvent('e-1', [delivery('d-1', 'team/a', 'team/w1'), delivery('d-2', 'team/b', 'team/w2')])], T0), [])
+      await store.write(events([newEvent('e-2', [delivery('d-3', 'team/a', 'team/w1')])], T0 + 1), [])
+      const sorted = async () => [...(await store.pendingByWebhook())].sort()
+      t.same(await sorted(), [
+        ['team/w1', 2],
+        ['team/w2', 1],
+      ])
+      await finish(store, { attempt: attempt('d-1', 1, T0, 200), next: next('succeeded', T0 + 2, T0 + 2) })
+      await store.cancelAutomation('team/b', 'automation removed', T0 + 3)
+      t.same(await sorted(), [['team/w1', 1]], 'finished and cancelled ones are not pending')
+    })
+
+    t.test('gone marks: written with the attempts in one transaction, replaced, forgotten, kept across reopening', async (t) => {
+      const dir = t.testdir({})
+      const store = await open(dir)
+      t.same([...(await store.goneWebhooks())], [])
+      await store.write(events([newEvent('e-1', [delivery('d-1')])], T0), [])
+      await store.write(
+        { items: [], now: T0 + 1, dedupSince: 0 },
+        [{ attempt: attempt('d-1', 1, T0, 410), next: next('failed', T0 + 1, T0 + 1) }],
+        [
+          { webhook: 'default/w', specHash: 'h1' },
+          { webhook: 'team/x', specHash: 'h2' },
+        ],
+      )
+      await store.write({ items: [], now: T0 + 2, dedupSince: 0 }, [], [{ webhook: 'team/x', specHash: 'h3' }])
+      const sorted = async (s: Awaitable<Store>) => [...(await s.goneWebhooks())].sort()
+      t.same(await sorted(store), [
+        ['default/w', 'h1'],
+        ['team/x', 'h3'],
+      ])
+      await t.rejects(
+        Promise.resolve().then(() =>
+          store.write(
+            { items: [], now: T0 + 3, dedupSince: 0 },
+            [{ attempt: attempt('d-unknown', 1, T0, 410), next: next('failed', T0 + 3, T0 + 3) }],
+            [{ webhook: 'team/y', specHash: 'h4' }],
+          ),
+        ),
+        'a failing write stores no gone mark',
+      )
+      await store.write({ items: [], now: T0 + 4, dedupSince: 0 }, [], [{ webhook: 'default/w', specHash: null }])
+      await store.close()
+      const again = await opened(t, dir)
+      t.same(await sorted(again), [['team/x', 'h3']], 'null forgets a mark; the others survive reopening')
+    })
+
+    t.test('probeWrite succeeds on a writable store and changes nothing of it', async (t) => {
+      const dir = t.testdir({})
+      const store = await opened(t, dir)
+      await store.write(events([newEvent('e-1', [delivery('d-1')])], T0), [])
+      const before = { rows: await store.list(), files: readdirSync(dir).sort() }
+      await store.probeWrite()
+      t.same(await store.list(), before.rows)
+      t.equal(await store.pendingCount(), 1)
+      t.same(readdirSync(dir).sort(), before.files, 'no file is left behind')
     })
 
     t.test('everything written survives close and reopening', async (t) => {

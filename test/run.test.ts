@@ -385,6 +385,47 @@ t.test(
   },
 )
 
+t.test('a Secret in both the manifests and --secrets: the Webhook is Ready False (SecretDuplicated) and deliveries wait', async (t) => {
+  const r = await run(t)
+  const copy = join(r.dir, 'creds-copy.yaml')
+  writeFileSync(copy, secretYaml)
+  const inSecrets = join(r.dir, '..', 'secrets', 'creds.yaml')
+  const why = (path: string): string =>
+    `${path}: Secret default/creds is defined twice (${copy}:1, ${inSecrets}:1), so hookwise uses neither: deliveries to this webhook wait ` +
+    '(remove one of the copies: a Secret belongs either in the manifests or in the --secrets folder)'
+  await until('reload', async () => !JSON.parse((await r.get('/v1/status')).text).webhooks[0].ready, 10_000, 25)
+  const status = JSON.parse((await r.get('/v1/status')).text)
+  const message = `${why('spec.accessToken.secretKeyRef.name')}; ${why('spec.secrets[0].secretKeyRef.name')}`
+  t.match(status.webhooks, [
+    {
+      name: 'hook',
+      ready: false,
+      conditions: [{ type: 'Ready', status: 'False', reason: 'SecretDuplicated', message }],
+      errors: [
+        { code: 'HW_SECRET_DUPLICATE', object: 'Webhook default/hook', path: 'spec.accessToken.secretKeyRef.name' },
+        { code: 'HW_SECRET_DUPLICATE', object: 'Webhook default/hook', path: 'spec.secrets[0].secretKeyRef.name' },
+      ],
+    },
+  ])
+  t.match(status.automations, [
+    { name: 'deploy', ready: false, conditions: [{ type: 'Ready', status: 'False', reason: 'WebhookNotReady' }] },
+  ])
+  t.match(status.errors, [{ code: 'HW_DUPLICATE_NAME', object: 'Secret default/creds', file: inSecrets }])
+
+  writeFileSync(join(r.dir, '..', 'client-token'), `${TOKEN}\n`)
+  const server = ['--server', r.base, '--token-file', join(r.dir, '..', 'client-token')]
+  t.match((await hookwise(['get', 'webhooks', ...server])).stdout, /^default\s+hook\s+False\s+/m)
+  const hook = (await hookwise(['describe', 'webhook', 'hook', ...server])).stdout
+  t.match(hook, 'Ready:         False\n')
+  t.match(hook, `  Ready     False     SecretDuplicated   ${message}\n`)
+
+  const accepted = await r.post('/v1/events', event('e-dup'))
+  t.equal(accepted.status, 202)
+  t.equal(accepted.json.events[0].deliveries.length, 1, 'the event is queued')
+  await new Promise((res) => setTimeout(res, 500))
+  t.equal(r.receiver.received.length, 0, 'and waits: nothing is sent without the Secret')
+})
+
 t.test('hookwise emit sends an event built from flags, with the token', async (t) => {
   const r = await run(t)
   const dir = t.testdir({ token: `${TOKEN}\n` })

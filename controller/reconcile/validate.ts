@@ -404,12 +404,40 @@ function secretEntry(c: Checked, r: Reporter): SecretEntry | undefined {
   return ok ? { namespace: c.namespace, name: c.name, data, source: c.object.source } : undefined
 }
 
+/**
+ * A Webhook that refers to a Secret defined twice gets an error: both copies are ignored, so its
+ * deliveries wait for a Secret that looks present. It stays valid (its automations fire and their
+ * deliveries queue, as for a Secret not created yet); its Ready condition says why they wait.
+ */
+function duplicatedSecrets(c: Checked, copies: ReadonlyMap<string, Checked[]>, r: Reporter): void {
+  const spec = c.body.spec as WebhookSpec
+  const refs: Array<[FieldPath, string]> = []
+  if (spec.accessToken) refs.push([['spec', 'accessToken', 'secretKeyRef', 'name'], spec.accessToken.secretKeyRef.name])
+  for (const [i, s] of (spec.secrets ?? []).entries()) refs.push([['spec', 'secrets', i, 'secretKeyRef', 'name'], s.secretKeyRef.name])
+  for (const [path, name] of refs) {
+    const key = objectKey(c.namespace, name)
+    const found = copies.get(key)
+    if (!found) continue
+    const where = found.map((s) => `${s.object.source.file}:${s.object.source.line}`).join(', ')
+    r.at(
+      c.object,
+      c.label,
+      path,
+      'HW_SECRET_DUPLICATE',
+      `Secret ${key} is defined twice (${where}), so hookwise uses neither: deliveries to this webhook wait`,
+      'remove one of the copies: a Secret belongs either in the manifests or in the --secrets folder',
+    )
+  }
+}
+
 /** Validates and compiles manifest objects into the desired state they describe. */
 export function validateObjects(objects: readonly ManifestObject[], earlier: readonly Diagnostic[] = []): DesiredState {
   const r = new Reporter()
   r.diagnostics.push(...earlier)
   const checked: Checked[] = []
   const seen = new Map<string, Checked>()
+  // Every copy of a Secret defined more than once: the Webhooks that use it say so.
+  const secretCopies = new Map<string, Checked[]>()
   // Webhooks that exist but failed the schema: their automations say so rather than "not found".
   const brokenWebhooks = new Set<string>()
   for (const o of objects) {
@@ -424,6 +452,8 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
     }
     const id = `${kind}/${c.namespace}/${c.name}`
     const first = seen.get(id)
+    if (first && kind === 'Secret')
+      secretCopies.set(objectKey(c.namespace, c.name), [...(secretCopies.get(objectKey(c.namespace, c.name)) ?? [first]), c])
     if (first) {
       r.at(
         o,
@@ -455,6 +485,7 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
       if (s) secrets.set(objectKey(c.namespace, c.name), s)
     }
   }
+  for (const c of usable) if (c.kind === 'Webhook') duplicatedSecrets(c, secretCopies, r)
   const automations: CompiledAutomation[] = []
   for (const c of usable) {
     if (c.kind !== 'Automation') continue

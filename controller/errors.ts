@@ -57,6 +57,10 @@ export const ERROR_CODES = {
   HW_SECRET_NAME_RESERVED: { disposition: 'terminal', summary: 'A webhook secret is named like a built-in variable.' },
   HW_HEADER_RESERVED: { disposition: 'terminal', summary: 'A static header would override one hookwise sets.' },
   HW_URL_INVALID: { disposition: 'terminal', summary: 'A webhook URL is not a valid http(s) URL without credentials.' },
+  HW_URL_NOT_GLOBAL: {
+    disposition: 'terminal',
+    summary: 'A webhook URL is an IP address that is not globally reachable; egress refuses it unless --egress-allow covers it (warning).',
+  },
   HW_SECRET_DATA_INVALID: { disposition: 'terminal', summary: 'A Secret data value is not valid base64.' },
   HW_SECRET_DUPLICATE: {
     disposition: 'terminal',

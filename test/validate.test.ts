@@ -486,6 +486,36 @@ t.test('a Secret named twice (manifests and --secrets) is an error on the Webhoo
   t.ok(state.webhooks.get('default/hook')?.valid, 'the webhook stays valid: its deliveries wait rather than being dropped')
 })
 
+t.test('a URL whose IP address is not globally reachable is a warning naming the range; internal receivers are not', async (t) => {
+  const hook = (name: string, url: string): string =>
+    `apiVersion: hookwise.dev/v1alpha1\nkind: Webhook\nmetadata: {name: ${name}}\nspec:\n  url: ${url}\n`
+  const r = await diagnose(t, {
+    'a.yaml': hook('doc', 'https://192.0.2.10/hook'),
+    'b.yaml': hook('bench', 'https://[2001:2::1]:8443/hook'),
+    'c.yaml': hook('metadata', 'http://169.254.169.254/latest'),
+    'd.yaml': hook('loopback', 'http://127.0.0.1:9000/hook'),
+    'e.yaml': hook('private', 'https://10.1.2.3/hook'),
+    'f.yaml': hook('public', 'https://93.184.215.14/hook'),
+    'g.yaml': hook('named', 'https://hooks.example.com/hook'),
+  })
+  const warning = (file: string, name: string, address: string, what: string) => ({
+    file: join(r.dir, file),
+    line: 5,
+    column: 3,
+    object: `Webhook default/${name}`,
+    path: 'spec.url',
+    code: 'HW_URL_NOT_GLOBAL',
+    severity: 'warning',
+    message: `address ${address} is ${what}: the egress policy refuses it, so nothing is delivered unless hookwise runs with --egress-allow covering it`,
+    hint: "use the receiver's public address or host name; if it really is there, run hookwise with --egress-allow CIDR",
+  })
+  t.same(r.diagnostics, [
+    warning('a.yaml', 'doc', '192.0.2.10', 'reserved for documentation'),
+    warning('b.yaml', 'bench', '2001:2::1', 'reserved for benchmarking'),
+    warning('c.yaml', 'metadata', '169.254.169.254', 'link-local (includes the cloud metadata address 169.254.169.254)'),
+  ])
+})
+
 t.test('objects without a namespace are in default; the same name in two namespaces is fine', async (t) => {
   const ns = (s: string): string => s.replace(/ {2}name: (\w+)\n/, '  name: $1\n  namespace: team-b\n')
   const r = await diagnose(t, {

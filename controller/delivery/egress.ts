@@ -10,6 +10,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { buildConnector } from 'undici'
 import { EgressDeniedError, UsageError } from '../errors.js'
+import { specialRange } from '../model/special-addresses.js'
 
 export interface EgressPolicy {
   /** Allow `http:` URLs (`--allow-insecure-http`). Without it only `https:` is sent. */
@@ -22,67 +23,6 @@ export interface EgressPolicy {
 export const DEFAULT_EGRESS_POLICY: Readonly<EgressPolicy> = Object.freeze({ allowInsecureHttp: false, allow: [] })
 
 type Family = 'ipv4' | 'ipv6'
-type Range = readonly [address: string, prefix: number, family: Family]
-
-// Refused unless allowed. IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) match the IPv4 ranges:
-// net.BlockList checks them against IPv4 rules itself. net.BlockList is built into Node, so the
-// policy needs no dependency.
-const REFUSED: ReadonlyArray<{ what: string; ranges: readonly Range[] }> = [
-  {
-    what: 'loopback',
-    ranges: [
-      ['127.0.0.0', 8, 'ipv4'],
-      ['::1', 128, 'ipv6'],
-    ],
-  },
-  {
-    what: 'link-local (includes the cloud metadata address 169.254.169.254)',
-    ranges: [
-      ['169.254.0.0', 16, 'ipv4'],
-      ['fe80::', 10, 'ipv6'],
-    ],
-  },
-  {
-    what: 'unspecified',
-    ranges: [
-      ['0.0.0.0', 8, 'ipv4'],
-      ['::', 128, 'ipv6'],
-    ],
-  },
-  {
-    what: 'private',
-    ranges: [
-      ['10.0.0.0', 8, 'ipv4'],
-      ['172.16.0.0', 12, 'ipv4'],
-      ['192.168.0.0', 16, 'ipv4'],
-      ['fc00::', 7, 'ipv6'],
-    ],
-  },
-  { what: 'carrier-grade NAT (shared address space)', ranges: [['100.64.0.0', 10, 'ipv4']] },
-  {
-    what: 'multicast',
-    ranges: [
-      ['224.0.0.0', 4, 'ipv4'],
-      ['ff00::', 8, 'ipv6'],
-    ],
-  },
-  { what: 'reserved or broadcast', ranges: [['240.0.0.0', 4, 'ipv4']] },
-  // Deprecated IPv4-compatible IPv6 (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) can carry any IPv4
-  // address, including the ones above; webhooks have no business there.
-  {
-    what: 'IPv4-compatible or NAT64 IPv6',
-    ranges: [
-      ['::', 96, 'ipv6'],
-      ['64:ff9b::', 96, 'ipv6'],
-    ],
-  },
-]
-
-const REFUSED_LISTS = REFUSED.map(({ what, ranges }) => {
-  const list = new net.BlockList()
-  for (const [address, prefix, family] of ranges) list.addSubnet(address, prefix, family)
-  return { what, list }
-})
 
 /**
  * Parses `--egress-allow` CIDRs into a net.BlockList (used here as an allow list).
@@ -112,12 +52,11 @@ export function checkAddress(address: string, allow: net.BlockList): string | un
   if (version === 0) return `"${address}" is not an IP address`
   const family: Family = version === 4 ? 'ipv4' : 'ipv6'
   if (allow.check(address, family)) return undefined
-  for (const { what, list } of REFUSED_LISTS) {
-    if (list.check(address, family)) {
-      return `address ${address} is ${what}; the egress policy refuses it (allow it with --egress-allow CIDR if this receiver is trusted)`
-    }
-  }
-  return undefined
+  // Refused: every range of the IANA special-purpose registries that is not globally reachable (model/special-addresses.ts).
+  const range = specialRange(address)
+  return range
+    ? `address ${address} is ${range.what}; the egress policy refuses it (allow it with --egress-allow CIDR if this receiver is trusted)`
+    : undefined
 }
 
 /** Strips the brackets of an IPv6 URL host. */

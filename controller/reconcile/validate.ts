@@ -9,6 +9,7 @@ import type { Diagnostic, ErrorCode } from '../errors.js'
 import type { ManifestObject } from '../model/manifest-object.js'
 import { compilePayload, compilePayloadText, type TemplateProblem } from '../template/compile.js'
 import { ACCESS_TOKEN } from '../model/secrets.js'
+import { specialRange } from '../model/special-addresses.js'
 import { METADATA_PREFIX, VARIABLES, isReservedSecretName, type EventType } from '../template/variables.js'
 import { checkCelRules } from './cel-twins.js'
 import { compileTextMatcher, type TextMatcher } from '../model/text-matcher.js'
@@ -271,7 +272,29 @@ function meaningOfWebhook(c: Checked, r: Reporter): boolean {
       )
     }
   })
-  return r.diagnostics.length === before
+  const valid = r.diagnostics.length === before
+  if (url) warnNotGlobal(c, url, r)
+  return valid
+}
+
+/**
+ * A warning for a URL whose host is an IP address egress refuses by default. Not an error: the
+ * --egress-allow flags of the controller are not known here, and any range can be allowed. Loopback,
+ * private and shared addresses are not warned about: internal receivers live there, allowed on purpose.
+ */
+function warnNotGlobal(c: Checked, url: URL, r: Reporter): void {
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
+  const range = specialRange(host)
+  if (!range || range.internal) return
+  r.at(
+    c.object,
+    c.label,
+    ['spec', 'url'],
+    'HW_URL_NOT_GLOBAL',
+    `address ${host} is ${range.what}: the egress policy refuses it, so nothing is delivered unless hookwise runs with --egress-allow covering it`,
+    "use the receiver's public address or host name; if it really is there, run hookwise with --egress-allow CIDR",
+    'warning',
+  )
 }
 
 function hintFor(code: ErrorCode): string {

@@ -82,6 +82,10 @@ export const ERROR_CODES = {
   },
   HW_KUBERNETES_API: { disposition: 'transient', summary: 'The Kubernetes API server could not be reached or refused a request.' },
   HW_BODY_TOO_LARGE: { disposition: 'terminal', summary: 'A request to the intake is larger than its body limit.' },
+  HW_EVENT_LOOP: {
+    disposition: 'terminal',
+    summary: 'An event arrived from a chain of hookwise deliveries at the hop limit (a webhook loop); the intake refuses it.',
+  },
   HW_QUEUE_FULL: { disposition: 'transient', summary: 'The delivery queue is at its bound; the intake refuses new events for now.' },
   HW_STANDBY_STOPPED: { disposition: 'terminal', summary: 'hookwise was stopped while it waited to become the leader (it exits 0).' },
   ...ATTEMPT_ERROR_CODES,

@@ -356,3 +356,42 @@ t.test('--egress-allow re-allows a special-purpose range: the delivery reaches a
   const other = await allowed.send(post('http://203.0.113.5/hook'), { timeoutMs: 2000 })
   t.equal(other.error?.code, 'EGRESS_DENIED', 'a range not allowed stays refused')
 })
+
+t.test("the controller's own listen address is refused at connect time, also through a host name, with nothing sent", async (t) => {
+  const own = await startServer(t, (_req, res) => res.end('own intake'))
+  const other = await startServer(t, (_req, res) => res.end('receiver'))
+  const lookup = ((_hostname: string, _options: unknown, cb: (err: Error | null, addresses: unknown) => void) =>
+    cb(null, [{ address: '127.0.0.1', family: 4 }])) as unknown as LookupFunction
+  const sender = new UndiciSender({ egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] }, connector: { lookup } })
+  t.teardown(() => sender.close())
+  // Before refuseSelf it is an allowed loopback receiver like any other.
+  t.equal((await sender.send(post(`http://127.0.0.1:${own.port}/v1/events`), { timeoutMs: 2000 })).statusCode, 200)
+  sender.refuseSelf([{ host: '127.0.0.1', port: own.port }])
+  const why = `address 127.0.0.1 port ${own.port} is hookwise's own intake (it listens on 127.0.0.1:${own.port}): a webhook to it would loop; the egress policy refuses it`
+  t.same((await sender.send(post(`http://127.0.0.1:${own.port}/v1/events`), { timeoutMs: 2000 })).error, {
+    code: 'EGRESS_DENIED',
+    message: why,
+  })
+  t.same((await sender.send(post(`http://localhost:${own.port}/v1/events`), { timeoutMs: 2000 })).error, {
+    code: 'EGRESS_DENIED',
+    message: why,
+  })
+  const byName = await sender.send(post(`http://hookwise.internal.test:${own.port}/v1/events`), { timeoutMs: 2000 })
+  t.same(byName.error, { code: 'EGRESS_DENIED', message: why }, 'a name that resolves to it is refused on the address connected to')
+  t.equal(own.received.length, 1, 'only the request sent before refuseSelf arrived')
+  t.equal(
+    (await sender.send(post(`http://hookwise.internal.test:${other.port}/x`), { timeoutMs: 2000 })).statusCode,
+    200,
+    'another port is fine',
+  )
+
+  // Bound to every address (0.0.0.0): any loopback address on that port is this controller.
+  const wildcard = new UndiciSender({ egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] } })
+  t.teardown(() => wildcard.close())
+  wildcard.refuseSelf([{ host: '0.0.0.0', port: own.port }])
+  t.match((await wildcard.send(post(`http://127.0.0.2:${own.port}/`), { timeoutMs: 2000 })).error, {
+    code: 'EGRESS_DENIED',
+    message: `address 127.0.0.2 port ${own.port} is hookwise's own intake (it listens on 0.0.0.0:${own.port}): a webhook to it would loop; the egress policy refuses it`,
+  })
+  t.equal(own.received.length, 1)
+})

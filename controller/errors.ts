@@ -30,6 +30,10 @@ export const ERROR_CODES = {
   HW_USAGE: { disposition: 'terminal', summary: 'The command line is not valid.' },
   HW_PATH_NOT_FOUND: { disposition: 'terminal', summary: 'A file or folder given on the command line does not exist or cannot be read.' },
   HW_FILE_TOO_LARGE: { disposition: 'terminal', summary: 'A manifest or event file is larger than hookwise reads.' },
+  HW_SYMLINK_OUTSIDE: {
+    disposition: 'terminal',
+    summary: 'A symbolic link points outside the folder (or repository) hookwise was given; it is not read (warning).',
+  },
   HW_YAML_SYNTAX: { disposition: 'terminal', summary: 'A YAML document could not be parsed.' },
   HW_YAML_LIMIT: { disposition: 'terminal', summary: 'A YAML document exceeds a safety limit (aliases, nesting).' },
   HW_NOT_AN_OBJECT: { disposition: 'terminal', summary: 'A YAML document is not a mapping with apiVersion and kind.' },
@@ -62,7 +66,15 @@ export const ERROR_CODES = {
   HW_HEADER_INVALID: { disposition: 'terminal', summary: 'A static header name or value holds characters HTTP cannot send.' },
   HW_WEBHOOK_UNSIGNED: { disposition: 'terminal', summary: 'A warning: a webhook has secrets but signs nothing.' },
   HW_URL_INVALID: { disposition: 'terminal', summary: 'A webhook URL is not a valid http(s) URL without credentials.' },
+  HW_URL_NOT_GLOBAL: {
+    disposition: 'terminal',
+    summary: 'A webhook URL is an IP address that is not globally reachable; egress refuses it unless --egress-allow covers it (warning).',
+  },
   HW_SECRET_DATA_INVALID: { disposition: 'terminal', summary: 'A Secret data value is not valid base64.' },
+  HW_SECRET_DUPLICATE: {
+    disposition: 'terminal',
+    summary: 'A webhook refers to a Secret that is defined twice; neither copy is used and its deliveries wait.',
+  },
   HW_SECRET_NOT_FOUND: { disposition: 'transient', summary: 'A Secret or key a webhook refers to does not exist (yet).' },
   HW_AUTOMATION_NOT_FOUND: { disposition: 'terminal', summary: 'The automation named on the command line is not in the manifests.' },
   HW_SERVER_UNREACHABLE: {
@@ -80,6 +92,10 @@ export const ERROR_CODES = {
   },
   HW_KUBERNETES_API: { disposition: 'transient', summary: 'The Kubernetes API server could not be reached or refused a request.' },
   HW_BODY_TOO_LARGE: { disposition: 'terminal', summary: 'A request to the intake is larger than its body limit.' },
+  HW_EVENT_LOOP: {
+    disposition: 'terminal',
+    summary: 'An event arrived from a chain of hookwise deliveries at the hop limit (a webhook loop); the intake refuses it.',
+  },
   HW_QUEUE_FULL: { disposition: 'transient', summary: 'The delivery queue is at its bound; the intake refuses new events for now.' },
   HW_STORE_UNWRITABLE: {
     disposition: 'transient',

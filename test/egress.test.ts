@@ -12,6 +12,7 @@ import {
 } from '../controller/delivery/egress.js'
 import { UndiciSender } from '../controller/delivery/sender.js'
 import type { OutgoingRequest } from '../controller/delivery/request.js'
+import { buildConnector } from 'undici'
 import { startServer } from './helpers/http-server.js'
 
 const insecure = { allowInsecureHttp: true, allow: [] }
@@ -249,4 +250,148 @@ t.test('a redirect is not followed: the 302 is the result', async (t) => {
     server.received.map((r) => r.url),
     ['/moved'],
   )
+})
+
+// The IANA IPv4 and IPv6 Special-Purpose Address Registries, every entry whose Globally Reachable is
+// False (written out here from the registries, not from the code under test): first and last address.
+const NOT_GLOBAL: Array<[range: string, first: string, last: string, what: RegExp]> = [
+  ['0.0.0.0/8', '0.0.0.0', '0.255.255.255', /unspecified/],
+  ['10.0.0.0/8', '10.0.0.0', '10.255.255.255', /private/],
+  ['100.64.0.0/10', '100.64.0.0', '100.127.255.255', /carrier-grade NAT/],
+  ['127.0.0.0/8', '127.0.0.0', '127.255.255.255', /loopback/],
+  ['169.254.0.0/16', '169.254.0.0', '169.254.255.255', /link-local/],
+  ['172.16.0.0/12', '172.16.0.0', '172.31.255.255', /private/],
+  ['192.0.0.0/24', '192.0.0.0', '192.0.0.255', /IETF protocol assignment/],
+  ['192.0.0.0/29', '192.0.0.0', '192.0.0.7', /IETF protocol assignment/],
+  ['192.0.0.8/32', '192.0.0.8', '192.0.0.8', /IETF protocol assignment/],
+  ['192.0.0.170/32', '192.0.0.170', '192.0.0.170', /IETF protocol assignment/],
+  ['192.0.0.171/32', '192.0.0.171', '192.0.0.171', /IETF protocol assignment/],
+  ['192.0.2.0/24', '192.0.2.0', '192.0.2.255', /documentation/],
+  ['192.168.0.0/16', '192.168.0.0', '192.168.255.255', /private/],
+  ['198.18.0.0/15', '198.18.0.0', '198.19.255.255', /benchmarking/],
+  ['198.51.100.0/24', '198.51.100.0', '198.51.100.255', /documentation/],
+  ['203.0.113.0/24', '203.0.113.0', '203.0.113.255', /documentation/],
+  ['240.0.0.0/4', '240.0.0.0', '255.255.255.255', /reserved/],
+  ['255.255.255.255/32', '255.255.255.255', '255.255.255.255', /reserved or broadcast/],
+  ['::1/128', '::1', '::1', /loopback/],
+  ['::/128', '::', '::', /unspecified/],
+  ['::ffff:0:0/96', '::ffff:0.0.0.0', '::ffff:255.255.255.255', /unspecified|reserved/],
+  ['64:ff9b:1::/48', '64:ff9b:1::', '64:ff9b:1:ffff:ffff:ffff:ffff:ffff', /local-use NAT64/],
+  ['100::/64', '100::', '100::ffff:ffff:ffff:ffff', /discard-only/],
+  ['100:0:0:1::/64', '100:0:0:1::', '100::1:ffff:ffff:ffff:ffff', /dummy/],
+  ['2001::/23', '2001::', '2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff', /IETF protocol assignment/],
+  ['2001:2::/48', '2001:2::', '2001:2:0:ffff:ffff:ffff:ffff:ffff', /benchmarking/],
+  ['2001:db8::/32', '2001:db8::', '2001:db8:ffff:ffff:ffff:ffff:ffff:ffff', /documentation/],
+  ['3fff::/20', '3fff::', '3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff', /documentation/],
+  ['5f00::/16', '5f00::', '5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff', /SRv6/],
+  ['fc00::/7', 'fc00::', 'fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', /private/],
+  ['fe80::/10', 'fe80::', 'febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff', /link-local/],
+]
+const literal = (address: string): string => (address.includes(':') ? `[${address}]` : address)
+
+t.test('every IANA special-purpose range that is not globally reachable is refused at connect time, first and last address', async (t) => {
+  // The real connector, with the real base connector behind it: a refused address never reaches it.
+  const calls: string[] = []
+  const spy: Connector = (opts, cb) => {
+    calls.push(opts.hostname)
+    cb(new Error('the spy never connects'), null)
+  }
+  const sender = new UndiciSender({ egress: insecure, connector: { baseConnect: spy } })
+  t.teardown(() => sender.close())
+  for (const [range, first, last, what] of NOT_GLOBAL) {
+    for (const address of [first, last]) {
+      const result = await sender.send(post(`http://${literal(address)}:8080/hook`), { timeoutMs: 2000 })
+      t.equal(result.error?.code, 'EGRESS_DENIED', `${range}: ${address}`)
+      t.match(result.error?.message, what, `${range}: ${address} is named as ${what}`)
+      t.match(result.error?.message, /the egress policy refuses it \(allow it with --egress-allow CIDR if this receiver is trusted\)$/)
+    }
+  }
+  t.same(calls, [], 'nothing was connected')
+  // More specific entries the registries mark globally reachable stay allowed, and so do the neighbours.
+  const none = parseAllowList([])
+  for (const address of [
+    '192.0.0.9',
+    '192.0.0.10',
+    '192.0.1.0',
+    '192.0.3.0',
+    '198.17.255.255',
+    '198.20.0.0',
+    '198.51.99.255',
+    '203.0.114.0',
+    '2001:1::1',
+    '2001:1::2',
+    '2001:1::3',
+    '2001:3::1',
+    '2001:4:112::1',
+    '2001:20::1',
+    '2001:30::1',
+    '2001:200::1',
+    '2001:db9::1',
+    '3fff:1000::1',
+    '5f01::1',
+  ])
+    t.equal(checkAddress(address, none), undefined, `${address} is globally reachable`)
+})
+
+t.test('--egress-allow re-allows a special-purpose range: the delivery reaches a real loopback receiver', async (t) => {
+  const server = await startServer(t, (_req, res) => res.end('reached'))
+  // The policy is checked on the IP literal; the base connector behind it then connects to the loopback receiver.
+  const toLoopback: Connector = (opts, cb) =>
+    baseConnector({ ...opts, hostname: '127.0.0.1', port: String(server.port) } as Parameters<Connector>[0], cb)
+  const baseConnector = buildConnector({})
+  const denied = new UndiciSender({ egress: insecure, connector: { baseConnect: toLoopback } })
+  const allowed = new UndiciSender({
+    egress: { allowInsecureHttp: true, allow: ['198.18.0.0/15', '192.0.2.0/24', '2001:db8::/32'] },
+    connector: { baseConnect: toLoopback },
+  })
+  t.teardown(() => Promise.all([denied.close(), allowed.close()]))
+  for (const address of ['198.18.0.1', '198.19.255.254', '192.0.2.10', '2001:db8::1']) {
+    const no = await denied.send(post(`http://${literal(address)}/hook`), { timeoutMs: 2000 })
+    t.equal(no.error?.code, 'EGRESS_DENIED', `${address} refused without --egress-allow`)
+    const yes = await allowed.send(post(`http://${literal(address)}/hook`), { timeoutMs: 2000 })
+    t.equal(yes.statusCode, 200, `${address} allowed by --egress-allow`)
+    t.equal(yes.bodyHead, 'reached')
+  }
+  t.equal(server.received.length, 4, 'only the allowed sends arrived')
+  const other = await allowed.send(post('http://203.0.113.5/hook'), { timeoutMs: 2000 })
+  t.equal(other.error?.code, 'EGRESS_DENIED', 'a range not allowed stays refused')
+})
+
+t.test("the controller's own listen address is refused at connect time, also through a host name, with nothing sent", async (t) => {
+  const own = await startServer(t, (_req, res) => res.end('own intake'))
+  const other = await startServer(t, (_req, res) => res.end('receiver'))
+  const lookup = ((_hostname: string, _options: unknown, cb: (err: Error | null, addresses: unknown) => void) =>
+    cb(null, [{ address: '127.0.0.1', family: 4 }])) as unknown as LookupFunction
+  const sender = new UndiciSender({ egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] }, connector: { lookup } })
+  t.teardown(() => sender.close())
+  // Before refuseSelf it is an allowed loopback receiver like any other.
+  t.equal((await sender.send(post(`http://127.0.0.1:${own.port}/v1/events`), { timeoutMs: 2000 })).statusCode, 200)
+  sender.refuseSelf([{ host: '127.0.0.1', port: own.port }])
+  const why = `address 127.0.0.1 port ${own.port} is hookwise's own intake (it listens on 127.0.0.1:${own.port}): a webhook to it would loop; the egress policy refuses it`
+  t.same((await sender.send(post(`http://127.0.0.1:${own.port}/v1/events`), { timeoutMs: 2000 })).error, {
+    code: 'EGRESS_DENIED',
+    message: why,
+  })
+  t.same((await sender.send(post(`http://localhost:${own.port}/v1/events`), { timeoutMs: 2000 })).error, {
+    code: 'EGRESS_DENIED',
+    message: why,
+  })
+  const byName = await sender.send(post(`http://hookwise.internal.test:${own.port}/v1/events`), { timeoutMs: 2000 })
+  t.same(byName.error, { code: 'EGRESS_DENIED', message: why }, 'a name that resolves to it is refused on the address connected to')
+  t.equal(own.received.length, 1, 'only the request sent before refuseSelf arrived')
+  t.equal(
+    (await sender.send(post(`http://hookwise.internal.test:${other.port}/x`), { timeoutMs: 2000 })).statusCode,
+    200,
+    'another port is fine',
+  )
+
+  // Bound to every address (0.0.0.0): any loopback address on that port is this controller.
+  const wildcard = new UndiciSender({ egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] } })
+  t.teardown(() => wildcard.close())
+  wildcard.refuseSelf([{ host: '0.0.0.0', port: own.port }])
+  t.match((await wildcard.send(post(`http://127.0.0.2:${own.port}/`), { timeoutMs: 2000 })).error, {
+    code: 'EGRESS_DENIED',
+    message: `address 127.0.0.2 port ${own.port} is hookwise's own intake (it listens on 0.0.0.0:${own.port}): a webhook to it would loop; the egress policy refuses it`,
+  })
+  t.equal(own.received.length, 1)
 })

@@ -385,6 +385,107 @@ t.test(
   },
 )
 
+t.test('a Secret in both the manifests and --secrets: the Webhook is Ready False (SecretDuplicated) and deliveries wait', async (t) => {
+  const r = await run(t)
+  const copy = join(r.dir, 'creds-copy.yaml')
+  writeFileSync(copy, secretYaml)
+  const inSecrets = join(r.dir, '..', 'secrets', 'creds.yaml')
+  const why = (path: string): string =>
+    `${path}: Secret default/creds is defined twice (${copy}:1, ${inSecrets}:1), so hookwise uses neither: deliveries to this webhook wait ` +
+    '(remove one of the copies: a Secret belongs either in the manifests or in the --secrets folder)'
+  await until('reload', async () => !JSON.parse((await r.get('/v1/status')).text).webhooks[0].ready, 10_000, 25)
+  const status = JSON.parse((await r.get('/v1/status')).text)
+  const message = `${why('spec.accessToken.secretKeyRef.name')}; ${why('spec.secrets[0].secretKeyRef.name')}`
+  t.match(status.webhooks, [
+    {
+      name: 'hook',
+      ready: false,
+      conditions: [{ type: 'Ready', status: 'False', reason: 'SecretDuplicated', message }],
+      errors: [
+        { code: 'HW_SECRET_DUPLICATE', object: 'Webhook default/hook', path: 'spec.accessToken.secretKeyRef.name' },
+        { code: 'HW_SECRET_DUPLICATE', object: 'Webhook default/hook', path: 'spec.secrets[0].secretKeyRef.name' },
+      ],
+    },
+  ])
+  t.match(status.automations, [
+    { name: 'deploy', ready: false, conditions: [{ type: 'Ready', status: 'False', reason: 'WebhookNotReady' }] },
+  ])
+  t.match(status.errors, [{ code: 'HW_DUPLICATE_NAME', object: 'Secret default/creds', file: inSecrets }])
+
+  writeFileSync(join(r.dir, '..', 'client-token'), `${TOKEN}\n`)
+  const server = ['--server', r.base, '--token-file', join(r.dir, '..', 'client-token')]
+  t.match((await hookwise(['get', 'webhooks', ...server])).stdout, /^default\s+hook\s+False\s+/m)
+  const hook = (await hookwise(['describe', 'webhook', 'hook', ...server])).stdout
+  t.match(hook, 'Ready:         False\n')
+  t.match(hook, `  Ready     False     SecretDuplicated   ${message}\n`)
+
+  const accepted = await r.post('/v1/events', event('e-dup'))
+  t.equal(accepted.status, 202)
+  t.equal(accepted.json.events[0].deliveries.length, 1, 'the event is queued')
+  await new Promise((res) => setTimeout(res, 500))
+  t.equal(r.receiver.received.length, 0, 'and waits: nothing is sent without the Secret')
+})
+
+t.test(
+  'a webhook whose URL egress refuses (documentation, benchmarking, IETF ranges) is Ready False EgressDenied; --egress-allow re-allows',
+  async (t) => {
+    const urls: Record<string, string> = {
+      'doc-v4': 'http://192.0.2.1/hook',
+      bench: 'http://198.19.255.255/hook',
+      ietf: 'http://192.0.0.255/hook',
+      'doc-v6': 'http://[2001:db8::1]/hook',
+    }
+    const webhooks = (dir: string): void => {
+      for (const [name, url] of Object.entries(urls))
+        writeFileSync(join(dir, `${name}.yaml`), webhookYaml(url).replace('name: hook', `name: ${name}`))
+    }
+    const r = await run(t)
+    webhooks(r.dir)
+    await until('reload', async () => JSON.parse((await r.get('/v1/status')).text).webhooks.length === 5, 10_000, 25)
+    const status = JSON.parse((await r.get('/v1/status')).text)
+    const ready = (s: any): Record<string, unknown> =>
+      Object.fromEntries(s.webhooks.map((w: any) => [w.name, [w.ready, w.conditions[0].reason, w.conditions[0].message]]))
+    const what: Record<string, [string, string]> = {
+      'doc-v4': ['192.0.2.1', 'reserved for documentation'],
+      bench: ['198.19.255.255', 'reserved for benchmarking'],
+      ietf: ['192.0.0.255', 'an IETF protocol assignment, not globally reachable'],
+      'doc-v6': ['2001:db8::1', 'reserved for documentation'],
+    }
+    t.same(ready(status), {
+      hook: [true, 'Valid', `ready to deliver to ${r.receiver.url}/hook`],
+      ...Object.fromEntries(
+        Object.entries(what).map(([name, [address, why]]) => [
+          name,
+          [
+            false,
+            'EgressDenied',
+            `the egress policy refuses ${urls[name]}: address ${address} is ${why}; the egress policy refuses it (allow it with --egress-allow CIDR if this receiver is trusted)`,
+          ],
+        ]),
+      ),
+    })
+    writeFileSync(join(r.dir, '..', 'client-token'), `${TOKEN}\n`)
+    const server = ['--server', r.base, '--token-file', join(r.dir, '..', 'client-token')]
+    const get = (await hookwise(['get', 'webhooks', ...server])).stdout
+    for (const name of Object.keys(urls))
+      t.match(get, new RegExp(`^default\\s+${name}\\s+False\\s`, 'm'), `${name} is not Ready in hookwise get`)
+    t.match(
+      (await hookwise(['describe', 'webhook', 'bench', ...server])).stdout,
+      /Ready\s+False\s+EgressDenied\s+the egress policy refuses http:\/\/198\.19\.255\.255\/hook: address 198\.19\.255\.255 is reserved for benchmarking/,
+    )
+
+    await t.test('with --egress-allow for those ranges every webhook is Ready', async (t) => {
+      const allowed = await run(t, { egressAllow: ['127.0.0.0/8', '192.0.2.0/24', '198.18.0.0/15', '192.0.0.0/24', '2001:db8::/32'] })
+      webhooks(allowed.dir)
+      await until('reload', async () => JSON.parse((await allowed.get('/v1/status')).text).webhooks.length === 5, 10_000, 25)
+      t.same(ready(JSON.parse((await allowed.get('/v1/status')).text)), {
+        hook: [true, 'Valid', `ready to deliver to ${allowed.receiver.url}/hook`],
+        ...Object.fromEntries(Object.entries(urls).map(([name, url]) => [name, [true, 'Valid', `ready to deliver to ${url}`]])),
+      })
+    })
+  },
+)
+
 t.test('hookwise emit sends an event built from flags, with the token', async (t) => {
   const r = await run(t)
   const dir = t.testdir({ token: `${TOKEN}\n` })

@@ -246,3 +246,17 @@ t.test('a request undici refuses as built comes back from the thread as INVALID_
   t.equal(next.statusCode, 200, 'the thread goes on sending')
   t.equal(server.received.length, 1)
 })
+
+t.test("refuseSelf reaches the sending thread: the controller's own address is refused there", async (t) => {
+  const own = await startServer(t, (_req, res) => res.end('own intake'))
+  const sender = new ThreadedSender({ egress: { allowInsecureHttp: true, allow: ['127.0.0.0/8'] } })
+  t.teardown(() => sender.close())
+  sender.refuseSelf([{ host: '127.0.0.1', port: own.port }])
+  const result = await sender.send(
+    { method: 'POST', url: `http://127.0.0.1:${own.port}/v1/events`, headers: { 'Content-Type': 'application/json' }, body: '{}' },
+    { timeoutMs: 2000 },
+  )
+  t.equal(result.error?.code, 'EGRESS_DENIED')
+  t.match(result.error?.message, /is hookwise's own intake/)
+  t.equal(own.connections(), 0, 'nothing connected')
+})

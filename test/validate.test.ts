@@ -484,6 +484,77 @@ t.test('duplicate names are reported at the second copy and both are ignored', a
   t.same(r.automations, [])
 })
 
+t.test('a Secret named twice (manifests and --secrets) is an error on the Webhook that uses it and on the copy', async (t) => {
+  const secret = (value: string): string => `apiVersion: v1\nkind: Secret\nmetadata: {name: tok}\nstringData: {token: ${value}}\n`
+  const dir = t.testdir({
+    m: {
+      'w.yaml': WEBHOOK,
+      'tok.yaml': secret('one'),
+      'sig.yaml': 'apiVersion: v1\nkind: Secret\nmetadata: {name: sig}\nstringData: {key: k}\n',
+    },
+    s: { 'tok.yaml': secret('two') },
+  })
+  const state = await loadDesiredState({ manifests: [join(dir, 'm')], secrets: [join(dir, 's')] })
+  const first = join(dir, 'm', 'tok.yaml')
+  const second = join(dir, 's', 'tok.yaml')
+  t.same(state.diagnostics, [
+    {
+      file: second,
+      line: 3,
+      column: 12,
+      object: 'Secret default/tok',
+      path: 'metadata.name',
+      code: 'HW_DUPLICATE_NAME',
+      severity: 'error',
+      message: `Secret default/tok is defined twice; the first is at ${first}:1`,
+      hint: 'rename one of them or remove the copy; both are ignored until then',
+    },
+    {
+      file: join(dir, 'm', 'w.yaml'),
+      line: 8,
+      column: 20,
+      object: 'Webhook default/hook',
+      path: 'spec.accessToken.secretKeyRef.name',
+      code: 'HW_SECRET_DUPLICATE',
+      severity: 'error',
+      message: `Secret default/tok is defined twice (${first}:1, ${second}:1), so hookwise uses neither: deliveries to this webhook wait`,
+      hint: 'remove one of the copies: a Secret belongs either in the manifests or in the --secrets folder',
+    },
+  ])
+  t.notOk(state.secrets.has('default/tok'), 'neither copy is used')
+  t.ok(state.webhooks.get('default/hook')?.valid, 'the webhook stays valid: its deliveries wait rather than being dropped')
+})
+
+t.test('a URL whose IP address is not globally reachable is a warning naming the range; internal receivers are not', async (t) => {
+  const hook = (name: string, url: string): string =>
+    `apiVersion: hookwise.dev/v1alpha1\nkind: Webhook\nmetadata: {name: ${name}}\nspec:\n  url: ${url}\n`
+  const r = await diagnose(t, {
+    'a.yaml': hook('doc', 'https://192.0.2.10/hook'),
+    'b.yaml': hook('bench', 'https://[2001:2::1]:8443/hook'),
+    'c.yaml': hook('metadata', 'http://169.254.169.254/latest'),
+    'd.yaml': hook('loopback', 'http://127.0.0.1:9000/hook'),
+    'e.yaml': hook('private', 'https://10.1.2.3/hook'),
+    'f.yaml': hook('public', 'https://93.184.215.14/hook'),
+    'g.yaml': hook('named', 'https://hooks.example.com/hook'),
+  })
+  const warning = (file: string, name: string, address: string, what: string) => ({
+    file: join(r.dir, file),
+    line: 5,
+    column: 3,
+    object: `Webhook default/${name}`,
+    path: 'spec.url',
+    code: 'HW_URL_NOT_GLOBAL',
+    severity: 'warning',
+    message: `address ${address} is ${what}: the egress policy refuses it, so nothing is delivered unless hookwise runs with --egress-allow covering it`,
+    hint: "use the receiver's public address or host name; if it really is there, run hookwise with --egress-allow CIDR",
+  })
+  t.same(r.diagnostics, [
+    warning('a.yaml', 'doc', '192.0.2.10', 'reserved for documentation'),
+    warning('b.yaml', 'bench', '2001:2::1', 'reserved for benchmarking'),
+    warning('c.yaml', 'metadata', '169.254.169.254', 'link-local (includes the cloud metadata address 169.254.169.254)'),
+  ])
+})
+
 t.test('objects without a namespace are in default; the same name in two namespaces is fine', async (t) => {
   const ns = (s: string): string => s.replace(/ {2}name: (\w+)\n/, '  name: $1\n  namespace: team-b\n')
   const r = await diagnose(t, {

@@ -311,6 +311,11 @@ export async function startController(
       hint: 'choose another --listen address (port 0 picks a free one)',
     })
   }
+  // Known only now (port 0 picks one): a Webhook to this API's own /v1/events would loop, so the
+  // sender refuses the address before the first delivery, and status says so.
+  const self = [{ host: address.address, port: address.port }]
+  sender.refuseSelf(self)
+  status.refuseSelf(self)
   engine.start()
   const retentionMs = options.retentionHours * 3600_000
   const prune = setInterval(() => {

@@ -7,6 +7,7 @@ import { HookwiseError } from '../errors.js'
 import type { DeliveryRow, DeliveryStatus } from '../model/delivery.js'
 import type { CompiledAutomation, DesiredState, WebhookEntry } from '../model/desired-state.js'
 import { mapLookup, resolveWebhookSecrets, type SecretLookup } from '../model/secrets.js'
+import { eventHop } from '../model/event-hop.js'
 import { endpointOk, originOf } from './circuit-breaker.js'
 import type { EngineSettings } from './engine-options.js'
 import type { Intake } from './intake.js'
@@ -101,6 +102,7 @@ export class AttemptRunner {
       event,
       deliveryId: row.id,
       timestamp: Math.floor(startedAt / 1000),
+      hop: eventHop(event) + 1,
     })
     // The sender enforces the egress policy (URL and connected address) and reports EGRESS_DENIED.
     // Secret values an endpoint echoes back are masked before anything judges, records or logs the answer.

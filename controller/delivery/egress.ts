@@ -7,9 +7,11 @@
 // DNS (Node does not call `lookup` for them), so the connector checks those before connecting.
 import dns from 'node:dns'
 import net from 'node:net'
+import os from 'node:os'
 import tls from 'node:tls'
 import { buildConnector } from 'undici'
 import { EgressDeniedError, UsageError } from '../errors.js'
+import { specialRange } from '../model/special-addresses.js'
 
 export interface EgressPolicy {
   /** Allow `http:` URLs (`--allow-insecure-http`). Without it only `https:` is sent. */
@@ -22,67 +24,6 @@ export interface EgressPolicy {
 export const DEFAULT_EGRESS_POLICY: Readonly<EgressPolicy> = Object.freeze({ allowInsecureHttp: false, allow: [] })
 
 type Family = 'ipv4' | 'ipv6'
-type Range = readonly [address: string, prefix: number, family: Family]
-
-// Refused unless allowed. IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) match the IPv4 ranges:
-// net.BlockList checks them against IPv4 rules itself. net.BlockList is built into Node, so the
-// policy needs no dependency.
-const REFUSED: ReadonlyArray<{ what: string; ranges: readonly Range[] }> = [
-  {
-    what: 'loopback',
-    ranges: [
-      ['127.0.0.0', 8, 'ipv4'],
-      ['::1', 128, 'ipv6'],
-    ],
-  },
-  {
-    what: 'link-local (includes the cloud metadata address 169.254.169.254)',
-    ranges: [
-      ['169.254.0.0', 16, 'ipv4'],
-      ['fe80::', 10, 'ipv6'],
-    ],
-  },
-  {
-    what: 'unspecified',
-    ranges: [
-      ['0.0.0.0', 8, 'ipv4'],
-      ['::', 128, 'ipv6'],
-    ],
-  },
-  {
-    what: 'private',
-    ranges: [
-      ['10.0.0.0', 8, 'ipv4'],
-      ['172.16.0.0', 12, 'ipv4'],
-      ['192.168.0.0', 16, 'ipv4'],
-      ['fc00::', 7, 'ipv6'],
-    ],
-  },
-  { what: 'carrier-grade NAT (shared address space)', ranges: [['100.64.0.0', 10, 'ipv4']] },
-  {
-    what: 'multicast',
-    ranges: [
-      ['224.0.0.0', 4, 'ipv4'],
-      ['ff00::', 8, 'ipv6'],
-    ],
-  },
-  { what: 'reserved or broadcast', ranges: [['240.0.0.0', 4, 'ipv4']] },
-  // Deprecated IPv4-compatible IPv6 (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) can carry any IPv4
-  // address, including the ones above; webhooks have no business there.
-  {
-    what: 'IPv4-compatible or NAT64 IPv6',
-    ranges: [
-      ['::', 96, 'ipv6'],
-      ['64:ff9b::', 96, 'ipv6'],
-    ],
-  },
-]
-
-const REFUSED_LISTS = REFUSED.map(({ what, ranges }) => {
-  const list = new net.BlockList()
-  for (const [address, prefix, family] of ranges) list.addSubnet(address, prefix, family)
-  return { what, list }
-})
 
 /**
  * Parses `--egress-allow` CIDRs into a net.BlockList (used here as an allow list).
@@ -112,13 +53,55 @@ export function checkAddress(address: string, allow: net.BlockList): string | un
   if (version === 0) return `"${address}" is not an IP address`
   const family: Family = version === 4 ? 'ipv4' : 'ipv6'
   if (allow.check(address, family)) return undefined
-  for (const { what, list } of REFUSED_LISTS) {
-    if (list.check(address, family)) {
-      return `address ${address} is ${what}; the egress policy refuses it (allow it with --egress-allow CIDR if this receiver is trusted)`
-    }
-  }
-  return undefined
+  // Refused: every range of the IANA special-purpose registries that is not globally reachable (model/special-addresses.ts).
+  const range = specialRange(address)
+  return range
+    ? `address ${address} is ${range.what}; the egress policy refuses it (allow it with --egress-allow CIDR if this receiver is trusted)`
+    : undefined
 }
+
+/** Where this controller's API listens (as bound: `0.0.0.0` and `::` are every local address). */
+export interface ListenAddress {
+  host: string
+  port: number
+}
+
+const WILDCARD = new Set(['0.0.0.0', '::', ''])
+const LOOPBACK = new net.BlockList()
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
+LOOPBACK.addAddress('::1', 'ipv6')
+LOOPBACK.addAddress('0.0.0.0', 'ipv4')
+LOOPBACK.addAddress('::', 'ipv6')
+
+/** Whether `address` reaches a socket bound to `host`: the same address, or for a wildcard bind any address of this machine. */
+function reaches(address: string, family: Family, host: string): boolean {
+  if (!WILDCARD.has(host)) {
+    const bound = new net.BlockList()
+    bound.addAddress(host, net.isIP(host) === 6 ? 'ipv6' : 'ipv4')
+    return bound.check(address, family)
+  }
+  if (LOOPBACK.check(address, family)) return true
+  const local = new net.BlockList()
+  for (const list of Object.values(os.networkInterfaces()))
+    for (const i of list ?? []) local.addAddress(i.address.replace(/%.*$/, ''), i.family === 'IPv6' ? 'ipv6' : 'ipv4')
+  return local.check(address, family)
+}
+
+/**
+ * Why connecting to `address`:`port` would reach hookwise's own API (a webhook to its /v1/events
+ * would loop), or undefined. Not something --egress-allow can allow.
+ */
+export function selfRefusal(address: string, port: number, self: readonly ListenAddress[]): string | undefined {
+  const version = net.isIP(address)
+  if (version === 0) return undefined
+  const family: Family = version === 4 ? 'ipv4' : 'ipv6'
+  const own = self.find((s) => s.port === port && reaches(address, family, s.host))
+  if (!own) return undefined
+  const listens = `${own.host.includes(':') ? `[${own.host}]` : own.host}:${own.port}`
+  return `address ${address} port ${port} is hookwise's own intake (it listens on ${listens}): a webhook to it would loop; the egress policy refuses it`
+}
+
+const defaultPort = (protocol: string): number => (protocol === 'https:' ? 443 : 80)
 
 /** Strips the brackets of an IPv6 URL host. */
 function bareHost(hostname: string): string {
@@ -130,7 +113,12 @@ function bareHost(hostname: string): string {
  * and an IP-literal host must pass checkAddress. Host names are checked when they are resolved,
  * by the connector of createEgressConnector. Returns undefined or the reason for refusing.
  */
-export function checkUrl(url: string, policy: EgressPolicy, allow: net.BlockList = parseAllowList(policy.allow)): string | undefined {
+export function checkUrl(
+  url: string,
+  policy: EgressPolicy,
+  allow: net.BlockList = parseAllowList(policy.allow),
+  self: readonly ListenAddress[] = [],
+): string | undefined {
   let u: URL
   try {
     u = new URL(url)
@@ -144,6 +132,13 @@ export function checkUrl(url: string, policy: EgressPolicy, allow: net.BlockList
   }
   if (u.username || u.password) return 'the URL carries credentials (user:password@); use the webhook accessToken or secrets instead'
   const host = bareHost(u.hostname)
+  const port = u.port ? Number(u.port) : defaultPort(u.protocol)
+  // localhost is loopback wherever it resolves (RFC 6761): known to be this controller without asking DNS.
+  const literals = net.isIP(host) ? [host] : /^localhost\.?$|\.localhost\.?$/i.test(host) ? ['127.0.0.1', '::1'] : []
+  for (const address of literals) {
+    const own = selfRefusal(address, port, self)
+    if (own) return own
+  }
   return net.isIP(host) ? checkAddress(host, allow) : undefined
 }
 
@@ -197,6 +192,8 @@ export interface EgressConnectorOptions {
   connectTimeoutMs?: number
   /** Extra trusted CA certificates (PEM) for https receivers, added to Node's defaults. */
   ca?: string[]
+  /** Where this controller listens, read at each connection (it is known once the API listens). */
+  self?: () => readonly ListenAddress[]
 }
 
 /**
@@ -213,10 +210,12 @@ export function createEgressConnector(policy: EgressPolicy, options: EgressConne
       timeout: options.connectTimeoutMs ?? 10_000,
       ...(options.ca ? { ca: [...tls.rootCertificates, ...options.ca] } : {}),
     })
+  const self = options.self ?? (() => [])
   return (opts, callback) => {
     const host = bareHost(opts.hostname)
+    const port = opts.port ? Number(opts.port) : defaultPort(opts.protocol)
     if (net.isIP(host)) {
-      const reason = checkAddress(host, allow)
+      const reason = selfRefusal(host, port, self()) ?? checkAddress(host, allow)
       if (reason) {
         process.nextTick(() => callback(new EgressDeniedError(reason), null))
         return
@@ -227,6 +226,13 @@ export function createEgressConnector(policy: EgressPolicy, options: EgressConne
       process.nextTick(() => callback(new EgressDeniedError(reason), null))
       return
     }
-    return base(opts, callback)
+    // A host name may resolve to this controller: judged on the address actually connected to,
+    // before undici writes anything on the socket, so its intake never sees the request.
+    return base(opts, (err, socket) => {
+      const own = socket && !err ? selfRefusal(socket.remoteAddress ?? '', socket.remotePort ?? 0, self()) : undefined
+      if (!own) return callback(err, socket as never)
+      socket!.destroy()
+      callback(new EgressDeniedError(own), null)
+    })
   }
 }

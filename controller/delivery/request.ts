@@ -3,6 +3,7 @@
 import type { ArtifactEvent, WebhookSpec } from '../api/types.generated.js'
 import type { CompiledTemplate } from '../model/compiled-template.js'
 import type { DefaultedWebhookSpec } from '../model/desired-state.js'
+import { HOP_HEADER } from '../model/event-hop.js'
 import { VERSION } from '../version.js'
 import { signatureHeaders } from './signing.js'
 
@@ -28,6 +29,8 @@ export interface RequestInput {
   deliveryId: string
   /** Unix seconds of this attempt. */
   timestamp: number
+  /** Deliveries only: the `hookwise-hop` header, the event's hop + 1 (model/event-hop.ts); previews leave it out. */
+  hop?: number
 }
 
 /** The request for a body already rendered: headers, bearer token and signature. */
@@ -39,6 +42,7 @@ export function buildRequest(input: RequestInput): OutgoingRequest {
     'webhook-id': input.deliveryId,
     ...webhook.headers,
   }
+  if (input.hop !== undefined) headers[HOP_HEADER] = String(input.hop)
   const token = secrets.ACCESS_TOKEN
   if (webhook.accessToken && token !== undefined) headers.Authorization = `Bearer ${token}`
   if (webhook.signing) {
@@ -95,7 +99,14 @@ export function buildDeliveryRequest(input: DeliveryRequestInput): DeliveryReque
   } else {
     body = maskedBody = input.body
   }
-  const request = buildRequest({ webhook: input.webhook, secrets, body, deliveryId: input.deliveryId, timestamp: input.timestamp })
+  const request = buildRequest({
+    webhook: input.webhook,
+    secrets,
+    body,
+    deliveryId: input.deliveryId,
+    timestamp: input.timestamp,
+    ...(input.hop !== undefined ? { hop: input.hop } : {}),
+  })
   return { request, masked: { ...request, headers: maskedHeaders(request.headers), body: maskedBody } }
 }
 

@@ -1,5 +1,6 @@
 // What one delivery attempt produced, as the sender reports it and the retry policy judges it.
 import type { AttemptErrorCode } from '../errors.js'
+import type { ListenAddress } from './egress.js'
 import type { OutgoingRequest } from './request.js'
 
 /**
@@ -26,5 +27,7 @@ export interface SendResult {
 /** Sends one request. Implementations never throw: every outcome is a SendResult. */
 export interface Sender {
   send(request: OutgoingRequest, options: { timeoutMs: number }): Promise<SendResult>
+  /** Refuses these addresses from now on: where this controller's API listens (a webhook there would loop). */
+  refuseSelf?(addresses: readonly ListenAddress[]): void
   close(): Promise<void>
 }

@@ -3,6 +3,7 @@
 // thread's event loop however many responses arrived in it. 'close' closes the sender (requests in
 // flight are answered first), sends the last results and ends the thread.
 import { parentPort, workerData } from 'node:worker_threads'
+import type { ListenAddress } from './egress.js'
 import type { SendResult } from './send-result.js'
 import { UndiciSender, type UndiciSenderOptions } from './sender.js'
 import type { ResultBatch, SendBatch } from './threaded-sender.js'
@@ -27,7 +28,11 @@ function answer(id: number, result: SendResult): void {
   setImmediate(flush)
 }
 
-port.on('message', (message: SendBatch | 'close') => {
+port.on('message', (message: SendBatch | 'close' | { self: ListenAddress[] }) => {
+  if (!Array.isArray(message) && typeof message === 'object') {
+    sender.refuseSelf(message.self)
+    return
+  }
   if (message === 'close') {
     void sender.close().finally(() => {
       // The last sends' results are queued as microtasks of the responses; let them land first.

@@ -12,6 +12,7 @@ import {
   parseAllowList,
   type EgressConnectorOptions,
   type EgressPolicy,
+  type ListenAddress,
 } from './egress.js'
 import type net from 'node:net'
 
@@ -31,6 +32,8 @@ export interface UndiciSenderOptions {
   ca?: string[]
   /** Test hooks for the connector: a scripted resolver or a spy in place of the real connect. */
   connector?: Pick<EgressConnectorOptions, 'lookup' | 'baseConnect'>
+  /** Where this controller's API listens, when known at construction (see refuseSelf). */
+  self?: ListenAddress[]
 }
 
 /** Webhook URLs checked against the policy, kept (up to this many) so a busy webhook's URL is parsed once. */
@@ -43,18 +46,30 @@ export class UndiciSender implements Sender {
   private readonly allow: net.BlockList
   /** Per URL: the policy's refusal, or the origin and path to send to. The policy never changes, so neither does the answer. */
   private readonly urls = new Map<string, { refused: string } | { refused?: undefined; origin: string; path: string }>()
+  /** Where this controller's API listens: never connected to (a webhook there would loop). */
+  private self: readonly ListenAddress[]
 
   constructor(options: UndiciSenderOptions = {}) {
     this.policy = options.egress ?? DEFAULT_EGRESS_POLICY
     this.allow = parseAllowList(this.policy.allow)
+    this.self = options.self ?? []
     this.agent = new Agent({
-      connect: createEgressConnector(this.policy, { ...options.connector, ...(options.ca ? { ca: options.ca } : {}) }),
+      connect: createEgressConnector(this.policy, {
+        ...options.connector,
+        ...(options.ca ? { ca: options.ca } : {}),
+        self: () => this.self,
+      }),
       connections: options.connectionsPerOrigin ?? 16,
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
       keepAliveMaxTimeout: Math.max(options.keepAliveTimeoutMs ?? 30_000, 60_000),
       // Redirects are never followed: undici's Agent does not follow them without the redirect
       // interceptor, so a 3xx comes back as the result (and the retry policy fails it).
     })
+  }
+
+  refuseSelf(addresses: readonly ListenAddress[]): void {
+    this.self = [...addresses]
+    this.urls.clear()
   }
 
   send(request: OutgoingRequest, options: { timeoutMs: number }): Promise<SendResult> {
@@ -86,7 +101,7 @@ export class UndiciSender implements Sender {
   private target(url: string): { refused: string } | { refused?: undefined; origin: string; path: string } {
     let t = this.urls.get(url)
     if (t) return t
-    const refused = checkUrl(url, this.policy, this.allow)
+    const refused = checkUrl(url, this.policy, this.allow, this.self)
     if (refused) t = { refused }
     else {
       const u = new URL(url)

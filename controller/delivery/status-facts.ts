@@ -7,7 +7,7 @@ import type { DesiredState } from '../model/desired-state.js'
 import type { StatusInputs } from '../model/object-status.js'
 import { mapLookup, type SecretLookup } from '../model/secrets.js'
 import { originOf, type CircuitBreaker } from './circuit-breaker.js'
-import { checkUrl, parseAllowList, type EgressPolicy } from './egress.js'
+import { checkUrl, parseAllowList, type EgressPolicy, type ListenAddress } from './egress.js'
 import type { StatusTracker } from './status-tracker.js'
 
 export interface StatusFactsOptions {
@@ -24,6 +24,7 @@ export class StatusFacts {
   private readonly breaker: CircuitBreaker
   private readonly egress: EgressPolicy
   private readonly allow: BlockList
+  private self: readonly ListenAddress[] = []
 
   constructor(o: StatusFactsOptions) {
     this.tracker = o.tracker
@@ -32,9 +33,14 @@ export class StatusFacts {
     this.allow = parseAllowList(o.egress.allow)
   }
 
-  /** Why the egress policy refuses a URL (a static check: scheme and IP literals), or undefined. */
+  /** Where this controller's API listens, once it does: a Webhook to it is refused (it would loop). */
+  refuseSelf(addresses: readonly ListenAddress[]): void {
+    this.self = [...addresses]
+  }
+
+  /** Why the egress policy refuses a URL (a static check: scheme, IP literals, this controller's own address), or undefined. */
   egressRefusal(url: string): string | undefined {
-    return checkUrl(url, this.egress, this.allow)
+    return checkUrl(url, this.egress, this.allow, this.self)
   }
 
   /**

@@ -7,6 +7,7 @@ import type { Worker } from 'node:worker_threads'
 import { startModuleThread } from './module-thread.js'
 import type { OutgoingRequest } from './request.js'
 import type { SendResult, Sender } from './send-result.js'
+import type { ListenAddress } from './egress.js'
 import { UndiciSender, type UndiciSenderOptions } from './sender.js'
 
 /** Requests for the thread, in one message: [id, request, timeoutMs] each. */
@@ -46,6 +47,13 @@ export class ThreadedSender implements Sender {
     } catch (err) {
       this.useMainThread(err as Error)
     }
+  }
+
+  refuseSelf(addresses: readonly ListenAddress[]): void {
+    // Kept in the options, so a thread started later (or the main-thread fallback) refuses them too.
+    this.options.self = [...addresses]
+    this.inThread?.refuseSelf(addresses)
+    this.worker?.postMessage({ self: this.options.self })
   }
 
   send(request: OutgoingRequest, options: { timeoutMs: number }): Promise<SendResult> {

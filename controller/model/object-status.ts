@@ -55,7 +55,11 @@ function describe(errors: readonly Diagnostic[]): string {
 export function webhookReadiness(key: string, webhook: WebhookEntry | undefined, inputs: StatusInputs): ConditionInput {
   const errors = objectErrors(inputs.state, `Webhook ${key}`)
   if (!webhook || errors.length > 0) {
-    const reason = errors.some((d) => d.code === 'HW_URL_INVALID') ? 'InvalidURL' : 'InvalidSpec'
+    const reason = errors.some((d) => d.code === 'HW_URL_INVALID')
+      ? 'InvalidURL'
+      : errors.every((d) => d.code === 'HW_SECRET_DUPLICATE')
+        ? 'SecretDuplicated'
+        : 'InvalidSpec'
     return { type: 'Ready', status: 'False', reason, message: errors.length ? describe(errors) : `Webhook ${key} is not valid` }
   }
   const refused = inputs.egress(webhook.spec.url) ?? inputs.webhookFacts(key)?.egressDenied

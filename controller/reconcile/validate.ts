@@ -10,6 +10,7 @@ import type { ManifestObject } from '../model/manifest-object.js'
 import { compilePayload, compilePayloadText, type TemplateProblem } from '../template/compile.js'
 import { ACCESS_TOKEN } from '../model/secrets.js'
 import { KEY_HINT, readStandardWebhooksKey } from '../model/signing-key.js'
+import { specialRange } from '../model/special-addresses.js'
 import { METADATA_PREFIX, VARIABLES, isReservedSecretName, type EventType } from '../template/variables.js'
 import { checkCelRules } from './cel-twins.js'
 import { compileTextMatcher, type TextMatcher } from '../model/text-matcher.js'
@@ -314,10 +315,31 @@ function meaningOfWebhook(c: Checked, r: Reporter): boolean {
       )
     }
   })
-  return r.diagnostics.slice(before).every((d) => d.severity !== 'error')
+  const valid = r.diagnostics.slice(before).every((d) => d.severity !== 'error')
+  if (url) warnNotGlobal(c, url, r)
+  return valid
 }
 
-/** Which secrets signing.secret may name (the CEL message cannot list them). */
+/**
+ * A warning for a URL whose host is an IP address egress refuses by default. Not an error: the
+ * --egress-allow flags of the controller are not known here, and any range can be allowed. Loopback,
+ * private and shared addresses are not warned about: internal receivers live there, allowed on purpose.
+ */
+function warnNotGlobal(c: Checked, url: URL, r: Reporter): void {
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
+  const range = specialRange(host)
+  if (!range || range.internal) return
+  r.at(
+    c.object,
+    c.label,
+    ['spec', 'url'],
+    'HW_URL_NOT_GLOBAL',
+    `address ${host} is ${range.what}: the egress policy refuses it, so nothing is delivered unless hookwise runs with --egress-allow covering it`,
+    "use the receiver's public address or host name; if it really is there, run hookwise with --egress-allow CIDR",
+    'warning',
+  )
+}
+
 /** What to name instead: signing.secret, or signing.previousSecret when `previous`. */
 function signingHint(spec: WebhookSpec, previous: boolean): string {
   const secret = previous ? spec.signing?.previousSecret : spec.signing?.secret
@@ -505,12 +527,40 @@ function checkSigningSecrets(
   }
 }
 
+/**
+ * A Webhook that refers to a Secret defined twice gets an error: both copies are ignored, so its
+ * deliveries wait for a Secret that looks present. It stays valid (its automations fire and their
+ * deliveries queue, as for a Secret not created yet); its Ready condition says why they wait.
+ */
+function duplicatedSecrets(c: Checked, copies: ReadonlyMap<string, Checked[]>, r: Reporter): void {
+  const spec = c.body.spec as WebhookSpec
+  const refs: Array<[FieldPath, string]> = []
+  if (spec.accessToken) refs.push([['spec', 'accessToken', 'secretKeyRef', 'name'], spec.accessToken.secretKeyRef.name])
+  for (const [i, s] of (spec.secrets ?? []).entries()) refs.push([['spec', 'secrets', i, 'secretKeyRef', 'name'], s.secretKeyRef.name])
+  for (const [path, name] of refs) {
+    const key = objectKey(c.namespace, name)
+    const found = copies.get(key)
+    if (!found) continue
+    const where = found.map((s) => `${s.object.source.file}:${s.object.source.line}`).join(', ')
+    r.at(
+      c.object,
+      c.label,
+      path,
+      'HW_SECRET_DUPLICATE',
+      `Secret ${key} is defined twice (${where}), so hookwise uses neither: deliveries to this webhook wait`,
+      'remove one of the copies: a Secret belongs either in the manifests or in the --secrets folder',
+    )
+  }
+}
+
 /** Validates and compiles manifest objects into the desired state they describe. */
 export function validateObjects(objects: readonly ManifestObject[], earlier: readonly Diagnostic[] = []): DesiredState {
   const r = new Reporter()
   r.diagnostics.push(...earlier)
   const checked: Checked[] = []
   const seen = new Map<string, Checked>()
+  // Every copy of a Secret defined more than once: the Webhooks that use it say so.
+  const secretCopies = new Map<string, Checked[]>()
   // Webhooks that exist but failed the schema: their automations say so rather than "not found".
   const brokenWebhooks = new Set<string>()
   for (const o of objects) {
@@ -525,6 +575,8 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
     }
     const id = `${kind}/${c.namespace}/${c.name}`
     const first = seen.get(id)
+    if (first && kind === 'Secret')
+      secretCopies.set(objectKey(c.namespace, c.name), [...(secretCopies.get(objectKey(c.namespace, c.name)) ?? [first]), c])
     if (first) {
       r.at(
         o,
@@ -557,6 +609,7 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
     }
   }
   checkSigningSecrets(webhooks, secrets, usable, r)
+  for (const c of usable) if (c.kind === 'Webhook') duplicatedSecrets(c, secretCopies, r)
   const automations: CompiledAutomation[] = []
   for (const c of usable) {
     if (c.kind !== 'Automation') continue

@@ -11,6 +11,7 @@ import type { DeliveryEngine } from '../delivery/engine.js'
 import type { Store } from '../delivery/store.js'
 import { storageFailure } from '../delivery/store-health.js'
 import type { DeliveryStatus } from '../model/delivery.js'
+import { HOP_HEADER, MAX_HOPS, parseHopHeader, withHop } from '../model/event-hop.js'
 import { readBody } from './read-body.js'
 import { close, listen } from './listen.js'
 import { sendJson, sendProblem } from './problem.js'
@@ -190,6 +191,10 @@ export class ApiServer {
       }
       throw err
     }
+    // A delivery of another hookwise (or of this one) says how many hops its event made: refuse loops.
+    const hop = parseHopHeader(req.headers[HOP_HEADER])
+    if ('error' in hop) return sendProblem(res, 400, 'Bad Request', hop.error)
+    if (hop.hop >= MAX_HOPS) return refuseLoop(res, hop.hop)
     const parsed = parseJson(raw.toString('utf8'))
     if (!parsed.ok) return sendProblem(res, 400, 'Bad Request', 'the body is not valid JSON', { errors: parsed.diagnostics })
     const values = Array.isArray(parsed.value) ? parsed.value : [parsed.value]
@@ -200,7 +205,7 @@ export class ApiServer {
     const errors: Diagnostic[] = []
     values.forEach((v, i) => {
       const r = validateEvent(v)
-      if (r.ok) events.push(r.event)
+      if (r.ok) events.push(withHop(r.event, hop.hop))
       else
         errors.push(...r.diagnostics.map((d) => (Array.isArray(parsed.value) ? { ...d, path: `[${i}]${d.path ? `.${d.path}` : ''}` } : d)))
     })
@@ -220,4 +225,19 @@ export class ApiServer {
     this.o.onEvents?.(accepted.length - duplicates, duplicates)
     return sendJson(res, 202, { accepted: accepted.length - duplicates, duplicates, events: accepted })
   }
+}
+
+/** 400 for an event that already made MAX_HOPS hookwise deliveries: terminal for the sender, so the loop stops. */
+function refuseLoop(res: ServerResponse, hop: number): void {
+  const message = `the event already passed through ${hop} hookwise deliveries (the limit is ${MAX_HOPS})`
+  sendProblem(res, 400, 'Bad Request', `${HOP_HEADER}: ${hop}: ${message}; refused to stop a webhook loop, nothing was accepted`, {
+    errors: [
+      {
+        code: 'HW_EVENT_LOOP',
+        severity: 'error',
+        message,
+        hint: "a Webhook posts to a hookwise intake that, directly or through others, posts back; point the Webhook at the receiver, not at hookwise's /v1/events",
+      },
+    ],
+  })
 }

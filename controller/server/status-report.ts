@@ -29,7 +29,7 @@ export interface StatusReport {
   automations: Array<
     ObjectStatus & { event: string; webhook: string; enabled: boolean; lastTriggered?: string; deliveries: Record<DeliveryStatus, number> }
   >
-  /** Errors not attached to an object (YAML syntax, unknown kinds). */
+  /** Errors not attached to a Webhook or Automation (YAML syntax, unknown kinds, Secrets). */
   errors: Diagnostic[]
   /** Commit SHA of the applied desired state (git mode). */
   revision?: string
@@ -115,5 +115,7 @@ function objectsReport(inputs: StatusInputs, store: Store): StatusReport {
     })
   }
   automations.sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1))
-  return { webhooks, automations, errors: state.diagnostics.filter((d) => d.severity === 'error' && !d.object) }
+  // Secrets have no status of their own: their errors (a duplicate, bad base64) are listed with the unattached ones.
+  const unattached = (d: Diagnostic): boolean => !d.object || d.object.startsWith('Secret ')
+  return { webhooks, automations, errors: state.diagnostics.filter((d) => d.severity === 'error' && unattached(d)) }
 }

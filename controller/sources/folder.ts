@@ -1,7 +1,7 @@
 // Reads manifests from folders and files: every *.yaml / *.yml below the given paths, in a stable order.
 import type { Stats } from 'node:fs'
 import { readdir, readFile, realpath, stat } from 'node:fs/promises'
-import { extname, join } from 'node:path'
+import { extname, join, sep } from 'node:path'
 import { HookwiseError, type Diagnostic } from '../errors.js'
 import type { ManifestObject } from '../model/manifest-object.js'
 import { MAX_MANIFEST_BYTES, parseManifest } from './manifest.js'
@@ -15,18 +15,56 @@ export interface LoadedTree {
   files: string[]
 }
 
-/** Manifest files below `path` (or `path` itself), sorted; hidden files and folders (.gitlab-ci.yml, .github/) and node_modules are skipped. */
-export async function manifestFiles(path: string): Promise<string[]> {
+/** The manifest files below a path, and the symbolic links refused on the way. */
+export interface ManifestFiles {
+  files: string[]
+  /** HW_SYMLINK_OUTSIDE warnings: links whose real path is outside the folder. */
+  refused: Diagnostic[]
+}
+
+/** `path` (a real path) is `root` or below it. */
+const isInside = (root: string, path: string): boolean => path === root || path.startsWith(root.endsWith(sep) ? root : `${root}${sep}`)
+
+function outsideWarning(link: string, target: string, root: string): Diagnostic {
+  return {
+    code: 'HW_SYMLINK_OUTSIDE',
+    severity: 'warning',
+    file: link,
+    message: `${link} is a symbolic link to ${target}, outside ${root}: not read`,
+    hint: 'copy the file into the folder (or point the link at a file inside it); hookwise reads nothing outside the folders it is given',
+  }
+}
+
+/**
+ * Manifest files below `path` (or `path` itself), sorted; hidden files and folders (.gitlab-ci.yml,
+ * .github/) and node_modules are skipped. Symbolic links are followed only while their real path
+ * stays inside `within` (default: `path` itself): a repository could otherwise commit
+ * `passwd.yaml -> /etc/passwd` and make hookwise read, and send, files of the host it runs on.
+ */
+export async function manifestFiles(path: string, within: string = path): Promise<ManifestFiles> {
   let info: Stats
+  let root: string
   try {
     info = await stat(path)
+    root = await realpath(within)
   } catch {
     throw new HookwiseError('HW_PATH_NOT_FOUND', `${path} does not exist or cannot be read`, {
       hint: 'check the path; it is relative to the current folder',
     })
   }
-  if (info.isFile()) return [path]
-  const files: string[] = []
+  const out: ManifestFiles = { files: [], refused: [] }
+  /** Whether `full` may be read: its real path is inside the root (a broken link is left to fail where it is read). */
+  const allowed = async (full: string): Promise<boolean> => {
+    const real = await realpath(full).catch(() => undefined)
+    if (real === undefined || isInside(root, real)) return true
+    out.refused.push(outsideWarning(full, real, root))
+    return false
+  }
+  if (!(await allowed(path))) return out
+  if (info.isFile()) {
+    out.files.push(path)
+    return out
+  }
   const visited = new Set<string>()
   const walk = async (dir: string): Promise<void> => {
     const real = await realpath(dir)
@@ -38,21 +76,26 @@ export async function manifestFiles(path: string): Promise<string[]> {
       const full = join(dir, e.name)
       const isDir = e.isDirectory() || (e.isSymbolicLink() && (await stat(full).catch(() => undefined))?.isDirectory())
       if (isDir) {
-        if (!e.name.startsWith('.') && !SKIPPED_DIRS.has(e.name)) await walk(full)
+        if (!e.name.startsWith('.') && !SKIPPED_DIRS.has(e.name) && (!e.isSymbolicLink() || (await allowed(full)))) await walk(full)
       } else if (!e.name.startsWith('.') && MANIFEST_EXTENSIONS.has(extname(e.name).toLowerCase())) {
-        files.push(full)
+        if (!e.isSymbolicLink() || (await allowed(full))) out.files.push(full)
       }
     }
   }
   await walk(path)
-  return files
+  return out
 }
 
-/** Reads and parses every manifest below the given paths. */
-export async function loadTree(paths: readonly string[]): Promise<LoadedTree> {
+/**
+ * Reads and parses every manifest below the given paths. Each path is the folder its symbolic links
+ * must stay in, unless `within` names a folder for all of them (a repository's root, for --git).
+ */
+export async function loadTree(paths: readonly string[], within?: string): Promise<LoadedTree> {
   const out: LoadedTree = { objects: [], diagnostics: [], files: [] }
   for (const path of paths) {
-    for (const file of await manifestFiles(path)) {
+    const { files, refused } = await manifestFiles(path, within ?? path)
+    out.diagnostics.push(...refused)
+    for (const file of files) {
       out.files.push(file)
       const size = (await stat(file)).size
       if (size > MAX_MANIFEST_BYTES) {

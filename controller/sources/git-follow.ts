@@ -201,7 +201,8 @@ export function gitSource(options: GitSourceOptions, context: { log: Logger; env
   }
 
   const applyCheckout = async (sha: string): Promise<void> => {
-    apply(await loadDesiredState({ manifests: [manifests], secrets: options.secrets }), sha)
+    // Links may point anywhere in the repository, never out of it (to the host's files).
+    apply(await loadDesiredState({ manifests: [manifests], secrets: options.secrets, within: dir }), sha)
     status.revision = sha
     status.appliedAt = now()
   }

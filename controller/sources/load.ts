@@ -9,6 +9,11 @@ export interface FolderSources {
   manifests: readonly string[]
   /** Folders whose Secret objects supply values outside Kubernetes; other kinds there are ignored. */
   secrets?: readonly string[]
+  /**
+   * The folder symbolic links in the manifests must resolve inside (a repository's root for --git).
+   * Default: each manifests path; secrets folders are always their own.
+   */
+  within?: string
 }
 
 export interface LoadedState extends DesiredState {
@@ -16,7 +21,7 @@ export interface LoadedState extends DesiredState {
 }
 
 export async function loadDesiredState(sources: FolderSources): Promise<LoadedState> {
-  const manifests = await loadTree(sources.manifests)
+  const manifests = await loadTree(sources.manifests, sources.within)
   const secrets = await loadTree(sources.secrets ?? [])
   const notes: Diagnostic[] = []
   // A secrets folder inside the manifests folder (as in examples/) is read once, as manifests.
@@ -37,7 +42,11 @@ export async function loadDesiredState(sources: FolderSources): Promise<LoadedSt
     })
     return false
   })
-  const secretDiagnostics = secrets.diagnostics.filter((d) => d.file === undefined || secretFiles.has(d.file))
+  // Links refused in a secrets folder are reported once, also when it lies inside the manifests folder.
+  const refusedAlready = new Set(manifests.diagnostics.filter((d) => d.code === 'HW_SYMLINK_OUTSIDE').map((d) => d.file))
+  const secretDiagnostics = secrets.diagnostics.filter(
+    (d) => d.file === undefined || secretFiles.has(d.file) || (d.code === 'HW_SYMLINK_OUTSIDE' && !refusedAlready.has(d.file)),
+  )
   const state = validateObjects([...manifests.objects, ...secretObjects], [...manifests.diagnostics, ...secretDiagnostics, ...notes])
   return { ...state, files: [...manifests.files, ...secretFiles] }
 }

@@ -2,7 +2,6 @@
 // a commit in WAL mode takes microseconds, and a transaction never waits on the event loop.
 import Database from 'better-sqlite3'
 import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs'
-import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import type { AttemptRow, DeliveryRow, DeliveryStatus } from '../model/delivery.js'

@@ -54,6 +54,8 @@ interface Controller {
   dir: string
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>
   get(path: string): Promise<any>
+  /** GET /metrics (it needs the intake token) as text. */
+  metrics(): Promise<string>
 }
 
 async function controller(t: TapTest, name: 'a' | 'b'): Promise<Controller> {
@@ -99,11 +101,12 @@ async function controller(t: TapTest, name: 'a' | 'b'): Promise<Controller> {
       return { status: res.statusCode, json: text ? JSON.parse(text) : undefined }
     },
     get: async (path) => (await request(`${base}${path}`, { headers: auth })).body.json(),
+    metrics: async () => (await request(`${base}/metrics`, { headers: auth })).body.text(),
   }
 }
 
 const eventsReceived = async (c: Controller): Promise<number> => {
-  const text = await (await request(`${c.base}/metrics`)).body.text()
+  const text = await c.metrics()
   return Number(/^hookwise_events_received_total\{duplicate="false"\} (\d+)$/m.exec(text)?.[1] ?? 0)
 }
 

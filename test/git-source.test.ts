@@ -6,31 +6,14 @@ import t from 'tap'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
-import { connect, createServer as createNetServer, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createRepo, type TestRepo } from './helpers/git-repo.js'
 import { hookwise, type TapTest } from './helpers/cli.js'
 import { automationYaml, names, run, webhookYaml } from './helpers/git-run.js'
 import { startReceiver } from './helpers/receiver.js'
+import { accepting, freePort } from './helpers/ports.js'
 import { until } from './helpers/until.js'
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-
-const accepting = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const c = connect(port, '127.0.0.1')
-    c.once('connect', () => {
-      c.destroy()
-      resolve(true)
-    })
-    c.once('error', () => resolve(false))
-  })
 
 /** A bare repository `automations.git` served by `git daemon`, and a working clone that pushes to it. */
 interface Remote {

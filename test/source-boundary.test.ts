@@ -5,13 +5,13 @@
 import t from 'tap'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { createServer as createNetServer, connect, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadDesiredState } from '../controller/sources/load.js'
 import { hookwise, type TapTest } from './helpers/cli.js'
 import { createRepo } from './helpers/git-repo.js'
 import { run } from './helpers/git-run.js'
+import { accepting, freePort } from './helpers/ports.js'
 import { until } from './helpers/until.js'
 
 const OUTSIDE_VALUE = 'host-secret-value-4242'
@@ -98,24 +98,6 @@ t.test('hookwise validate prints the warning with the link and its target', asyn
   )
   t.notMatch(out.stdout, OUTSIDE_VALUE)
 })
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-
-const accepting = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const c = connect(port, '127.0.0.1')
-    c.once('connect', () => {
-      c.destroy()
-      resolve(true)
-    })
-    c.once('error', () => resolve(false))
-  })
 
 /** Serves `repo` (a bare clone of it) with git daemon on 127.0.0.1; stopped at teardown. */
 async function serve(t: TapTest, work: ReturnType<typeof createRepo>): Promise<string> {

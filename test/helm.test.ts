@@ -324,6 +324,14 @@ if (cluster) {
     },
   )
 
+  t.test('image.digest: the image is pulled by digest (the tag is ignored); anything but sha256:<64 hex> is refused', async (t) => {
+    const digest = `sha256:${'ab12'.repeat(16)}`
+    const objs = await template(t, { image: { repository: 'registry.example.com/team/hookwise', tag: '0.1.0', digest } })
+    t.equal(find(objs, 'Deployment', 'r-hookwise').spec.template.spec.containers[0].image, `registry.example.com/team/hookwise@${digest}`)
+    const message = await helmFails(['template', 'r', chart, '--set', 'image.digest=latest'])
+    t.ok(message.includes("- at '/image/digest': 'latest' does not match pattern"), message)
+  })
+
   t.test("values.schema.json and the chart's checks reject wrong values with a message naming them", async (t) => {
     const twoReplicaArgs = ['--set', 'replicaCount=2', '--set', 'persistence.accessModes={ReadWriteMany}']
     const cases: Array<[string[], string]> = [

@@ -1,9 +1,9 @@
-// The container image's recipe, without a Docker engine (none runs on this machine, and its base
-// images are out of reach): the Dockerfile's final stage is checked as written, and its build and
-// deps stages are replayed in temporary folders with the files they COPY and the commands they RUN.
-// The assembled /app then runs `hookwise run` as the image's user (65532) with production
-// dependencies only: a runtime import of a devDependency, or a file the image does not copy,
-// fails here. What this cannot show: that the base images exist and that `docker build` succeeds.
+// The container image's recipe as written: the Dockerfile's final stage (which `npm run image` also
+// runs, on its own base; test/image.test.ts builds and runs that image), and its build and deps
+// stages replayed in temporary folders with the files they COPY and the commands they RUN (their
+// node:20-bookworm base is out of reach here). The assembled /app then runs `hookwise run` as the
+// image's user (65532) with production dependencies only: a runtime import of a devDependency, or
+// a file the image does not copy, fails here. What this cannot show: that `docker build` succeeds.
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -35,6 +35,7 @@ function parseDockerfile(text: string): Stage[] {
   const stages: Stage[] = []
   for (const line of lines) {
     const [, op, args] = /^(\w+)\s+(.*)$/.exec(line)!
+    if (op!.toUpperCase() === 'ARG' && stages.length === 0) continue // the global ARG BASE
     if (op!.toUpperCase() === 'FROM') {
       const [from, , name] = args!.split(/\s+/)
       stages.push({ from: from!, ...(name ? { name } : {}), steps: [] })
@@ -50,11 +51,12 @@ const run = (cmd: string, args: string[], cwd: string): void => {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} in ${cwd} exited ${r.status}: ${r.stderr || r.error}`)
 }
 
-t.test('the final stage: distroless, non-root, no RUN (no shell), exec-form entry point', async (t) => {
+t.test('the final stage: BASE (distroless by default), non-root, no RUN (no shell), exec-form entry point, OCI labels', async (t) => {
   t.same(
     stages.map((s) => s.name ?? s.from),
-    ['build', 'deps', 'gcr.io/distroless/nodejs20-debian12:nonroot'],
+    ['build', 'deps', '${BASE}'],
   )
+  t.match(dockerfile, /^ARG BASE=gcr\.io\/distroless\/nodejs20-debian12:nonroot$/m)
   const final = stages.at(-1)!
   t.same(
     final.steps.filter((s) => s.op === 'RUN'),
@@ -71,14 +73,23 @@ t.test('the final stage: distroless, non-root, no RUN (no shell), exec-form entr
     [
       '--from=deps /app/node_modules ./node_modules',
       '--from=deps /app/package.json ./package.json',
+      '--from=deps /app/sbom.cdx.json ./sbom.cdx.json',
       '--from=build /src/dist/controller ./dist/controller',
       'crds ./crds',
     ],
   )
+  const label = final.steps.find((s) => s.op === 'LABEL')!.args
+  for (const [key, arg] of [
+    ['version', 'VERSION'],
+    ['revision', 'REVISION'],
+    ['source', 'SOURCE'],
+  ])
+    t.ok(label.includes(`org.opencontainers.image.${key}="\${${arg}}"`), `label ${key} from the build argument ${arg}`)
   const ignored = readFileSync(join(root, '.dockerignore'), 'utf8')
     .split('\n')
     .filter((l) => l && !l.startsWith('#'))
   for (const p of ['.git', 'node_modules', 'dist', 'test', '.hookwise']) t.ok(ignored.includes(p), `.dockerignore leaves out ${p}`)
+  t.ok(ignored.includes('!scripts/image/prune.mjs'), 'the deps stage gets prune.mjs')
 })
 
 t.test('replayed stages: production dependencies only, as user 65532, hookwise run takes an event', async (t) => {
@@ -103,16 +114,31 @@ t.test('replayed stages: production dependencies only, as user 65532, hookwise r
   cpSync(join(root, 'node_modules'), join(src, 'node_modules'), { recursive: true, verbatimSymlinks: true })
   run(process.execPath, [join(src, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], src)
 
-  // deps: `npm ci --omit=dev --ignore-scripts`, then better-sqlite3's install script.
+  // deps: `npm ci --omit=dev --ignore-scripts`, better-sqlite3's install script, the prune, the SBOM.
   const app = join(dir, 'app')
   mkdirSync(app)
   const deps = stage('deps').steps.find((s) => s.op === 'RUN')!.args
-  t.match(deps, /^npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3 && npm cache clean --force$/)
+  t.equal(
+    deps,
+    'npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3 && node /tmp/prune.mjs node_modules && npm pkg delete devDependencies && npm sbom --omit=dev --sbom-format=cyclonedx > sbom.cdx.json && npm cache clean --force',
+  )
+  t.ok(stage('deps').steps.some((s) => s.op === 'COPY' && s.args === 'scripts/image/prune.mjs /tmp/prune.mjs'))
   for (const f of ['package.json', 'package-lock.json']) cpSync(join(root, f), join(app, f))
   run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], app)
   // `npm rebuild better-sqlite3` compiles the same version for the same Node.js (minutes on two
   // cores); the checkout's build of it is that result.
   cpSync(join(root, 'node_modules/better-sqlite3/build'), join(app, 'node_modules/better-sqlite3/build'), { recursive: true })
+  run(process.execPath, [join(root, 'scripts/image/prune.mjs'), 'node_modules'], app)
+  t.ok(existsSync(join(app, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node')), 'the prune keeps the compiled module')
+  t.notOk(existsSync(join(app, 'node_modules/better-sqlite3/deps')), "and drops SQLite's C sources")
+  run('npm', ['pkg', 'delete', 'devDependencies'], app)
+  const sbom = spawnSync('npm', ['sbom', '--omit=dev', '--sbom-format=cyclonedx'], { cwd: app, encoding: 'utf8' })
+  t.equal(sbom.status, 0, sbom.stderr)
+  const components = (JSON.parse(sbom.stdout) as { components: Array<{ name: string }> }).components.map((c) => c.name)
+  t.ok(
+    components.includes('better-sqlite3') && components.includes('ajv') && !components.includes('tsx'),
+    'the SBOM lists what is installed',
+  )
   // The lock marks what only the devDependencies need (`dev: true`): none of it is in the image.
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> }
   const devOnly = Object.entries(lock.packages)

@@ -21,9 +21,19 @@ export interface HookwiseProcess {
 export function startHookwise(args: string[], t: { teardown(fn: () => unknown): void }, env?: NodeJS.ProcessEnv): HookwiseProcess {
   const childEnv = { ...(env ?? process.env) }
   if (!env) delete childEnv.HOOKWISE_INTAKE_TOKEN
-  const child = spawn(process.execPath, ['--import', 'tsx', 'controller/cli/main.ts', ...args], {
+  return startLogged(process.execPath, ['--import', 'tsx', 'controller/cli/main.ts', ...args], t, childEnv)
+}
+
+/** Any command whose output is hookwise's log (e.g. `podman run` of the image), watched the same way. */
+export function startLogged(
+  command: string,
+  args: string[],
+  t: { teardown(fn: () => unknown): void },
+  env: NodeJS.ProcessEnv = process.env,
+): HookwiseProcess {
+  const child = spawn(command, args, {
     cwd: ROOT,
-    env: childEnv,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const lines: string[] = []

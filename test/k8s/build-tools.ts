@@ -5,9 +5,14 @@
 // HOOKWISE_K8S=0) it prints the one-line reason and succeeds; in CI a missing Go is an error.
 // Building here, before tap starts, keeps a long first build out of the per-file test timeout and
 // away from the other test files running in parallel. `--for-tests` also builds the SSH git server
-// of test/git-ssh.test.ts (test/helpers/git-sshd.ts), whatever HOOKWISE_K8S says.
+// of test/git-ssh.test.ts (test/helpers/git-sshd.ts) and the OCI registry of test/image.test.ts
+// (test/helpers/registry.ts), whatever HOOKWISE_K8S says, and the container image of
+// test/image.test.ts (scripts/image/build.ts, installing its Debian packages when missing).
 
+import { ensureImage } from '../../scripts/image/build.js'
 import { gitSshdToolSet } from '../helpers/git-sshd.js'
+import { imageSkipReason } from '../helpers/image.js'
+import { registryToolSet } from '../helpers/registry.js'
 import { buildToolSet, findGo } from '../tools/go-build.js'
 import { ensureTools, harnessConfig, harnessStatus } from './tools.js'
 
@@ -16,13 +21,31 @@ const cfg = harnessConfig()
 const log = (line: string) => console.error(line)
 
 if (forTests) {
-  const sshd = await gitSshdToolSet(cfg)
-  const go = await findGo(cfg, sshd)
-  if (!go.ok && !cfg.ci) log(`git-sshd: not built, the git-over-ssh tests will be skipped: ${go.reason}`)
-  else {
+  for (const set of [await gitSshdToolSet(cfg), await registryToolSet(cfg)]) {
+    const go = await findGo(cfg, set)
+    if (!go.ok && !cfg.ci) log(`${set.label}: not built, the tests needing it will be skipped: ${go.reason}`)
+    else {
+      try {
+        await buildToolSet(cfg, set, log)
+        log(`${set.label}: ${set.dir}`)
+      } catch (err) {
+        log((err as Error).message)
+        process.exit(1)
+      }
+    }
+  }
+}
+
+if (forTests) {
+  const skip = imageSkipReason()
+  if (skip && !cfg.ci) log(`image: not built, the image tests will be skipped: ${skip}`)
+  else if (skip) {
+    log(`image: cannot build: ${skip}`)
+    process.exit(1)
+  } else {
     try {
-      await buildToolSet(cfg, sshd, log)
-      log(`git-sshd: ${sshd.dir}`)
+      const image = await ensureImage(log)
+      log(`image: ${image.tag} ${image.id.slice(0, 12)} (${image.cached ? 'cached' : `built in ${image.seconds} s`})`)
     } catch (err) {
       log((err as Error).message)
       process.exit(1)

@@ -1,6 +1,7 @@
 // Removes from an installed node_modules what nothing loads at run time: type declarations, source
-// maps, Markdown (licence files stay) and better-sqlite3's C sources and build intermediates (its
-// compiled build/Release/better_sqlite3.node stays). Plain JavaScript without dependencies, so both
+// maps, Markdown (licence files stay), native prebuilds for other platforms than the one running
+// this (prebuilds/<platform>-<arch>*, kept for this one), and better-sqlite3's C sources and build
+// intermediates (its compiled build/Release/better_sqlite3.node stays). Plain JavaScript without dependencies, so both
 // image builds run it: the Dockerfile's deps stage and `npm run image` (scripts/image/stage.ts).
 // Every package.json stays, so `npm sbom` still lists every package.
 //
@@ -8,6 +9,7 @@
 import { existsSync, lstatSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 
+const platform = `${process.platform}-${process.arch}`
 const dropFile = /\.(d\.[cm]?ts|map|md|markdown)$/i
 const keepFile = /^(licen[cs]e|notice|copying)/i
 
@@ -28,7 +30,9 @@ function pruneFiles(dir) {
   let removed = 0
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name)
-    if (entry.isDirectory()) removed += pruneFiles(path)
+    if (entry.isDirectory() && entry.name === 'prebuilds') {
+      for (const target of readdirSync(path)) if (!target.startsWith(platform)) removed += remove(join(path, target))
+    } else if (entry.isDirectory()) removed += pruneFiles(path)
     else if (entry.isFile() && dropFile.test(entry.name) && !keepFile.test(entry.name)) removed += remove(path)
   }
   return removed

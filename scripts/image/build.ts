@@ -132,15 +132,13 @@ async function build(
     writeFileSync(join(stage, 'Containerfile'), containerfile(dockerfile, base))
     const tag = `${IMAGE_NAME}:${VERSION}`
     log(`image: building ${tag}`)
-    const previous = await run('podman', ['image', 'inspect', '--format', '{{.Id}}', tag], { env }).catch(() => '')
     // chroot isolation: nothing runs in these stages (they only copy), and it needs no user namespaces.
     const args = ['build', '--isolation', 'chroot', '--pull=never', '--timestamp', String(p.epoch), '-f', join(stage, 'Containerfile')]
     for (const [k, v] of Object.entries({ VERSION, REVISION: p.revision, SOURCE: p.source })) args.push('--build-arg', `${k}=${v}`)
     await run('buildah', [...args, '--label', `dev.hookwise.inputs=${inputs}`, '-t', tag, stage], { env })
     await run('buildah', ['rmi', base], { env }).catch(() => {})
     const id = (await run('podman', ['image', 'inspect', '--format', '{{.Id}}', tag], { env })).trim()
-    // The image this tag named before, if nothing else uses it now.
-    if (previous.trim() && previous.trim() !== id) await run('podman', ['rmi', previous.trim()], { env }).catch(() => {})
+    await removeOldImages(id)
 
     mkdirSync(join(root, 'dist'), { recursive: true })
     rmSync(archivePath(), { force: true })
@@ -155,6 +153,27 @@ async function build(
   } finally {
     rmSync(stage, { recursive: true, force: true })
   }
+}
+
+/**
+ * Earlier builds stay in podman's storage: the newest few are kept, since another checkout's tests
+ * on this machine may be running one by its ID; older ones go unless a container uses them.
+ */
+export async function removeOldImages(keep: string, count = 3): Promise<void> {
+  const env = containersEnv()
+  const listed = JSON.parse(
+    await run('podman', ['images', '--filter', 'label=dev.hookwise.inputs', '--format', 'json'], { env }),
+  ) as Array<{
+    Id: string
+    Created: number
+    Names?: string[]
+  }>
+  const old = listed
+    .filter((i) => i.Id !== keep)
+    .sort((a, b) => b.Created - a.Created)
+    .slice(count - 1)
+  // Each name, then the image: never --force, which would remove the containers using it too.
+  for (const image of old) for (const ref of [...(image.Names ?? []), image.Id]) await run('podman', ['rmi', ref], { env }).catch(() => {})
 }
 
 /** One build at a time on a machine (two test runs, or a test run beside `npm run image`). */

@@ -21,6 +21,9 @@ export const IMAGE_NAME = 'localhost/hookwise'
 export const archivePath = (): string => join(root, 'dist', `hookwise-${VERSION}.oci.tar`)
 export const sbomPath = (): string => join(root, 'dist', `hookwise-${VERSION}.sbom.cdx.json`)
 export const debianListPath = (): string => join(root, 'dist', `hookwise-${VERSION}.debian-packages.txt`)
+/** The inputs hash of the build whose files are in dist/ (a checkout of an older commit finds its image, but not its files). */
+const inputsPath = (): string => join(root, 'dist', `hookwise-${VERSION}.inputs`)
+const readIfExists = (path: string): string | undefined => (existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined)
 
 export interface BuiltImage {
   /** `localhost/hookwise:<version>` */
@@ -88,14 +91,23 @@ export async function ensureImage(log: (line: string) => void): Promise<BuiltIma
   ensureHostPackages(log)
   const p = await provenance()
   const inputs = inputsHash(JSON.stringify(p))
-  const cached = existsSync(record(inputs)) ? (JSON.parse(readFileSync(record(inputs), 'utf8')) as BuiltImage) : undefined
-  if (cached && existsSync(archivePath()) && (await imageExists(cached.id))) return { ...cached, cached: true, seconds: 0 }
+  const cached = async (): Promise<BuiltImage | undefined> => {
+    if (!existsSync(record(inputs)) || readIfExists(inputsPath()) !== inputs) return undefined
+    const image = JSON.parse(readFileSync(record(inputs), 'utf8')) as BuiltImage
+    return (await imageExists(image.id)) ? { ...image, cached: true, seconds: 0 } : undefined
+  }
+  const found = await cached()
+  if (found) return found
   return withLock(async () => {
+    // Another process may have built it while this one waited for the lock.
+    const found = await cached()
+    if (found) return found
     const started = Date.now()
     const built = await build(inputs, p, log)
     const result: BuiltImage = { ...built, inputs, seconds: Math.round((Date.now() - started) / 1000), cached: false }
     mkdirSync(join(cacheRoot(), 'images'), { recursive: true })
     writeFileSync(record(inputs), JSON.stringify(result, null, 2))
+    writeFileSync(inputsPath(), `${inputs}\n`)
     return result
   })
 }
@@ -141,6 +153,7 @@ async function build(
     await removeOldImages(id)
 
     mkdirSync(join(root, 'dist'), { recursive: true })
+    rmSync(inputsPath(), { force: true })
     rmSync(archivePath(), { force: true })
     await run('buildah', ['push', id, `oci-archive:${archivePath()}:${tag}`], { env })
     copyFileSync(join(stage, 'app', 'sbom.cdx.json'), sbomPath())

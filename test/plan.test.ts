@@ -499,7 +499,7 @@ t.test('--secrets: a webhook secret the Secrets do not provide is a warning, nev
       file: 'hw/hooks.yaml',
       line: 1,
       object: 'Webhook default/ci',
-      message: 'webhook default/ci needs SIGNING_KEY: Secret default/ci-credentials has no key signing-key',
+      message: 'webhook default/ci needs SIGNING_KEY: Secret default/ci-credentials has no key `signing-key` (keys: `token`)',
     },
   ])
   t.notOk(r.stdout.includes('TOPSECRET'))

@@ -102,13 +102,36 @@ const lastDeliveryColumn = {
 }
 const ageColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation.' }
 
+/**
+ * Adds why an object is (not) Ready, so `kubectl get` answers "why False" without `describe`: a
+ * Reason column after Ready, and the condition's message last, shown with `-o wide` only (priority
+ * 1, as Flux's STATUS). Every kind with a Ready condition wraps its columns in it.
+ */
+function withWhyColumns(columns: Kind['columns']): Kind['columns'] {
+  const reason = {
+    name: 'Reason',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+    description: 'Why the object is or is not Ready.',
+  }
+  const message = {
+    name: 'Message',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Ready")].message',
+    description: 'What is wrong and what to do (kubectl get -o wide).',
+    priority: 1,
+  }
+  const ready = columns.indexOf(readyColumn)
+  return [...columns.slice(0, ready + 1), reason, ...columns.slice(ready + 1), message]
+}
+
 const KINDS: Kind[] = [
   {
     kind: 'Webhook',
     plural: 'webhooks',
     shortNames: ['hwh'],
     schema: schemas.webhook,
-    columns: [
+    columns: withWhyColumns([
       { name: 'URL', type: 'string', jsonPath: '.spec.url', description: 'Endpoint that receives deliveries.' },
       readyColumn,
       {
@@ -119,20 +142,20 @@ const KINDS: Kind[] = [
       },
       lastDeliveryColumn,
       ageColumn,
-    ],
+    ]),
   },
   {
     kind: 'Automation',
     plural: 'automations',
     shortNames: ['hwa'],
     schema: schemas.automation,
-    columns: [
+    columns: withWhyColumns([
       readyColumn,
       { name: 'Event', type: 'string', jsonPath: '.spec.event.type', description: 'The artifact event watched.' },
       { name: 'Webhook', type: 'string', jsonPath: '.spec.action.webhook', description: 'The Webhook called.' },
       lastDeliveryColumn,
       ageColumn,
-    ],
+    ]),
   },
 ]
 

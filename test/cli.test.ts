@@ -255,7 +255,7 @@ t.test('render: missing secrets, unknown automation, invalid event, event that w
     status: 1,
     stdout: '',
     stderr:
-      'error HW_SECRET_NOT_FOUND: webhook default/github-deploy needs ACCESS_TOKEN: Secret default/github not found\n  hint: create Secret github with key token in namespace default (outside Kubernetes: a Secret manifest in the --secrets folder); pass the folder of Secret manifests with --secrets DIR\n',
+      'error HW_SECRET_NOT_FOUND: webhook default/github-deploy needs ACCESS_TOKEN: Secret default/github not found\n  hint: create Secret github with key token in namespace default, as a Secret manifest in a --secrets folder; pass the folder of Secret manifests with --secrets DIR\n',
   })
 
   const unknown = await hookwise(['render', '--manifests', examples, '--automation', 'team/nope', '--event', ev('add-alias-production')])

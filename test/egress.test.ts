@@ -34,6 +34,18 @@ t.test('checkUrl: https only unless allowInsecureHttp, no credentials, no other 
   t.equal(checkUrl('not a url', strict), '"not a url" is not a valid URL')
 })
 
+t.test('run from the Helm chart (HOOKWISE_HELM_RELEASE): refusals name the chart value, not a flag', async (t) => {
+  const chart = { allowInsecureHttp: false, allow: [], helmRelease: 'hookwise' }
+  t.equal(
+    checkUrl('http://hooks.example.com/x', chart),
+    'http://hooks.example.com uses http; only https is sent (use https, or set the Helm value egress.allowInsecureHttp=true (helm upgrade hookwise charts/hookwise --reuse-values --set egress.allowInsecureHttp=true))',
+  )
+  t.equal(
+    checkUrl('https://10.1.2.3/x', chart),
+    'address 10.1.2.3 is private; the egress policy refuses it (add its range (CIDR) to the Helm value egress.allowCIDRs if this receiver is trusted)',
+  )
+})
+
 t.test('checkUrl: IP-literal hosts are checked against the refused ranges', async (t) => {
   const strict = { allowInsecureHttp: false, allow: [] }
   t.equal(

@@ -48,7 +48,7 @@ t.test('CRDs are structural: every property has a type, no $ref, no JSON-Schema-
   }
   t.same(
     automations.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name.toUpperCase()),
-    ['READY', 'EVENT', 'WEBHOOK', 'LAST DELIVERY', 'AGE'],
+    ['READY', 'REASON', 'EVENT', 'WEBHOOK', 'LAST DELIVERY', 'AGE', 'MESSAGE'],
   )
   t.same(automations.spec.names.shortNames, ['hwa'])
 })

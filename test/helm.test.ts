@@ -76,6 +76,7 @@ if (cluster) {
     { apiGroups: ['hookwise.dev'], resources: ['webhooks/status', 'automations/status'], verbs: ['patch'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] },
     { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get'] },
   ]
 
   t.test('helm lint passes with the default and with non-default values', async (t) => {
@@ -162,13 +163,14 @@ if (cluster) {
       t.match(container.startupProbe, { httpGet: { path: '/healthz', port: 'http' } })
       t.same(container.resources, { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } })
       t.same(
-        container.env.map((e: { name: string; valueFrom: { fieldRef: { fieldPath: string } } }) => [
+        container.env.map((e: { name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }) => [
           e.name,
-          e.valueFrom.fieldRef.fieldPath,
+          e.valueFrom?.fieldRef.fieldPath ?? e.value,
         ]),
         [
           ['POD_NAME', 'metadata.name'],
           ['POD_NAMESPACE', 'metadata.namespace'],
+          ['HOOKWISE_HELM_RELEASE', 'r'],
         ],
       )
       t.same(
@@ -472,8 +474,12 @@ if (cluster) {
         .replace(/^--state=.*/, `--state=${join(dir, 'state')}`)
         .replace(/^--intake-token-file=.*/, `--intake-token-file=${join(dir, 'token')}`),
     )
+    const values = Object.fromEntries(
+      (pod.containers[0].env as Array<{ name: string; value?: string }>).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]),
+    )
     const p = startHookwise([...args, '--kubeconfig', kubeconfig], tt, {
       ...process.env,
+      ...values,
       POD_NAME: `${release}-hookwise-7d9f-abcde`,
       POD_NAMESPACE: namespace,
     })
@@ -722,7 +728,8 @@ spec:
       [['update', 'leases/hw-hookwise', '-n', 'hookwise-system'], true],
       [['create', 'leases', '-n', 'hookwise-system'], false],
       [['update', 'leases/other', '-n', 'hookwise-system'], false],
-      [['get', 'leases/hw-hookwise', '-n', 'ml'], false],
+      [['get', 'leases/hw-hookwise', '-n', 'ml'], true],
+      [['update', 'leases/hw-hookwise', '-n', 'ml'], false],
       [['list', 'namespaces'], false],
       ...(['update', 'patch', 'create', 'delete'].flatMap((verb) => [
         [[verb, 'webhooks.hookwise.dev', '-n', 'ml'], false],
@@ -741,6 +748,7 @@ spec:
         'automations.hookwise.dev | [] | [] | [list watch]',
         'automations.hookwise.dev/status | [] | [] | [patch]',
         'events.events.k8s.io | [] | [] | [create patch]',
+        'leases.coordination.k8s.io | [] | [] | [get]',
         'secrets | [] | [] | [list watch]',
         'webhooks.hookwise.dev | [] | [] | [list watch]',
         'webhooks.hookwise.dev/status | [] | [] | [patch]',
@@ -803,6 +811,7 @@ spec:
       'automations.hookwise.dev | [] | [] | [list watch]',
       'automations.hookwise.dev/status | [] | [] | [patch]',
       'events.events.k8s.io | [] | [] | [create patch]',
+      'leases.coordination.k8s.io | [] | [] | [get]',
       'namespaces | [] | [team-a] | [list watch]',
       'namespaces | [] | [team-b] | [list watch]',
       'secrets | [] | [] | [list watch]',

@@ -160,17 +160,18 @@ if (cluster) {
     const get = await kubectl(['get', 'automations'])
     t.equal(get.code, 0, get.stderr)
     const table = parseTable(get.stdout)
-    t.same(table.header, ['NAME', 'READY', 'EVENT', 'WEBHOOK', 'LAST DELIVERY', 'AGE'])
+    t.same(table.header, ['NAME', 'READY', 'REASON', 'EVENT', 'WEBHOOK', 'LAST DELIVERY', 'AGE'])
     t.same(table.rows.map((r) => r.NAME).sort(), shown.map((m) => m.metadata.name).sort())
     for (const m of shown) {
       const spec = m.spec as { event: { type: string }; action: { webhook: string } }
       const row = table.rows.find((r) => r.NAME === m.metadata.name)
-      // Nothing reconciles here, so READY and LAST DELIVERY are empty.
+      // Nothing reconciles here, so READY, REASON and LAST DELIVERY are empty.
       t.same(
         row,
         {
           NAME: m.metadata.name,
           READY: '',
+          REASON: '',
           EVENT: spec.event.type,
           WEBHOOK: spec.action.webhook,
           'LAST DELIVERY': '',

@@ -172,8 +172,15 @@ if (cluster) {
     t.equal(hook.status.consecutiveFailures, 0)
 
     const table = parseTable(await k.kubectl(['get', 'automations', '-n', ns]))
-    t.same(table.header, ['NAME', 'READY', 'EVENT', 'WEBHOOK', 'LAST DELIVERY', 'AGE'])
-    t.match(table.rows[0], { NAME: 'deploy', READY: 'True', EVENT: 'LINK_ARTIFACT', WEBHOOK: 'hook', 'LAST DELIVERY': /^\d+s$/ })
+    t.same(table.header, ['NAME', 'READY', 'REASON', 'EVENT', 'WEBHOOK', 'LAST DELIVERY', 'AGE'])
+    t.match(table.rows[0], {
+      NAME: 'deploy',
+      READY: 'True',
+      REASON: 'Valid',
+      EVENT: 'LINK_ARTIFACT',
+      WEBHOOK: 'hook',
+      'LAST DELIVERY': /^\d+s$/,
+    })
     const described = await k.kubectl(['describe', 'automation', 'deploy', '-n', ns])
     t.match(described, /Reason:\s+Valid/)
     t.notMatch(
@@ -226,7 +233,7 @@ if (cluster) {
     const hook = await ready(k, 'webhook', ns, 'hook', 'False', 'SecretNotFound')
     t.equal(
       condition(hook, 'Ready')!.message,
-      `webhook ${ns}/hook needs ACCESS_TOKEN: Secret ${ns}/later not found (create Secret later with key token in namespace ${ns} (outside Kubernetes: a Secret manifest in the --secrets folder))`,
+      `webhook ${ns}/hook needs ACCESS_TOKEN: Secret ${ns}/later not found (create it: kubectl -n ${ns} create secret generic later --from-literal=token=VALUE)`,
     )
     const automation = await ready(k, 'automation', ns, 'deploy', 'False', 'WebhookNotReady')
     t.match(

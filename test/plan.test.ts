@@ -454,13 +454,26 @@ t.test('--events: the first event of the type that fires the automation', async 
     '{"version":"acme/wandb-registry-model/churn:production","alias":"production","key":"****"}',
   )
 
-  // None fires: the first of the type is shown, and the plan says it does not fire.
+  // None of the files fires it: the built-in sample, filled in to fit the automation, does.
   rmSync(join(dir, 'd-production.json'))
-  const none = (JSON.parse((await plan(repo, { format: 'json', events: dir })).stdout) as Plan).objects.find(
+  const sample = (JSON.parse((await plan(repo, { format: 'json', events: dir })).stdout) as Plan).objects.find(
     (o) => o.key === 'default/deploy',
   )!
-  t.same(none.preview?.event, { type: 'ADD_ARTIFACT_ALIAS', file: join(dir, 'b-staging.json') })
-  t.equal(none.preview?.after?.fires, false)
+  t.same(sample.preview?.event, { type: 'ADD_ARTIFACT_ALIAS', id: 'plan-sample' })
+  t.equal(sample.preview?.after?.fires, true)
+
+  // Nothing fires it (a regex too complex to fill in): the first of the type, and the plan says so plainly.
+  repo.write({ 'hw/hooks.yaml': WEBHOOK_CI + deploy('v[0-9]+-prod') })
+  const none = await plan(repo, { events: dir })
+  const deployed = (JSON.parse((await plan(repo, { format: 'json', events: dir })).stdout) as Plan).objects.find(
+    (o) => o.key === 'default/deploy',
+  )!
+  t.same(deployed.preview?.event, { type: 'ADD_ARTIFACT_ALIAS', file: join(dir, 'b-staging.json') })
+  t.equal(deployed.preview?.after?.fires, false)
+  t.match(
+    none.stdout,
+    '**None of the sample events fires this automation** (neither the built-in sample nor the events given with `--events`): the request is what it would send, but check its scope and filters.',
+  )
 })
 
 t.test('a changed webhook previews the automations that use it', async (t) => {
@@ -499,7 +512,7 @@ t.test('--secrets: a webhook secret the Secrets do not provide is a warning, nev
       file: 'hw/hooks.yaml',
       line: 1,
       object: 'Webhook default/ci',
-      message: 'webhook default/ci needs SIGNING_KEY: Secret default/ci-credentials has no key signing-key',
+      message: 'webhook default/ci needs SIGNING_KEY: Secret default/ci-credentials has no key `signing-key` (keys: `token`)',
     },
   ])
   t.notOk(r.stdout.includes('TOPSECRET'))

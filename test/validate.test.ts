@@ -90,7 +90,39 @@ t.test('schema: unknown field gets a did-you-mean hint at the key', async (t) =>
       hint: 'did you mean "aliasRegex"?',
     },
   ])
-  t.equal(r.diagnostics.length, 1, 'the meaning layer does not run on an object that fails the schema')
+  t.equal(r.diagnostics.length, 1, 'its webhook and variables are checked too, and are fine')
+})
+
+t.test('one suggestion, the likeliest: LINK is LINK_ARTIFACT (a prefix), hoook is hook, no guess when nothing is close', async (t) => {
+  const hint = async (replace: [string, string]) =>
+    (await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(ALIAS_SPEC.replace(...replace)) })).diagnostics.map((d) => d.hint)
+  t.same(await hint(['type: ADD_ARTIFACT_ALIAS\n    aliasRegex: ^production$', 'type: LINK']), ['did you mean LINK_ARTIFACT?'])
+  t.same(await hint(['type: ADD_ARTIFACT_ALIAS\n    aliasRegex: ^production$', 'type: link_artifact']), ['did you mean LINK_ARTIFACT?'])
+  t.same(await hint(['type: ADD_ARTIFACT_ALIAS\n    aliasRegex: ^production$', 'type: PUSH']), [
+    'use one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG',
+  ])
+  t.same(await hint(['${artifact_version_string}', '${artifact_verison_string}']), ['did you mean ${artifact_version_string}?'])
+  // ${alias} exists for this event type, so it is the guess for ${alais}; the webhook's secrets are candidates too.
+  t.same(await hint(['${artifact_version_string}', '${alais}']), ['did you mean ${alias}?'])
+  t.same(await hint(['${artifact_version_string}', '${KEYY}']), [
+    'did you mean ${KEY}? Otherwise add {name: KEYY, secretKeyRef: ...} to spec.secrets of webhook hook',
+  ])
+})
+
+t.test('validate reports meaning errors of an object that fails its schema, in the same run', async (t) => {
+  const spec = ALIAS_SPEC.replace('type: ADD_ARTIFACT_ALIAS\n    aliasRegex: ^production$', 'type: LINK')
+    .replace('webhook: hook', 'webhook: hok')
+    .replace('${artifact_version_string}', '${artifact_verison}')
+  const r = await diagnose(t, { 'w.yaml': WEBHOOK, 'a.yaml': automation(spec) })
+  t.same(
+    r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.path}: ${d.message} / ${d.hint}`),
+    [
+      '11:5 HW_SCHEMA spec.event.type: "LINK" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG / did you mean LINK_ARTIFACT?',
+      '13:5 HW_WEBHOOK_NOT_FOUND spec.action.webhook: webhook hok does not exist in namespace default (webhooks there: hook) / did you mean hook?',
+      '15:7 HW_TEMPLATE_UNKNOWN_VARIABLE spec.action.payload.version: ${artifact_verison} is not a known variable / did you mean ${artifact_version}?',
+    ],
+  )
+  t.same(r.automations, [])
 })
 
 t.test('schema: wrong type says what was found and how to fix it', async (t) => {
@@ -707,7 +739,7 @@ t.test('an automation naming a webhook that does not exist is told the webhooks 
       code: 'HW_WEBHOOK_NOT_FOUND',
       severity: 'error',
       message: 'webhook hoook does not exist in namespace default (webhooks there: hook, other)',
-      hint: 'create Webhook default/hoook, or name an existing one (automations use webhooks of their own namespace)',
+      hint: 'did you mean hook?',
     },
   ])
 })

@@ -34,12 +34,24 @@ const noun = (jsonType: string): string => (jsonType === 'object' ? 'map' : json
 const article = (word: string): string => `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`
 const typeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v === 'object' ? 'map' : typeof v)
 
-/** Closest candidate by edit distance, when it is close enough to be a likely typo. */
+/**
+ * The one candidate a misspelled word most likely meant, or undefined when none is close: the same
+ * word in another case; else the shortest candidate the word begins (`LINK` for LINK_ARTIFACT,
+ * as W&B's UI shortens event names); else the nearest by edit distance (a swap of two neighbours is one edit), within a third of the
+ * word's length. A short function rather than a library: names here are short and few.
+ */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase()
+  const same = candidates.find((c) => c.toLowerCase() === w)
+  if (same !== undefined) return same
+  if (w.length >= 3) {
+    const longer = candidates.filter((c) => c.toLowerCase().startsWith(w)).sort((a, b) => a.length - b.length)
+    if (longer[0] !== undefined) return longer[0]
+  }
   let best: string | undefined
   let bestDistance = Infinity
   for (const c of candidates) {
-    const d = distance(word.toLowerCase(), c.toLowerCase())
+    const d = distance(w, c.toLowerCase())
     if (d < bestDistance) {
       best = c
       bestDistance = d
@@ -48,18 +60,20 @@ export function closest(word: string, candidates: readonly string[]): string | u
   return bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined
 }
 
+/** Edits (insert, delete, substitute, swap two neighbours: `alais` is one from `alias`) from a to b. */
 function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  )
   for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!
-    row[0] = i
     for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = tmp
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1)
+      d[i]![j] = best
     }
   }
-  return row[b.length]!
+  return d[a.length]![b.length]!
 }
 
 interface Converted {

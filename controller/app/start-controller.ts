@@ -9,8 +9,9 @@ import type { KubeConfig } from '@kubernetes/client-node'
 import { EventRecorder } from '../kubernetes/event-recorder.js'
 import { KubernetesSource } from '../kubernetes/cluster-source.js'
 import { KubernetesController } from '../kubernetes/kubernetes-controller.js'
+import { ControllerLiveness } from '../kubernetes/controller-liveness.js'
 import { loadKubeConfig } from '../kubernetes/kube-config.js'
-import { LeaderElector } from '../kubernetes/leader-election.js'
+import { LeaderElector, WATCHES_ANNOTATION } from '../kubernetes/leader-election.js'
 import { StandbyServer } from '../server/standby-server.js'
 import { DeliveryEngine } from '../delivery/engine.js'
 import { createBreaker, createRetryDecider } from '../delivery/policies.js'
@@ -94,6 +95,11 @@ export interface ControllerHooks {
   signal?: AbortSignal
 }
 
+/** The leader Lease of this controller; `namespace/name` is also its identity in status.controller. */
+function leaseOf(o: KubernetesOptions, env: NodeJS.ProcessEnv): { namespace: string; name: string } {
+  return { namespace: o.leaseNamespace ?? env.POD_NAMESPACE ?? o.namespace?.[0] ?? 'default', name: o.leaseName ?? 'hookwise-controller' }
+}
+
 /**
  * Kubernetes mode with leader election: serves /healthz (and an unready /readyz) on the API address
  * until this replica holds the Lease. Resolves with the elector and the port the standby had.
@@ -107,8 +113,7 @@ async function becomeLeader(
   env: NodeJS.ProcessEnv,
   signal?: AbortSignal,
 ): Promise<{ elector: LeaderElector; port: number }> {
-  const namespace = o.leaseNamespace ?? env.POD_NAMESPACE ?? o.namespace?.[0] ?? 'default'
-  const name = o.leaseName ?? 'hookwise-controller'
+  const { namespace, name } = leaseOf(o, env)
   const leaseDurationMs = o.leaseDuration ?? 15_000
   const elector = new LeaderElector({
     kubeConfig: kc,
@@ -119,6 +124,7 @@ async function becomeLeader(
     renewDeadlineMs: Math.round((leaseDurationMs * 2) / 3),
     retryPeriodMs: Math.round((leaseDurationMs * 2) / 15),
     log,
+    annotations: { [WATCHES_ANNOTATION]: o.namespace?.length ? o.namespace.join(',') : '*' },
   })
   const standby = new StandbyServer(() => `waiting for Lease ${namespace}/${name}`)
   let address: AddressInfo
@@ -182,7 +188,12 @@ export async function startController(
     }
   }
   const store = new SqliteStore(options.state, { durability: options.durability, checkpointIntervalMs: 1000 })
-  const egress = { allowInsecureHttp: options.allowInsecureHttp ?? false, allow: options.egressAllow ?? [] }
+  const egress = {
+    allowInsecureHttp: options.allowInsecureHttp ?? false,
+    allow: options.egressAllow ?? [],
+    // Set by the Helm chart's Deployment: refusals then name the chart's values.
+    ...(process.env.HOOKWISE_HELM_RELEASE ? { helmRelease: process.env.HOOKWISE_HELM_RELEASE } : {}),
+  }
   // Requests go out from a thread of their own (a second core for socket work); see threaded-sender.ts.
   const sender = new ThreadedSender({
     egress,
@@ -272,6 +283,10 @@ export async function startController(
         events: new EventRecorder({ kubeConfig: kc!, controller: 'hookwise.dev/controller', instance: env.POD_NAME ?? hostname(), log }),
         log,
         ...(options.statusInterval ? { statusIntervalMs: options.statusInterval } : {}),
+        // Replicas of one install share the Lease, so they share the identity; another install's
+        // controller is recognised by its own Lease and left alone while it holds it.
+        identity: `${leaseOf(options, env).namespace}/${leaseOf(options, env).name}`,
+        liveness: new ControllerLiveness({ kubeConfig: kc! }),
       })
     }
     await source.start(apply)

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { HookwiseError, UsageError } from '../errors.js'
 import { VERSION } from '../version.js'
+import * as check from './check.js'
 import type { CommandContext } from './command.js'
 import * as curl from './curl.js'
 import * as diff from './diff.js'
@@ -34,6 +35,7 @@ const COMMANDS: ReadonlyArray<{ register(cli: Command, ctx: CommandContext): voi
   testWebhook,
   plan,
   diff,
+  check,
 ]
 
 function program(ctx: CommandContext): Command {

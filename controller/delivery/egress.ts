@@ -18,6 +18,21 @@ export interface EgressPolicy {
   allowInsecureHttp: boolean
   /** CIDRs that are reachable although a refused range contains them (`--egress-allow`), e.g. `10.0.0.0/8`. */
   allow: string[]
+  /**
+   * The Helm release this controller runs from (the chart sets HOOKWISE_HELM_RELEASE), so that a
+   * refusal names the chart value to change rather than a flag the user never typed.
+   */
+  helmRelease?: string
+}
+
+/** How to allow plain http, or an address range, where this controller is configured. */
+export function howToAllow(what: 'http' | 'range', policy?: Pick<EgressPolicy, 'helmRelease'>): string {
+  const release = policy?.helmRelease
+  if (what === 'http')
+    return release
+      ? `set the Helm value egress.allowInsecureHttp=true (helm upgrade ${release} charts/hookwise --reuse-values --set egress.allowInsecureHttp=true)`
+      : 'run with --allow-insecure-http'
+  return release ? 'add its range (CIDR) to the Helm value egress.allowCIDRs' : 'allow it with --egress-allow CIDR'
 }
 
 /** The policy with nothing allowed: https only, public addresses only. */
@@ -48,7 +63,7 @@ export function parseAllowList(cidrs: readonly string[]): net.BlockList {
 }
 
 /** Checks one IP address; undefined when it may be connected to, else why not. */
-export function checkAddress(address: string, allow: net.BlockList): string | undefined {
+export function checkAddress(address: string, allow: net.BlockList, policy?: Pick<EgressPolicy, 'helmRelease'>): string | undefined {
   const version = net.isIP(address)
   if (version === 0) return `"${address}" is not an IP address`
   const family: Family = version === 4 ? 'ipv4' : 'ipv6'
@@ -56,7 +71,7 @@ export function checkAddress(address: string, allow: net.BlockList): string | un
   // Refused: every range of the IANA special-purpose registries that is not globally reachable (model/special-addresses.ts).
   const range = specialRange(address)
   return range
-    ? `address ${address} is ${range.what}; the egress policy refuses it (allow it with --egress-allow CIDR if this receiver is trusted)`
+    ? `address ${address} is ${range.what}; the egress policy refuses it (${howToAllow('range', policy)} if this receiver is trusted)`
     : undefined
 }
 
@@ -126,7 +141,7 @@ export function checkUrl(
     return `"${url}" is not a valid URL`
   }
   if (u.protocol === 'http:') {
-    if (!policy.allowInsecureHttp) return `${u.origin} uses http; only https is sent (use https, or run with --allow-insecure-http)`
+    if (!policy.allowInsecureHttp) return `${u.origin} uses http; only https is sent (use https, or ${howToAllow('http', policy)})`
   } else if (u.protocol !== 'https:') {
     return `${u.protocol} URLs are not sent; use https`
   }
@@ -139,7 +154,7 @@ export function checkUrl(
     const own = selfRefusal(address, port, self)
     if (own) return own
   }
-  return net.isIP(host) ? checkAddress(host, allow) : undefined
+  return net.isIP(host) ? checkAddress(host, allow, policy) : undefined
 }
 
 /** A dns.lookup-compatible function (the `lookup` option of net.connect). */
@@ -154,7 +169,11 @@ interface LookupAddress {
  * Wraps a lookup function so that only addresses the policy allows come out: it resolves every
  * address of the host, drops refused ones and fails with EgressDeniedError when none is left.
  */
-export function checkedLookup(allow: net.BlockList, lookup: LookupFunction = dns.lookup): LookupFunction {
+export function checkedLookup(
+  allow: net.BlockList,
+  lookup: LookupFunction = dns.lookup,
+  policy?: Pick<EgressPolicy, 'helmRelease'>,
+): LookupFunction {
   const wrapped = (hostname: string, options: unknown, callback?: unknown): void => {
     const cb = (typeof options === 'function' ? options : callback) as (
       err: Error | null,
@@ -169,7 +188,7 @@ export function checkedLookup(allow: net.BlockList, lookup: LookupFunction = dns
       const list = addresses as LookupAddress[]
       const allowed = list.filter((a) => checkAddress(a.address, allow) === undefined)
       if (allowed.length === 0) {
-        const reasons = list.map((a) => checkAddress(a.address, allow)).join('; ')
+        const reasons = list.map((a) => checkAddress(a.address, allow, policy)).join('; ')
         return cb(new EgressDeniedError(`${hostname} resolves to no address the egress policy allows: ${reasons || 'no addresses'}`))
       }
       if (opts.all) return cb(null, allowed)
@@ -206,7 +225,7 @@ export function createEgressConnector(policy: EgressPolicy, options: EgressConne
   const base =
     options.baseConnect ??
     buildConnector({
-      lookup: checkedLookup(allow, options.lookup),
+      lookup: checkedLookup(allow, options.lookup, policy),
       timeout: options.connectTimeoutMs ?? 10_000,
       ...(options.ca ? { ca: [...tls.rootCertificates, ...options.ca] } : {}),
     })
@@ -215,14 +234,14 @@ export function createEgressConnector(policy: EgressPolicy, options: EgressConne
     const host = bareHost(opts.hostname)
     const port = opts.port ? Number(opts.port) : defaultPort(opts.protocol)
     if (net.isIP(host)) {
-      const reason = selfRefusal(host, port, self()) ?? checkAddress(host, allow)
+      const reason = selfRefusal(host, port, self()) ?? checkAddress(host, allow, policy)
       if (reason) {
         process.nextTick(() => callback(new EgressDeniedError(reason), null))
         return
       }
     }
     if (opts.protocol !== 'https:' && !(opts.protocol === 'http:' && policy.allowInsecureHttp)) {
-      const reason = `${opts.protocol} is not allowed by the egress policy; use https, or run with --allow-insecure-http`
+      const reason = `${opts.protocol} is not allowed by the egress policy; use https, or ${howToAllow('http', policy)}`
       process.nextTick(() => callback(new EgressDeniedError(reason), null))
       return
     }

@@ -1,6 +1,6 @@
 // Custom resources as read from the API server, turned into the manifest objects the validator takes
 // (the same shape a folder or git yields). Pure.
-import type { ManifestObject, SourceRef } from '../model/manifest-object.js'
+import { clusterSource, type ManifestObject } from '../model/manifest-object.js'
 
 /** The parts of a custom resource hookwise reads; the rest of metadata is the API server's. */
 export interface ClusterObject {
@@ -47,4 +47,4 @@ export function toManifestObject(o: ClusterObject): ManifestObject {
 }
 
 /** Where an object read from the API server comes from: no file or line (diagnostics name the object). */
-export const clusterSource: SourceRef = { file: '', document: 0, line: 0, column: 0, locate: () => ({ line: 0, column: 0 }) }
+export { clusterSource }

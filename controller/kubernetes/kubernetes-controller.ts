@@ -18,6 +18,7 @@ import { WorkQueue } from './work-queue.js'
 import { API_VERSION, type KubernetesSource, type ResourceKind } from './cluster-source.js'
 import type { ClusterObject } from './cluster-object.js'
 import { apiErrorMessage, apiStatusCode } from './api-error.js'
+import type { ControllerLiveness } from './controller-liveness.js'
 
 /** Annotation whose new value asks for a test request to the Webhook. */
 export const TEST_ANNOTATION = `${API_GROUP}/test-requested-at`
@@ -47,6 +48,12 @@ export interface KubernetesControllerOptions {
   statusIntervalMs?: number
   /** Reconciles of every object even without changes. Default 10 min. */
   resyncMs?: number
+  /** This controller's identity, written to status.controller: its leader Lease, `namespace/name`. */
+  identity?: string
+  /** Tells whether the controller named in an object's status.controller runs; without it, status is always written. */
+  liveness?: ControllerLiveness
+  /** How often an object left to another running controller is looked at again. Default 10 s. */
+  recheckMs?: number
 }
 
 type StatusOf<K extends ResourceKind> = K extends 'Webhook' ? WebhookStatus : AutomationStatus
@@ -63,6 +70,8 @@ export class KubernetesController {
   private readonly tests = new Map<string, NonNullable<WebhookStatus['lastTest']>>()
   private readonly testing = new Set<string>()
   private resync: NodeJS.Timeout | undefined
+  /** Objects left to another running controller, by queue key: that controller's identity (one Event each). */
+  private readonly yielded = new Map<string, string>()
 
   constructor(private readonly o: KubernetesControllerOptions) {
     this.custom = o.kubeConfig.makeApiClient(CustomObjectsApi)
@@ -160,6 +169,7 @@ export class KubernetesController {
       return
     }
     const stored = object.status as Record<string, unknown> | undefined
+    if (await this.ownedByAnother(queueKey, kind, key, object, stored)) return
     const uid = object.metadata?.uid
     // An object deleted and re-created under the same name while the watch was down comes back
     // from the relist as an update: what was written to the old one says nothing of the new one.
@@ -181,6 +191,7 @@ export class KubernetesController {
       this.o.status.tracker.seedAutomation(key, previous as AutomationStatus | undefined)
       next = automationStatus(key, generation, previous as AutomationStatus | undefined, this.statusInputs())
     }
+    if (this.o.identity) next.controller = this.o.identity
     if (jsonEqual(next, previous)) return
     // Under load, delivery facts change all the time: write them at most every statusIntervalMs
     // per object. Changes of conditions or generation are written at once.
@@ -198,6 +209,37 @@ export class KubernetesController {
     this.written.set(queueKey, { status: next, at: Date.now(), uid })
     if ('lastTest' in next && jsonEqual(next.lastTest, this.tests.get(key))) this.tests.delete(key)
     this.transitionEvents(kind, key, object, next.conditions, previous?.conditions)
+  }
+
+  /**
+   * Whether the object's status is written by another hookwise controller that is running (its
+   * Lease is held): then this one leaves it alone, says so once in an Event and a log line, and
+   * looks again later, taking the object over once that controller has stopped.
+   */
+  private async ownedByAnother(
+    queueKey: string,
+    kind: ResourceKind,
+    key: string,
+    object: ClusterObject,
+    stored: Record<string, unknown> | undefined,
+  ): Promise<boolean> {
+    const owner = stored?.controller
+    if (!this.o.identity || !this.o.liveness || typeof owner !== 'string' || owner === this.o.identity) {
+      this.yielded.delete(queueKey)
+      return false
+    }
+    const liveness = await this.o.liveness.of(owner)
+    if (!liveness.live) {
+      if (this.yielded.delete(queueKey)) this.o.log.info({ object: queueKey, controller: owner }, `taking over: ${liveness.why}`)
+      return false
+    }
+    this.queue.addAfter(queueKey, this.o.recheckMs ?? 10_000)
+    if (this.yielded.get(queueKey) === owner) return true
+    this.yielded.set(queueKey, owner)
+    const note = `status is written by the hookwise controller ${owner} (Lease held by ${liveness.holder}); this controller (${this.o.identity}) leaves ${kind} ${key} alone while that one runs: stop one of the two (docs/kubernetes.md#one-controller-per-object)`
+    this.o.log.warn({ object: queueKey, controller: owner, holder: liveness.holder }, note)
+    this.event(kind, key, 'Warning', 'ControllerConflict', 'Reconcile', note, object)
+    return true
   }
 
   private async writeStatus(

@@ -27,7 +27,12 @@ export interface LeaderElectionOptions {
   retryPeriodMs?: number
   log: Logger
   now?: () => number
+  /** Annotations kept on the Lease while this replica holds it (what `hookwise check` reads: the namespaces watched). */
+  annotations?: Record<string, string>
 }
+
+/** On a hookwise controller's Lease: the namespaces it watches, comma-separated, or `*` for all (read by `hookwise check`). */
+export const WATCHES_ANNOTATION = 'hookwise.dev/watches'
 
 export const LEADER_ELECTION_DEFAULTS = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } as const
 
@@ -56,7 +61,7 @@ export class LeaderElector {
 
   constructor(o: LeaderElectionOptions) {
     const { kubeConfig, ...rest } = o
-    this.o = { ...LEADER_ELECTION_DEFAULTS, now: Date.now, ...rest } as Required<Omit<LeaderElectionOptions, 'kubeConfig'>>
+    this.o = { ...LEADER_ELECTION_DEFAULTS, now: Date.now, annotations: {}, ...rest } as Required<Omit<LeaderElectionOptions, 'kubeConfig'>>
     const { leaseDurationMs: lease, renewDeadlineMs: renew, retryPeriodMs: retry } = this.o
     if (!(retry > 0 && retry * (1 + JITTER) < renew && renew < lease)) {
       throw new HookwiseError(
@@ -178,6 +183,7 @@ export class LeaderElector {
             name: this.o.name,
             body: {
               ...lease,
+              metadata: this.annotated(lease.metadata),
               spec: { ...lease.spec, holderIdentity: this.o.identity, leaseDurationSeconds: durationSeconds, renewTime: micro(now) },
             },
           }),
@@ -208,7 +214,7 @@ export class LeaderElector {
             body: {
               apiVersion: 'coordination.k8s.io/v1',
               kind: 'Lease',
-              metadata: { name: this.o.name, namespace: this.o.namespace },
+              metadata: this.annotated({ name: this.o.name, namespace: this.o.namespace }),
               spec,
             },
           }),
@@ -245,7 +251,11 @@ export class LeaderElector {
     }
     try {
       this.written(
-        await this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body: { ...current, spec: next } }),
+        await this.api.replaceNamespacedLease({
+          namespace: this.o.namespace,
+          name: this.o.name,
+          body: { ...current, metadata: this.annotated(current.metadata), spec: next },
+        }),
         now,
       )
       return true
@@ -277,6 +287,12 @@ export class LeaderElector {
     })
     this.o.log.error({ code: e.code, hint: e.hint, lease: this.where }, message)
     return false
+  }
+
+  /** Lease metadata with this replica's annotations set (others kept). */
+  private annotated(metadata: V1Lease['metadata']): NonNullable<V1Lease['metadata']> {
+    if (Object.keys(this.o.annotations).length === 0) return metadata ?? {}
+    return { ...metadata, annotations: { ...metadata?.annotations, ...this.o.annotations } }
   }
 
   private async release(): Promise<void> {

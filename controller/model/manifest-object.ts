@@ -22,3 +22,9 @@ export interface ManifestObject {
   body: Record<string, unknown>
   source: SourceRef
 }
+
+/** Where an object read from the Kubernetes API came from: no file, no position. */
+export const clusterSource: SourceRef = { file: '', document: 0, line: 0, column: 0, locate: () => ({ line: 0, column: 0 }) }
+
+/** Whether an object was read from a cluster (so a fix is a kubectl command, not a file edit). */
+export const isClusterSource = (source: SourceRef): boolean => source === clusterSource

@@ -2,6 +2,7 @@
 import type { SecretKeySelector } from '../api/types.generated.js'
 import { HookwiseError } from '../errors.js'
 import { objectKey, type SecretEntry, type WebhookEntry } from './desired-state.js'
+import { isClusterSource } from './manifest-object.js'
 import { KEY_HINT, readStandardWebhooksKey } from './signing-key.js'
 
 /** The variable a webhook's spec.accessToken is granted as (and sent as `Authorization: Bearer`). */
@@ -18,18 +19,45 @@ export function resolveWebhookSecrets(webhook: WebhookEntry, lookup: SecretLooku
   for (const [variable, ref] of refs) {
     const secret = lookup(webhook.namespace, ref.name)
     const value = secret?.data[ref.key]
-    if (value === undefined) {
-      const what = secret
-        ? `Secret ${objectKey(webhook.namespace, ref.name)} has no key ${ref.key}`
-        : `Secret ${objectKey(webhook.namespace, ref.name)} not found`
-      throw new HookwiseError('HW_SECRET_NOT_FOUND', `webhook ${objectKey(webhook.namespace, webhook.name)} needs ${variable}: ${what}`, {
-        hint: `create Secret ${ref.name} with key ${ref.key} in namespace ${webhook.namespace} (outside Kubernetes: a Secret manifest in the --secrets folder)`,
-      })
-    }
+    if (value === undefined) throw missingSecret(webhook, variable, ref, secret)
     values[variable] = value
   }
   checkSigningKeys(webhook, values, refs)
   return values
+}
+
+/** Keys named in a message at most; a Secret may hold many (a whole .env file). */
+const SHOWN_KEYS = 10
+
+/**
+ * HW_SECRET_NOT_FOUND naming what to do where the webhook came from: in a cluster, the Secret
+ * object (and, for a missing key, the keys it has: names only, never values); outside it, a
+ * Secret manifest in a --secrets folder.
+ */
+function missingSecret(webhook: WebhookEntry, variable: string, ref: SecretKeySelector, secret: SecretEntry | undefined): HookwiseError {
+  const secretKey = objectKey(webhook.namespace, ref.name)
+  const needs = `webhook ${objectKey(webhook.namespace, webhook.name)} needs ${variable}`
+  const inCluster = isClusterSource(webhook.source)
+  if (secret) {
+    const keys = Object.keys(secret.data).sort()
+    const shown = keys.length
+      ? `keys: ${keys
+          .slice(0, SHOWN_KEYS)
+          .map((k) => `\`${k}\``)
+          .join(', ')}${keys.length > SHOWN_KEYS ? `, and ${keys.length - SHOWN_KEYS} more` : ''}`
+      : 'it has no keys'
+    const fix = inCluster
+      ? `add key ${ref.key} to Secret ${ref.name} in namespace ${webhook.namespace}`
+      : `add key ${ref.key} to the Secret manifest ${ref.name}`
+    return new HookwiseError('HW_SECRET_NOT_FOUND', `${needs}: Secret ${secretKey} has no key \`${ref.key}\` (${shown})`, {
+      hint: `${fix}, or set secretKeyRef.key to the key that holds the value`,
+    })
+  }
+  return new HookwiseError('HW_SECRET_NOT_FOUND', `${needs}: Secret ${secretKey} not found`, {
+    hint: inCluster
+      ? `create it: kubectl -n ${webhook.namespace} create secret generic ${ref.name} --from-literal=${ref.key}=VALUE`
+      : `create Secret ${ref.name} with key ${ref.key} in namespace ${webhook.namespace}, as a Secret manifest in a --secrets folder`,
+  })
 }
 
 /** A standard-webhooks secret that is no key (a Secret changed in the cluster since validation) signs nothing. */

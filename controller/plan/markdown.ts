@@ -90,6 +90,10 @@ function section(o: PlannedObject): string {
     parts.push(
       `Request for this ${code(p.event.type)} event (${source}; shown because ${text(p.reason)}). Secrets are shown as \`****\`; the body is sent compact.`,
     )
+    if (p.after?.request && !p.after.fires)
+      parts.push(
+        `**None of the sample events fires this automation** (neither the built-in sample${p.event.file ? ' nor the events given with `--events`' : ''}): the request is what it would send, but check its scope and filters.`,
+      )
     if (p.before) parts.push(requestSide('Before', p.before))
     if (p.after) parts.push(requestSide(p.before ? 'After' : 'Request', p.after))
   }

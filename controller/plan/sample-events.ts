@@ -24,16 +24,18 @@ export function fires(a: CompiledAutomation, event: ArtifactEvent): boolean {
 }
 
 /**
- * The first event of `events` of the automation's type that fires it; else the first of its type; else
- * the built-in sample. `events` should be in a stable order (sorted by file).
+ * An event that fires the automation when there is one: the first of `events` of its type that does,
+ * else the built-in sample filled in to fit it. When none does, the first of its type (else the
+ * sample), with `fires: false` so the plan can say so. `events` should be in a stable order (sorted by file).
  */
 export function chooseEvent(a: CompiledAutomation, events: readonly NamedEvent[]): ChosenEvent {
   const ofType = events.filter((e) => e.event.type === a.spec.event.type)
   const firing = ofType.find((e) => fires(a, e.event))
   if (firing) return { event: firing.event, file: firing.file, fires: true }
+  const sample = sampleEvent(a.spec)
+  if (fires(a, sample)) return { event: sample, fires: true }
   if (ofType[0]) return { event: ofType[0].event, file: ofType[0].file, fires: false }
-  const event = sampleEvent(a.spec)
-  return { event, fires: fires(a, event) }
+  return { event: sample, fires: false }
 }
 
 const META = /[\\.*+?()[\]{}|^$]/

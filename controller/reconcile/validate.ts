@@ -4,14 +4,14 @@
 import type { AutomationSpec, EventFilter, MetadataCondition, WebhookSpec } from '../api/types.generated.js'
 import { allDefinitions, schemas, API_GROUP, API_GROUP_VERSION } from '../api/schemas.js'
 import { validators } from '../api/validators.js'
-import { formatPath, schemaDiagnostics, type FieldPath } from '../api/schema-errors.js'
+import { closest, formatPath, schemaDiagnostics, type FieldPath } from '../api/schema-errors.js'
 import type { Diagnostic, ErrorCode } from '../errors.js'
 import type { ManifestObject } from '../model/manifest-object.js'
 import { compilePayload, compilePayloadText, type TemplateProblem } from '../template/compile.js'
 import { ACCESS_TOKEN } from '../model/secrets.js'
 import { KEY_HINT, readStandardWebhooksKey } from '../model/signing-key.js'
 import { specialRange } from '../model/special-addresses.js'
-import { METADATA_PREFIX, VARIABLES, isReservedSecretName, type EventType } from '../template/variables.js'
+import { EVENT_TYPES, METADATA_PREFIX, VARIABLES, isReservedSecretName, type EventType } from '../template/variables.js'
 import { checkCelRules } from './cel-twins.js'
 import { compileTextMatcher, type TextMatcher } from '../model/text-matcher.js'
 import {
@@ -122,23 +122,44 @@ function kindOf(o: ManifestObject, r: Reporter): Kind | undefined {
   return undefined
 }
 
-function schemaLayer(o: ManifestObject, kind: Kind, r: Reporter): Checked | undefined {
+/** The object as read, before its schema is checked: its name may be missing. */
+function identify(o: ManifestObject, kind: Kind): Checked {
   const metadata = o.body.metadata as { name?: unknown; namespace?: unknown } | undefined
-  const name = typeof metadata?.name === 'string' ? metadata.name : undefined
+  const name = typeof metadata?.name === 'string' ? metadata.name : ''
   const namespace = typeof metadata?.namespace === 'string' ? metadata.namespace : DEFAULT_NAMESPACE
   const label = name ? `${kind} ${namespace}/${name}` : `${kind} (no name, document ${o.source.document + 1})`
+  return { kind, namespace, name, body: o.body, object: o, label }
+}
+
+function schemaLayer(o: ManifestObject, kind: Kind, r: Reporter): Checked | undefined {
+  const c = identify(o, kind)
   const body = structuredClone(o.body)
   const validate = validators[kind]
   if (!validate(body)) {
     const found = schemaDiagnostics(validate.errors ?? [], o.body, 'HW_SCHEMA', (path) => ({
       file: o.source.file,
       ...o.source.locate(path),
-      object: label,
+      object: c.label,
     }))
     r.diagnostics.push(...found)
     return undefined
   }
-  return { kind, namespace, name: name!, body, object: o, label }
+  return { ...c, body }
+}
+
+/** The action fields of an Automation that failed its schema, those of the right type only. */
+function wellTypedAction(c: Checked): { action: ActionParts; eventType: EventType | undefined } {
+  const spec = (c.body.spec ?? {}) as { action?: Record<string, unknown>; event?: { type?: unknown } }
+  const a = spec.action && typeof spec.action === 'object' ? spec.action : {}
+  const type = spec.event?.type
+  return {
+    action: {
+      ...(typeof a.webhook === 'string' ? { webhook: a.webhook } : {}),
+      ...(typeof a.payloadTemplate === 'string' ? { payloadTemplate: a.payloadTemplate } : {}),
+      ...(a.payload !== undefined && a.payloadTemplate === undefined ? { payload: a.payload } : {}),
+    },
+    eventType: EVENT_TYPES.includes(type as EventType) ? (type as EventType) : undefined,
+  }
 }
 
 /** Compiles a regular expression (RE2 syntax, matched in linear time), or reports why it does not compile. */
@@ -219,13 +240,13 @@ function compileCondition(c: Checked, i: number, cond: MetadataCondition, r: Rep
 
 function variableProblem(
   name: string,
-  eventType: EventType,
+  eventType: EventType | undefined,
   granted: ReadonlySet<string>,
   webhook: string,
 ): { code: ErrorCode; message: string; hint: string } | undefined {
   const builtin = VARIABLES[name]
   if (builtin) {
-    if (builtin.events && !builtin.events.includes(eventType)) {
+    if (builtin.events && eventType && !builtin.events.includes(eventType)) {
       return {
         code: 'HW_TEMPLATE_UNKNOWN_VARIABLE',
         message: `\${${name}} is not available for ${eventType} events`,
@@ -236,6 +257,12 @@ function variableProblem(
   }
   if (name.startsWith(METADATA_PREFIX)) return undefined
   if (granted.has(name)) return undefined
+  // Variables of this event type and the webhook's secrets: what a misspelled name may have meant.
+  const available = [
+    ...Object.keys(VARIABLES).filter((v) => !eventType || !VARIABLES[v]!.events || VARIABLES[v]!.events!.includes(eventType)),
+    ...granted,
+  ]
+  const guess = closest(name, available)
   if (/^[A-Z][A-Z0-9_]*$/.test(name) || name === ACCESS_TOKEN) {
     return {
       code: 'HW_TEMPLATE_SECRET_NOT_GRANTED',
@@ -243,13 +270,17 @@ function variableProblem(
       hint:
         name === ACCESS_TOKEN
           ? `set spec.accessToken on webhook ${webhook}`
-          : `add {name: ${name}, secretKeyRef: ...} to spec.secrets of webhook ${webhook}, or fix the name`,
+          : guess
+            ? `did you mean \${${guess}}? Otherwise add {name: ${name}, secretKeyRef: ...} to spec.secrets of webhook ${webhook}`
+            : `add {name: ${name}, secretKeyRef: ...} to spec.secrets of webhook ${webhook}, or fix the name`,
     }
   }
   return {
     code: 'HW_TEMPLATE_UNKNOWN_VARIABLE',
     message: `\${${name}} is not a known variable`,
-    hint: `known variables: ${Object.keys(VARIABLES).join(', ')}, artifact_metadata.KEY, and the webhook's secrets`,
+    hint: guess
+      ? `did you mean \${${guess}}?`
+      : `known variables: ${Object.keys(VARIABLES).join(', ')}, artifact_metadata.KEY, and the webhook's secrets`,
   }
 }
 
@@ -377,6 +408,87 @@ function webhooksIn(namespace: string, webhooks: ReadonlyMap<string, unknown>, b
   return names.length ? [...new Set(names)].sort().join(', ') : 'none'
 }
 
+/** What to do about a webhook name that is not there: the one it most likely meant, or create it. */
+function webhookHint(namespace: string, name: string, webhooks: ReadonlyMap<string, unknown>, broken: ReadonlySet<string>): string {
+  const prefix = objectKey(namespace, '')
+  const names = [...webhooks.keys(), ...broken].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length))
+  const guess = closest(name, names)
+  return guess
+    ? `did you mean ${guess}?`
+    : `create Webhook ${namespace}/${name}, or name an existing one (automations use webhooks of their own namespace)`
+}
+
+/** The parts of an action checked for meaning: only those given with the right type. */
+interface ActionParts {
+  webhook?: string
+  payloadTemplate?: string
+  payload?: unknown
+}
+
+/**
+ * The webhook an action names and the variables its payload uses. Also run on an Automation that
+ * failed its schema, with the fields that have the right type, so `validate` reports a misspelled
+ * webhook or variable together with the schema error instead of after it is fixed.
+ */
+function checkAction(
+  c: Checked,
+  action: ActionParts,
+  eventType: EventType | undefined,
+  webhooks: ReadonlyMap<string, { entry: WebhookEntry }>,
+  brokenWebhooks: ReadonlySet<string>,
+  r: Reporter,
+): { compiled: ReturnType<typeof compilePayloadText> | undefined } {
+  let webhook: { entry: WebhookEntry } | undefined
+  if (action.webhook !== undefined) {
+    const webhookKey = objectKey(c.namespace, action.webhook)
+    webhook = webhooks.get(webhookKey)
+    if (!webhook && brokenWebhooks.has(webhookKey)) {
+      r.at(
+        c.object,
+        c.label,
+        ['spec', 'action', 'webhook'],
+        'HW_WEBHOOK_INVALID',
+        `webhook ${action.webhook} has errors, so this automation cannot fire`,
+        `fix the errors reported for Webhook ${webhookKey}`,
+      )
+    } else if (!webhook) {
+      r.at(
+        c.object,
+        c.label,
+        ['spec', 'action', 'webhook'],
+        'HW_WEBHOOK_NOT_FOUND',
+        `webhook ${action.webhook} does not exist in namespace ${c.namespace} (webhooks there: ${webhooksIn(c.namespace, webhooks, brokenWebhooks)})`,
+        webhookHint(c.namespace, action.webhook, webhooks, brokenWebhooks),
+      )
+    }
+  }
+  const granted = new Set<string>((webhook?.entry.spec.secrets ?? []).map((s) => s.name))
+  if (webhook?.entry.spec.accessToken) granted.add(ACCESS_TOKEN)
+
+  const payloadPath: FieldPath =
+    action.payloadTemplate !== undefined ? ['spec', 'action', 'payloadTemplate'] : ['spec', 'action', 'payload']
+  const compiled =
+    action.payloadTemplate !== undefined
+      ? compilePayloadText(action.payloadTemplate)
+      : action.payload !== undefined
+        ? compilePayload(action.payload)
+        : undefined
+  const where = (p: { path: Array<string | number>; offset: number }): FieldPath => [...payloadPath, ...p.path]
+  const excerpt = (p: { path: Array<string | number>; offset: number }): string =>
+    action.payloadTemplate !== undefined ? ` (character ${p.offset + 1} of the template)` : ''
+  if (compiled && !compiled.ok) {
+    for (const p of compiled.problems as TemplateProblem[])
+      r.at(c.object, c.label, where(p), 'HW_TEMPLATE_SYNTAX', `${p.message}${excerpt(p)}`, p.hint)
+  } else if (compiled?.ok) {
+    for (const p of compiled.template.placeholders) {
+      const problem = variableProblem(p.name, eventType, granted, action.webhook ?? '')
+      if (problem && !(problem.code === 'HW_TEMPLATE_SECRET_NOT_GRANTED' && !webhook))
+        r.at(c.object, c.label, where(p), problem.code, `${problem.message}${excerpt(p)}`, problem.hint)
+    }
+  }
+  return { compiled }
+}
+
 function meaningOfAutomation(
   c: Checked,
   webhooks: ReadonlyMap<string, { entry: WebhookEntry }>,
@@ -394,51 +506,7 @@ function meaningOfAutomation(
   const collectionRegex = regex(c, ['spec', 'scope', 'collectionRegex'], spec.scope.collectionRegex, r)
   const metadata = (event.metadata ?? []).map((cond, i) => compileCondition(c, i, cond, r))
 
-  const webhookKey = objectKey(c.namespace, spec.action.webhook)
-  const webhook = webhooks.get(webhookKey)
-  if (!webhook && brokenWebhooks.has(webhookKey)) {
-    r.at(
-      c.object,
-      c.label,
-      ['spec', 'action', 'webhook'],
-      'HW_WEBHOOK_INVALID',
-      `webhook ${spec.action.webhook} has errors, so this automation cannot fire`,
-      `fix the errors reported for Webhook ${webhookKey}`,
-    )
-  } else if (!webhook) {
-    r.at(
-      c.object,
-      c.label,
-      ['spec', 'action', 'webhook'],
-      'HW_WEBHOOK_NOT_FOUND',
-      `webhook ${spec.action.webhook} does not exist in namespace ${c.namespace} (webhooks there: ${webhooksIn(c.namespace, webhooks, brokenWebhooks)})`,
-      `create Webhook ${c.namespace}/${spec.action.webhook}, or name an existing one (automations use webhooks of their own namespace)`,
-    )
-  }
-  const granted = new Set<string>((webhook?.entry.spec.secrets ?? []).map((s) => s.name))
-  if (webhook?.entry.spec.accessToken) granted.add(ACCESS_TOKEN)
-
-  const payloadPath: FieldPath =
-    spec.action.payloadTemplate !== undefined ? ['spec', 'action', 'payloadTemplate'] : ['spec', 'action', 'payload']
-  const compiled =
-    spec.action.payloadTemplate !== undefined
-      ? compilePayloadText(spec.action.payloadTemplate)
-      : spec.action.payload !== undefined
-        ? compilePayload(spec.action.payload)
-        : undefined
-  const where = (p: { path: Array<string | number>; offset: number }): FieldPath => [...payloadPath, ...p.path]
-  const excerpt = (p: { path: Array<string | number>; offset: number }): string =>
-    spec.action.payloadTemplate !== undefined ? ` (character ${p.offset + 1} of the template)` : ''
-  if (compiled && !compiled.ok) {
-    for (const p of compiled.problems as TemplateProblem[])
-      r.at(c.object, c.label, where(p), 'HW_TEMPLATE_SYNTAX', `${p.message}${excerpt(p)}`, p.hint)
-  } else if (compiled?.ok) {
-    for (const p of compiled.template.placeholders) {
-      const problem = variableProblem(p.name, event.type, granted, spec.action.webhook)
-      if (problem && !(problem.code === 'HW_TEMPLATE_SECRET_NOT_GRANTED' && !webhook))
-        r.at(c.object, c.label, where(p), problem.code, `${problem.message}${excerpt(p)}`, problem.hint)
-    }
-  }
+  const { compiled } = checkAction(c, spec.action, event.type, webhooks, brokenWebhooks, r)
   if (
     r.diagnostics.length !== before ||
     !compiled?.ok ||
@@ -563,6 +631,8 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
   const secretCopies = new Map<string, Checked[]>()
   // Webhooks that exist but failed the schema: their automations say so rather than "not found".
   const brokenWebhooks = new Set<string>()
+  // Automations that failed their schema: their webhook and variables are still checked.
+  const schemaFailed: Checked[] = []
   for (const o of objects) {
     const kind = kindOf(o, r)
     if (!kind) continue
@@ -571,6 +641,7 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
       const meta = o.body.metadata as { name?: unknown; namespace?: unknown } | undefined
       if (kind === 'Webhook' && typeof meta?.name === 'string')
         brokenWebhooks.add(objectKey(typeof meta.namespace === 'string' ? meta.namespace : DEFAULT_NAMESPACE, meta.name))
+      if (kind === 'Automation') schemaFailed.push(identify(o, kind))
       continue
     }
     const id = `${kind}/${c.namespace}/${c.name}`
@@ -611,8 +682,16 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
   checkSigningSecrets(webhooks, secrets, usable, r)
   for (const c of usable) if (c.kind === 'Webhook') duplicatedSecrets(c, secretCopies, r)
   const automations: CompiledAutomation[] = []
-  for (const c of usable) {
-    if (c.kind !== 'Automation') continue
+  // In input order, those that failed their schema among them.
+  const inOrder = [...usable.filter((c) => c.kind === 'Automation'), ...schemaFailed].sort(
+    (a, b) => objects.indexOf(a.object) - objects.indexOf(b.object),
+  )
+  for (const c of inOrder) {
+    if (schemaFailed.includes(c)) {
+      const { action, eventType } = wellTypedAction(c)
+      checkAction(c, action, eventType, webhooks, brokenWebhooks, r)
+      continue
+    }
     const a = meaningOfAutomation(c, webhooks, brokenWebhooks, r)
     if (a) automations.push(a)
   }

@@ -7,6 +7,10 @@
 export interface DocumentStart {
   line: number
   column: number
+  /** Offset in the text of its first character. */
+  offset: number
+  /** Offset where its text ends: the next --- line, or the end of the text. */
+  end: number
 }
 
 /**
@@ -27,7 +31,7 @@ export function documentStarts(text: string): Array<DocumentStart | null> | unde
     if (end === -1) end = text.length
     const first = text.charCodeAt(at)
     if (first === 0x2d /* - */ && text.startsWith('---', at) && isBreak(text, at + 3, end)) {
-      if (explicit || start) out.push(start)
+      if (explicit || start) out.push(start && { ...start, end: at })
       const rest = text.slice(at + 3, end).trim()
       if (rest !== '' && !rest.startsWith('#')) return undefined
       explicit = true
@@ -37,7 +41,7 @@ export function documentStarts(text: string): Array<DocumentStart | null> | unde
     } else if (start === null) {
       let i = at
       while (i < end && isSpace(text.charCodeAt(i))) i++
-      if (i < end && text.charCodeAt(i) !== 0x23 /* # */) start = { line, column: i - at + 1 }
+      if (i < end && text.charCodeAt(i) !== 0x23 /* # */) start = { line, column: i - at + 1, offset: i, end: text.length }
     }
     at = end + 1
   }

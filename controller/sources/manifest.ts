@@ -7,7 +7,7 @@
 // an error needs it, by parsing that file again with yaml. Anything else (a syntax error, anchors,
 // aliases, tags, directives, a document that is not a mapping) is read by yaml with positions, which
 // reports it exactly as before. Both read YAML 1.2 with the core schema.
-import { CORE_SCHEMA, loadAll } from 'js-yaml'
+import { CORE_SCHEMA, load } from 'js-yaml'
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml'
 import type { Diagnostic } from '../errors.js'
 import type { FieldPath, ManifestObject } from '../model/manifest-object.js'
@@ -25,7 +25,8 @@ export interface ParsedManifest {
   diagnostics: Diagnostic[]
 }
 
-export function parseManifest(text: string, file: string): ParsedManifest {
+/** With `previous` (this file as read before), documents that did not change keep their objects (see parsePlain). */
+export function parseManifest(text: string, file: string, previous?: ParsedManifest): ParsedManifest {
   if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
     const tooLarge: Diagnostic = {
       code: 'HW_FILE_TOO_LARGE',
@@ -38,53 +39,73 @@ export function parseManifest(text: string, file: string): ParsedManifest {
     }
     return { objects: [], diagnostics: [tooLarge] }
   }
-  return parsePlain(text, file) ?? parseWithPositions(text, file)
+  return parsePlain(text, file, previous) ?? parseWithPositions(text, file)
 }
 
 // What js-yaml would read differently from yaml, or only yaml limits: anchors and aliases (yaml
 // bounds their expansion), tags, directives; and a byte order mark (positions would shift by it).
 const NOT_PLAIN = /^%|(?:^|[\s[{,])[&*!][^\s,\]}]|^\uFEFF/m
 
-/** The fast path: every document a mapping (or empty) and no syntax error; undefined otherwise. */
-export function parsePlain(text: string, file: string): ParsedManifest | undefined {
+/**
+ * The fast path: every document a mapping (or empty) and no syntax error; undefined otherwise. Each
+ * document is read on its own (YAML documents are independent once directives are excluded), so
+ * that with `previous`, the objects of an earlier read of the same file, a document unchanged in
+ * text and place keeps its object: validation's cache knows it, and only what an edit touched is
+ * parsed, validated and compiled again. A place is document number, line and column, so positions
+ * found later for a kept object stay true.
+ */
+export function parsePlain(text: string, file: string, previous?: ParsedManifest): ParsedManifest | undefined {
   if (NOT_PLAIN.test(text)) return undefined
   const starts = documentStarts(text)
   if (!starts) return undefined
-  let bodies: unknown[]
-  try {
-    bodies = loadAll(text, null, { schema: CORE_SCHEMA })
-  } catch {
-    return undefined // a syntax error (or a document too deep): yaml says where and why
-  }
-  if (bodies.length !== starts.length) return undefined
+  const before = new Map<string, ManifestObject>()
+  for (const o of previous?.objects ?? []) if (documentText.has(o)) before.set(place(o.source.document, o.source), o)
   const objects: ManifestObject[] = []
   const positions = lazyPositions(text)
-  for (const [index, body] of bodies.entries()) {
-    const start = starts[index]
-    if (start === null) {
-      if (body === null || body === undefined) continue // an empty document, e.g. after a trailing ---: kubectl skips it too
-      return undefined
+  for (const [index, start] of starts.entries()) {
+    if (start === null) continue // an empty document, e.g. after a trailing ---: kubectl skips it too
+    // From the start of its first line: indentation there (a tab, say) is part of what is read.
+    const chunk = text.slice(start.offset - (start.column - 1), start.end)
+    const old = before.get(place(index, start))
+    if (old && documentText.get(old) === chunk) {
+      objects.push(old)
+      continue
     }
-    if (start === undefined || typeof body !== 'object' || body === null || Array.isArray(body)) return undefined
+    let body: unknown
+    try {
+      body = load(chunk, { schema: CORE_SCHEMA })
+    } catch {
+      return undefined // a syntax error (or a document too deep): yaml says where and why
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined
     const record = body as Record<string, unknown>
-    objects.push({
+    const { line, column } = start
+    const object: ManifestObject = {
       apiVersion: record.apiVersion,
       kind: record.kind,
       body: record,
       source: {
         file,
         document: index,
-        ...start,
+        line,
+        column,
         locate: (path) => {
           const p = positions()
           const doc = p.documents[index]
-          return doc ? locate(doc, path, p.pos, start) : start
+          return doc ? locate(doc, path, p.pos, { line, column }) : { line, column }
         },
       },
-    })
+    }
+    documentText.set(object, chunk)
+    objects.push(object)
   }
   return { objects, diagnostics: [] }
 }
+
+const place = (document: number, at: { line: number; column: number }): string => `${document}:${at.line}:${at.column}`
+
+/** The text of each object's document, as read by the fast path. */
+const documentText = new WeakMap<ManifestObject, string>()
 
 interface Positions {
   documents: Document.Parsed[]

@@ -4,7 +4,7 @@
 // Two parsers, for speed (issue 22): a file of plain mappings is read by js-yaml, without positions
 // (about three times faster than building yaml's documents, and nothing of them is kept), each object
 // knowing where its document starts (document-starts.ts); the position of a field is found only when
-// an error needs it, by parsing that file again with yaml. Anything else (a syntax error, anchors,
+// an error needs it, by parsing that document again with yaml. Anything else (a syntax error, anchors,
 // aliases, tags, directives, a document that is not a mapping) is read by yaml with positions, which
 // reports it exactly as before. Both read YAML 1.2 with the core schema.
 import { CORE_SCHEMA, load } from 'js-yaml'
@@ -43,8 +43,9 @@ export function parseManifest(text: string, file: string, previous?: ParsedManif
 }
 
 // What js-yaml would read differently from yaml, or only yaml limits: anchors and aliases (yaml
-// bounds their expansion), tags, directives; and a byte order mark (positions would shift by it).
-const NOT_PLAIN = /^%|(?:^|[\s[{,])[&*!][^\s,\]}]|^\uFEFF/m
+// bounds their expansion), tags, directives, a byte order mark (positions would shift by it), and
+// keys that may be null (`? `, `~:`, `null:`, an empty key), which js-yaml names "null" and yaml "".
+const NOT_PLAIN = /^%|(?:^|[\s[{,])(?:[&*!][^\s,\]}]|\?(?:\s|$)|(?:~|null|Null|NULL)?\s*:(?:\s|$))|^\uFEFF/m
 
 /**
  * The fast path: every document a mapping (or empty) and no syntax error; undefined otherwise. Each
@@ -61,11 +62,12 @@ export function parsePlain(text: string, file: string, previous?: ParsedManifest
   const before = new Map<string, ManifestObject>()
   for (const o of previous?.objects ?? []) if (documentText.has(o)) before.set(place(o.source.document, o.source), o)
   const objects: ManifestObject[] = []
-  const positions = lazyPositions(text)
   for (const [index, start] of starts.entries()) {
     if (start === null) continue // an empty document, e.g. after a trailing ---: kubectl skips it too
-    // From the start of its first line: indentation there (a tab, say) is part of what is read.
-    const chunk = text.slice(start.offset - (start.column - 1), start.end)
+    // From the start of its first line: indentation there (a tab, say) is part of what is read. A
+    // copy, not a slice: V8 keeps a slice's whole parent string alive, and js-yaml's strings are
+    // slices of their input, so a document kept across edits would keep every version of its file.
+    const chunk = Buffer.from(text.slice(start.offset - (start.column - 1), start.end)).toString()
     const old = before.get(place(index, start))
     if (old && documentText.get(old) === chunk) {
       objects.push(old)
@@ -89,11 +91,7 @@ export function parsePlain(text: string, file: string, previous?: ParsedManifest
         document: index,
         line,
         column,
-        locate: (path) => {
-          const p = positions()
-          const doc = p.documents[index]
-          return doc ? locate(doc, path, p.pos, { line, column }) : { line, column }
-        },
+        locate: (path) => locateInDocument(chunk, line, path, { line, column }),
       },
     }
     documentText.set(object, chunk)
@@ -107,22 +105,27 @@ const place = (document: number, at: { line: number; column: number }): string =
 /** The text of each object's document, as read by the fast path. */
 const documentText = new WeakMap<ManifestObject, string>()
 
-interface Positions {
-  documents: Document.Parsed[]
-  pos: (offset: number) => { line: number; column: number }
-}
-
-/** The file parsed with positions on first use, then kept (only files with an error are ever parsed so). */
-function lazyPositions(text: string): () => Positions {
-  let positions: Positions | undefined
-  return () => {
-    if (!positions) {
-      const lineCounter = new LineCounter()
-      const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true }) as Document.Parsed[]
-      positions = { documents, pos: linePosition(lineCounter) }
-    }
-    return positions
-  }
+/**
+ * A field's position, found by parsing the document's own text with yaml (only objects with an error
+ * ever ask). Only that text is kept, not the file's: an object kept across edits must not keep every
+ * earlier version of its file alive.
+ */
+function locateInDocument(chunk: string, firstLine: number, path: FieldPath, fallback: { line: number; column: number }) {
+  const lineCounter = new LineCounter()
+  const doc = parseAllDocuments(chunk, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true })[0] as
+    | Document.Parsed
+    | undefined
+  if (!doc) return fallback
+  const pos = linePosition(lineCounter)
+  return locate(
+    doc,
+    path,
+    (offset) => {
+      const p = pos(offset)
+      return { line: p.line + firstLine - 1, column: p.column }
+    },
+    fallback,
+  )
 }
 
 const linePosition =

@@ -5,7 +5,7 @@
 //   - one-line edits of one file: time from the write to "desired state applied" (this includes the
 //     folder watcher's fixed waits: 200 ms debounce and 50 ms for the write to settle), the controller's
 //     own time for it when it logs one (`reloadMs`: the `loadMs` of "manifests reloaded" plus the
-//     `applyMs` of "desired state applied"), and resident memory after the edits.
+//     `applyMs` of "desired state applied"), its CPU time for the edit, and resident memory after the edits.
 // With BENCH_BASELINE=/path/to/an/older/checkout (built to dist/) the same run measures it too, so the
 // figures stand beside each other on the same machine, in the same minute.
 // Run: npm run bench:state   (not part of npm test). Knobs: BENCH_SIZES=1000,10000  BENCH_EDITS=20
@@ -54,6 +54,7 @@ interface RunFigures {
   rssAfterLoadMb: number
   editMs: number[]
   applyMs: number[]
+  editCpuMs: number[]
   rssAfterEditsMb: number
   automations: number
 }
@@ -95,19 +96,32 @@ async function run(root: string, w: Workload, n: number, editCount: number): Pro
     const rssAfterLoadMb = rssMb(child.pid!)
     const editMs: number[] = []
     const applyMs: number[] = []
+    const editCpuMs: number[] = []
     for (let k = 1; k <= editCount; k++) {
       const done = next('desired state applied')
       const t0 = performance.now()
+      const cpu0 = cpuSeconds(child.pid) ?? 0
       editAutomation(w, (k * 7919) % n, k)
       const line = await done
       editMs.push(Math.round(performance.now() - t0))
+      // The controller's CPU for the edit (and its idle ticks meanwhile): moves less than wall time on a busy machine.
+      editCpuMs.push(Math.round(((cpuSeconds(child.pid) ?? 0) - cpu0) * 1000))
       // The controller's own time: reading, parsing, validating (loadMs) and applying (applyMs) the change.
       if (typeof line.applyMs === 'number' && lastLoadMs !== undefined) applyMs.push(lastLoadMs + line.applyMs)
       lastLoadMs = undefined
       await new Promise((r) => setTimeout(r, 100))
     }
     const rssAfterEditsMb = rssMb(child.pid!)
-    return { readySeconds, readyCpuSeconds, rssAfterLoadMb, editMs, applyMs, rssAfterEditsMb, automations: Number(applied[0]?.automations) }
+    return {
+      readySeconds,
+      readyCpuSeconds,
+      rssAfterLoadMb,
+      editMs,
+      applyMs,
+      editCpuMs,
+      rssAfterEditsMb,
+      automations: Number(applied[0]?.automations),
+    }
   } finally {
     child.kill('SIGTERM')
     await new Promise((r) => child.on('exit', r))
@@ -146,6 +160,7 @@ for (const n of sizes) {
           editToAppliedMsMax: r.editMs.length ? Math.max(...r.editMs) : undefined,
           reloadMsMedian: median(r.applyMs),
           reloadMsMax: r.applyMs.length ? Math.max(...r.applyMs) : undefined,
+          editCpuMsMedian: median(r.editCpuMs),
           rssAfterEditsMb: r.rssAfterEditsMb,
         }),
       )

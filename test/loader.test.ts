@@ -3,7 +3,7 @@
 import t from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseManifest } from '../controller/sources/manifest.js'
+import { parseManifest, parsePlain, parseWithPositions } from '../controller/sources/manifest.js'
 import { validateObjects } from '../controller/reconcile/validate.js'
 import { loadDesiredState } from '../controller/sources/load.js'
 
@@ -45,6 +45,45 @@ t.test('a document that is not a mapping, and one without apiVersion/kind', asyn
       hint: 'start it with apiVersion: hookwise.dev/v1alpha1 and kind: Webhook or Automation',
     },
   ])
+})
+
+t.test('empty documents are skipped as kubectl skips them; other values that are not mappings stay errors', async (t) => {
+  const webhook = 'apiVersion: hookwise.dev/v1alpha1\nkind: Webhook\nmetadata: {name: w}\nspec: {url: "https://example.com/"}\n'
+  // The second text has an anchor, so it takes the path with positions: both paths skip the same way.
+  for (const text of [`---\n${webhook}---\n`, `---\n${webhook.replace('{name: w}', '&m {name: w}')}---\n# nothing here\n---\n`]) {
+    const parsed = parseManifest(text, 'f.yaml')
+    t.same(parsed.diagnostics, [], JSON.stringify(text))
+    t.equal(parsed.objects.length, 1)
+    t.same(validateObjects(parsed.objects).diagnostics, [])
+  }
+  for (const [text, line, column] of [
+    [`${webhook}---\n~\n`, 6, 1],
+    [`${webhook}--- null\n`, 5, 5],
+    [`${webhook}---\n""\n`, 6, 1],
+    [`${webhook}---\n- a\n`, 6, 1],
+  ] as const) {
+    const parsed = parseManifest(text, 'f.yaml')
+    t.match(parsed.diagnostics, [{ code: 'HW_NOT_AN_OBJECT', line, column, message: 'document 2 is not a mapping' }], JSON.stringify(text))
+    t.equal(parsed.objects.length, 1)
+  }
+})
+
+t.test('plain files are read without positions; an error still names the line and column of its field', async (t) => {
+  const text = `# team a\n---\n${example}---\n\n${example
+    .replace('https://api.github.com/repos/acme/deploy/dispatches', 'not a url')
+    .replace(/github-deploy/g, 'other-hook')
+    .replace('deploy-production', 'other')}`
+  const plain = parsePlain(text, 'f.yaml')
+  t.ok(plain, 'the fast path reads it')
+  const positioned = parseWithPositions(text, 'f.yaml')
+  t.same(
+    plain!.objects.map((o) => [o.body, o.source.document, o.source.line, o.source.column]),
+    positioned.objects.map((o) => [o.body, o.source.document, o.source.line, o.source.column]),
+  )
+  const fast = validateObjects(plain!.objects).diagnostics
+  t.match(fast, [{ code: 'HW_SCHEMA', path: 'spec.url', object: 'Webhook default/other-hook', column: 3 }])
+  t.same(fast, validateObjects(positioned.objects).diagnostics, 'the same diagnostics, positions included')
+  t.ok((fast[0]?.line ?? 0) > example.split('\n').length + 3, `line ${fast[0]?.line} is in the second copy`)
 })
 
 t.test('other kinds are ignored with a warning; unknown hookwise kinds are errors', async (t) => {
@@ -185,6 +224,7 @@ t.test('fuzz: 3,000 mutated manifests never crash the loader or validator', asyn
     '>',
   ]
   let diagnostics = 0
+  let plainRead = 0
   for (let i = 0; i < 3000; i++) {
     let text = example
     const edits = 1 + rand(4)
@@ -194,6 +234,19 @@ t.test('fuzz: 3,000 mutated manifests never crash the loader or validator', asyn
       text = text.slice(0, at) + pieces[rand(pieces.length)] + text.slice(at + len)
     }
     const parsed = parseManifest(text, 'fuzz.yaml')
+    const plain = i % 3 === 0 ? parsePlain(text, 'fuzz.yaml') : undefined
+    if (plain) {
+      // The fast path may only take what yaml reads the same: same objects, same places, same errors.
+      plainRead++
+      const positioned = parseWithPositions(text, 'fuzz.yaml')
+      const seen = (p: typeof plain) => p.objects.map((o) => [o.body, o.source.document, o.source.line, o.source.column])
+      if (JSON.stringify(seen(plain)) !== JSON.stringify(seen(positioned)) || positioned.diagnostics.length > 0)
+        t.fail(`the two paths differ on ${JSON.stringify(text)}`)
+      else if (
+        JSON.stringify(validateObjects(plain.objects).diagnostics) !== JSON.stringify(validateObjects(positioned.objects).diagnostics)
+      )
+        t.fail(`diagnostics differ on ${JSON.stringify(text)}`)
+    }
     const state = validateObjects(parsed.objects, parsed.diagnostics)
     diagnostics += state.diagnostics.length
     for (const d of state.diagnostics) {
@@ -201,4 +254,5 @@ t.test('fuzz: 3,000 mutated manifests never crash the loader or validator', asyn
     }
   }
   t.ok(diagnostics > 1000, `mutations were reported (${diagnostics} diagnostics)`)
+  t.ok(plainRead > 100, `${plainRead} mutations were read by the fast path`)
 })

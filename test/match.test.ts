@@ -159,3 +159,40 @@ t.test('tenancy by namespace: a namespace only matches events of its entities', 
     'without tenancy every namespace matches',
   )
 })
+
+t.test('an index updated in place matches as one built afresh: changed, added, removed and disabled automations', async (t) => {
+  const compile = (text: string) => {
+    const parsed = parseManifest(text, 'm.yaml')
+    const state = validateObjects(parsed.objects, parsed.diagnostics)
+    if (state.diagnostics.length) throw new Error(JSON.stringify(state.diagnostics, null, 2))
+    return state.automations
+  }
+  const collection = '{type: Collection, registry: model, collection: churn-classifier}'
+  const registry = '{type: Registry, registry: model}'
+  const alias = (re: string) => `{type: ADD_ARTIFACT_ALIAS, aliasRegex: "${re}"}`
+  const before = compile(
+    webhook() +
+      automation('c', collection, alias('^production$')) +
+      automation('a', registry, alias('^production$')) +
+      automation('b', collection, alias('^staging$')) +
+      automation('d', registry, alias('^production$')),
+  )
+  const idx = new AutomationIndex(before)
+  t.same(names(idx, {}), ['default/a', 'default/c', 'default/d'])
+  const after = compile(
+    webhook() +
+      automation('b', collection, alias('^production$')) + // changed: now matches
+      automation('a', registry, alias('^production$')) +
+      automation('e', collection, alias('^prod')) + // added
+      automation('d', registry, alias('^production$'), '  enabled: false\n'), // disabled; c removed
+  )
+  // a is unchanged: the same compiled object stays in place.
+  after[after.findIndex((x) => x.key === 'default/a')] = before.find((x) => x.key === 'default/a')!
+  idx.update(after)
+  t.same(names(idx, {}), names(new AutomationIndex(after), {}))
+  t.same(names(idx, {}), ['default/a', 'default/b', 'default/e'])
+  t.equal(idx.size, 3)
+  idx.update([])
+  t.same(names(idx, {}), [])
+  t.equal(idx.size, 0)
+})

@@ -46,3 +46,11 @@ t.test("RE2 syntax: W&B's dialect is accepted, what RE2 cannot express is refuse
   for (const [source, message] of refused) t.throws(() => compileTextMatcher(source), new SyntaxError(message), source)
   for (const source of ['^(x$', '[', 'a**']) t.throws(() => compileTextMatcher(source), SyntaxError, source)
 })
+
+t.test('one compiled matcher serves every automation with the same expression', async (t) => {
+  // Compiling with re2js was the largest share of validating 10,000 automations (issue 22).
+  t.equal(compileTextMatcher('^(production|canary-[0-9]+)$'), compileTextMatcher('^(production|canary-[0-9]+)$'))
+  t.not(compileTextMatcher('^(production|canary-[0-9]+)$'), compileTextMatcher('^(production|canary-[0-8]+)$'))
+  t.throws(() => compileTextMatcher('^(x$'), SyntaxError, 'an expression that does not compile is refused every time')
+  t.throws(() => compileTextMatcher('^(x$'), SyntaxError)
+})

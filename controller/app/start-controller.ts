@@ -260,6 +260,7 @@ export async function startController(
   })
   let kubernetes: KubernetesController | undefined
   const apply = (next: DesiredState, revision?: string): void => {
+    const started = performance.now()
     const { cancelled } = engine.setState(next)
     if (source.secretLookup) engine.setSecretLookup(source.secretLookup)
     log.info(
@@ -268,6 +269,7 @@ export async function startController(
         automations: next.automations.length,
         errors: next.diagnostics.filter((d) => d.severity === 'error').length,
         cancelled,
+        applyMs: Math.round(performance.now() - started),
         ...(revision ? { revision } : {}),
       },
       'desired state applied',

@@ -84,9 +84,9 @@ export class Intake {
     this.scheduleFlush()
   }
 
-  /** New events are matched with this state's automations. */
+  /** New events are matched with this state's automations (the index changes only where they changed). */
   setState(state: DesiredState): void {
-    this.index = new AutomationIndex(state.automations, state.namespaceEntities)
+    this.index.update(state.automations, state.namespaceEntities)
   }
 
   get pendingCount(): number {

@@ -16,8 +16,9 @@ import {
 import { API_GROUP } from '../api/schemas.js'
 import type { Logger } from '../log.js'
 import { objectKey, type DesiredState, type SecretEntry } from '../model/desired-state.js'
+import type { ManifestObject } from '../model/manifest-object.js'
 import type { SecretLookup } from '../model/secrets.js'
-import { validateObjects } from '../reconcile/validate.js'
+import { ValidationCache, validateObjects } from '../reconcile/validate.js'
 import { emptyState, type DesiredStateSource } from '../sources/desired-state-source.js'
 import { clusterSource, toManifestObject, type ClusterObject } from './cluster-object.js'
 import { startInformer, type Informer } from './informer.js'
@@ -61,6 +62,14 @@ export class KubernetesSource implements DesiredStateSource {
   /** What of each Webhook and Automation the state is built from: its identity, spec generation, labels and annotations. */
   private readonly inputs = new Map<string, string>()
   private stopped = false
+  /**
+   * Each object as the manifest object last made of it, with what it was made from (its input, as
+   * in `inputs`): while that is unchanged (a status write gives the informer a new copy, not a new
+   * input), validation's cache recognises the object, so a change re-validates and re-compiles only
+   * the objects that changed (issue 22).
+   */
+  private manifests = new Map<string, { input: string; object: ManifestObject }>()
+  private readonly validation = new ValidationCache()
   private handlers: SourceHandlers | undefined
   private onState: ((state: DesiredState) => void) | undefined
 
@@ -88,10 +97,7 @@ export class KubernetesSource implements DesiredStateSource {
         this.handlers?.onDeleted(kind, key)
         return this.schedule()
       }
-      // The spec is covered by metadata.generation: the API server raises it on every spec change
-      // of a custom resource with a status subresource, and never on a status write.
-      const m = obj.metadata
-      const input = JSON.stringify([m?.uid, m?.generation, m?.labels ?? {}, m?.annotations ?? {}])
+      const input = inputOf(obj)
       if (type === 'update' && this.inputs.get(inputKey) === input) return
       this.inputs.set(inputKey, input)
       this.schedule()
@@ -213,14 +219,39 @@ export class KubernetesSource implements DesiredStateSource {
   }
 
   private rebuild(): void {
-    const objects = [...this.webhooks.list(), ...this.automations.list()].map(toManifestObject)
-    const state: DesiredState = validateObjects(objects)
+    const manifests = new Map<string, { input: string; object: ManifestObject }>()
+    const objects: ManifestObject[] = []
+    for (const [kind, informer] of [
+      ['Webhook', this.webhooks],
+      ['Automation', this.automations],
+    ] as const) {
+      for (const o of informer.list()) {
+        const key = `${kind}/${objectKey(o.metadata?.namespace ?? '', o.metadata?.name ?? '')}`
+        const input = inputOf(o)
+        const known = this.manifests.get(key)
+        const made = known?.input === input ? known : { input, object: toManifestObject(o) }
+        manifests.set(key, made)
+        objects.push(made.object)
+      }
+    }
+    this.manifests = manifests
+    const state: DesiredState = validateObjects(objects, [], this.validation)
     if (this.namespaceObjects) state.namespaceEntities = entitiesByNamespace(this.namespaceObjects.list())
     this.decoded.clear()
     this.current = state
     this.onState?.(state)
     this.handlers?.onState(state)
   }
+}
+
+/**
+ * What of a Webhook or Automation the state is built from: its identity, spec generation, labels and
+ * annotations. The spec is covered by metadata.generation: the API server raises it on every spec
+ * change of a custom resource with a status subresource, and never on a status write.
+ */
+function inputOf(obj: CustomObject): string {
+  const m = obj.metadata
+  return JSON.stringify([m?.uid, m?.generation, m?.labels ?? {}, m?.annotations ?? {}])
 }
 
 /** The entities each namespace receives events of: its `hookwise.dev/entities` label and annotation (comma-separated). */

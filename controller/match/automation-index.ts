@@ -4,13 +4,8 @@
 import type { ArtifactEvent } from '../api/types.generated.js'
 import type { CompiledAutomation } from '../model/desired-state.js'
 
-/** An automation with its rank in namespace/name order, so merging buckets sorts numbers, not strings. */
-interface Entry {
-  automation: CompiledAutomation
-  rank: number
-}
-
-type Bucket = Map<string, Entry[]>
+/** Automations of one scope key, in key (namespace/name) order. */
+type Bucket = Map<string, CompiledAutomation[]>
 
 interface ByScope {
   registry: Bucket
@@ -20,10 +15,31 @@ interface ByScope {
 
 const SEP = '\u0000'
 
-function push(bucket: Bucket, key: string, e: Entry): void {
+const byKey = (a: CompiledAutomation, b: CompiledAutomation): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+
+/** Adds `a` to its bucket, keeping the bucket in key order. */
+function insert(bucket: Bucket, key: string, a: CompiledAutomation): void {
   const list = bucket.get(key)
-  if (list) list.push(e)
-  else bucket.set(key, [e])
+  if (!list) {
+    bucket.set(key, [a])
+    return
+  }
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (byKey(list[mid]!, a) < 0) lo = mid + 1
+    else hi = mid
+  }
+  list.splice(lo, 0, a)
+}
+
+function remove(bucket: Bucket, key: string, a: CompiledAutomation): void {
+  const list = bucket.get(key)
+  const at = list?.indexOf(a) ?? -1
+  if (at < 0) return
+  list!.splice(at, 1)
+  if (list!.length === 0) bucket.delete(key)
 }
 
 /** Whether the filters of `a` (alias, tag, collection, metadata) accept the event. Scope and type are the index's job. */
@@ -42,40 +58,69 @@ export function filtersAccept(a: CompiledAutomation, event: ArtifactEvent): bool
 
 export class AutomationIndex {
   private readonly byType = new Map<string, ByScope>()
-  readonly size: number
+  /** What is indexed, by key: update compares it with a new state's automations. */
+  private readonly indexed = new Map<string, CompiledAutomation>()
 
   /**
-   * `automations` must be sorted by key (as the desired state is): matches come out in that order.
-   * With `namespaceEntities`, an automation only matches events of the entities its namespace is
-   * given (none when its namespace is not in the map).
+   * Matches come out in key order. With `namespaceEntities`, an automation only matches events of
+   * the entities its namespace is given (none when its namespace is not in the map).
    */
   constructor(
     automations: readonly CompiledAutomation[],
-    private readonly namespaceEntities?: ReadonlyMap<string, ReadonlySet<string>>,
+    private namespaceEntities?: ReadonlyMap<string, ReadonlySet<string>>,
   ) {
-    let size = 0
-    for (const [rank, a] of automations.entries()) {
-      if (a.spec.enabled === false) continue
-      size++
-      const entry = { automation: a, rank }
-      let scopes = this.byType.get(a.spec.event.type)
-      if (!scopes) {
-        scopes = { registry: new Map(), collection: new Map(), project: new Map() }
-        this.byType.set(a.spec.event.type, scopes)
-      }
-      const s = a.spec.scope
-      if (s.type === 'Registry') push(scopes.registry, s.registry!, entry)
-      else if (s.type === 'Collection') push(scopes.collection, s.registry! + SEP + s.collection!, entry)
-      else push(scopes.project, s.entity! + SEP + s.project!, entry)
+    for (const a of [...automations].sort(byKey)) this.add(a)
+  }
+
+  /** Enabled automations indexed. */
+  get size(): number {
+    return this.indexed.size
+  }
+
+  /**
+   * Makes this index the index of `automations`, changing only what changed (issue 22): an
+   * automation that is the same object as before stays where it is; one that is new, changed or
+   * gone is added or removed. The cost is that of a pass over the keys, not of building the buckets.
+   */
+  update(automations: readonly CompiledAutomation[], namespaceEntities?: ReadonlyMap<string, ReadonlySet<string>>): void {
+    this.namespaceEntities = namespaceEntities
+    const next = new Map<string, CompiledAutomation>()
+    for (const a of automations) if (a.spec.enabled !== false) next.set(a.key, a)
+    for (const [key, a] of this.indexed) if (next.get(key) !== a) this.remove(a)
+    for (const [key, a] of next) if (!this.indexed.has(key)) this.add(a)
+  }
+
+  private bucketOf(a: CompiledAutomation, create: boolean): [Bucket, string] | undefined {
+    let scopes = this.byType.get(a.spec.event.type)
+    if (!scopes) {
+      if (!create) return undefined
+      scopes = { registry: new Map(), collection: new Map(), project: new Map() }
+      this.byType.set(a.spec.event.type, scopes)
     }
-    this.size = size
+    const s = a.spec.scope
+    if (s.type === 'Registry') return [scopes.registry, s.registry!]
+    if (s.type === 'Collection') return [scopes.collection, s.registry! + SEP + s.collection!]
+    return [scopes.project, s.entity! + SEP + s.project!]
+  }
+
+  private add(a: CompiledAutomation): void {
+    if (a.spec.enabled === false) return
+    const [bucket, key] = this.bucketOf(a, true)!
+    insert(bucket, key, a)
+    this.indexed.set(a.key, a)
+  }
+
+  private remove(a: CompiledAutomation): void {
+    const found = this.bucketOf(a, false)
+    if (found) remove(found[0], found[1], a)
+    this.indexed.delete(a.key)
   }
 
   /** The enabled automations the event fires, ordered by namespace/name. */
   match(event: ArtifactEvent): CompiledAutomation[] {
     const scopes = this.byType.get(event.type)
     if (!scopes) return []
-    const candidates: Entry[][] = []
+    const candidates: CompiledAutomation[][] = []
     if (event.registry !== undefined) {
       const r = scopes.registry.get(event.registry)
       if (r) candidates.push(r)
@@ -85,15 +130,15 @@ export class AutomationIndex {
     const p = scopes.project.get(event.entity + SEP + event.project)
     if (p) candidates.push(p)
 
-    const out: Entry[] = []
+    const out: CompiledAutomation[] = []
     const tenancy = this.namespaceEntities
     for (const list of candidates) {
-      for (const e of list) {
-        if (tenancy && !tenancy.get(e.automation.namespace)?.has(event.entity)) continue
-        if (filtersAccept(e.automation, event)) out.push(e)
+      for (const a of list) {
+        if (tenancy && !tenancy.get(a.namespace)?.has(event.entity)) continue
+        if (filtersAccept(a, event)) out.push(a)
       }
     }
-    if (candidates.length > 1) out.sort((a, b) => a.rank - b.rank)
-    return out.map((e) => e.automation)
+    if (candidates.length > 1) out.sort(byKey)
+    return out
   }
 }

@@ -14,11 +14,26 @@ export interface TextMatcher {
 // instead of running the regex engine. Most alias filters look like this.
 const ANCHORED_LITERAL = /^\^([A-Za-z0-9_-]*)\$$/
 
+// Thousands of automations repeat a few expressions, and compiling one with re2js costs about 100 µs
+// (the largest share of validating an automation, issue 22): compiled matchers are immutable, so
+// one is shared by every automation with the same source. Bounded, as sources come from users.
+const MAX_CACHED = 4096
+const cache = new Map<string, TextMatcher>()
+
 /**
  * Compiles a filter's regular expression (RE2 syntax, no flags; unanchored search); throws a
  * SyntaxError saying why when it does not compile.
  */
 export function compileTextMatcher(source: string): TextMatcher {
+  let matcher = cache.get(source)
+  if (matcher) return matcher
+  matcher = compile(source)
+  if (cache.size >= MAX_CACHED) cache.clear()
+  cache.set(source, matcher)
+  return matcher
+}
+
+function compile(source: string): TextMatcher {
   const literal = ANCHORED_LITERAL.exec(source)?.[1]
   if (literal !== undefined) return { source, test: (text) => text === literal }
   let re: RE2JS

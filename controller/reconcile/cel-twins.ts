@@ -156,6 +156,38 @@ export interface RuleViolation {
   path: Array<string | number>
 }
 
+/** A schema node with its $ref resolved and its rules looked up: what one visit needs. */
+interface Plan {
+  rules: Array<{ twin: CelTwin; message: string; messageExpression: string | undefined }>
+  properties: Array<[string, Record<string, unknown>]> | undefined
+  items: Record<string, unknown> | undefined
+}
+// Schemas are fixed once loaded, so each node is resolved once rather than on every visit (resolving
+// a $ref copied the node: a third of validating an automation, issue 22).
+const plans = new WeakMap<Record<string, unknown>, Plan>()
+
+function planOf(schema: Record<string, unknown>, defs: Map<string, Record<string, unknown>>): Plan {
+  let plan = plans.get(schema)
+  if (plan) return plan
+  const node =
+    typeof schema.$ref === 'string'
+      ? { ...defs.get(schema.$ref.slice(schema.$ref.lastIndexOf('/') + 1)), ...schema, $ref: undefined }
+      : schema
+  const rules = (node['x-kubernetes-validations'] ?? []) as Array<{ rule: string; message: string; messageExpression?: string }>
+  const properties = node.properties as Record<string, Record<string, unknown>> | undefined
+  plan = {
+    rules: rules.map(({ rule, message, messageExpression }) => {
+      const twin = CEL_TWINS[rule]
+      if (!twin) throw new Error(`CEL rule without a TypeScript twin: ${rule}`)
+      return { twin, message, messageExpression }
+    }),
+    properties: properties ? Object.entries(properties) : undefined,
+    items: node.items as Record<string, unknown> | undefined,
+  }
+  plans.set(schema, plan)
+  return plan
+}
+
 /**
  * Applies the twins of every x-kubernetes-validations rule of `schema` to `value`, recursing like the
  * API server does. Call it only on values that passed schema validation.
@@ -167,15 +199,9 @@ export function checkCelRules(
   defs: Map<string, Record<string, unknown>>,
   out: RuleViolation[] = [],
 ): RuleViolation[] {
-  const node =
-    typeof schema.$ref === 'string'
-      ? { ...defs.get(schema.$ref.slice(schema.$ref.lastIndexOf('/') + 1)), ...schema, $ref: undefined }
-      : schema
+  const plan = planOf(schema, defs)
   if (value === undefined || value === null) return out
-  const rules = (node['x-kubernetes-validations'] ?? []) as Array<{ rule: string; message: string; messageExpression?: string }>
-  for (const { rule, message, messageExpression } of rules) {
-    const twin = CEL_TWINS[rule]
-    if (!twin) throw new Error(`CEL rule without a TypeScript twin: ${rule}`)
+  for (const { twin, message, messageExpression } of plan.rules) {
     if (!twin.holds(value)) {
       const field = twin.field?.(value)
       const shown = messageExpression && twin.message ? twin.message(value) : message
@@ -183,12 +209,12 @@ export function checkCelRules(
     }
   }
   if (typeof value !== 'object') return out
-  const properties = node.properties as Record<string, Record<string, unknown>> | undefined
-  if (properties && !Array.isArray(value)) {
-    for (const [key, sub] of Object.entries(properties))
-      checkCelRules(sub, (value as Record<string, unknown>)[key], [...path, key], defs, out)
+  if (plan.properties && !Array.isArray(value)) {
+    for (const [key, sub] of plan.properties) {
+      const v = (value as Record<string, unknown>)[key]
+      if (v !== undefined && v !== null) checkCelRules(sub, v, [...path, key], defs, out)
+    }
   }
-  const items = node.items as Record<string, unknown> | undefined
-  if (items && Array.isArray(value)) for (const [i, item] of value.entries()) checkCelRules(items, item, [...path, i], defs, out)
+  if (plan.items && Array.isArray(value)) for (const [i, item] of value.entries()) checkCelRules(plan.items, item, [...path, i], defs, out)
   return out
 }

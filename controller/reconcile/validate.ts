@@ -29,13 +29,29 @@ const defs = allDefinitions()
 
 type Kind = 'Webhook' | 'Automation' | 'Secret'
 
-interface Checked {
+export interface Checked {
   kind: Kind
   namespace: string
   name: string
   body: Record<string, unknown>
   object: ManifestObject
   label: string
+}
+
+/**
+ * What validation compiled per object, kept between calls so that a change re-validates only what
+ * changed (issue 22): a source that hands in the same ManifestObject again (an unchanged file, an
+ * unchanged cluster object) gets the same checked object and the same compiled automation back, with
+ * the same diagnostics. An automation is reused only while its webhook is the same object too. Held
+ * weakly: what a source no longer hands in is collected with it.
+ */
+export class ValidationCache {
+  readonly schema = new WeakMap<ManifestObject, { checked: Checked | undefined; diagnostics: Diagnostic[] }>()
+  readonly webhooks = new WeakMap<Checked, { entry: WebhookEntry; diagnostics: Diagnostic[] }>()
+  readonly automations = new WeakMap<
+    Checked,
+    { webhook: WebhookEntry; compiled: CompiledAutomation | undefined; diagnostics: Diagnostic[] }
+  >()
 }
 
 class Reporter {
@@ -621,8 +637,55 @@ function duplicatedSecrets(c: Checked, copies: ReadonlyMap<string, Checked[]>, r
   }
 }
 
+/**
+ * `compute` once per key while the cache holds it: its diagnostics (what it reported) are kept with
+ * the result and reported again on every later call. Without a cache, just `compute`.
+ */
+function remember<K extends object, V>(
+  memo: WeakMap<K, V & { diagnostics: Diagnostic[] }> | undefined,
+  key: K,
+  r: Reporter,
+  compute: (key: K) => V,
+): V {
+  const known = memo?.get(key)
+  if (known) {
+    r.diagnostics.push(...known.diagnostics)
+    return known
+  }
+  const before = r.diagnostics.length
+  const value = compute(key)
+  memo?.set(key, { ...value, diagnostics: r.diagnostics.slice(before) })
+  return value
+}
+
+/** meaningOfAutomation, reused from the cache while the automation and its webhook are the same objects. */
+function compileAutomation(
+  c: Checked,
+  webhooks: ReadonlyMap<string, { entry: WebhookEntry }>,
+  brokenWebhooks: ReadonlySet<string>,
+  r: Reporter,
+  cache: ValidationCache | undefined,
+): CompiledAutomation | undefined {
+  const spec = c.body.spec as AutomationSpec
+  const webhook = webhooks.get(objectKey(c.namespace, spec.action.webhook))?.entry
+  // Without its webhook, the message lists the namespace's webhooks: computed each time (rare).
+  const known = webhook && cache?.automations.get(c)
+  if (known && known.webhook === webhook) {
+    r.diagnostics.push(...known.diagnostics)
+    return known.compiled
+  }
+  const before = r.diagnostics.length
+  const compiled = meaningOfAutomation(c, webhooks, brokenWebhooks, r)
+  if (webhook && cache) cache.automations.set(c, { webhook, compiled, diagnostics: r.diagnostics.slice(before) })
+  return compiled
+}
+
 /** Validates and compiles manifest objects into the desired state they describe. */
-export function validateObjects(objects: readonly ManifestObject[], earlier: readonly Diagnostic[] = []): DesiredState {
+export function validateObjects(
+  objects: readonly ManifestObject[],
+  earlier: readonly Diagnostic[] = [],
+  cache?: ValidationCache,
+): DesiredState {
   const r = new Reporter()
   r.diagnostics.push(...earlier)
   const checked: Checked[] = []
@@ -636,7 +699,7 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
   for (const o of objects) {
     const kind = kindOf(o, r)
     if (!kind) continue
-    const c = schemaLayer(o, kind, r)
+    const { checked: c } = remember(cache?.schema, o, r, (key) => ({ checked: schemaLayer(key, kind, r) }))
     if (!c) {
       const meta = o.body.metadata as { name?: unknown; namespace?: unknown } | undefined
       if (kind === 'Webhook' && typeof meta?.name === 'string')
@@ -669,11 +732,14 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
   const secrets = new Map<string, SecretEntry>()
   for (const c of usable) {
     if (c.kind === 'Webhook') {
-      const valid = meaningOfWebhook(c, r)
-      // schemaLayer validated c.body with useDefaults: the spec's defaults are filled in.
-      webhooks.set(objectKey(c.namespace, c.name), {
-        entry: { namespace: c.namespace, name: c.name, spec: c.body.spec as DefaultedWebhookSpec, source: c.object.source, valid },
+      const { entry } = remember(cache?.webhooks, c, r, () => {
+        const valid = meaningOfWebhook(c, r)
+        // schemaLayer validated c.body with useDefaults: the spec's defaults are filled in.
+        return {
+          entry: { namespace: c.namespace, name: c.name, spec: c.body.spec as DefaultedWebhookSpec, source: c.object.source, valid },
+        }
       })
+      webhooks.set(objectKey(c.namespace, c.name), { entry })
     } else if (c.kind === 'Secret') {
       const s = secretEntry(c, r)
       if (s) secrets.set(objectKey(c.namespace, c.name), s)
@@ -682,17 +748,19 @@ export function validateObjects(objects: readonly ManifestObject[], earlier: rea
   checkSigningSecrets(webhooks, secrets, usable, r)
   for (const c of usable) if (c.kind === 'Webhook') duplicatedSecrets(c, secretCopies, r)
   const automations: CompiledAutomation[] = []
-  // In input order, those that failed their schema among them.
+  // In input order, those that failed their schema among them (positions looked up once: 10k objects).
+  const position = new Map(objects.map((o, i) => [o, i]))
+  const failed = new Set(schemaFailed)
   const inOrder = [...usable.filter((c) => c.kind === 'Automation'), ...schemaFailed].sort(
-    (a, b) => objects.indexOf(a.object) - objects.indexOf(b.object),
+    (a, b) => (position.get(a.object) ?? 0) - (position.get(b.object) ?? 0),
   )
   for (const c of inOrder) {
-    if (schemaFailed.includes(c)) {
+    if (failed.has(c)) {
       const { action, eventType } = wellTypedAction(c)
       checkAction(c, action, eventType, webhooks, brokenWebhooks, r)
       continue
     }
-    const a = meaningOfAutomation(c, webhooks, brokenWebhooks, r)
+    const a = compileAutomation(c, webhooks, brokenWebhooks, r, cache)
     if (a) automations.push(a)
   }
   automations.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))

@@ -4,7 +4,7 @@ import { watch, type FSWatcher } from 'chokidar'
 import type { Logger } from '../log.js'
 import { emptyState, type DesiredStateSource } from './desired-state-source.js'
 import { logDiagnostics } from './log-diagnostics.js'
-import { loadDesiredState, type FolderSources, type LoadedState } from './load.js'
+import { LoadCache, loadDesiredState, type FolderSources, type LoadedState } from './load.js'
 
 export function folderSource(sources: FolderSources, options: { log: Logger; debounceMs?: number }): DesiredStateSource<LoadedState> {
   const onError = (err: unknown): void => options.log.error({ err }, 'reloading the manifests failed; keeping the last state')
@@ -13,19 +13,23 @@ export function folderSource(sources: FolderSources, options: { log: Logger; deb
   let timer: NodeJS.Timeout | undefined
   let loading: Promise<void> = Promise.resolve()
   let stopped = false
+  // A change re-parses and re-validates only the files it touched (issue 22).
+  const cache = new LoadCache()
   return {
     get state() {
       return current
     },
     async start(onState) {
-      current = await loadDesiredState(sources)
+      current = await loadDesiredState(sources, cache)
       logDiagnostics(current, options.log)
       onState(current)
       const reload = (): void => {
         loading = loading.then(async () => {
           if (stopped) return
           try {
-            current = await loadDesiredState(sources)
+            const started = performance.now()
+            current = await loadDesiredState(sources, cache)
+            options.log.info({ files: current.files.length, loadMs: Math.round(performance.now() - started) }, 'manifests reloaded')
             logDiagnostics(current, options.log)
             onState(current)
           } catch (err) {

@@ -4,7 +4,14 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises'
 import { extname, join, sep } from 'node:path'
 import { HookwiseError, type Diagnostic } from '../errors.js'
 import type { ManifestObject } from '../model/manifest-object.js'
-import { MAX_MANIFEST_BYTES, parseManifest } from './manifest.js'
+import { MAX_MANIFEST_BYTES, parseManifest, type ParsedManifest } from './manifest.js'
+
+/**
+ * Files as last parsed, by path: a file whose text has not changed is not parsed again, and keeps
+ * its objects (the same ManifestObjects, which validation's cache recognises). loadTree drops the
+ * files it no longer finds.
+ */
+export type ParseCache = Map<string, { text: string; parsed: ParsedManifest }>
 
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml'])
 const SKIPPED_DIRS = new Set(['node_modules'])
@@ -90,8 +97,9 @@ export async function manifestFiles(path: string, within: string = path): Promis
  * Reads and parses every manifest below the given paths. Each path is the folder its symbolic links
  * must stay in, unless `within` names a folder for all of them (a repository's root, for --git).
  */
-export async function loadTree(paths: readonly string[], within?: string): Promise<LoadedTree> {
+export async function loadTree(paths: readonly string[], within?: string, cache?: ParseCache): Promise<LoadedTree> {
   const out: LoadedTree = { objects: [], diagnostics: [], files: [] }
+  const read = new Set<string>()
   for (const path of paths) {
     const { files, refused } = await manifestFiles(path, within ?? path)
     out.diagnostics.push(...refused)
@@ -110,10 +118,15 @@ export async function loadTree(paths: readonly string[], within?: string): Promi
         })
         continue
       }
-      const parsed = parseManifest(await readFile(file, 'utf8'), file)
+      const text = await readFile(file, 'utf8')
+      const known = cache?.get(file)
+      const parsed = known?.text === text ? known.parsed : parseManifest(text, file, known?.parsed)
+      if (cache && known?.parsed !== parsed) cache.set(file, { text, parsed })
+      read.add(file)
       out.objects.push(...parsed.objects)
       out.diagnostics.push(...parsed.diagnostics)
     }
   }
+  if (cache) for (const file of cache.keys()) if (!read.has(file)) cache.delete(file)
   return out
 }

@@ -11,7 +11,7 @@ import { UsageError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { emptyState, type DesiredStateSource } from './desired-state-source.js'
 import { logDiagnostics } from './log-diagnostics.js'
-import { loadDesiredState, type LoadedState } from './load.js'
+import { LoadCache, loadDesiredState, type LoadedState } from './load.js'
 
 export interface GitSourceOptions {
   /** Repository URL (https://, ssh://, git://, scp-like or a local path); no embedded credentials. */
@@ -193,6 +193,8 @@ export function gitSource(options: GitSourceOptions, context: { log: Logger; env
     Object.assign(status.condition, { status: ok ? 'True' : 'False', reason, message })
   }
   let current: LoadedState = { ...emptyState(), files: [] }
+  // A new commit re-parses and re-validates only the files it changed.
+  const cache = new LoadCache()
   let onState: (state: LoadedState, revision: string) => void = () => {}
   const apply = (state: LoadedState, revision: string): void => {
     current = state
@@ -202,7 +204,7 @@ export function gitSource(options: GitSourceOptions, context: { log: Logger; env
 
   const applyCheckout = async (sha: string): Promise<void> => {
     // Links may point anywhere in the repository, never out of it (to the host's files).
-    apply(await loadDesiredState({ manifests: [manifests], secrets: options.secrets, within: dir }), sha)
+    apply(await loadDesiredState({ manifests: [manifests], secrets: options.secrets, within: dir }, cache), sha)
     status.revision = sha
     status.appliedAt = now()
   }
@@ -291,7 +293,7 @@ export function gitSource(options: GitSourceOptions, context: { log: Logger; env
           ? (await git.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '')).trim()
           : ''
         if (/^[0-9a-f]{40,64}$/.test(head)) await applyCheckout(head)
-        else apply(await loadDesiredState({ manifests: [], secrets: options.secrets }), '')
+        else apply(await loadDesiredState({ manifests: [], secrets: options.secrets }, cache), '')
       }
       log.info(
         { url: status.url, branch: status.branch, path: status.path, revision: status.revision, reason: status.condition.reason },

@@ -1,9 +1,9 @@
 // Desired state from folders: manifests, plus a separate secrets folder so secret values never need to live in git.
 import { realpath } from 'node:fs/promises'
 import type { Diagnostic } from '../errors.js'
-import { validateObjects } from '../reconcile/validate.js'
+import { ValidationCache, validateObjects } from '../reconcile/validate.js'
 import type { DesiredState } from '../model/desired-state.js'
-import { loadTree } from './folder.js'
+import { loadTree, type ParseCache } from './folder.js'
 
 export interface FolderSources {
   manifests: readonly string[]
@@ -20,9 +20,19 @@ export interface LoadedState extends DesiredState {
   files: string[]
 }
 
-export async function loadDesiredState(sources: FolderSources): Promise<LoadedState> {
-  const manifests = await loadTree(sources.manifests, sources.within)
-  const secrets = await loadTree(sources.secrets ?? [])
+/**
+ * What a source that loads again and again (a watched folder, a followed branch) keeps between loads,
+ * so that one changed file is parsed, validated and compiled alone (issue 22).
+ */
+export class LoadCache {
+  readonly manifests: ParseCache = new Map()
+  readonly secrets: ParseCache = new Map()
+  readonly validation = new ValidationCache()
+}
+
+export async function loadDesiredState(sources: FolderSources, cache?: LoadCache): Promise<LoadedState> {
+  const manifests = await loadTree(sources.manifests, sources.within, cache?.manifests)
+  const secrets = await loadTree(sources.secrets ?? [], undefined, cache?.secrets)
   const notes: Diagnostic[] = []
   // A secrets folder inside the manifests folder (as in examples/) is read once, as manifests.
   const alreadyRead = new Set(await Promise.all(manifests.files.map((f) => realpath(f))))
@@ -47,6 +57,10 @@ export async function loadDesiredState(sources: FolderSources): Promise<LoadedSt
   const secretDiagnostics = secrets.diagnostics.filter(
     (d) => d.file === undefined || secretFiles.has(d.file) || (d.code === 'HW_SYMLINK_OUTSIDE' && !refusedAlready.has(d.file)),
   )
-  const state = validateObjects([...manifests.objects, ...secretObjects], [...manifests.diagnostics, ...secretDiagnostics, ...notes])
+  const state = validateObjects(
+    [...manifests.objects, ...secretObjects],
+    [...manifests.diagnostics, ...secretDiagnostics, ...notes],
+    cache?.validation,
+  )
   return { ...state, files: [...manifests.files, ...secretFiles] }
 }

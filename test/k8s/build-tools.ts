@@ -5,9 +5,12 @@
 // HOOKWISE_K8S=0) it prints the one-line reason and succeeds; in CI a missing Go is an error.
 // Building here, before tap starts, keeps a long first build out of the per-file test timeout and
 // away from the other test files running in parallel. `--for-tests` also builds the SSH git server
-// of test/git-ssh.test.ts (test/helpers/git-sshd.ts), whatever HOOKWISE_K8S says.
+// of test/git-ssh.test.ts (test/helpers/git-sshd.ts) and installs the MLflow server of the
+// event-source tests from PyPI (test/helpers/mlflow.ts), whatever HOOKWISE_K8S says.
 
 import { gitSshdToolSet } from '../helpers/git-sshd.js'
+import { mlflowVenv } from '../helpers/mlflow.js'
+import { findPython, installVenv } from '../tools/python-venv.js'
 import { buildToolSet, findGo } from '../tools/go-build.js'
 import { ensureTools, harnessConfig, harnessStatus } from './tools.js'
 
@@ -23,6 +26,19 @@ if (forTests) {
     try {
       await buildToolSet(cfg, sshd, log)
       log(`git-sshd: ${sshd.dir}`)
+    } catch (err) {
+      log((err as Error).message)
+      process.exit(1)
+    }
+  }
+  const python = findPython()
+  if (!python.ok && !cfg.ci) log(`mlflow: not installed, the MLflow tests will be skipped: ${python.reason}`)
+  else {
+    try {
+      if (!python.ok) throw new Error(`mlflow: cannot install: ${python.reason}`)
+      const venv = await mlflowVenv(cfg, python.version)
+      await installVenv(cfg, venv, python.python, log)
+      log(`mlflow: ${venv.dir}`)
     } catch (err) {
       log((err as Error).message)
       process.exit(1)

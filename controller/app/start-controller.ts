@@ -18,6 +18,9 @@ import { ThreadedSender } from '../delivery/threaded-sender.js'
 import { StatusFacts } from '../delivery/status-facts.js'
 import { StatusTracker } from '../delivery/status-tracker.js'
 import { SqliteStore } from '../delivery/sqlite-store.js'
+import { EventSources } from '../delivery/event-sources.js'
+import { SourceInbox } from '../delivery/source-inbox.js'
+import { mapLookup } from '../model/secrets.js'
 import { HookwiseError, StandbyStopped, UsageError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { ApiServer } from '../server/api-server.js'
@@ -284,12 +287,23 @@ export async function startController(
     await elector?.stop()
     throw err
   }
+  // EventSources (MLflow, W&B): their inbox holds what a registry sent until it is an event.
+  const inbox = new SourceInbox(options.state)
+  const sources = new EventSources({
+    inbox,
+    state: () => source.state,
+    secrets: () => source.secretLookup ?? mapLookup(source.state.secrets),
+    accept: (events) => engine.acceptGrouped(events),
+    onError: (key, err) =>
+      log.warn({ source: key, err: (err as Error).message }, 'event source: enriching an event failed; it waits and is tried again'),
+  })
   const sync = source.sync?.bind(source)
   const server = new ApiServer({
+    sources,
     engine,
     store,
     tokens,
-    status: () => statusReport(kubernetes ? kubernetes.statusInputs() : status.inputs(source.state), store, source.status?.()),
+    status: () => statusReport(kubernetes ? kubernetes.statusInputs() : status.inputs(source.state), store, source.status?.(), sources),
     ...(sync ? { sync } : {}),
     metrics: () => metrics.render(engine, store, breaker),
     onEvents: (accepted, duplicates) => {
@@ -302,6 +316,7 @@ export async function startController(
   try {
     address = await server.listen(host, port)
   } catch (err) {
+    inbox.close()
     await source.stop()
     await kubernetes?.stop()
     await sender.close()
@@ -317,6 +332,7 @@ export async function startController(
   sender.refuseSelf(self)
   status.refuseSelf(self)
   engine.start()
+  sources.start()
   const retentionMs = options.retentionHours * 3600_000
   const prune = setInterval(() => {
     const now = Date.now()
@@ -325,6 +341,7 @@ export async function startController(
     try {
       const pruned = store.prune(now - retentionMs, now - Math.max(retentionMs, 24 * 3600_000))
       if (pruned.deliveries || pruned.events) log.info(pruned, 'pruned history')
+      inbox.prune(now - Math.max(retentionMs, 24 * 3600_000))
     } catch (err) {
       log.warn({ err }, 'pruning the history failed; trying again in a minute')
     }
@@ -347,6 +364,8 @@ export async function startController(
       // meanwhile, as the new leader may already deliver from the same queue.
       const delivering = engine.stop()
       await server.close()
+      await sources.stop()
+      inbox.close()
       await delivering
       await source.stop()
       await kubernetes?.stop()

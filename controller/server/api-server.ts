@@ -8,6 +8,7 @@ import { parseJson, validateEvent } from '../api/event.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { BodyTooLargeError, QueueFullError, StoreUnavailableError, type Diagnostic } from '../errors.js'
 import type { DeliveryEngine } from '../delivery/engine.js'
+import type { SourceAnswer, SourceRequest } from '../delivery/event-sources.js'
 import type { Store } from '../delivery/store.js'
 import { storageFailure } from '../delivery/store-health.js'
 import type { DeliveryStatus } from '../model/delivery.js'
@@ -32,6 +33,8 @@ export interface ApiServerOptions {
   /** Prometheus text for GET /metrics. */
   metrics?: () => Promise<{ contentType: string; body: string }>
   onEvents?: (accepted: number, duplicates: number) => void
+  /** POST /v1/sources/<namespace>/<name>: an EventSource's intake, authenticated by its own signature. Absent: 404. */
+  sources?: { receive(req: SourceRequest): Promise<SourceAnswer> }
   onError?: (err: unknown) => void
 }
 
@@ -115,6 +118,9 @@ export class ApiServer {
       if (problem) return sendJson(res, 503, { ready: false, reason: `the state store cannot be written (${problem})` })
       return sendJson(res, 200, { ready: true })
     }
+    // A registry signs its requests with the EventSource's secret and knows no intake token.
+    const source = /^\/v1\/sources\/([^/]+)\/([^/]+)$/.exec(path)
+    if (source) return this.sourceIntake(req, res, source[1]!, source[2]!)
     // /metrics names automations, webhooks and their origins: it needs the token, as /v1/ does.
     const metrics = path === '/metrics' && this.o.metrics
     if (!path.startsWith('/v1/') && !metrics) return sendProblem(res, 404, 'Not Found', `no route ${req.method} ${path}`)
@@ -177,6 +183,39 @@ export class ApiServer {
       return sendJson(res, 200, { ...delivery, attempts: this.o.store.attempts(id) })
     }
     return sendProblem(res, 404, 'Not Found', `no route ${req.method} ${path}`)
+  }
+
+  private async sourceIntake(req: IncomingMessage, res: ServerResponse, rawNamespace: string, rawName: string): Promise<void> {
+    const namespace = decodePathSegment(rawNamespace)
+    const name = decodePathSegment(rawName)
+    if (!this.o.sources || namespace === undefined || name === undefined)
+      return sendProblem(res, 404, 'Not Found', `no EventSource at ${req.url}`)
+    if (req.method !== 'POST')
+      return sendProblem(res, 405, 'Method Not Allowed', 'the registry POSTs its events here', { headers: { Allow: 'POST' } })
+    let body: Buffer
+    try {
+      body = await readBody(req, this.o.bodyLimit ?? 1024 * 1024)
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        res.setHeader('Connection', 'close')
+        return sendProblem(res, 413, 'Payload Too Large', err.message)
+      }
+      throw err
+    }
+    let answer: SourceAnswer
+    try {
+      answer = await this.o.sources.receive({ namespace, name, headers: req.headers, body })
+    } catch (err) {
+      if (err instanceof QueueFullError || err instanceof StoreUnavailableError)
+        return sendProblem(res, 503, 'Service Unavailable', err.message, { headers: { 'Retry-After': String(err.retryAfterSeconds) } })
+      throw err
+    }
+    if ('body' in answer) return sendJson(res, answer.status, answer.body)
+    const title = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[answer.status]
+    return sendProblem(res, answer.status, title, answer.detail, {
+      ...(answer.errors ? { errors: answer.errors } : {}),
+      ...(answer.status === 503 ? { headers: { 'Retry-After': '30' } } : {}),
+    })
   }
 
   private async intake(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -5,6 +5,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import type { AcceptedEvent } from '../delivery/outcomes.js'
 import { parseJson, validateEvent } from '../api/event.js'
+import { isCloudEventRequest, readCloudEvents } from '../api/cloud-events.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { BodyTooLargeError, QueueFullError, StoreUnavailableError, type Diagnostic } from '../errors.js'
 import type { DeliveryEngine } from '../delivery/engine.js'
@@ -236,7 +237,11 @@ export class ApiServer {
     if (hop.hop >= MAX_HOPS) return refuseLoop(res, hop.hop)
     const parsed = parseJson(raw.toString('utf8'))
     if (!parsed.ok) return sendProblem(res, 400, 'Bad Request', 'the body is not valid JSON', { errors: parsed.diagnostics })
-    const values = Array.isArray(parsed.value) ? parsed.value : [parsed.value]
+    // CloudEvents (Knative, Argo Events): the hookwise events are the CloudEvents' data.
+    const cloud = isCloudEventRequest(req.headers) ? readCloudEvents(req.headers, raw.toString('utf8')) : undefined
+    if (cloud && !cloud.ok)
+      return sendProblem(res, 400, 'Bad Request', 'not a CloudEvent hookwise reads; nothing was accepted', { errors: cloud.diagnostics })
+    const values = cloud?.ok ? cloud.values : Array.isArray(parsed.value) ? parsed.value : [parsed.value]
     const max = this.o.maxEventsPerRequest ?? 1000
     if (values.length === 0) return sendProblem(res, 400, 'Bad Request', 'the array holds no events')
     if (values.length > max) return sendProblem(res, 413, 'Payload Too Large', `at most ${max} events per request; got ${values.length}`)
@@ -246,7 +251,11 @@ export class ApiServer {
       const r = validateEvent(v)
       if (r.ok) events.push(withHop(r.event, hop.hop))
       else
-        errors.push(...r.diagnostics.map((d) => (Array.isArray(parsed.value) ? { ...d, path: `[${i}]${d.path ? `.${d.path}` : ''}` } : d)))
+        errors.push(
+          ...r.diagnostics.map((d) =>
+            values.length > 1 || Array.isArray(parsed.value) ? { ...d, path: `[${i}]${d.path ? `.${d.path}` : ''}` } : d,
+          ),
+        )
     })
     if (errors.length)
       return sendProblem(res, 400, 'Bad Request', `${errors.length === 1 ? 'a field is' : 'fields are'} not valid; nothing was accepted`, {

@@ -152,3 +152,36 @@ t.test('X-MLflow-Signature: v1 HMAC over id.timestamp.body, 5 minutes either way
     reason: /^X-Wandb-Signature does not match/,
   })
 })
+
+t.test('hookwise sources mlflow-command prints the create_webhook call, the secret read from the environment', async (t) => {
+  const dir = t.testdir({ 's.yaml': SOURCE })
+  const run = await hookwise([
+    'sources',
+    'mlflow-command',
+    '--manifests',
+    dir,
+    '--source',
+    'mlops/mlflow-prod',
+    '--public-url',
+    'https://hookwise.example.com',
+  ])
+  t.equal(run.status, 0)
+  t.equal(
+    run.stdout,
+    `# The value of key webhook-secret of Secret mlops/mlflow in MLFLOW_WEBHOOK_SECRET, then:
+import os
+from mlflow import MlflowClient
+
+webhook = MlflowClient("https://mlflow.mlops.svc:5000").create_webhook(
+    name="hookwise-mlops-mlflow-prod",
+    url="https://hookwise.example.com/v1/sources/mlops/mlflow-prod",
+    events=["model_version.created", "model_version_alias.created", "model_version_tag.set", "model_version_tag.deleted"],
+    secret=os.environ["MLFLOW_WEBHOOK_SECRET"],
+)
+print(webhook.webhook_id)
+`,
+  )
+  const missing = await hookwise(['sources', 'mlflow-command', '--manifests', dir, '--source', 'nope', '--public-url', 'https://h.example'])
+  t.equal(missing.status, 1)
+  t.match(missing.stderr, /^error HW_EVENT_SOURCE_NOT_FOUND: no valid MLflow EventSource default\/nope in /)
+})

@@ -16,6 +16,7 @@ import * as match from './match.js'
 import * as plan from './plan.js'
 import * as render from './render.js'
 import * as run from './run.js'
+import * as sources from './sources.js'
 import * as status from './status.js'
 import * as testWebhook from './test-webhook.js'
 import * as validate from './validate.js'
@@ -34,6 +35,7 @@ const COMMANDS: ReadonlyArray<{ register(cli: Command, ctx: CommandContext): voi
   testWebhook,
   plan,
   diff,
+  sources,
 ]
 
 function program(ctx: CommandContext): Command {

@@ -9,6 +9,7 @@ import type { AcceptedEvent } from './outcomes.js'
 import { validateEvent } from '../api/event.js'
 import { enrichMlflowEvent, mapMlflowDelivery, readMlflowDelivery, type MlflowMapped } from '../api/mlflow-event.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
+import { normalizeWandbEvent } from '../api/wandb-event.js'
 import { HookwiseError, type Diagnostic } from '../errors.js'
 import { objectKey, type DesiredState, type EventSourceEntry } from '../model/desired-state.js'
 import { sourceSecret } from '../model/event-source-secrets.js'
@@ -161,7 +162,7 @@ export class EventSources {
   }
 
   private async receiveWandb(facts: SourceFacts, parsed: unknown, text: string): Promise<SourceAnswer> {
-    const checked = validateEvent(parsed)
+    const checked = validateEvent(normalizeWandbEvent(parsed))
     if (!checked.ok) {
       facts.rejected++
       return {

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { hookwise as cli } from './helpers/cli.js'
 import { startHookwise, type HookwiseProcess } from './helpers/hookwise-process.js'
 import { type MlflowServer, useMlflow } from './helpers/mlflow.js'
 import { freePort } from './helpers/ports.js'
@@ -138,10 +139,26 @@ spec:
       USER: 'alice',
       LOGNAME: 'alice',
     })
-  const events = ['model_version.created', 'model_version_alias.created', 'model_version_tag.set', 'model_version_tag.deleted']
-  await py(
-    `c.create_webhook(name="hookwise", url=${JSON.stringify(intake)}, events=${JSON.stringify(events)}, secret=${JSON.stringify(SECRET)})`,
-  )
+  // Webhooks are created through MLflow's REST API (quicker than starting Python for each).
+  const createWebhook = async (name: string, url: string, events: string[]) => {
+    const res = await fetch(`${server.url}/api/2.0/mlflow/webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name,
+        url,
+        secret: SECRET,
+        events: events.map((e) => ({ entity: e.split('.')[0]!.toUpperCase(), action: e.split('.')[1]!.toUpperCase() })),
+      }),
+    })
+    if (!res.ok) throw new Error(`create webhook: ${res.status} ${await res.text()}`)
+  }
+  await createWebhook('hookwise', intake, [
+    'model_version.created',
+    'model_version_alias.created',
+    'model_version_tag.set',
+    'model_version_tag.deleted',
+  ])
 
   const bodies = (path: string): unknown[] => receiver.received.filter((r) => r.path === path).map((r) => JSON.parse(r.body))
   const status = async () => {
@@ -157,13 +174,14 @@ with mlflow.start_run() as run:
     mlflow.log_param("framework", "xgboost")
 c.create_registered_model("churn-classifier")
 mv = c.create_model_version("churn-classifier", source=run.info.artifact_uri + "/model", run_id=run.info.run_id)
+c.set_registered_model_alias("churn-classifier", "production", mv.version)
+c.set_model_version_tag("churn-classifier", mv.version, "candidate", "yes")
+c.delete_model_version_tag("churn-classifier", mv.version, "candidate")
 `)
-    await receiver.waitFor(1, 30_000)
+    await receiver.waitFor(4, 60_000)
     t.same(bodies('/announce'), [
       { text: 'alice linked acme/model/churn-classifier:v1', metadata: { framework: 'xgboost', accuracy: 0.93 } },
     ])
-    await py('c.set_registered_model_alias("churn-classifier", "production", "1")')
-    await receiver.waitFor(2, 30_000)
     t.same(bodies('/deploy'), [
       {
         event_type: 'BUILD_AND_DEPLOY',
@@ -176,11 +194,7 @@ mv = c.create_model_version("churn-classifier", source=run.info.artifact_uri + "
         },
       },
     ])
-    await py('c.set_model_version_tag("churn-classifier", "1", "candidate", "yes")')
-    await receiver.waitFor(3, 30_000)
-    await py('c.delete_model_version_tag("churn-classifier", "1", "candidate")')
-    await receiver.waitFor(4, 30_000)
-    const tags = bodies('/tags') as Array<Record<string, unknown>>
+    const tags = (bodies('/tags') as Array<Record<string, unknown>>).sort((a, b) => (a.change === 'set' ? -1 : b.change === 'set' ? 1 : 0))
     t.match(tags[0], { change: 'set', tag: 'candidate', value: 'yes', tags: ['candidate'] })
     t.match(String(tags[0]!.id), /^mlflow-[0-9a-f-]{36}$/)
     t.same(tags[1], { change: 'deleted', tag: 'candidate', tags: [] })
@@ -214,9 +228,7 @@ c.set_registered_model_alias("churn-classifier", "production", mv.version)
 
   await t.test("MLflow's own request replayed, re-signed with a wrong secret or an old timestamp", async (t) => {
     // What MLflow sends, captured by a second webhook pointing at the receiver.
-    await py(
-      `c.create_webhook(name="capture", url=${JSON.stringify(`${receiver.url}/capture`)}, events=["registered_model.created"], secret=${JSON.stringify(SECRET)})`,
-    )
+    await createWebhook('capture', `${receiver.url}/capture`, ['registered_model.created'])
     await new Promise((r) => setTimeout(r, 1500)) // MLFLOW_WEBHOOK_CACHE_TTL
     await py('c.create_registered_model("fraud-detector")')
     const captured: Received = await until('MLflow posting to /capture', () => receiver.received.find((r) => r.path === '/capture'))
@@ -292,6 +304,61 @@ mv = c.create_model_version("churn-classifier", source=run.info.artifact_uri + "
         [{ text: 'alice linked acme/model/churn-classifier:v3', metadata: { accuracy: 0.95 } }],
       )
       t.equal((await status()).events.waiting, 0)
+    },
+  )
+
+  await t.test(
+    'spec.mlflow.register: hookwise creates the webhook in MLflow, status shows its id, removing the EventSource deletes it',
+    async (t) => {
+      const listed = async () =>
+        ((await (await fetch(`${server.url}/api/2.0/mlflow/webhooks`)).json()) as { webhooks: Array<Record<string, any>> }).webhooks
+      const registeredSource = async () => {
+        const res = await fetch(`${hookwiseUrl}/v1/status`)
+        return ((await res.json()) as { eventSources: Array<Record<string, any>> }).eventSources.find((e) => e.name === 'mlflow-registered')
+      }
+      await writeFile(
+        join(dir, 'register.yaml'),
+        `apiVersion: hookwise.dev/v1alpha1
+kind: EventSource
+metadata: {name: mlflow-registered}
+spec:
+  mlflow:
+    trackingUri: ${server.url}
+    entity: acme
+    signingSecret: {secretKeyRef: {name: mlflow, key: webhook-secret}}
+    register: {publicUrl: "${hookwiseUrl}"}
+`,
+      )
+      const registered = await until('the registered webhook in status', async () => {
+        const found = await registeredSource()
+        return found?.mlflowWebhookId ? found : undefined
+      })
+      const inMlflow = (await listed()).find((w) => w.name === 'hookwise-default-mlflow-registered')
+      t.match(inMlflow, {
+        webhook_id: registered.mlflowWebhookId,
+        url: `${hookwiseUrl}/v1/sources/default/mlflow-registered`,
+        status: 'ACTIVE',
+      })
+      t.same(
+        inMlflow!.events.map((e: { entity: string; action: string }) => `${e.entity}.${e.action}`).sort(),
+        ['MODEL_VERSION.CREATED', 'MODEL_VERSION_ALIAS.CREATED', 'MODEL_VERSION_TAG.DELETED', 'MODEL_VERSION_TAG.SET'],
+        "the events hookwise maps, as MLflow's REST API writes them",
+      )
+      const describe = await cli(['describe', 'eventsource', 'mlflow-registered', '--server', hookwiseUrl])
+      t.match(describe.stdout, `MLflow webhook: ${registered.mlflowWebhookId}\n`)
+      // MLflow signs with the secret hookwise gave it: its next event is accepted by the registered source.
+      await new Promise((r) => setTimeout(r, 1500)) // MLFLOW_WEBHOOK_CACHE_TTL
+      await py('c.set_model_version_tag("churn-classifier", "1", "stage", "qa")')
+      await until('an event on the registered source', async () => {
+        const found = await registeredSource()
+        return found?.events.accepted === 1 && found.events.rejected === 0
+      })
+      await rm(join(dir, 'register.yaml'))
+      await until(
+        'the webhook deleted in MLflow',
+        async () => !(await listed()).some((w) => w.name === 'hookwise-default-mlflow-registered'),
+      )
+      t.pass('deleted with the EventSource')
     },
   )
 }

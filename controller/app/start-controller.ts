@@ -20,6 +20,7 @@ import { StatusTracker } from '../delivery/status-tracker.js'
 import { SqliteStore } from '../delivery/sqlite-store.js'
 import { EventSources } from '../delivery/event-sources.js'
 import { SourceInbox } from '../delivery/source-inbox.js'
+import { MlflowRegistrar } from '../delivery/mlflow-register.js'
 import { mapLookup } from '../model/secrets.js'
 import { HookwiseError, StandbyStopped, UsageError } from '../errors.js'
 import type { Logger } from '../log.js'
@@ -251,9 +252,16 @@ export async function startController(
     },
   })
   let kubernetes: KubernetesController | undefined
+  // spec.mlflow.register: the webhooks hookwise keeps in MLflow, brought in step with each state.
+  const registrar = new MlflowRegistrar({
+    onError: (key, err) =>
+      log.warn({ source: key, err: (err as Error).message }, 'event source: registering the webhook in MLflow failed; trying again'),
+  })
+  const secretsOf = (state: DesiredState) => source.secretLookup ?? mapLookup(state.secrets)
   const apply = (next: DesiredState, revision?: string): void => {
     const { cancelled } = engine.setState(next)
     if (source.secretLookup) engine.setSecretLookup(source.secretLookup)
+    void registrar.sync(next, secretsOf(next))
     log.info(
       {
         webhooks: next.webhooks.size,
@@ -292,7 +300,8 @@ export async function startController(
   const sources = new EventSources({
     inbox,
     state: () => source.state,
-    secrets: () => source.secretLookup ?? mapLookup(source.state.secrets),
+    secrets: () => secretsOf(source.state),
+    registration: (key) => registrar.registration(key),
     accept: (events) => engine.acceptGrouped(events),
     onError: (key, err) =>
       log.warn({ source: key, err: (err as Error).message }, 'event source: enriching an event failed; it waits and is tried again'),
@@ -347,6 +356,9 @@ export async function startController(
     }
   }, 60_000)
   prune.unref()
+  // A registration that failed (MLflow down, a Secret missing) is tried again; one in step costs nothing.
+  const reregister = setInterval(() => void registrar.sync(source.state, secretsOf(source.state)), 30_000)
+  reregister.unref()
   log.info(
     {
       address: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
@@ -359,6 +371,7 @@ export async function startController(
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       clearInterval(prune)
+      clearInterval(reregister)
       // Deliveries stop at once, while the intake closes and before the source (which may wait on
       // the API server for final status writes): a replica that lost its Lease must not deliver
       // meanwhile, as the new leader may already deliver from the same queue.

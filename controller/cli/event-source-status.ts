@@ -56,6 +56,9 @@ export function describeEventSource(
     `Last event:    ${s.lastEvent ? `${s.lastEvent.type} ${s.lastEvent.deliveryId} at ${s.lastEvent.time}` : '-'}`,
     `Events:        ${s.events.accepted} accepted, ${s.events.duplicates} duplicates, ${s.events.rejected} rejected, ${s.events.waiting} waiting`,
     ...(s.lastError ? [`Last error:    ${s.lastError}`] : []),
+    ...(s.mlflowWebhookId || s.registerError
+      ? [`MLflow webhook: ${s.mlflowWebhookId ?? '-'}${s.registerError ? ` (registering failed: ${s.registerError})` : ''}`]
+      : []),
     ...conditionLines,
   ]
   if (s.errors.length) lines.push('Errors:', ...s.errors.map((d) => `  ${formatText(d).replace(/\n/g, '\n  ')}`))

@@ -49,6 +49,8 @@ export interface EventSourcesOptions {
   maxBackoffMs?: number
   now?: () => number
   onError?: (source: string, err: unknown) => void
+  /** spec.mlflow.register: MLflow's webhook id for a source, or why registering failed. */
+  registration?: (key: string) => { webhookId?: string; error?: string } | undefined
 }
 
 export class EventSources {
@@ -66,6 +68,10 @@ export class EventSources {
     const f: SourceFacts = { accepted: 0, duplicates: 0, rejected: 0 }
     this.facts.set(key, f)
     return f
+  }
+
+  registration(key: string): { webhookId?: string; error?: string } | undefined {
+    return this.o.registration?.(key)
   }
 
   /** Requests stored and not yet turned into an event, per source. */

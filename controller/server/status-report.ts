@@ -39,6 +39,9 @@ export interface StatusReport {
       events: { accepted: number; duplicates: number; rejected: number; waiting: number }
       lastEvent?: { time: string; type: string; deliveryId: string }
       lastError?: string
+      /** spec.mlflow.register: the webhook hookwise made in MLflow, and why the last try failed. */
+      mlflowWebhookId?: string
+      registerError?: string
     }
   >
   /** Errors not attached to a Webhook or Automation (YAML syntax, unknown kinds, Secrets). */
@@ -79,6 +82,7 @@ function eventSourcesReport(inputs: StatusInputs, sources: EventSources): NonNul
     const entry = state.eventSources.get(key)
     const { condition, errors } = eventSourceReadiness(key, state, inputs.secrets)
     const facts = sources.factsOf(key)
+    const registration = sources.registration(key)
     return {
       namespace,
       name,
@@ -90,6 +94,8 @@ function eventSourcesReport(inputs: StatusInputs, sources: EventSources): NonNul
       events: { accepted: facts.accepted, duplicates: facts.duplicates, rejected: facts.rejected, waiting: waiting.get(key) ?? 0 },
       ...(facts.lastEvent ? { lastEvent: facts.lastEvent } : {}),
       ...(facts.lastError ? { lastError: facts.lastError } : {}),
+      ...(registration?.webhookId ? { mlflowWebhookId: registration.webhookId } : {}),
+      ...(registration?.error ? { registerError: registration.error } : {}),
     }
   })
 }

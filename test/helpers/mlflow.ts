@@ -96,7 +96,7 @@ async function serve(t: TapTest, venv: PythonVenv, env: Record<string, string>):
     })
     child.stdout?.setEncoding('utf8').on('data', (c: string) => (log += c))
     child.stderr?.setEncoding('utf8').on('data', (c: string) => (log += c))
-    const deadline = Date.now() + 120_000
+    const deadline = Date.now() + 300_000
     for (;;) {
       if (child.exitCode !== null) throw new Error(`mlflow server exited (${child.exitCode}):\n${log.slice(-3000)}`)
       const ok = await fetch(`${url}/health`).then(
@@ -104,7 +104,7 @@ async function serve(t: TapTest, venv: PythonVenv, env: Record<string, string>):
         () => false,
       )
       if (ok) return
-      if (Date.now() > deadline) throw new Error(`mlflow server did not answer /health in 120s:\n${log.slice(-3000)}`)
+      if (Date.now() > deadline) throw new Error(`mlflow server did not answer /health in 300s:\n${log.slice(-3000)}`)
       await new Promise((r) => setTimeout(r, 250))
     }
   }

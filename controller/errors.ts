@@ -77,6 +77,19 @@ export const ERROR_CODES = {
   },
   HW_SECRET_NOT_FOUND: { disposition: 'transient', summary: 'A Secret or key a webhook refers to does not exist (yet).' },
   HW_AUTOMATION_NOT_FOUND: { disposition: 'terminal', summary: 'The automation named on the command line is not in the manifests.' },
+  HW_EVENT_SOURCE_KIND: { disposition: 'terminal', summary: 'An EventSource needs exactly one of spec.mlflow and spec.wandb.' },
+  HW_EVENT_SOURCE_NOT_FOUND: {
+    disposition: 'terminal',
+    summary: 'The EventSource named (in a path or on the command line) does not exist.',
+  },
+  HW_SOURCE_UNVERIFIED: {
+    disposition: 'terminal',
+    summary: "A request to an EventSource's intake has a wrong or missing signature, timestamp or token; nothing is stored.",
+  },
+  HW_MLFLOW_UNREACHABLE: {
+    disposition: 'transient',
+    summary: "MLflow's REST API could not be reached or refused a request; the event waits and enrichment is retried.",
+  },
   HW_SERVER_UNREACHABLE: {
     disposition: 'transient',
     summary: 'A command could not reach the hookwise API, or the API refused the request.',

@@ -2,6 +2,7 @@
 //   controller/api/types.generated.ts   TypeScript types
 //   crds/hookwise.dev_webhooks.yaml      CustomResourceDefinition
 //   crds/hookwise.dev_automations.yaml   CustomResourceDefinition
+//   crds/hookwise.dev_eventsources.yaml  CustomResourceDefinition
 //   charts/hookwise/crds/                the same CRDs, for the Helm chart
 // Run `npm run generate` after editing a schema; `npm run generate -- --check` fails when stale.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
@@ -35,7 +36,7 @@ async function generateTypes(): Promise<string> {
   }
   const $defs: Node = {}
   for (const [name, def] of allDefinitions()) $defs[name] = rewrite({ title: name, ...def })
-  for (const schema of [schemas.webhook, schemas.automation, schemas.event, schemas.secret]) {
+  for (const schema of [schemas.webhook, schemas.automation, schemas.event, schemas.secret, schemas.eventSource]) {
     const { allOf: _conditionalRequirements, ...rest } = schema
     $defs[schema.title as string] = rewrite(rest)
   }
@@ -156,6 +157,20 @@ const KINDS: Kind[] = [
       lastDeliveryColumn,
       ageColumn,
     ]),
+  },
+  {
+    kind: 'EventSource',
+    plural: 'eventsources',
+    shortNames: ['hwes'],
+    schema: schemas.eventSource,
+    columns: [
+      readyColumn,
+      { name: 'Registry', type: 'string', jsonPath: '.spec.mlflow.trackingUri', description: 'The MLflow server (empty for W&B).' },
+      { name: 'Last Event', type: 'date', jsonPath: '.status.lastEvent.time', description: 'When the last event was accepted.' },
+      { name: 'Events', type: 'integer', jsonPath: '.status.events.accepted', description: 'Events accepted since hookwise started.' },
+      { name: 'Rejected', type: 'integer', jsonPath: '.status.events.rejected', description: 'Requests refused.', priority: 1 },
+      ageColumn,
+    ],
   },
 ]
 

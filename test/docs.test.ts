@@ -20,19 +20,24 @@ class CliSurface {
 
   /** The subcommands `hookwise --help` lists. */
   subcommands(): Promise<Set<string>> {
-    this.commands ??= hookwise(['--help']).then((run) => {
-      const section = run.stdout.split(/^Commands:$/m)[1] ?? ''
-      return new Set([...section.matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!))
-    })
+    this.commands ??= this.commandsOf([])
     return this.commands
   }
 
-  /** The options `hookwise [SUB] --help` lists (the wrapped lines of a description are indented further). */
-  optionsOf(sub: string | undefined): Promise<Set<string>> {
-    const key = sub ?? ''
+  /** The commands `hookwise ...path --help` lists (`hookwise sources` has its own). */
+  commandsOf(path: string[]): Promise<Set<string>> {
+    return hookwise([...path, '--help']).then((run) => {
+      const section = run.stdout.split(/^Commands:$/m)[1] ?? ''
+      return new Set([...section.matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!).filter((c) => c !== 'help'))
+    })
+  }
+
+  /** The options `hookwise [SUB [SUBSUB]] --help` lists (the wrapped lines of a description are indented further). */
+  optionsOf(sub: string | undefined, subsub?: string): Promise<Set<string>> {
+    const key = [sub ?? '', subsub ?? ''].join(' ')
     let options = this.options.get(key)
     if (!options) {
-      options = hookwise([...(sub ? [sub] : []), '--help']).then((run) => {
+      options = hookwise([...(sub ? [sub] : []), ...(subsub ? [subsub] : []), '--help']).then((run) => {
         const section = run.stdout.split(/^Options:$/m)[1]?.split(/^\S/m)[0] ?? ''
         return new Set([...section.matchAll(/^ {2}(?:-[A-Za-z], )?(--[A-Za-z0-9][\w-]*)/gm)].map((m) => m[1]!))
       })
@@ -56,8 +61,12 @@ async function checkInvocation(args: string[]): Promise<string[]> {
   if (sub === undefined) known = await cli.optionsOf(undefined)
   else if (/^[A-Z][A-Z_]*$/.test(sub))
     known = new Set(['--help']) // a placeholder: any command, so only what all have
-  else if ((await cli.subcommands()).has(sub)) known = await cli.optionsOf(sub)
-  else return [`${name}: no such command (hookwise --help lists them)`]
+  else if ((await cli.subcommands()).has(sub)) {
+    // A command with commands of its own (hookwise sources wandb-template): the options are the inner one's.
+    const inner = args.slice(at + 1).find((a) => !/^[-[]/.test(a))
+    const nested = inner !== undefined && (await cli.commandsOf([sub])).has(inner)
+    known = await cli.optionsOf(sub, nested ? inner : undefined)
+  } else return [`${name}: no such command (hookwise --help lists them)`]
   return flags.filter((f) => !known.has(f)).map((f) => `${name}: no option ${f} (${name} --help lists its options)`)
 }
 

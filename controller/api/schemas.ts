@@ -3,17 +3,19 @@ import webhook from './schemas/webhook.schema.json' with { type: 'json' }
 import automation from './schemas/automation.schema.json' with { type: 'json' }
 import event from './schemas/event.schema.json' with { type: 'json' }
 import secret from './schemas/secret.schema.json' with { type: 'json' }
+import eventSource from './schemas/event-source.schema.json' with { type: 'json' }
 
 /** A JSON Schema document as loaded from controller/api/schemas. */
 export type JsonSchema = Record<string, unknown>
 
 /** The JSON Schemas: the single source of truth for the types, the CRDs and validation. */
-export const schemas: Readonly<Record<'common' | 'webhook' | 'automation' | 'event' | 'secret', JsonSchema>> = {
+export const schemas: Readonly<Record<'common' | 'webhook' | 'automation' | 'event' | 'secret' | 'eventSource', JsonSchema>> = {
   common,
   webhook,
   automation,
   event,
   secret,
+  eventSource,
 }
 
 export const API_GROUP = 'hookwise.dev'

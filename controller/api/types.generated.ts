@@ -407,6 +407,113 @@ export interface AutomationStatus {
   }
 }
 /**
+ * The registry the events come from: exactly one of mlflow and wandb.
+ *
+ * This interface was referenced by `HookwiseApi`'s JSON-Schema
+ * via the `definition` "EventSourceSpec".
+ */
+export interface EventSourceSpec {
+  mlflow?: MlflowSource
+  wandb?: WandbSource
+}
+/**
+ * An MLflow tracking server (3.3 or newer) whose model registry webhooks post to this source.
+ *
+ * This interface was referenced by `HookwiseApi`'s JSON-Schema
+ * via the `definition` "MlflowSource".
+ */
+export interface MlflowSource {
+  /**
+   * MLflow's base URL; its REST API enriches each event (author, tags, aliases, the run's metrics and params).
+   */
+  trackingUri: string
+  /**
+   * What events carry as entity (MLflow has none), e.g. your team.
+   */
+  entity: string
+  /**
+   * What events carry as registry and project; the registered model's name becomes the collection.
+   */
+  registry?: string
+  signingSecret: SecretReference
+  credentials?: SecretReference
+  /**
+   * hookwise creates the webhook in MLflow, keeps it in step and deletes it with this EventSource.
+   */
+  register?: {
+    /**
+     * hookwise's API as MLflow reaches it; the webhook posts to <publicUrl>/v1/sources/<namespace>/<name>.
+     */
+    publicUrl: string
+  }
+}
+/**
+ * W&B webhook automations (one per event type) whose payload is `hookwise sources wandb-template`.
+ *
+ * This interface was referenced by `HookwiseApi`'s JSON-Schema
+ * via the `definition` "WandbSource".
+ */
+export interface WandbSource {
+  signingSecret: SecretReference
+  accessToken: SecretReference
+}
+/**
+ * Observed state, written by hookwise.
+ *
+ * This interface was referenced by `HookwiseApi`'s JSON-Schema
+ * via the `definition` "EventSourceStatus".
+ */
+export interface EventSourceStatus {
+  /**
+   * The metadata.generation last reconciled.
+   */
+  observedGeneration?: number
+  /**
+   * Ready (configuration usable).
+   *
+   * @maxItems 8
+   */
+  conditions?: Condition[]
+  /**
+   * The last event this source accepted.
+   */
+  lastEvent?: {
+    /**
+     * When it was received.
+     */
+    time?: string
+    /**
+     * The registry's own event name, e.g. model_version_alias.created.
+     */
+    type?: string
+    /**
+     * The registry's delivery id.
+     */
+    deliveryId?: string
+  }
+  /**
+   * Counts since hookwise started.
+   */
+  events?: {
+    /**
+     * Requests verified and stored.
+     */
+    accepted?: number
+    /**
+     * Re-sent deliveries ignored.
+     */
+    duplicates?: number
+    /**
+     * Requests refused (signature, timestamp or token wrong).
+     */
+    rejected?: number
+  }
+  /**
+   * The id of the webhook hookwise registered in MLflow (spec.mlflow.register).
+   */
+  mlflowWebhookId?: string
+}
+/**
  * A Webhook is an HTTP endpoint that automations in the same namespace deliver to, with the credentials it is granted.
  *
  * This interface was referenced by `HookwiseApi`'s JSON-Schema
@@ -549,4 +656,17 @@ export interface Secret {
   stringData?: {
     [k: string]: string
   }
+}
+/**
+ * An EventSource is a registry that sends its events to hookwise: MLflow's model registry webhooks, or W&B automations bridged in. Each has its own intake URL, POST /v1/sources/<namespace>/<name>, which verifies that source's signature.
+ *
+ * This interface was referenced by `HookwiseApi`'s JSON-Schema
+ * via the `definition` "EventSource".
+ */
+export interface EventSource {
+  apiVersion: 'hookwise.dev/v1alpha1'
+  kind: 'EventSource'
+  metadata: ObjectMeta
+  spec: EventSourceSpec
+  status?: EventSourceStatus
 }

@@ -32,6 +32,7 @@ export const validators = {
   Automation: get(schemas.automation),
   Secret: get(schemas.secret),
   ArtifactEvent: get(schemas.event),
+  EventSource: get(schemas.eventSource),
 } as const
 
 export type { ErrorObject }

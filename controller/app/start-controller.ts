@@ -19,6 +19,10 @@ import { ThreadedSender } from '../delivery/threaded-sender.js'
 import { StatusFacts } from '../delivery/status-facts.js'
 import { StatusTracker } from '../delivery/status-tracker.js'
 import { SqliteStore } from '../delivery/sqlite-store.js'
+import { EventSources } from '../delivery/event-sources.js'
+import { SourceInbox } from '../delivery/source-inbox.js'
+import { MlflowRegistrar } from '../delivery/mlflow-register.js'
+import { mapLookup } from '../model/secrets.js'
 import { HookwiseError, StandbyStopped, UsageError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { ApiServer } from '../server/api-server.js'
@@ -259,10 +263,17 @@ export async function startController(
     },
   })
   let kubernetes: KubernetesController | undefined
+  // spec.mlflow.register: the webhooks hookwise keeps in MLflow, brought in step with each state.
+  const registrar = new MlflowRegistrar({
+    onError: (key, err) =>
+      log.warn({ source: key, err: (err as Error).message }, 'event source: registering the webhook in MLflow failed; trying again'),
+  })
+  const secretsOf = (state: DesiredState) => source.secretLookup ?? mapLookup(state.secrets)
   const apply = (next: DesiredState, revision?: string): void => {
     const started = performance.now()
     const { cancelled } = engine.setState(next)
     if (source.secretLookup) engine.setSecretLookup(source.secretLookup)
+    void registrar.sync(next, secretsOf(next))
     log.info(
       {
         webhooks: next.webhooks.size,
@@ -301,12 +312,24 @@ export async function startController(
     await elector?.stop()
     throw err
   }
+  // EventSources (MLflow, W&B): their inbox holds what a registry sent until it is an event.
+  const inbox = new SourceInbox(options.state)
+  const sources = new EventSources({
+    inbox,
+    state: () => source.state,
+    secrets: () => secretsOf(source.state),
+    registration: (key) => registrar.registration(key),
+    accept: (events) => engine.acceptGrouped(events),
+    onError: (key, err) =>
+      log.warn({ source: key, err: (err as Error).message }, 'event source: enriching an event failed; it waits and is tried again'),
+  })
   const sync = source.sync?.bind(source)
   const server = new ApiServer({
+    sources,
     engine,
     store,
     tokens,
-    status: () => statusReport(kubernetes ? kubernetes.statusInputs() : status.inputs(source.state), store, source.status?.()),
+    status: () => statusReport(kubernetes ? kubernetes.statusInputs() : status.inputs(source.state), store, source.status?.(), sources),
     ...(sync ? { sync } : {}),
     metrics: () => metrics.render(engine, store, breaker),
     onEvents: (accepted, duplicates) => {
@@ -319,6 +342,7 @@ export async function startController(
   try {
     address = await server.listen(host, port)
   } catch (err) {
+    inbox.close()
     await source.stop()
     await kubernetes?.stop()
     await sender.close()
@@ -334,6 +358,7 @@ export async function startController(
   sender.refuseSelf(self)
   status.refuseSelf(self)
   engine.start()
+  sources.start()
   const retentionMs = options.retentionHours * 3600_000
   const prune = setInterval(() => {
     const now = Date.now()
@@ -342,11 +367,15 @@ export async function startController(
     try {
       const pruned = store.prune(now - retentionMs, now - Math.max(retentionMs, 24 * 3600_000))
       if (pruned.deliveries || pruned.events) log.info(pruned, 'pruned history')
+      inbox.prune(now - Math.max(retentionMs, 24 * 3600_000))
     } catch (err) {
       log.warn({ err }, 'pruning the history failed; trying again in a minute')
     }
   }, 60_000)
   prune.unref()
+  // A registration that failed (MLflow down, a Secret missing) is tried again; one in step costs nothing.
+  const reregister = setInterval(() => void registrar.sync(source.state, secretsOf(source.state)), 30_000)
+  reregister.unref()
   log.info(
     {
       address: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
@@ -359,11 +388,14 @@ export async function startController(
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       clearInterval(prune)
+      clearInterval(reregister)
       // Deliveries stop at once, while the intake closes and before the source (which may wait on
       // the API server for final status writes): a replica that lost its Lease must not deliver
       // meanwhile, as the new leader may already deliver from the same queue.
       const delivering = engine.stop()
       await server.close()
+      await sources.stop()
+      inbox.close()
       await delivering
       await source.stop()
       await kubernetes?.stop()

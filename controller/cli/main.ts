@@ -17,6 +17,7 @@ import * as match from './match.js'
 import * as plan from './plan.js'
 import * as render from './render.js'
 import * as run from './run.js'
+import * as sources from './sources.js'
 import * as status from './status.js'
 import * as testWebhook from './test-webhook.js'
 import * as validate from './validate.js'
@@ -36,6 +37,7 @@ const COMMANDS: ReadonlyArray<{ register(cli: Command, ctx: CommandContext): voi
   plan,
   diff,
   check,
+  sources,
 ]
 
 function program(ctx: CommandContext): Command {

@@ -7,6 +7,7 @@ import { HookwiseError, UsageError } from '../errors.js'
 import type { ObjectStatus, StatusReport } from '../server/status-report.js'
 import { formatText } from '../errors.js'
 import { table } from './history.js'
+import { describeEventSource, printEventSources } from './event-source-status.js'
 import type { CommandContext } from './command.js'
 import type { CliIO } from './io.js'
 import { clientToken } from './options.js'
@@ -61,10 +62,14 @@ export async function getCommand(
   io: CliIO,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  if (!['webhooks', 'webhook', 'automations', 'automation'].includes(kind))
-    throw new UsageError(`cannot get ${kind}`, 'use hookwise get webhooks or hookwise get automations')
+  if (!['webhooks', 'webhook', 'automations', 'automation', 'eventsources', 'eventsource'].includes(kind))
+    throw new UsageError(`cannot get ${kind}`, 'use hookwise get webhooks, automations or eventsources')
   const report = await fetchStatus(o, env)
   const now = Date.now()
+  if (kind.startsWith('eventsource')) {
+    printEventSources(report, o.json, io, (iso) => age(iso, now))
+    return 0
+  }
   if (kind.startsWith('webhook')) {
     if (o.json) io.out(`${JSON.stringify(report.webhooks, null, 2)}\n`)
     else
@@ -140,8 +145,11 @@ export async function describeCommand(
       ...conditionLines(w),
     )
     if (w.errors.length) lines.push('Errors:', ...w.errors.map((d) => `  ${formatText(d).replace(/\n/g, '\n  ')}`))
+  } else if (kind === 'eventsource' || kind === 'eventsources') {
+    const s = report.eventSources?.find((x) => x.namespace === namespace && x.name === short)
+    lines.push(...describeEventSource(report, namespace, short, o.server, s ? conditionLines(s) : []))
   } else {
-    throw new UsageError(`cannot describe ${kind}`, 'use hookwise describe automation NAME or hookwise describe webhook NAME')
+    throw new UsageError(`cannot describe ${kind}`, 'use hookwise describe automation NAME, webhook NAME or eventsource NAME')
   }
   io.out(`${lines.join('\n')}\n`)
   return 0
@@ -150,8 +158,8 @@ export async function describeCommand(
 export function register(cli: Command, { io, setStatus }: CommandContext): void {
   cli
     .command('get')
-    .description('list webhooks or automations with their status, from a running hookwise')
-    .argument('<kind>', 'webhooks or automations')
+    .description('list webhooks, automations or eventsources with their status, from a running hookwise')
+    .argument('<kind>', 'webhooks, automations or eventsources')
     .option('--server <url>', 'hookwise API URL', 'http://127.0.0.1:8080')
     .option('--token-file <file>', 'bearer token (or HOOKWISE_INTAKE_TOKEN)')
     .option('--json', 'print JSON')
@@ -161,8 +169,8 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
 
   cli
     .command('describe')
-    .description('show the conditions, last delivery and errors of an automation or webhook')
-    .argument('<kind>', 'automation or webhook')
+    .description('show the conditions, last delivery (or event) and errors of an automation, webhook or eventsource')
+    .argument('<kind>', 'automation, webhook or eventsource')
     .argument('<name>', '[namespace/]name')
     .option('--server <url>', 'hookwise API URL', 'http://127.0.0.1:8080')
     .option('--token-file <file>', 'bearer token (or HOOKWISE_INTAKE_TOKEN)')

@@ -1,5 +1,5 @@
 // What a set of manifests means once validated and compiled: the input of matching and delivery.
-import type { AutomationSpec, WebhookSpec } from '../api/types.generated.js'
+import type { AutomationSpec, EventSourceSpec, MlflowSource, WebhookSpec } from '../api/types.generated.js'
 import type { Diagnostic } from '../errors.js'
 import type { SourceRef } from './manifest-object.js'
 import type { CompiledTemplate } from './compiled-template.js'
@@ -50,6 +50,14 @@ export interface CompiledAutomation {
   metadata: CompiledCondition[]
 }
 
+/** An EventSource as schema validation leaves it: spec.mlflow.registry defaulted. */
+export interface EventSourceEntry {
+  namespace: string
+  name: string
+  spec: EventSourceSpec & { mlflow?: MlflowSource & { registry: string } }
+  source: SourceRef
+}
+
 export interface SecretEntry {
   namespace: string
   name: string
@@ -63,6 +71,8 @@ export interface DesiredState {
   /** Valid automations, sorted by key, whether enabled or not. */
   automations: CompiledAutomation[]
   secrets: Map<ObjectKey, SecretEntry>
+  /** Valid EventSources: their intakes (POST /v1/sources/<namespace>/<name>) accept events. */
+  eventSources: Map<ObjectKey, EventSourceEntry>
   /** Every problem found, errors and warnings, in input order. */
   diagnostics: Diagnostic[]
   /**

@@ -43,6 +43,8 @@ const RESERVED_HEADERS = [
 ]
 
 export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
+  // EventSource
+  'has(self.mlflow) != has(self.wandb)': { code: 'HW_EVENT_SOURCE_KIND', holds: (s) => has(s.mlflow) !== has(s.wandb) },
   // Webhook
   "self.name != 'ACCESS_TOKEN'": { code: 'HW_SECRET_NAME_RESERVED', field: () => 'name', holds: (s) => s.name !== 'ACCESS_TOKEN' },
   [`self.all(k, !(k.lowerAscii() in [${RESERVED_HEADERS.map((h) => `'${h}'`).join(', ')}]))`]: {

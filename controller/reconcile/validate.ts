@@ -20,6 +20,7 @@ import {
   type CompiledAutomation,
   type CompiledCondition,
   type DefaultedWebhookSpec,
+  type EventSourceEntry,
   type DesiredState,
   type SecretEntry,
   type WebhookEntry,
@@ -27,7 +28,7 @@ import {
 
 const defs = allDefinitions()
 
-type Kind = 'Webhook' | 'Automation' | 'Secret'
+type Kind = 'Webhook' | 'Automation' | 'Secret' | 'EventSource'
 
 export interface Checked {
   kind: Kind
@@ -89,7 +90,7 @@ const isKubernetesApiVersion = (apiVersion: unknown): boolean =>
   typeof apiVersion === 'string' && /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(apiVersion)
 
 function kindOf(o: ManifestObject, r: Reporter): Kind | undefined {
-  if (o.apiVersion === API_GROUP_VERSION && (o.kind === 'Webhook' || o.kind === 'Automation')) return o.kind
+  if (o.apiVersion === API_GROUP_VERSION && (o.kind === 'Webhook' || o.kind === 'Automation' || o.kind === 'EventSource')) return o.kind
   if (o.apiVersion === 'v1' && o.kind === 'Secret') return 'Secret'
   const path = typeof o.apiVersion === 'string' ? ['kind'] : ['apiVersion']
   if (typeof o.apiVersion === 'string' && o.apiVersion.startsWith(`${API_GROUP}/`)) {
@@ -546,6 +547,16 @@ function meaningOfAutomation(
   }
 }
 
+function meaningOfEventSource(c: Checked, r: Reporter): EventSourceEntry | undefined {
+  const before = r.diagnostics.length
+  const spec = c.body.spec as EventSourceEntry['spec']
+  const schema = (schemas.eventSource.properties as Record<string, Record<string, unknown>>).spec!
+  for (const v of checkCelRules(schema, spec, ['spec'], defs))
+    r.at(c.object, c.label, v.path, v.code, v.message, 'keep spec.mlflow for an MLflow server or spec.wandb for W&B automations, not both')
+  if (r.diagnostics.length !== before) return undefined
+  return { namespace: c.namespace, name: c.name, spec, source: c.object.source }
+}
+
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 function secretEntry(c: Checked, r: Reporter): SecretEntry | undefined {
@@ -764,10 +775,16 @@ export function validateObjects(
     if (a) automations.push(a)
   }
   automations.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  const eventSources = new Map<string, EventSourceEntry>()
+  for (const c of usable) {
+    const entry = c.kind === 'EventSource' ? meaningOfEventSource(c, r) : undefined
+    if (entry) eventSources.set(objectKey(c.namespace, c.name), entry)
+  }
   return {
     webhooks: new Map([...webhooks].map(([k, v]) => [k, v.entry])),
     automations,
     secrets,
+    eventSources,
     diagnostics: r.diagnostics,
   }
 }

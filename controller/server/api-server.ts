@@ -5,9 +5,11 @@ import { timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import type { AcceptedEvent } from '../delivery/outcomes.js'
 import { parseJson, validateEvent } from '../api/event.js'
+import { isCloudEventRequest, readCloudEvents } from '../api/cloud-events.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { BodyTooLargeError, QueueFullError, StoreUnavailableError, type Diagnostic } from '../errors.js'
 import type { DeliveryEngine } from '../delivery/engine.js'
+import type { SourceAnswer, SourceRequest } from '../delivery/event-sources.js'
 import type { Store } from '../delivery/store.js'
 import { storageFailure } from '../delivery/store-health.js'
 import type { DeliveryStatus } from '../model/delivery.js'
@@ -32,6 +34,8 @@ export interface ApiServerOptions {
   /** Prometheus text for GET /metrics. */
   metrics?: () => Promise<{ contentType: string; body: string }>
   onEvents?: (accepted: number, duplicates: number) => void
+  /** POST /v1/sources/<namespace>/<name>: an EventSource's intake, authenticated by its own signature. Absent: 404. */
+  sources?: { receive(req: SourceRequest): Promise<SourceAnswer> }
   onError?: (err: unknown) => void
 }
 
@@ -115,6 +119,9 @@ export class ApiServer {
       if (problem) return sendJson(res, 503, { ready: false, reason: `the state store cannot be written (${problem})` })
       return sendJson(res, 200, { ready: true })
     }
+    // A registry signs its requests with the EventSource's secret and knows no intake token.
+    const source = /^\/v1\/sources\/([^/]+)\/([^/]+)$/.exec(path)
+    if (source) return this.sourceIntake(req, res, source[1]!, source[2]!)
     // /metrics names automations, webhooks and their origins: it needs the token, as /v1/ does.
     const metrics = path === '/metrics' && this.o.metrics
     if (!path.startsWith('/v1/') && !metrics) return sendProblem(res, 404, 'Not Found', `no route ${req.method} ${path}`)
@@ -179,6 +186,39 @@ export class ApiServer {
     return sendProblem(res, 404, 'Not Found', `no route ${req.method} ${path}`)
   }
 
+  private async sourceIntake(req: IncomingMessage, res: ServerResponse, rawNamespace: string, rawName: string): Promise<void> {
+    const namespace = decodePathSegment(rawNamespace)
+    const name = decodePathSegment(rawName)
+    if (!this.o.sources || namespace === undefined || name === undefined)
+      return sendProblem(res, 404, 'Not Found', `no EventSource at ${req.url}`)
+    if (req.method !== 'POST')
+      return sendProblem(res, 405, 'Method Not Allowed', 'the registry POSTs its events here', { headers: { Allow: 'POST' } })
+    let body: Buffer
+    try {
+      body = await readBody(req, this.o.bodyLimit ?? 1024 * 1024)
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        res.setHeader('Connection', 'close')
+        return sendProblem(res, 413, 'Payload Too Large', err.message)
+      }
+      throw err
+    }
+    let answer: SourceAnswer
+    try {
+      answer = await this.o.sources.receive({ namespace, name, headers: req.headers, body })
+    } catch (err) {
+      if (err instanceof QueueFullError || err instanceof StoreUnavailableError)
+        return sendProblem(res, 503, 'Service Unavailable', err.message, { headers: { 'Retry-After': String(err.retryAfterSeconds) } })
+      throw err
+    }
+    if ('body' in answer) return sendJson(res, answer.status, answer.body)
+    const title = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[answer.status]
+    return sendProblem(res, answer.status, title, answer.detail, {
+      ...(answer.errors ? { errors: answer.errors } : {}),
+      ...(answer.status === 503 ? { headers: { 'Retry-After': '30' } } : {}),
+    })
+  }
+
   private async intake(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const limit = this.o.bodyLimit ?? 1024 * 1024
     let raw: Buffer
@@ -197,7 +237,11 @@ export class ApiServer {
     if (hop.hop >= MAX_HOPS) return refuseLoop(res, hop.hop)
     const parsed = parseJson(raw.toString('utf8'))
     if (!parsed.ok) return sendProblem(res, 400, 'Bad Request', 'the body is not valid JSON', { errors: parsed.diagnostics })
-    const values = Array.isArray(parsed.value) ? parsed.value : [parsed.value]
+    // CloudEvents (Knative, Argo Events): the hookwise events are the CloudEvents' data.
+    const cloud = isCloudEventRequest(req.headers) ? readCloudEvents(req.headers, raw.toString('utf8')) : undefined
+    if (cloud && !cloud.ok)
+      return sendProblem(res, 400, 'Bad Request', 'not a CloudEvent hookwise reads; nothing was accepted', { errors: cloud.diagnostics })
+    const values = cloud?.ok ? cloud.values : Array.isArray(parsed.value) ? parsed.value : [parsed.value]
     const max = this.o.maxEventsPerRequest ?? 1000
     if (values.length === 0) return sendProblem(res, 400, 'Bad Request', 'the array holds no events')
     if (values.length > max) return sendProblem(res, 413, 'Payload Too Large', `at most ${max} events per request; got ${values.length}`)
@@ -207,7 +251,11 @@ export class ApiServer {
       const r = validateEvent(v)
       if (r.ok) events.push(withHop(r.event, hop.hop))
       else
-        errors.push(...r.diagnostics.map((d) => (Array.isArray(parsed.value) ? { ...d, path: `[${i}]${d.path ? `.${d.path}` : ''}` } : d)))
+        errors.push(
+          ...r.diagnostics.map((d) =>
+            values.length > 1 || Array.isArray(parsed.value) ? { ...d, path: `[${i}]${d.path ? `.${d.path}` : ''}` } : d,
+          ),
+        )
     })
     if (errors.length)
       return sendProblem(res, 400, 'Bad Request', `${errors.length === 1 ? 'a field is' : 'fields are'} not valid; nothing was accepted`, {

@@ -6,6 +6,8 @@ import type { Store } from '../delivery/store.js'
 import type { DeliveryStatus } from '../model/delivery.js'
 import type { Diagnostic } from '../errors.js'
 import type { GitSourceStatus } from '../sources/git-follow.js'
+import type { EventSources } from '../delivery/event-sources.js'
+import { eventSourceReadiness } from '../model/event-source-status.js'
 import { automationByKey, objectErrors, objectKey } from '../model/desired-state.js'
 import { automationConditions, webhookConditions, type ConditionInput, type StatusInputs } from '../model/object-status.js'
 
@@ -29,6 +31,19 @@ export interface StatusReport {
   automations: Array<
     ObjectStatus & { event: string; webhook: string; enabled: boolean; lastTriggered?: string; deliveries: Record<DeliveryStatus, number> }
   >
+  /** Each EventSource: Ready, counts since start, the last event, requests waiting for enrichment. */
+  eventSources?: Array<
+    ObjectStatus & {
+      registry: 'mlflow' | 'wandb' | ''
+      trackingUri?: string
+      events: { accepted: number; duplicates: number; rejected: number; waiting: number }
+      lastEvent?: { time: string; type: string; deliveryId: string }
+      lastError?: string
+      /** spec.mlflow.register: the webhook hookwise made in MLflow, and why the last try failed. */
+      mlflowWebhookId?: string
+      registerError?: string
+    }
+  >
   /** Errors not attached to a Webhook or Automation (YAML syntax, unknown kinds, Secrets). */
   errors: Diagnostic[]
   /** Commit SHA of the applied desired state (git mode). */
@@ -38,17 +53,51 @@ export interface StatusReport {
 }
 
 /** `inputs` from StatusFacts.inputs (delivery/status-facts.ts), as the Kubernetes status writer takes them. */
-export function statusReport(inputs: StatusInputs, store: Store, source?: GitSourceStatus): StatusReport {
+export function statusReport(inputs: StatusInputs, store: Store, source?: GitSourceStatus, sources?: EventSources): StatusReport {
   const report = objectsReport(inputs, store)
+  if (sources) report.eventSources = eventSourcesReport(inputs, sources)
   if (!source) return report
   const revision = source.revision ? { revision: source.revision } : {}
   return {
     webhooks: report.webhooks.map((w) => ({ ...w, ...revision })),
     automations: report.automations.map((a) => ({ ...a, ...revision })),
+    ...(report.eventSources ? { eventSources: report.eventSources.map((e) => ({ ...e, ...revision })) } : {}),
     errors: report.errors,
     ...revision,
     source,
   }
+}
+
+function eventSourcesReport(inputs: StatusInputs, sources: EventSources): NonNullable<StatusReport['eventSources']> {
+  const state = inputs.state
+  const waiting = sources.waiting()
+  const keys = new Set(state.eventSources.keys())
+  // EventSources with errors are not in state.eventSources: list them as not ready.
+  for (const d of state.diagnostics) {
+    const m = d.severity === 'error' && d.object ? /^EventSource (\S+\/\S+)$/.exec(d.object) : null
+    if (m) keys.add(m[1]!)
+  }
+  return [...keys].sort().map((key) => {
+    const [namespace, name] = key.split('/') as [string, string]
+    const entry = state.eventSources.get(key)
+    const { condition, errors } = eventSourceReadiness(key, state, inputs.secrets)
+    const facts = sources.factsOf(key)
+    const registration = sources.registration(key)
+    return {
+      namespace,
+      name,
+      conditions: [condition],
+      ready: condition.status === 'True',
+      errors,
+      registry: entry?.spec.mlflow ? 'mlflow' : entry?.spec.wandb ? 'wandb' : '',
+      ...(entry?.spec.mlflow ? { trackingUri: entry.spec.mlflow.trackingUri } : {}),
+      events: { accepted: facts.accepted, duplicates: facts.duplicates, rejected: facts.rejected, waiting: waiting.get(key) ?? 0 },
+      ...(facts.lastEvent ? { lastEvent: facts.lastEvent } : {}),
+      ...(facts.lastError ? { lastError: facts.lastError } : {}),
+      ...(registration?.webhookId ? { mlflowWebhookId: registration.webhookId } : {}),
+      ...(registration?.error ? { registerError: registration.error } : {}),
+    }
+  })
 }
 
 const conditionOf = (conditions: readonly ConditionInput[], type: string): ConditionInput | undefined =>

@@ -22,4 +22,10 @@ export interface DesiredStateSource<State extends DesiredState = DesiredState, S
   stop(): Promise<void>
 }
 
-export const emptyState = (): DesiredState => ({ webhooks: new Map(), automations: [], secrets: new Map(), diagnostics: [] })
+export const emptyState = (): DesiredState => ({
+  webhooks: new Map(),
+  automations: [],
+  secrets: new Map(),
+  eventSources: new Map(),
+  diagnostics: [],
+})

@@ -28,5 +28,14 @@ export async function loadRevision(root: string, path: string, secrets: readonly
   }
   const diagnostics: Diagnostic[] = loaded.diagnostics.map((d) => (d.file === undefined ? d : { ...d, file: rel(d.file) }))
   const objects = tree.objects.map((o) => ({ ...o, source: { ...o.source, file: rel(o.source.file) } }))
-  return { state: { webhooks: loaded.webhooks, automations: loaded.automations, secrets: loaded.secrets, diagnostics }, objects }
+  return {
+    state: {
+      webhooks: loaded.webhooks,
+      automations: loaded.automations,
+      secrets: loaded.secrets,
+      eventSources: loaded.eventSources,
+      diagnostics,
+    },
+    objects,
+  }
 }

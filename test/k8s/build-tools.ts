@@ -7,12 +7,15 @@
 // away from the other test files running in parallel. `--for-tests` also builds the SSH git server
 // of test/git-ssh.test.ts (test/helpers/git-sshd.ts) and the OCI registry of test/image.test.ts
 // (test/helpers/registry.ts), whatever HOOKWISE_K8S says, and the container image of
-// test/image.test.ts (scripts/image/build.ts, installing its Debian packages when missing).
+// test/image.test.ts (scripts/image/build.ts, installing its Debian packages when missing), and
+// installs the MLflow server of the event-source tests from PyPI (test/helpers/mlflow.ts).
 
 import { ensureImage } from '../../scripts/image/build.js'
 import { gitSshdToolSet } from '../helpers/git-sshd.js'
 import { imageSkipReason } from '../helpers/image.js'
 import { registryToolSet } from '../helpers/registry.js'
+import { mlflowVenv } from '../helpers/mlflow.js'
+import { findPython, installVenv } from '../tools/python-venv.js'
 import { buildToolSet, findGo } from '../tools/go-build.js'
 import { ensureTools, harnessConfig, harnessStatus } from './tools.js'
 
@@ -46,6 +49,19 @@ if (forTests) {
     try {
       const image = await ensureImage(log)
       log(`image: ${image.tag} ${image.id.slice(0, 12)} (${image.cached ? 'cached' : `built in ${image.seconds} s`})`)
+    } catch (err) {
+      log((err as Error).message)
+      process.exit(1)
+    }
+  }
+  const python = findPython()
+  if (!python.ok && !cfg.ci) log(`mlflow: not installed, the MLflow tests will be skipped: ${python.reason}`)
+  else {
+    try {
+      if (!python.ok) throw new Error(`mlflow: cannot install: ${python.reason}`)
+      const venv = await mlflowVenv(cfg, python.version)
+      await installVenv(cfg, venv, python.python, log)
+      log(`mlflow: ${venv.dir}`)
     } catch (err) {
       log((err as Error).message)
       process.exit(1)

@@ -5,7 +5,7 @@
 //
 // Editing a go.mod (a version bump) or a source file leads to a new folder and a rebuild; anything
 // else reuses the folder. The sets: the Kubernetes tools (test/k8s/tools.ts) and the SSH git server
-// (test/helpers/git-sshd.ts).
+// (test/helpers/git-sshd.ts). Python programs are installed the same way by test/tools/python-venv.ts.
 
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -189,7 +189,7 @@ function goBuild(go: string, cwd: string, args: string[], what: string, log: (li
 }
 
 /** Takes an exclusive lock (a folder holding the owner's pid); a lock whose owner died is taken over. */
-async function lock(path: string, label: string, log: (line: string) => void): Promise<() => Promise<void>> {
+export async function lock(path: string, label: string, log: (line: string) => void): Promise<() => Promise<void>> {
   let waiting = false
   for (;;) {
     try {

@@ -5,10 +5,13 @@
 // HOOKWISE_K8S=0) it prints the one-line reason and succeeds; in CI a missing Go is an error.
 // Building here, before tap starts, keeps a long first build out of the per-file test timeout and
 // away from the other test files running in parallel. `--for-tests` also builds the SSH git server
-// of test/git-ssh.test.ts (test/helpers/git-sshd.ts), whatever HOOKWISE_K8S says.
+// of test/git-ssh.test.ts (test/helpers/git-sshd.ts), whatever HOOKWISE_K8S says, and after the
+// Kubernetes tools Flux's notification-controller, the peer of `npm run bench:peers` that
+// test/bench-peers.test.ts runs (test/tools/notification-controller.ts).
 
 import { gitSshdToolSet } from '../helpers/git-sshd.js'
 import { buildToolSet, findGo } from '../tools/go-build.js'
+import { ensureNotificationController, peerUnavailable } from '../tools/notification-controller.js'
 import { ensureTools, harnessConfig, harnessStatus } from './tools.js'
 
 const forTests = process.argv.includes('--for-tests')
@@ -44,6 +47,9 @@ try {
   const tools = await ensureTools(cfg, log)
   if (forTests) {
     log(`k8s tools: ${tools.dir}`)
+    const why = await peerUnavailable(cfg)
+    if (why && !cfg.ci) log(`notification-controller: not built, test/bench-peers.test.ts will be skipped: ${why}`)
+    else log(`notification-controller: ${(await ensureNotificationController(cfg, log)).binary}`)
   } else {
     console.log(
       `k8s tools (Kubernetes ${tools.versions.kubernetes}, etcd ${tools.versions.etcd}, helm ${tools.versions.helm}) in ${tools.dir}/bin:`,

@@ -232,7 +232,9 @@ const ms = (x: number | undefined): string => (x === undefined || Number.isNaN(x
 
 function lostCell(l: NonNullable<Row['lost']>): string {
   const notes = [
-    ...(l.seconds !== undefined && l.lost < l.pending ? [`the rest within ${l.seconds} s of the restart`] : []),
+    ...(l.seconds !== undefined && l.lost < l.pending
+      ? [`${l.lost === 0 ? 'all' : 'the rest'} delivered within ${l.seconds} s of the restart`]
+      : []),
     ...(l.duplicates ? [`${l.duplicates} duplicates`] : []),
   ]
   return `${l.lost}${notes.length ? ` (${notes.join(', ')})` : ''}`

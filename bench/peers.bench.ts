@@ -305,6 +305,7 @@ function writeDocs(report: string): void {
 // ---- the run ----
 
 async function main(): Promise<void> {
+  const hookwiseCommit = commit() // now, before anything else changes in the worktree
   const cfg = harnessConfig()
   const progress = (line: string): void => console.error(line)
   const tools = await ensureTools(cfg, progress)
@@ -382,7 +383,7 @@ async function main(): Promise<void> {
     for (const [key, c] of sides) if (key !== 'plain') await killAndRestart(receiver, c, key, rows.get(key)!)
 
     const report = [
-      `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; hookwise ${commit()}, notification-controller ${peer.commit.slice(0, 12)} (fluxcd/notification-controller).`,
+      `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; hookwise ${hookwiseCommit}, notification-controller ${peer.commit.slice(0, 12)} (fluxcd/notification-controller).`,
       `${ROUNDS} rounds of ${EVENTS} events from ${CLIENTS} clients per side (median, lowest–highest); latency over ${SECONDS} s per rate; kill -9 with ${PENDING} pending. hookwise flags: ${RUN_ARGS.length ? RUN_ARGS.join(' ') : 'defaults'}; notification-controller flags: ${NC_ARGS.length ? NC_ARGS.join(' ') : 'defaults'}.`,
       '',
       table(sides.map(([key, c]) => [c, rows.get(key)!])),

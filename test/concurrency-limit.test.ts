@@ -57,6 +57,19 @@ t.test('a 503 at 17 in flight: at most 16 for 30 s, a lower limit at once, growt
   t.ok(limit.current(at.now) > 16, `probes above 16 again after ${CEILING_HOLD_MS / 1000} s (${limit.current(at.now)})`)
 })
 
+t.test('refused again while the ceiling holds (our count ran ahead of the receiver): one lower, once per round trip', async (t) => {
+  const at = { now: 0 }
+  const limit = new ConcurrencyLimit(1000)
+  answer(limit, 300, at, ok(20), 1) // round trip about 20 ms
+  limit.record(busy(503), 20, step(at, 1))
+  answer(limit, 2000, at, ok(20), 10)
+  t.equal(limit.current(at.now), 19, 'the ceiling: one below the 20 in flight when refused')
+  limit.record(busy(503), 20, step(at, 1))
+  limit.record(busy(503), 20, step(at, 1))
+  answer(limit, 2000, at, ok(20), 10)
+  t.equal(limit.current(at.now), 18, 'two refusals within a round trip: one lower')
+})
+
 t.test('429 and timeouts count as overload; one decrease per round trip; never below 1', async (t) => {
   const at = { now: 0 }
   const limit = new ConcurrencyLimit(1000)

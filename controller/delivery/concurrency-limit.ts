@@ -44,6 +44,7 @@ export class ConcurrencyLimit {
   private threshold = Number.POSITIVE_INFINITY
   private ceiling = Number.POSITIVE_INFINITY
   private ceilingUntil = 0
+  private lastCeilingAt = Number.NEGATIVE_INFINITY
   private pausedUntil = 0
   private shortMs: number | undefined
   private longMs: number | undefined
@@ -100,7 +101,12 @@ export class ConcurrencyLimit {
   }
 
   private overload(result: SendResult, inFlight: number, now: number): void {
-    this.ceiling = Math.max(1, Math.min(now < this.ceilingUntil ? this.ceiling : Number.POSITIVE_INFINITY, inFlight - 1))
+    // Our count in flight can exceed the receiver's (answers not read yet, on a busy machine): a
+    // refusal while the ceiling holds lowers it by one more, once per round trip.
+    const holding = now < this.ceilingUntil
+    const again = holding && now - this.lastCeilingAt >= (this.shortMs ?? result.latencyMs)
+    this.ceiling = Math.max(1, Math.min(holding ? this.ceiling - (again ? 1 : 0) : Number.POSITIVE_INFINITY, inFlight - 1))
+    if (!holding || again) this.lastCeilingAt = now
     this.ceilingUntil = now + CEILING_HOLD_MS
     const retryAfter =
       result.statusCode === 429 || result.statusCode === 503 ? retryAfterMs(result.headers?.['retry-after'], now) : undefined

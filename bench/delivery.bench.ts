@@ -40,6 +40,7 @@ import { dirname, join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Pool } from 'undici'
+import { BENCH_SECRET, benchManifests, eventBody } from './events.js'
 import { startReceiver } from './receiver-process.js'
 import { cpuSeconds, median, positiveEnv } from './measure.js'
 
@@ -139,44 +140,8 @@ function writeManifests(dir: string, receiverPort: number): { manifests: string;
   const secrets = join(dir, 'secrets')
   mkdirSync(manifests)
   mkdirSync(secrets)
-  // Standard Webhooks signing, so each delivery carries the HMAC work a real one does.
-  writeFileSync(
-    join(secrets, 'secrets.yaml'),
-    `apiVersion: v1
-kind: Secret
-metadata: {name: bench}
-stringData: {signing-key: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}
-`,
-  )
-  writeFileSync(
-    join(manifests, 'bench.yaml'),
-    `apiVersion: hookwise.dev/v1alpha1
-kind: Webhook
-metadata: {name: bench-receiver}
-spec:
-  url: http://127.0.0.1:${receiverPort}/hook
-  secrets:
-    - {name: SIGNING_KEY, secretKeyRef: {name: bench, key: signing-key}}
-  signing: {secret: SIGNING_KEY, scheme: standard-webhooks}
-  timeoutSeconds: 10
----
-apiVersion: hookwise.dev/v1alpha1
-kind: Automation
-metadata: {name: bench-deploy}
-spec:
-  scope: {type: Collection, registry: model, collection: churn-classifier}
-  event: {type: ADD_ARTIFACT_ALIAS, aliasRegex: ^production$}
-  action:
-    webhook: bench-receiver
-    payload:
-      phase: \${artifact_metadata.phase}
-      sentAt: \${json:artifact_metadata.sentAt}
-      event: \${event_id}
-      version: \${artifact_version_string}
-      author: \${event_author}
-      accuracy: \${json:artifact_metadata.accuracy}
-`,
-  )
+  writeFileSync(join(secrets, 'secrets.yaml'), BENCH_SECRET)
+  writeFileSync(join(manifests, 'bench.yaml'), benchManifests(`http://127.0.0.1:${receiverPort}/hook`))
   return { manifests, secrets }
 }
 
@@ -237,27 +202,6 @@ async function stopController(child: ChildProcess): Promise<void> {
 }
 
 // ---- load ----
-
-function eventBody(phase: string, i: number, sentAt: number): string {
-  return JSON.stringify({
-    id: `${phase}-${i}`,
-    type: 'ADD_ARTIFACT_ALIAS',
-    author: 'alice',
-    entity: 'acme',
-    project: 'wandb-registry-model',
-    registry: 'model',
-    collection: 'churn-classifier',
-    alias: 'production',
-    artifact: {
-      id: 'QXJ0aWZhY3Q6NTE3ODg5ODg3',
-      name: 'churn-classifier',
-      version: `v${i}`,
-      type: 'model',
-      aliases: ['latest', 'production'],
-      metadata: { accuracy: 0.93, framework: 'xgboost', phase, sentAt },
-    },
-  })
-}
 
 const JSON_HEADERS = { 'content-type': 'application/json' }
 

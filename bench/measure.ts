@@ -32,3 +32,15 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
 }
+
+/** Resident memory of a process now and at its peak (VmRSS, VmHWM from /proc, in MB); undefined elsewhere. */
+export function memoryMb(pid: number | undefined): { rss: number; peak: number } | undefined {
+  if (pid === undefined) return undefined
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
+    return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) }
+  } catch {
+    return undefined
+  }
+}

@@ -12,6 +12,8 @@ export interface ReceiverHandle {
   /** Answers once `n` requests of `phase` arrived. */
   wait(phase: string, n: number, timeoutMs: number): Promise<PhaseStats>
   stats(phase: string): Promise<PhaseStats>
+  /** While refused, the phase's requests are answered 503 and not counted. */
+  refuse(phase: string, refuse: boolean): Promise<PhaseStats>
 }
 
 /** Forks the receiver; `track` gets the child at once, so the caller can kill it whatever happens next. */
@@ -51,5 +53,6 @@ export async function startReceiver(track: (child: ChildProcess) => void): Promi
     pid: child.pid,
     wait: (phase, n, timeoutMs) => ask({ op: 'wait', phase, n }, timeoutMs),
     stats: (phase) => ask({ op: 'stats', phase }),
+    refuse: (phase, refuse) => ask({ op: 'refuse', phase, refuse }),
   }
 }

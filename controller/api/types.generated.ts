@@ -161,6 +161,10 @@ export interface WebhookSpec {
    */
   timeoutSeconds?: number
   /**
+   * Most attempts in flight to this webhook at once. hookwise adapts the number to the receiver (more while it answers quickly, fewer on 429, 503, timeouts or rising latency); this caps it. Default: no cap of its own.
+   */
+  maxConcurrency?: number
+  /**
    * Bounds on retries of failed deliveries.
    */
   retry?: {

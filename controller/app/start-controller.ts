@@ -46,7 +46,7 @@ export interface RunOptions extends SourceOptions {
   retentionHours: number
   /** Attempts in flight in all (engine default 128). */
   concurrency?: number
-  /** Attempts in flight per webhook (engine default 8). */
+  /** Most attempts in flight per webhook; each adapts below it (engine default: concurrency). */
   perWebhookConcurrency?: number
   /** Most connections open at once to one origin (sender default 16). */
   connectionsPerOrigin?: number

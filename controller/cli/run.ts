@@ -129,8 +129,12 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
       'pending deliveries of one webhook beyond which the intake answers 503 to events matching its automations (default: half of --max-pending)',
       positive,
     )
-    .option('--concurrency <n>', 'delivery attempts in flight in all (default 128)', positive)
-    .option('--per-webhook-concurrency <n>', 'delivery attempts in flight per webhook (default 8)', positive)
+    .option('--concurrency <n>', 'delivery attempts in flight in all (default 1024)', positive)
+    .option(
+      '--per-webhook-concurrency <n>',
+      'most delivery attempts in flight per webhook; each adapts below this to its receiver (default: --concurrency)',
+      positive,
+    )
     .option('--connections-per-origin <n>', 'most connections open at once to one receiver origin (default 16)', positive)
     .option('--retry-max-attempts <n>', 'attempts per delivery for Webhooks without spec.retry, 1 to 20 (default 10)', retryMaxAttempts)
     .addOption(

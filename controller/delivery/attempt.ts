@@ -13,6 +13,7 @@ import type { EngineSettings } from './engine-options.js'
 import type { Intake } from './intake.js'
 import type { AttemptReport } from './outcomes.js'
 import { redactResult } from './redact.js'
+import type { SendResult } from './send-result.js'
 import { buildDeliveryRequest } from './request.js'
 import type { StatusTracker } from './status-tracker.js'
 
@@ -51,6 +52,11 @@ export class AttemptRunner {
     return this.automations.has(key)
   }
 
+  /** The webhook's spec.maxConcurrency, if it sets one. */
+  maxConcurrency(webhook: string): number | undefined {
+    return this.state?.webhooks.get(webhook)?.spec.maxConcurrency
+  }
+
   /** Checks what must hold before an attempt; reschedules (without counting an attempt) when it does not. */
   prepare(row: DeliveryRow, now: number): boolean {
     const automation = this.automations.get(row.automation)
@@ -77,7 +83,7 @@ export class AttemptRunner {
    * Makes one attempt of a delivery `prepare` accepted and records it. Calls `release` once the
    * request is answered (the webhook's slot is free while the attempt is being recorded).
    */
-  async run(row: DeliveryRow, release: () => void): Promise<void> {
+  async run(row: DeliveryRow, release: (result?: SendResult) => void): Promise<void> {
     const automation = this.automations.get(row.automation)!
     const webhook = this.state!.webhooks.get(row.webhook) as WebhookEntry
     const startedAt = this.o.now()
@@ -107,7 +113,7 @@ export class AttemptRunner {
     // The sender enforces the egress policy (URL and connected address) and reports EGRESS_DENIED.
     // Secret values an endpoint echoes back are masked before anything judges, records or logs the answer.
     const result = redactResult(await this.o.sender.send(request, { timeoutMs: webhook.spec.timeoutSeconds * 1000 }), secrets)
-    release()
+    release(result)
     const n = row.attempts + 1
     const now = this.o.now()
     const verdict = this.o.retry.decide(n, result, webhook.spec.retry, now)

@@ -37,9 +37,13 @@ export interface EngineOptions {
    * is half of maxPending.
    */
   maxPendingPerWebhook?: number
-  /** Attempts in flight per webhook. Default 8. */
+  /**
+   * Most attempts in flight per webhook. Each webhook's limit adapts below it (concurrency-limit.ts:
+   * from 8, up while the receiver answers quickly, down on overload), and a Webhook's
+   * spec.maxConcurrency caps it instead. Default: concurrency.
+   */
   perWebhookConcurrency?: number
-  /** Attempts in flight in all. Default 128. */
+  /** Attempts in flight in all. Default 1,024. */
   concurrency?: number
   /** How often the outbox is polled for due work when nothing wakes it. Default 200 ms. */
   pollIntervalMs?: number
@@ -59,10 +63,10 @@ export function engineSettings(options: EngineOptions): EngineSettings {
     now: Date.now,
     dedupWindowMs: 24 * 3600_000,
     maxPending: 100_000,
-    perWebhookConcurrency: 8,
-    concurrency: 128,
     pollIntervalMs: 200,
     ...options,
+    concurrency: options.concurrency ?? 1024,
+    perWebhookConcurrency: options.perWebhookConcurrency ?? options.concurrency ?? 1024,
     maxPendingPerWebhook: options.maxPendingPerWebhook ?? options.maxPending ?? 100_000,
   }
 }

@@ -1,15 +1,20 @@
 // The engine's outbox scheduler: reads due deliveries from the store, keeps them in a cache, and starts
-// attempts as slots free up, within the limits in flight (per webhook and in all). Woken at once when
-// there may be work (an event stored, a slot freed, an outside change), and on a timer otherwise.
+// attempts as slots free up, within the limits in flight (per webhook, adaptive: concurrency-limit.ts;
+// and in all). Woken at once when there may be work (an event stored, a slot freed, an outside
+// change), and on a timer otherwise.
 import type { DeliveryRow } from '../model/delivery.js'
 import type { AttemptRunner } from './attempt.js'
+import { ConcurrencyLimit } from './concurrency-limit.js'
 import type { EngineSettings } from './engine-options.js'
 import { StoreUnavailableError } from '../errors.js'
+import type { SendResult } from './send-result.js'
 import type { StoreHealth } from './store-health.js'
 
 export class OutboxScheduler {
   private readonly inFlight = new Set<string>()
   private readonly inFlightPerWebhook = new Map<string, number>()
+  /** Each webhook's adaptive in-flight limit, created at its first attempt. */
+  private readonly limits = new Map<string, ConcurrencyLimit>()
   private readonly running = new Set<Promise<void>>()
   private timer: NodeJS.Timeout | undefined
   private immediate: NodeJS.Immediate | undefined
@@ -136,8 +141,26 @@ export class OutboxScheduler {
 
   private mayMissWork(): boolean {
     if (this.cachedCount === 0 && this.more) return true
-    for (const w of this.fresh) if ((this.inFlightPerWebhook.get(w) ?? 0) < this.o.perWebhookConcurrency) return true
+    const now = this.o.now()
+    for (const w of this.fresh) if ((this.inFlightPerWebhook.get(w) ?? 0) < this.limitOf(w).current(now)) return true
     return false
+  }
+
+  /** The webhook's adaptive limit, capped by its spec.maxConcurrency or else the engine's perWebhookConcurrency. */
+  private limitOf(webhook: string): ConcurrencyLimit {
+    const max = this.attempts.maxConcurrency(webhook) ?? this.o.perWebhookConcurrency
+    let limit = this.limits.get(webhook)
+    if (!limit) {
+      limit = new ConcurrencyLimit(max)
+      this.limits.set(webhook, limit)
+    } else limit.setMax(max)
+    return limit
+  }
+
+  /** Each webhook's current in-flight limit (for metrics and tests). */
+  limitsNow(): Map<string, number> {
+    const now = this.o.now()
+    return new Map([...this.limits].map(([webhook, limit]) => [webhook, limit.current(now)]))
   }
 
   private read(now: number): void {
@@ -174,7 +197,8 @@ export class OutboxScheduler {
   private startCached(now: number): void {
     for (const [webhook, rows] of this.cached) {
       let busy = this.inFlightPerWebhook.get(webhook) ?? 0
-      while (rows.length > 0 && busy < this.o.perWebhookConcurrency) {
+      const limit = this.limitOf(webhook).current(now)
+      while (rows.length > 0 && busy < limit) {
         if (this.inFlight.size >= this.o.concurrency) return
         const row = rows.pop()!
         this.cachedCount--
@@ -188,14 +212,18 @@ export class OutboxScheduler {
 
   private launch(row: DeliveryRow): void {
     this.inFlight.add(row.id)
-    this.inFlightPerWebhook.set(row.webhook, (this.inFlightPerWebhook.get(row.webhook) ?? 0) + 1)
+    const inFlightAtSend = (this.inFlightPerWebhook.get(row.webhook) ?? 0) + 1
+    this.inFlightPerWebhook.set(row.webhook, inFlightAtSend)
     // The webhook's slot is freed as soon as its request is answered (release), so the next
     // request can go while this attempt is being recorded; the delivery itself stays in flight
     // (never started again) until its attempt is committed.
     let released = false
-    const release = (): void => {
+    const release = (result?: SendResult): void => {
       if (released) return
       released = true
+      // The answer (when a request was sent) tells the webhook's limit how the receiver copes. The
+      // number in flight when it was sent is at least what the receiver had when it arrived.
+      if (result) this.limits.get(row.webhook)?.record(result, inFlightAtSend, this.o.now())
       this.inFlightPerWebhook.set(row.webhook, (this.inFlightPerWebhook.get(row.webhook) ?? 1) - 1)
       this.wake()
     }

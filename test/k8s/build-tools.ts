@@ -8,7 +8,9 @@
 // of test/git-ssh.test.ts (test/helpers/git-sshd.ts) and the OCI registry of test/image.test.ts
 // (test/helpers/registry.ts), whatever HOOKWISE_K8S says, and the container image of
 // test/image.test.ts (scripts/image/build.ts, installing its Debian packages when missing), and
-// installs the MLflow server of the event-source tests from PyPI (test/helpers/mlflow.ts).
+// installs the MLflow server of the event-source tests from PyPI (test/helpers/mlflow.ts); after the
+// Kubernetes tools it builds Flux's notification-controller, the peer of `npm run bench:peers` that
+// test/bench-peers.test.ts runs (test/tools/notification-controller.ts).
 
 import { ensureImage } from '../../scripts/image/build.js'
 import { gitSshdToolSet } from '../helpers/git-sshd.js'
@@ -17,6 +19,7 @@ import { registryToolSet } from '../helpers/registry.js'
 import { mlflowVenv } from '../helpers/mlflow.js'
 import { findPython, installVenv } from '../tools/python-venv.js'
 import { buildToolSet, findGo } from '../tools/go-build.js'
+import { ensureNotificationController, peerUnavailable } from '../tools/notification-controller.js'
 import { ensureTools, harnessConfig, harnessStatus } from './tools.js'
 
 const forTests = process.argv.includes('--for-tests')
@@ -83,6 +86,9 @@ try {
   const tools = await ensureTools(cfg, log)
   if (forTests) {
     log(`k8s tools: ${tools.dir}`)
+    const why = await peerUnavailable(cfg)
+    if (why && !cfg.ci) log(`notification-controller: not built, test/bench-peers.test.ts will be skipped: ${why}`)
+    else log(`notification-controller: ${(await ensureNotificationController(cfg, log)).binary}`)
   } else {
     console.log(
       `k8s tools (Kubernetes ${tools.versions.kubernetes}, etcd ${tools.versions.etcd}, helm ${tools.versions.helm}) in ${tools.dir}/bin:`,

@@ -543,6 +543,24 @@ if (cluster) {
       'the relist is logged',
     )
   })
+  t.test('the cluster source hands on no state before every informer has listed: a partial one cancelled pending deliveries', async (t) => {
+    const ns = 'source-first-state'
+    await k.createNamespace(ns)
+    const automations = Array.from({ length: 150 }, (_, i) => automationYaml(`a${i}`))
+    await k.apply([secretYaml('tok'), webhookYaml('https://example.com/hook'), ...automations].join('---\n'), ns)
+    const source = new KubernetesSource({
+      kubeConfig: loadKubeConfig(cluster.kubeconfig, {}),
+      namespaces: [ns],
+      tenancy: 'none',
+      log: createLogger({ destination: new Writable({ write: (_chunk, _enc, cb) => cb() }) }),
+      debounceMs: 0,
+    })
+    t.teardown(() => source.stop())
+    const seen: Array<[number, number]> = []
+    await source.start((s) => seen.push([s.webhooks.size, s.automations.length]))
+    await new Promise((r) => setTimeout(r, 300))
+    t.same(seen, [[1, 150]], 'one state, with every Webhook and Automation')
+  })
   t.test(
     'the cluster source (DesiredStateSource): start resolves after the first state, a change calls onState again, stop ends it',
     async (t) => {

@@ -72,6 +72,7 @@ export class KubernetesSource implements DesiredStateSource {
   private readonly validation = new ValidationCache()
   private handlers: SourceHandlers | undefined
   private onState: ((state: DesiredState) => void) | undefined
+  private listed = false
 
   constructor(private readonly o: KubernetesSourceOptions) {
     const custom = o.kubeConfig.makeApiClient(CustomObjectsApi)
@@ -148,6 +149,7 @@ export class KubernetesSource implements DesiredStateSource {
   /** Resolves once every informer has listed; the state is current then (and delivered, once attached). */
   async synced(): Promise<void> {
     await Promise.all([this.webhooks.synced, this.automations.synced, this.secrets.synced, this.namespaceObjects?.synced])
+    this.listed = true
     this.rebuild()
   }
 
@@ -211,7 +213,10 @@ export class KubernetesSource implements DesiredStateSource {
   }
 
   private schedule(): void {
-    if (this.stopped || this.timer) return
+    // Before every informer has listed, a state would lack the objects not listed yet: the engine
+    // would cancel the pending deliveries of Automations it does not see ("automation removed").
+    // synced() builds the first state once all have listed.
+    if (this.stopped || this.timer || !this.listed) return
     this.timer = setTimeout(() => {
       this.timer = undefined
       this.rebuild()

@@ -60,12 +60,7 @@ else if (tools) {
     }
     const kill = (side: string) => lines.find((l) => l.phase === 'kill -9' && l.side === side)
     t.match(kill('hookwise --dir'), { pending: 4, delivered: 4, lost: 0 }, 'hookwise --dir: nothing lost after kill -9')
-    // Known: a restarted `run --kubernetes` sometimes applies a desired state without the Automation
-    // and cancels its pending deliveries ("automation removed"): KubernetesSource.start sets onState
-    // before the informers have all listed (docs/performance.md); seen in bench:peers on 2026-12-03.
-    t.match(kill('hookwise --kubernetes'), { pending: 4, delivered: 4, lost: 0 }, 'hookwise --kubernetes: nothing lost after kill -9', {
-      todo: 'a restart sometimes cancels pending deliveries as "automation removed" (the cluster source applied a state without the Automation)',
-    })
+    t.match(kill('hookwise --kubernetes'), { pending: 4, delivered: 4, lost: 0 }, 'hookwise --kubernetes: nothing lost after kill -9')
     t.match(
       kill('notification-controller (generic-hmac)'),
       { pending: 4, lost: 4 },

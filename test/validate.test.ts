@@ -165,7 +165,7 @@ t.test('aliasRegex is required for ADD_ARTIFACT_ALIAS', async (t) => {
       path: 'spec.event.aliasRegex',
       code: 'HW_EVENT_FILTER_FIELDS',
       severity: 'error',
-      message: 'event.aliasRegex is required when event.type is ADD_ARTIFACT_ALIAS, e.g. aliasRegex: ^production$',
+      message: 'event.aliasRegex (or an event.filter) is required when event.type is ADD_ARTIFACT_ALIAS, e.g. aliasRegex: ^production$',
       hint: 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there), tagRegex with ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG',
     },
   ])

@@ -300,13 +300,19 @@ export interface EventFilter {
     | 'ADD_ARTIFACT_TAG'
     | 'REMOVE_ARTIFACT_TAG'
   /**
-   * ADD_ARTIFACT_ALIAS only, and required there: the added alias must match this regular expression (RE2 syntax), e.g. ^production$.
+   * ADD_ARTIFACT_ALIAS only, and required there unless event.filter is set: the added alias must match this regular expression (RE2 syntax), e.g. ^production$. Shorthand of filter {alias: {$regex: ...}}.
    */
   aliasRegex?: string
   /**
-   * ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG only: the tag must match this regular expression (RE2 syntax).
+   * ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG only: the tag must match this regular expression (RE2 syntax). Shorthand of filter {tag: {$regex: ...}}.
    */
   tagRegex?: string
+  /**
+   * W&B's filter language over the event's fields, e.g. {"$and": [{"alias": {"$regex": "^prod"}}, {"metadata.accuracy": {"$gte": 0.9}}]}: $and $or $nor $not combine; $eq $ne $gt $gte $lt $lte $in $nin $exists $regex $contains compare. Must hold as well as aliasRegex, tagRegex and metadata. See docs/filters.md.
+   */
+  filter?: {
+    [k: string]: unknown
+  }
   /**
    * Conditions on top-level keys of the artifact version's metadata; all must hold.
    *

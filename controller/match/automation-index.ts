@@ -26,7 +26,7 @@ function push(bucket: Bucket, key: string, e: Entry): void {
   else bucket.set(key, [e])
 }
 
-/** Whether the filters of `a` (alias, tag, collection, metadata) accept the event. Scope and type are the index's job. */
+/** Whether the filters of `a` (alias, tag, collection, metadata, event.filter) accept the event. Scope and type are the index's job. */
 export function filtersAccept(a: CompiledAutomation, event: ArtifactEvent): boolean {
   if (a.aliasRegex && (event.alias === undefined || !a.aliasRegex.test(event.alias))) return false
   if (a.tagRegex && (event.tag === undefined || !a.tagRegex.test(event.tag))) return false
@@ -37,7 +37,7 @@ export function filtersAccept(a: CompiledAutomation, event: ArtifactEvent): bool
       if (!c.test(Object.hasOwn(metadata, c.key) ? metadata[c.key] : undefined)) return false
     }
   }
-  return true
+  return a.filter === undefined || a.filter.test(event)
 }
 
 export class AutomationIndex {

@@ -120,10 +120,10 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
     holds: (s) => s.type === 'Project' || (!has(s.entity) && !has(s.project) && !has(s.collectionRegex)),
   },
   // Automation event filter
-  "self.type != 'ADD_ARTIFACT_ALIAS' || has(self.aliasRegex)": {
+  "self.type != 'ADD_ARTIFACT_ALIAS' || has(self.aliasRegex) || has(self.filter)": {
     code: 'HW_EVENT_FILTER_FIELDS',
     field: () => 'aliasRegex',
-    holds: (s) => s.type !== 'ADD_ARTIFACT_ALIAS' || has(s.aliasRegex),
+    holds: (s) => s.type !== 'ADD_ARTIFACT_ALIAS' || has(s.aliasRegex) || has(s.filter),
   },
   "!has(self.aliasRegex) || self.type == 'ADD_ARTIFACT_ALIAS'": {
     code: 'HW_EVENT_FILTER_FIELDS',

@@ -14,6 +14,7 @@ import { specialRange } from '../model/special-addresses.js'
 import { METADATA_PREFIX, VARIABLES, isReservedSecretName, type EventType } from '../template/variables.js'
 import { checkCelRules } from './cel-twins.js'
 import { compileTextMatcher, type TextMatcher } from '../model/text-matcher.js'
+import { compileEventFilter } from '../match/event-filter.js'
 import {
   DEFAULT_NAMESPACE,
   objectKey,
@@ -21,6 +22,7 @@ import {
   type CompiledCondition,
   type DefaultedWebhookSpec,
   type DesiredState,
+  type EventPredicate,
   type SecretEntry,
   type WebhookEntry,
 } from '../model/desired-state.js'
@@ -217,6 +219,14 @@ function compileCondition(c: Checked, i: number, cond: MetadataCondition, r: Rep
   }
 }
 
+/** Compiles `event.filter` once; each problem is reported at its own place below the filter. */
+function compileFilter(c: Checked, filter: unknown, r: Reporter): EventPredicate | null {
+  const result = compileEventFilter(filter)
+  if (result.ok) return result.predicate
+  for (const p of result.problems) r.at(c.object, c.label, ['spec', 'event', 'filter', ...p.path], 'HW_FILTER_INVALID', p.message, p.hint)
+  return null
+}
+
 function variableProblem(
   name: string,
   eventType: EventType,
@@ -393,6 +403,7 @@ function meaningOfAutomation(
   const tagRegex = regex(c, ['spec', 'event', 'tagRegex'], event.tagRegex, r)
   const collectionRegex = regex(c, ['spec', 'scope', 'collectionRegex'], spec.scope.collectionRegex, r)
   const metadata = (event.metadata ?? []).map((cond, i) => compileCondition(c, i, cond, r))
+  const filter = event.filter === undefined ? undefined : compileFilter(c, event.filter, r)
 
   const webhookKey = objectKey(c.namespace, spec.action.webhook)
   const webhook = webhooks.get(webhookKey)
@@ -445,7 +456,8 @@ function meaningOfAutomation(
     aliasRegex === null ||
     tagRegex === null ||
     collectionRegex === null ||
-    metadata.includes(null)
+    metadata.includes(null) ||
+    filter === null
   )
     return undefined
   return {
@@ -459,6 +471,7 @@ function meaningOfAutomation(
     ...(tagRegex ? { tagRegex } : {}),
     ...(collectionRegex ? { collectionRegex } : {}),
     metadata: metadata as CompiledCondition[],
+    ...(filter ? { filter } : {}),
   }
 }
 

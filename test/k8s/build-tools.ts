@@ -5,10 +5,12 @@
 // HOOKWISE_K8S=0) it prints the one-line reason and succeeds; in CI a missing Go is an error.
 // Building here, before tap starts, keeps a long first build out of the per-file test timeout and
 // away from the other test files running in parallel. `--for-tests` also builds the SSH git server
-// of test/git-ssh.test.ts (test/helpers/git-sshd.ts), whatever HOOKWISE_K8S says.
+// of test/git-ssh.test.ts (test/helpers/git-sshd.ts), whatever HOOKWISE_K8S says, and the wandb SDK
+// virtualenv whose automation dumps test/import-wandb.test.ts reads (test/tools/wandb-sdk.ts).
 
 import { gitSshdToolSet } from '../helpers/git-sshd.js'
 import { buildToolSet, findGo } from '../tools/go-build.js'
+import { ensureWandbSdk, pythonMissing } from '../tools/wandb-sdk.js'
 import { ensureTools, harnessConfig, harnessStatus } from './tools.js'
 
 const forTests = process.argv.includes('--for-tests')
@@ -23,6 +25,16 @@ if (forTests) {
     try {
       await buildToolSet(cfg, sshd, log)
       log(`git-sshd: ${sshd.dir}`)
+    } catch (err) {
+      log((err as Error).message)
+      process.exit(1)
+    }
+  }
+  const noPython = pythonMissing()
+  if (noPython && !cfg.ci) log(`wandb-sdk: not installed, the wandb import tests will be skipped: ${noPython}`)
+  else {
+    try {
+      log(`wandb-sdk: ${(await ensureWandbSdk(cfg, log)).dumps}`)
     } catch (err) {
       log((err as Error).message)
       process.exit(1)

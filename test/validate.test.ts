@@ -319,7 +319,7 @@ t.test('exactly one of payload and payloadTemplate', async (t) => {
       column: 3,
       path: 'spec.action',
       code: 'HW_PAYLOAD_CHOICE',
-      message: 'set exactly one of action.payload and action.payloadTemplate',
+      message: 'set exactly one of action.payload, action.payloadTemplate and action.slack',
     },
   ])
 })

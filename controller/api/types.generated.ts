@@ -341,7 +341,7 @@ export interface MetadataCondition {
   value?: string
 }
 /**
- * The webhook to call and the body to send: exactly one of payload and payloadTemplate.
+ * The webhook to call and the body to send: exactly one of payload, payloadTemplate and slack.
  *
  * This interface was referenced by `HookwiseApi`'s JSON-Schema
  * via the `definition` "Action".
@@ -361,6 +361,31 @@ export interface Action {
    * The JSON body as text, as pasted from W&B: ${variables} inside JSON strings are replaced by their escaped text; ${json:VARIABLE} outside strings inserts a JSON value.
    */
   payloadTemplate?: string
+  slack?: SlackAction
+}
+/**
+ * A Slack message (W&B's notification action) in Block Kit: a header with the title, a section with the message, a context line with the severity. The Webhook is a Slack incoming-webhook URL, or https://slack.com/api/chat.postMessage with the bot token as accessToken and channel set here.
+ *
+ * This interface was referenced by `HookwiseApi`'s JSON-Schema
+ * via the `definition` "SlackAction".
+ */
+export interface SlackAction {
+  /**
+   * Header text (plain text, at most 150 characters as Slack allows); may hold ${variables}.
+   */
+  title?: string
+  /**
+   * Message text (Slack mrkdwn, at most 3000 characters as Slack allows); may hold ${variables}.
+   */
+  message: string
+  /**
+   * INFO, WARN or ERROR, as in W&B.
+   */
+  severity?: 'INFO' | 'WARN' | 'ERROR'
+  /**
+   * Channel id or name for chat.postMessage (a bot token); incoming webhooks post to their own channel.
+   */
+  channel?: string
 }
 /**
  * Observed state, written by hookwise.

@@ -146,7 +146,10 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
     holds: (s) => s.op !== 'exists' || !has(s.value),
   },
   // Automation action
-  'has(self.payload) != has(self.payloadTemplate)': { code: 'HW_PAYLOAD_CHOICE', holds: (s) => has(s.payload) !== has(s.payloadTemplate) },
+  '[has(self.payload), has(self.payloadTemplate), has(self.slack)].filter(x, x).size() == 1': {
+    code: 'HW_PAYLOAD_CHOICE',
+    holds: (s) => [s.payload, s.payloadTemplate, s.slack].filter(has).length === 1,
+  },
 }
 
 export interface RuleViolation {

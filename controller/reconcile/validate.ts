@@ -8,6 +8,7 @@ import { formatPath, schemaDiagnostics, type FieldPath } from '../api/schema-err
 import type { Diagnostic, ErrorCode } from '../errors.js'
 import type { ManifestObject } from '../model/manifest-object.js'
 import { compilePayload, compilePayloadText, type TemplateProblem } from '../template/compile.js'
+import { compileSlackMessage } from '../template/slack-message.js'
 import { ACCESS_TOKEN } from '../model/secrets.js'
 import { KEY_HINT, readStandardWebhooksKey } from '../model/signing-key.js'
 import { specialRange } from '../model/special-addresses.js'
@@ -430,13 +431,19 @@ function meaningOfAutomation(
   if (webhook?.entry.spec.accessToken) granted.add(ACCESS_TOKEN)
 
   const payloadPath: FieldPath =
-    spec.action.payloadTemplate !== undefined ? ['spec', 'action', 'payloadTemplate'] : ['spec', 'action', 'payload']
+    spec.action.payloadTemplate !== undefined
+      ? ['spec', 'action', 'payloadTemplate']
+      : spec.action.slack !== undefined
+        ? ['spec', 'action', 'slack']
+        : ['spec', 'action', 'payload']
   const compiled =
     spec.action.payloadTemplate !== undefined
       ? compilePayloadText(spec.action.payloadTemplate)
       : spec.action.payload !== undefined
         ? compilePayload(spec.action.payload)
-        : undefined
+        : spec.action.slack !== undefined
+          ? compileSlackMessage(spec.action.slack)
+          : undefined
   const where = (p: { path: Array<string | number>; offset: number }): FieldPath => [...payloadPath, ...p.path]
   const excerpt = (p: { path: Array<string | number>; offset: number }): string =>
     spec.action.payloadTemplate !== undefined ? ` (character ${p.offset + 1} of the template)` : ''

@@ -251,16 +251,16 @@ export interface AutomationSpec {
   action: Action
 }
 /**
- * Which artifacts the automation watches. Registry: every collection of a registry; Collection: one collection of a registry; Project: every collection of entity/project, optionally narrowed by collectionRegex.
+ * Which artifacts the automation watches. Registry: every collection of a registry; Collection: one collection of a registry; Project: every collection of entity/project, optionally narrowed by collectionRegex; Entity: every registry and project of an entity (team); Organization: everything.
  *
  * This interface was referenced by `HookwiseApi`'s JSON-Schema
  * via the `definition` "Scope".
  */
 export interface Scope {
   /**
-   * Registry, Collection or Project.
+   * Registry, Collection, Project, Entity or Organization.
    */
-  type: 'Registry' | 'Collection' | 'Project'
+  type: 'Registry' | 'Collection' | 'Project' | 'Entity' | 'Organization'
   /**
    * Registry name (Registry and Collection scopes), e.g. model.
    */
@@ -270,7 +270,7 @@ export interface Scope {
    */
   collection?: string
   /**
-   * Entity (team) that owns the project (Project scope).
+   * Entity (team) that owns the project (Project scope), or whose every registry and project is watched (Entity scope).
    */
   entity?: string
   /**
@@ -278,7 +278,11 @@ export interface Scope {
    */
   project?: string
   /**
-   * Narrows a Project scope to collections whose name matches this regular expression (RE2 syntax, as in W&B).
+   * Organization name (Organization scope): every event hookwise receives, within the entities the namespace is given under --tenancy namespace-label.
+   */
+  organization?: string
+  /**
+   * Narrows a Project or Entity scope to collections whose name matches this regular expression (RE2 syntax, as in W&B).
    */
   collectionRegex?: string
 }

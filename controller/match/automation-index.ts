@@ -16,6 +16,9 @@ interface ByScope {
   registry: Bucket
   collection: Bucket
   project: Bucket
+  entity: Bucket
+  /** Organization scopes: every event (tenancy still applies). */
+  organization: Entry[]
 }
 
 const SEP = '\u0000'
@@ -60,13 +63,15 @@ export class AutomationIndex {
       const entry = { automation: a, rank }
       let scopes = this.byType.get(a.spec.event.type)
       if (!scopes) {
-        scopes = { registry: new Map(), collection: new Map(), project: new Map() }
+        scopes = { registry: new Map(), collection: new Map(), project: new Map(), entity: new Map(), organization: [] }
         this.byType.set(a.spec.event.type, scopes)
       }
       const s = a.spec.scope
       if (s.type === 'Registry') push(scopes.registry, s.registry!, entry)
       else if (s.type === 'Collection') push(scopes.collection, s.registry! + SEP + s.collection!, entry)
-      else push(scopes.project, s.entity! + SEP + s.project!, entry)
+      else if (s.type === 'Project') push(scopes.project, s.entity! + SEP + s.project!, entry)
+      else if (s.type === 'Entity') push(scopes.entity, s.entity!, entry)
+      else scopes.organization.push(entry)
     }
     this.size = size
   }
@@ -84,6 +89,9 @@ export class AutomationIndex {
     }
     const p = scopes.project.get(event.entity + SEP + event.project)
     if (p) candidates.push(p)
+    const e = scopes.entity.get(event.entity)
+    if (e) candidates.push(e)
+    if (scopes.organization.length) candidates.push(scopes.organization)
 
     const out: Entry[] = []
     const tenancy = this.namespaceEntities

@@ -99,7 +99,7 @@ function metadataValue(c: MetadataCondition): unknown {
 /** A built-in event of the automation's type, filled in to fit its scope, alias/tag regex and metadata conditions where they are simple. */
 export function sampleEvent(spec: AutomationSpec): ArtifactEvent {
   const scope = spec.scope
-  const entity = scope.type === 'Project' ? (scope.entity ?? 'acme') : 'acme'
+  const entity = scope.type === 'Project' || scope.type === 'Entity' ? (scope.entity ?? 'acme') : 'acme'
   const registry = scope.type === 'Project' ? undefined : (scope.registry ?? 'model')
   const project = scope.type === 'Project' ? (scope.project ?? 'example-project') : `wandb-registry-${registry}`
   const collection =

@@ -89,10 +89,10 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
         (has(s.secrets) && s.secrets.some((x: Self) => x.name === s.signing.previousSecret)),
     },
   // Automation scope
-  "self.type == 'Project' || has(self.registry)": {
+  "self.type in ['Project', 'Entity', 'Organization'] || has(self.registry)": {
     code: 'HW_SCOPE_FIELDS',
     field: () => 'registry',
-    holds: (s) => s.type === 'Project' || has(s.registry),
+    holds: (s) => ['Project', 'Entity', 'Organization'].includes(s.type) || has(s.registry),
   },
   "self.type != 'Collection' || has(self.collection)": {
     code: 'HW_SCOPE_FIELDS',
@@ -114,10 +114,25 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
     field: (s) => (has(s.registry) ? 'registry' : 'collection'),
     holds: (s) => s.type !== 'Project' || (!has(s.registry) && !has(s.collection)),
   },
-  "self.type == 'Project' || (!has(self.entity) && !has(self.project) && !has(self.collectionRegex))": {
+  "self.type in ['Project', 'Entity'] || (!has(self.entity) && !has(self.project) && !has(self.collectionRegex))": {
     code: 'HW_SCOPE_FIELDS',
     field: (s) => ['entity', 'project', 'collectionRegex'].find((f) => has(s[f])),
-    holds: (s) => s.type === 'Project' || (!has(s.entity) && !has(s.project) && !has(s.collectionRegex)),
+    holds: (s) => s.type === 'Project' || s.type === 'Entity' || (!has(s.entity) && !has(s.project) && !has(s.collectionRegex)),
+  },
+  "self.type != 'Entity' || (has(self.entity) && !has(self.project) && !has(self.registry) && !has(self.collection))": {
+    code: 'HW_SCOPE_FIELDS',
+    field: (s) => (has(s.entity) ? ['project', 'registry', 'collection'].find((f) => has(s[f])) : 'entity'),
+    holds: (s) => s.type !== 'Entity' || (has(s.entity) && !has(s.project) && !has(s.registry) && !has(s.collection)),
+  },
+  "(self.type == 'Organization') == has(self.organization)": {
+    code: 'HW_SCOPE_FIELDS',
+    field: () => 'organization',
+    holds: (s) => (s.type === 'Organization') === has(s.organization),
+  },
+  "self.type != 'Organization' || (!has(self.registry) && !has(self.collection) && !has(self.entity) && !has(self.project))": {
+    code: 'HW_SCOPE_FIELDS',
+    field: (s) => ['registry', 'collection', 'entity', 'project'].find((f) => has(s[f])),
+    holds: (s) => s.type !== 'Organization' || (!has(s.registry) && !has(s.collection) && !has(s.entity) && !has(s.project)),
   },
   // Automation event filter
   "self.type != 'ADD_ARTIFACT_ALIAS' || has(self.aliasRegex) || has(self.filter)": {

@@ -363,7 +363,7 @@ function signingHint(spec: WebhookSpec, previous: boolean): string {
 function hintFor(code: ErrorCode): string {
   switch (code) {
     case 'HW_SCOPE_FIELDS':
-      return 'Registry: registry; Collection: registry and collection; Project: entity, project and optionally collectionRegex'
+      return 'Registry: registry; Collection: registry and collection; Project: entity, project and optionally collectionRegex; Entity: entity and optionally collectionRegex; Organization: organization'
     case 'HW_EVENT_FILTER_FIELDS':
       return 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there), tagRegex with ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG'
     case 'HW_METADATA_CONDITION':

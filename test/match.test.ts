@@ -212,3 +212,18 @@ t.test('Entity and Organization scope fields are checked', async (t) => {
     'spec.scope.organization: scope.organization is required for an Organization scope, and belongs to it only',
   ])
 })
+
+t.test('collection tag events: tagRegex, the filter and ${tag} see the collection tag', async (t) => {
+  const idx = index(
+    webhook() +
+      automation('add', '{type: Registry, registry: model}', '{type: ADD_COLLECTION_TAG, tagRegex: "^prod"}') +
+      automation('add-filter', '{type: Registry, registry: model}', '{type: ADD_COLLECTION_TAG, filter: {tag: {$in: [production]}}}') +
+      automation('remove', '{type: Registry, registry: model}', '{type: REMOVE_COLLECTION_TAG}'),
+  )
+  const e = { type: 'ADD_COLLECTION_TAG' as const, alias: undefined, tag: 'production' }
+  t.same(names(idx, e), ['default/add', 'default/add-filter'])
+  t.same(names(idx, { ...e, tag: 'staging' }), [])
+  t.same(names(idx, { ...e, type: 'REMOVE_COLLECTION_TAG' }), ['default/remove'])
+  const [a] = idx.match({ ...base, ...e } as ArtifactEvent)
+  t.equal(a!.template.render({ event: { ...base, ...e } as ArtifactEvent, secrets: {} }), '{"x":"ADD_COLLECTION_TAG"}')
+})

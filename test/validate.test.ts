@@ -182,7 +182,8 @@ t.test('tagRegex on an alias event is refused', async (t) => {
       column: 5,
       path: 'spec.event.tagRegex',
       code: 'HW_EVENT_FILTER_FIELDS',
-      message: 'event.tagRegex applies only to ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG events',
+      message:
+        'event.tagRegex applies only to tag events: ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG and REMOVE_COLLECTION_TAG',
     },
   ])
 })

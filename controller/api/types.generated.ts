@@ -303,12 +303,14 @@ export interface EventFilter {
     | 'ADD_ARTIFACT_ALIAS'
     | 'ADD_ARTIFACT_TAG'
     | 'REMOVE_ARTIFACT_TAG'
+    | 'ADD_COLLECTION_TAG'
+    | 'REMOVE_COLLECTION_TAG'
   /**
    * ADD_ARTIFACT_ALIAS only, and required there unless event.filter is set: the added alias must match this regular expression (RE2 syntax), e.g. ^production$. Shorthand of filter {alias: {$regex: ...}}.
    */
   aliasRegex?: string
   /**
-   * ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG only: the tag must match this regular expression (RE2 syntax). Shorthand of filter {tag: {$regex: ...}}.
+   * Tag events only (ADD_/REMOVE_ARTIFACT_TAG, ADD_/REMOVE_COLLECTION_TAG): the tag must match this regular expression (RE2 syntax). Shorthand of filter {tag: {$regex: ...}}.
    */
   tagRegex?: string
   /**
@@ -478,6 +480,8 @@ export interface ArtifactEvent {
     | 'ADD_ARTIFACT_ALIAS'
     | 'ADD_ARTIFACT_TAG'
     | 'REMOVE_ARTIFACT_TAG'
+    | 'ADD_COLLECTION_TAG'
+    | 'REMOVE_COLLECTION_TAG'
   /**
    * When it happened (RFC 3339).
    */
@@ -546,7 +550,7 @@ export interface ArtifactEvent {
    */
   alias?: string
   /**
-   * The tag added or removed (ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG only).
+   * The tag added or removed: of the version (ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG) or of the collection (ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG).
    */
   tag?: string
 }

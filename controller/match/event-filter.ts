@@ -32,13 +32,15 @@ type Test = (value: unknown) => boolean
 type Pred = (event: ArtifactEvent) => boolean
 
 const aliasesOf = (e: ArtifactEvent): unknown => (e.type === 'ADD_ARTIFACT_ALIAS' ? e.alias : (e.artifact.aliases ?? []))
-const tagsOf = (e: ArtifactEvent): unknown =>
-  e.type === 'ADD_ARTIFACT_TAG' || e.type === 'REMOVE_ARTIFACT_TAG' ? e.tag : (e.artifact.tags ?? [])
+const tagsOf = (e: ArtifactEvent): unknown => (e.tag !== undefined ? e.tag : (e.artifact.tags ?? []))
 
 /** The fields a filter may name, and how each is read from an event. */
 export const FILTER_FIELDS: Readonly<Record<string, { read: Read; description: string }>> = {
   alias: { read: aliasesOf, description: 'the alias added (ADD_ARTIFACT_ALIAS); for other events, the aliases of the version' },
-  tag: { read: tagsOf, description: 'the tag added or removed (tag events); for other events, the tags of the version' },
+  tag: {
+    read: tagsOf,
+    description: 'the tag added or removed (version or collection tag events); for other events, the tags of the version',
+  },
   type: { read: (e) => e.type, description: 'the event type' },
   author: { read: (e) => e.author, description: 'the user who caused the event' },
   entity: { read: (e) => e.entity, description: 'the entity (team)' },

@@ -108,7 +108,7 @@ export function sampleEvent(spec: AutomationSpec): ArtifactEvent {
   for (const c of spec.event.metadata ?? []) metadata[c.key] = metadataValue(c)
   const type = spec.event.type
   const alias = type === 'ADD_ARTIFACT_ALIAS' ? textMatching(spec.event.aliasRegex, 'production') : undefined
-  const tag = type === 'ADD_ARTIFACT_TAG' || type === 'REMOVE_ARTIFACT_TAG' ? textMatching(spec.event.tagRegex, 'candidate') : undefined
+  const tag = type.endsWith('_TAG') ? textMatching(spec.event.tagRegex, 'candidate') : undefined
   return {
     id: 'plan-sample',
     type,

@@ -145,10 +145,10 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
     field: () => 'aliasRegex',
     holds: (s) => !has(s.aliasRegex) || s.type === 'ADD_ARTIFACT_ALIAS',
   },
-  "!has(self.tagRegex) || self.type == 'ADD_ARTIFACT_TAG' || self.type == 'REMOVE_ARTIFACT_TAG'": {
+  "!has(self.tagRegex) || self.type.endsWith('_TAG')": {
     code: 'HW_EVENT_FILTER_FIELDS',
     field: () => 'tagRegex',
-    holds: (s) => !has(s.tagRegex) || s.type === 'ADD_ARTIFACT_TAG' || s.type === 'REMOVE_ARTIFACT_TAG',
+    holds: (s) => !has(s.tagRegex) || String(s.type).endsWith('_TAG'),
   },
   "self.op == 'exists' || has(self.value)": {
     code: 'HW_METADATA_CONDITION',

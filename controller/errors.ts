@@ -89,6 +89,7 @@ export const ERROR_CODES = {
   HW_STATE_CORRUPT: { disposition: 'terminal', summary: 'The state database (hookwise.db) is damaged; hookwise will not start on it.' },
   HW_CURL_UNSUPPORTED: { disposition: 'terminal', summary: 'hookwise curl cannot reproduce this request as a shell script.' },
   HW_EVENT_JSON: { disposition: 'terminal', summary: 'An event is not valid JSON.' },
+  HW_IMPORT_INPUT: { disposition: 'terminal', summary: 'The input of hookwise import wandb is not JSON or JSON Lines.' },
   HW_EVENT_INVALID: { disposition: 'terminal', summary: 'An event does not match the canonical event schema.' },
   HW_KUBECONFIG: {
     disposition: 'terminal',

@@ -18,6 +18,7 @@ import * as render from './render.js'
 import * as run from './run.js'
 import * as status from './status.js'
 import * as testWebhook from './test-webhook.js'
+import * as importWandb from './import-wandb.js'
 import * as validate from './validate.js'
 
 /** The commands, in the order `hookwise --help` lists them. */
@@ -34,6 +35,7 @@ const COMMANDS: ReadonlyArray<{ register(cli: Command, ctx: CommandContext): voi
   testWebhook,
   plan,
   diff,
+  importWandb,
 ]
 
 function program(ctx: CommandContext): Command {

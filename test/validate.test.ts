@@ -70,7 +70,7 @@ t.test('schema: wrong enum value names file, line, column, object and path, with
       code: 'HW_SCHEMA',
       severity: 'error',
       message:
-        '"ADD_ARTIFACT_ALIASES" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG',
+        '"ADD_ARTIFACT_ALIASES" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG',
       hint: 'did you mean ADD_ARTIFACT_ALIAS?',
     },
   ])

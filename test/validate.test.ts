@@ -166,7 +166,7 @@ t.test('aliasRegex is required for ADD_ARTIFACT_ALIAS', async (t) => {
       code: 'HW_EVENT_FILTER_FIELDS',
       severity: 'error',
       message: 'event.aliasRegex (or an event.filter) is required when event.type is ADD_ARTIFACT_ALIAS, e.g. aliasRegex: ^production$',
-      hint: 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there), tagRegex with ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG',
+      hint: 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there unless a filter is set), tagRegex with the tag events (ADD_/REMOVE_ARTIFACT_TAG, ADD_/REMOVE_COLLECTION_TAG)',
     },
   ])
 })

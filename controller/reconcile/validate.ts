@@ -365,7 +365,7 @@ function hintFor(code: ErrorCode): string {
     case 'HW_SCOPE_FIELDS':
       return 'Registry: registry; Collection: registry and collection; Project: entity, project and optionally collectionRegex; Entity: entity and optionally collectionRegex; Organization: organization'
     case 'HW_EVENT_FILTER_FIELDS':
-      return 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there), tagRegex with the tag events (ADD_/REMOVE_ARTIFACT_TAG, ADD_/REMOVE_COLLECTION_TAG)'
+      return 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there unless a filter is set), tagRegex with the tag events (ADD_/REMOVE_ARTIFACT_TAG, ADD_/REMOVE_COLLECTION_TAG)'
     case 'HW_METADATA_CONDITION':
       return 'eq, ne, regex, gt, gte, lt and lte need a value; exists takes none'
     case 'HW_PAYLOAD_CHOICE':

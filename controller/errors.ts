@@ -44,6 +44,10 @@ export const ERROR_CODES = {
   HW_SCOPE_FIELDS: { disposition: 'terminal', summary: 'The scope fields do not fit the scope type.' },
   HW_EVENT_FILTER_FIELDS: { disposition: 'terminal', summary: 'The event filter fields do not fit the event type.' },
   HW_METADATA_CONDITION: { disposition: 'terminal', summary: 'A metadata condition is incomplete or its value does not fit its operator.' },
+  HW_FILTER_INVALID: {
+    disposition: 'terminal',
+    summary: 'An event.filter names an operator or field the filter language does not have, or an operand that does not fit.',
+  },
   HW_PAYLOAD_CHOICE: { disposition: 'terminal', summary: 'An action needs exactly one of payload and payloadTemplate.' },
   HW_TEMPLATE_SYNTAX: { disposition: 'terminal', summary: 'A payload template does not parse.' },
   HW_TEMPLATE_UNKNOWN_VARIABLE: {
@@ -98,6 +102,7 @@ export const ERROR_CODES = {
   HW_STATE_CORRUPT: { disposition: 'terminal', summary: 'The state database (hookwise.db) is damaged; hookwise will not start on it.' },
   HW_CURL_UNSUPPORTED: { disposition: 'terminal', summary: 'hookwise curl cannot reproduce this request as a shell script.' },
   HW_EVENT_JSON: { disposition: 'terminal', summary: 'An event is not valid JSON.' },
+  HW_IMPORT_INPUT: { disposition: 'terminal', summary: 'The input of hookwise import wandb is not JSON or JSON Lines.' },
   HW_EVENT_INVALID: { disposition: 'terminal', summary: 'An event does not match the canonical event schema.' },
   HW_KUBECONFIG: {
     disposition: 'terminal',

@@ -101,3 +101,23 @@ t.test('nesting: 100 levels of objects and arrays are taken, 101 are refused wit
     diagnostics: [{ message: 'the event nests objects or arrays more than 100 levels deep' }],
   })
 })
+
+t.test("collection tag events carry a tag; W&B's wire names are read as hookwise's", async (t) => {
+  const { alias: _a, ...noAlias } = base
+  t.match(validateEvent({ ...noAlias, type: 'ADD_COLLECTION_TAG', tag: 'churn' }), {
+    ok: true,
+    event: { type: 'ADD_COLLECTION_TAG', tag: 'churn' },
+  })
+  t.match(validateEvent({ ...noAlias, type: 'REMOVE_COLLECTION_TAG' }), {
+    ok: false,
+    diagnostics: [{ path: 'tag', message: 'required field "tag" is missing' }],
+  })
+  const wire = { ...noAlias, type: 'LINK_MODEL' }
+  t.match(validateEvent(wire), { ok: true, event: { type: 'LINK_ARTIFACT' } })
+  t.equal(wire.type, 'LINK_MODEL', 'the value given is not changed')
+  t.match(parseEvent(JSON.stringify({ ...base, type: 'UPDATE_ARTIFACT_ALIAS' })), {
+    ok: true,
+    event: { type: 'ADD_ARTIFACT_ALIAS', alias: 'production' },
+  })
+  t.match(validateEvent({ ...noAlias, type: 'RUN_METRIC' }), { ok: false, diagnostics: [{ path: 'type' }] })
+})

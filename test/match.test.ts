@@ -196,3 +196,71 @@ t.test('an index updated in place matches as one built afresh: changed, added, r
   t.same(names(idx, {}), [])
   t.equal(idx.size, 0)
 })
+
+t.test('Entity and Organization scopes: every registry and project of an entity, everything; tenancy applies', async (t) => {
+  const text =
+    webhook('team-a') +
+    '---\n' +
+    webhook('team-b') +
+    automation('ent', '{type: Entity, entity: acme}', '{type: LINK_ARTIFACT}', '', 'team-a') +
+    automation('ent-churn', '{type: Entity, entity: acme, collectionRegex: "^churn-"}', '{type: LINK_ARTIFACT}', '', 'team-a') +
+    automation('ent-globex', '{type: Entity, entity: globex}', '{type: LINK_ARTIFACT}', '', 'team-a') +
+    automation('org', '{type: Organization, organization: acme-org}', '{type: LINK_ARTIFACT}', '', 'team-a') +
+    automation('org-b', '{type: Organization, organization: acme-org}', '{type: LINK_ARTIFACT}', '', 'team-b') +
+    automation('org-alias', '{type: Organization, organization: acme-org}', '{type: ADD_ARTIFACT_ALIAS, aliasRegex: "."}', '', 'team-b')
+  const link = { type: 'LINK_ARTIFACT' as const, alias: undefined }
+  const open = index(text)
+  t.same(names(open, link), ['team-a/ent', 'team-a/ent-churn', 'team-a/org', 'team-b/org-b'], 'a registry event of acme')
+  t.same(
+    names(open, { ...link, registry: undefined, project: 'later-project', collection: 'churn-x' }),
+    ['team-a/ent', 'team-a/ent-churn', 'team-a/org', 'team-b/org-b'],
+    'a project created later is in the entity scope',
+  )
+  t.same(names(open, { ...link, entity: 'globex', collection: 'fraud' }), ['team-a/ent-globex', 'team-a/org', 'team-b/org-b'])
+  // --tenancy namespace-label: team-a is given acme only, team-b globex only.
+  const tenancy = index(
+    text,
+    new Map([
+      ['team-a', new Set(['acme'])],
+      ['team-b', new Set(['globex'])],
+    ]),
+  )
+  t.same(names(tenancy, link), ['team-a/ent', 'team-a/ent-churn', 'team-a/org'], "team-b's Organization scope does not see acme")
+  t.same(names(tenancy, { ...link, entity: 'globex' }), ['team-b/org-b'], "team-a's Entity scope for globex sees nothing: not its entity")
+})
+
+t.test('Entity and Organization scope fields are checked', async (t) => {
+  const bad = (scope: string) => {
+    const parsed = parseManifest(webhook() + automation('a', scope, '{type: LINK_ARTIFACT}'), 'm.yaml')
+    return validateObjects(parsed.objects, parsed.diagnostics).diagnostics.map((d) => `${d.path}: ${d.message}`)
+  }
+  t.same(bad('{type: Entity}'), ['spec.scope.entity: an Entity scope takes scope.entity (and optionally collectionRegex) only'])
+  t.same(bad('{type: Entity, entity: acme, project: p}'), [
+    'spec.scope.project: an Entity scope takes scope.entity (and optionally collectionRegex) only',
+  ])
+  t.same(bad('{type: Organization}'), [
+    'spec.scope.organization: scope.organization is required for an Organization scope, and belongs to it only',
+  ])
+  t.same(bad('{type: Organization, organization: o, entity: acme}'), [
+    'spec.scope.entity: scope.entity, scope.project and scope.collectionRegex belong to a Project scope',
+    'spec.scope.entity: an Organization scope takes scope.organization only',
+  ])
+  t.same(bad('{type: Registry, registry: model, organization: o}'), [
+    'spec.scope.organization: scope.organization is required for an Organization scope, and belongs to it only',
+  ])
+})
+
+t.test('collection tag events: tagRegex, the filter and ${tag} see the collection tag', async (t) => {
+  const idx = index(
+    webhook() +
+      automation('add', '{type: Registry, registry: model}', '{type: ADD_COLLECTION_TAG, tagRegex: "^prod"}') +
+      automation('add-filter', '{type: Registry, registry: model}', '{type: ADD_COLLECTION_TAG, filter: {tag: {$in: [production]}}}') +
+      automation('remove', '{type: Registry, registry: model}', '{type: REMOVE_COLLECTION_TAG}'),
+  )
+  const e = { type: 'ADD_COLLECTION_TAG' as const, alias: undefined, tag: 'production' }
+  t.same(names(idx, e), ['default/add', 'default/add-filter'])
+  t.same(names(idx, { ...e, tag: 'staging' }), [])
+  t.same(names(idx, { ...e, type: 'REMOVE_COLLECTION_TAG' }), ['default/remove'])
+  const [a] = idx.match({ ...base, ...e } as ArtifactEvent)
+  t.equal(a!.template.render({ event: { ...base, ...e } as ArtifactEvent, secrets: {} }), '{"x":"ADD_COLLECTION_TAG"}')
+})

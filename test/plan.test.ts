@@ -348,7 +348,7 @@ t.test('invalid head: exit 1, errors with file:line relative to the repository r
   t.ok(at > 0)
   t.equal(
     lines[at + 2],
-    '- `hw/hooks.yaml:23:5` **error** `HW_SCHEMA`: Automation default/deploy: spec.event.type: "ADD_ALIAS" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG — hint: use one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG',
+    '- `hw/hooks.yaml:23:5` **error** `HW_SCHEMA`: Automation default/deploy: spec.event.type: "ADD_ALIAS" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG — hint: use one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG',
   )
   t.ok(r.stdout.includes('```diff\n- spec.event.type: "ADD_ARTIFACT_ALIAS"\n+ spec.event.type: "ADD_ALIAS"\n```'))
   t.ok(

@@ -138,7 +138,7 @@ t.test('intake: 401, 400 naming the field, 413, 202, duplicates', async (t) => {
     [
       [
         '[1].type',
-        '"LINK" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG',
+        '"LINK" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG',
       ],
       ['[1].artifact.version', 'required field "version" is missing'],
     ],

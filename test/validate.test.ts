@@ -70,7 +70,7 @@ t.test('schema: wrong enum value names file, line, column, object and path, with
       code: 'HW_SCHEMA',
       severity: 'error',
       message:
-        '"ADD_ARTIFACT_ALIASES" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG',
+        '"ADD_ARTIFACT_ALIASES" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG',
       hint: 'did you mean ADD_ARTIFACT_ALIAS?',
     },
   ])
@@ -197,8 +197,8 @@ t.test('aliasRegex is required for ADD_ARTIFACT_ALIAS', async (t) => {
       path: 'spec.event.aliasRegex',
       code: 'HW_EVENT_FILTER_FIELDS',
       severity: 'error',
-      message: 'event.aliasRegex is required when event.type is ADD_ARTIFACT_ALIAS, e.g. aliasRegex: ^production$',
-      hint: 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there), tagRegex with ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG',
+      message: 'event.aliasRegex (or an event.filter) is required when event.type is ADD_ARTIFACT_ALIAS, e.g. aliasRegex: ^production$',
+      hint: 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there unless a filter is set), tagRegex with the tag events (ADD_/REMOVE_ARTIFACT_TAG, ADD_/REMOVE_COLLECTION_TAG)',
     },
   ])
 })
@@ -214,7 +214,8 @@ t.test('tagRegex on an alias event is refused', async (t) => {
       column: 5,
       path: 'spec.event.tagRegex',
       code: 'HW_EVENT_FILTER_FIELDS',
-      message: 'event.tagRegex applies only to ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG events',
+      message:
+        'event.tagRegex applies only to tag events: ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG and REMOVE_COLLECTION_TAG',
     },
   ])
 })
@@ -351,7 +352,7 @@ t.test('exactly one of payload and payloadTemplate', async (t) => {
       column: 3,
       path: 'spec.action',
       code: 'HW_PAYLOAD_CHOICE',
-      message: 'set exactly one of action.payload and action.payloadTemplate',
+      message: 'set exactly one of action.payload, action.payloadTemplate and action.slack',
     },
   ])
 })

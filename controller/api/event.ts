@@ -36,8 +36,26 @@ function nestedDeeperThan(value: unknown, max: number): boolean {
  */
 const VALIDATION_MAY_CHANGE_EVENT = /"(default|\$ref)"/.test(JSON.stringify(schemas.event))
 
+/**
+ * W&B's names for event types where they differ from hookwise's: the backend's wire names, as the
+ * wandb SDK sends them (`LINK_MODEL`) and its older alias event. Events bridged from W&B may use
+ * them; they are read as hookwise's names.
+ */
+export const WANDB_EVENT_TYPES: Readonly<Record<string, ArtifactEvent['type']>> = {
+  LINK_MODEL: 'LINK_ARTIFACT',
+  UPDATE_ARTIFACT_ALIAS: 'ADD_ARTIFACT_ALIAS',
+}
+
+/** The event with a W&B wire name of its type replaced by hookwise's (a copy; `value` itself is left as it is). */
+function withHookwiseType(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value
+  const type = (value as { type?: unknown }).type
+  return typeof type === 'string' && Object.hasOwn(WANDB_EVENT_TYPES, type) ? { ...value, type: WANDB_EVENT_TYPES[type] } : value
+}
+
 /** Validates one event (already parsed); `file` names its source in diagnostics. Does not change `value`. */
-export function validateEvent(value: unknown, file?: string): EventResult {
+export function validateEvent(raw: unknown, file?: string): EventResult {
+  const value = withHookwiseType(raw)
   if (nestedDeeperThan(value, MAX_EVENT_DEPTH)) {
     return {
       ok: false,

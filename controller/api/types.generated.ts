@@ -264,16 +264,16 @@ export interface AutomationSpec {
   action: Action
 }
 /**
- * Which artifacts the automation watches. Registry: every collection of a registry; Collection: one collection of a registry; Project: every collection of entity/project, optionally narrowed by collectionRegex.
+ * Which artifacts the automation watches. Registry: every collection of a registry; Collection: one collection of a registry; Project: every collection of entity/project, optionally narrowed by collectionRegex; Entity: every registry and project of an entity (team); Organization: everything.
  *
  * This interface was referenced by `HookwiseApi`'s JSON-Schema
  * via the `definition` "Scope".
  */
 export interface Scope {
   /**
-   * Registry, Collection or Project.
+   * Registry, Collection, Project, Entity or Organization.
    */
-  type: 'Registry' | 'Collection' | 'Project'
+  type: 'Registry' | 'Collection' | 'Project' | 'Entity' | 'Organization'
   /**
    * Registry name (Registry and Collection scopes), e.g. model.
    */
@@ -283,7 +283,7 @@ export interface Scope {
    */
   collection?: string
   /**
-   * Entity (team) that owns the project (Project scope).
+   * Entity (team) that owns the project (Project scope), or whose every registry and project is watched (Entity scope).
    */
   entity?: string
   /**
@@ -291,7 +291,11 @@ export interface Scope {
    */
   project?: string
   /**
-   * Narrows a Project scope to collections whose name matches this regular expression (RE2 syntax, as in W&B).
+   * Organization name (Organization scope): every event hookwise receives, within the entities the namespace is given under --tenancy namespace-label.
+   */
+  organization?: string
+  /**
+   * Narrows a Project or Entity scope to collections whose name matches this regular expression (RE2 syntax, as in W&B).
    */
   collectionRegex?: string
 }
@@ -312,14 +316,22 @@ export interface EventFilter {
     | 'ADD_ARTIFACT_ALIAS'
     | 'ADD_ARTIFACT_TAG'
     | 'REMOVE_ARTIFACT_TAG'
+    | 'ADD_COLLECTION_TAG'
+    | 'REMOVE_COLLECTION_TAG'
   /**
-   * ADD_ARTIFACT_ALIAS only, and required there: the added alias must match this regular expression (RE2 syntax), e.g. ^production$.
+   * ADD_ARTIFACT_ALIAS only, and required there unless event.filter is set: the added alias must match this regular expression (RE2 syntax), e.g. ^production$. Shorthand of filter {alias: {$regex: ...}}.
    */
   aliasRegex?: string
   /**
-   * ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG only: the tag must match this regular expression (RE2 syntax).
+   * Tag events only (ADD_/REMOVE_ARTIFACT_TAG, ADD_/REMOVE_COLLECTION_TAG): the tag must match this regular expression (RE2 syntax). Shorthand of filter {tag: {$regex: ...}}.
    */
   tagRegex?: string
+  /**
+   * W&B's filter language over the event's fields, e.g. {"$and": [{"alias": {"$regex": "^prod"}}, {"metadata.accuracy": {"$gte": 0.9}}]}: $and $or $nor $not combine; $eq $ne $gt $gte $lt $lte $in $nin $exists $regex $contains compare. Must hold as well as aliasRegex, tagRegex and metadata. See docs/filters.md.
+   */
+  filter?: {
+    [k: string]: unknown
+  }
   /**
    * Conditions on top-level keys of the artifact version's metadata; all must hold.
    *
@@ -348,7 +360,7 @@ export interface MetadataCondition {
   value?: string
 }
 /**
- * The webhook to call and the body to send: exactly one of payload and payloadTemplate.
+ * The webhook to call and the body to send: exactly one of payload, payloadTemplate and slack.
  *
  * This interface was referenced by `HookwiseApi`'s JSON-Schema
  * via the `definition` "Action".
@@ -368,6 +380,31 @@ export interface Action {
    * The JSON body as text, as pasted from W&B: ${variables} inside JSON strings are replaced by their escaped text; ${json:VARIABLE} outside strings inserts a JSON value.
    */
   payloadTemplate?: string
+  slack?: SlackAction
+}
+/**
+ * A Slack message (W&B's notification action) in Block Kit: a header with the title, a section with the message, a context line with the severity. The Webhook is a Slack incoming-webhook URL, or https://slack.com/api/chat.postMessage with the bot token as accessToken and channel set here.
+ *
+ * This interface was referenced by `HookwiseApi`'s JSON-Schema
+ * via the `definition` "SlackAction".
+ */
+export interface SlackAction {
+  /**
+   * Header text (plain text, at most 150 characters as Slack allows); may hold ${variables}.
+   */
+  title?: string
+  /**
+   * Message text (Slack mrkdwn, at most 3000 characters as Slack allows); may hold ${variables}.
+   */
+  message: string
+  /**
+   * INFO, WARN or ERROR, as in W&B.
+   */
+  severity?: 'INFO' | 'WARN' | 'ERROR'
+  /**
+   * Channel id or name for chat.postMessage (a bot token); incoming webhooks post to their own channel.
+   */
+  channel?: string
 }
 /**
  * Observed state, written by hookwise.
@@ -564,6 +601,8 @@ export interface ArtifactEvent {
     | 'ADD_ARTIFACT_ALIAS'
     | 'ADD_ARTIFACT_TAG'
     | 'REMOVE_ARTIFACT_TAG'
+    | 'ADD_COLLECTION_TAG'
+    | 'REMOVE_COLLECTION_TAG'
   /**
    * When it happened (RFC 3339).
    */
@@ -632,7 +671,7 @@ export interface ArtifactEvent {
    */
   alias?: string
   /**
-   * The tag added or removed (ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG only).
+   * The tag added or removed: of the version (ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG) or of the collection (ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG).
    */
   tag?: string
 }

@@ -20,6 +20,7 @@ import * as run from './run.js'
 import * as sources from './sources.js'
 import * as status from './status.js'
 import * as testWebhook from './test-webhook.js'
+import * as importWandb from './import-wandb.js'
 import * as validate from './validate.js'
 
 /** The commands, in the order `hookwise --help` lists them. */
@@ -38,6 +39,7 @@ const COMMANDS: ReadonlyArray<{ register(cli: Command, ctx: CommandContext): voi
   diff,
   check,
   sources,
+  importWandb,
 ]
 
 function program(ctx: CommandContext): Command {

@@ -11,6 +11,9 @@ interface ByScope {
   registry: Bucket
   collection: Bucket
   project: Bucket
+  entity: Bucket
+  /** Organization scopes, under the key '': every event (tenancy still applies). */
+  organization: Bucket
 }
 
 const SEP = '\u0000'
@@ -42,7 +45,7 @@ function remove(bucket: Bucket, key: string, a: CompiledAutomation): void {
   if (list!.length === 0) bucket.delete(key)
 }
 
-/** Whether the filters of `a` (alias, tag, collection, metadata) accept the event. Scope and type are the index's job. */
+/** Whether the filters of `a` (alias, tag, collection, metadata, event.filter) accept the event. Scope and type are the index's job. */
 export function filtersAccept(a: CompiledAutomation, event: ArtifactEvent): boolean {
   if (a.aliasRegex && (event.alias === undefined || !a.aliasRegex.test(event.alias))) return false
   if (a.tagRegex && (event.tag === undefined || !a.tagRegex.test(event.tag))) return false
@@ -53,7 +56,7 @@ export function filtersAccept(a: CompiledAutomation, event: ArtifactEvent): bool
       if (!c.test(Object.hasOwn(metadata, c.key) ? metadata[c.key] : undefined)) return false
     }
   }
-  return true
+  return a.filter === undefined || a.filter.test(event)
 }
 
 export class AutomationIndex {
@@ -94,13 +97,15 @@ export class AutomationIndex {
     let scopes = this.byType.get(a.spec.event.type)
     if (!scopes) {
       if (!create) return undefined
-      scopes = { registry: new Map(), collection: new Map(), project: new Map() }
+      scopes = { registry: new Map(), collection: new Map(), project: new Map(), entity: new Map(), organization: new Map() }
       this.byType.set(a.spec.event.type, scopes)
     }
     const s = a.spec.scope
     if (s.type === 'Registry') return [scopes.registry, s.registry!]
     if (s.type === 'Collection') return [scopes.collection, s.registry! + SEP + s.collection!]
-    return [scopes.project, s.entity! + SEP + s.project!]
+    if (s.type === 'Project') return [scopes.project, s.entity! + SEP + s.project!]
+    if (s.type === 'Entity') return [scopes.entity, s.entity!]
+    return [scopes.organization, '']
   }
 
   private add(a: CompiledAutomation): void {
@@ -129,6 +134,10 @@ export class AutomationIndex {
     }
     const p = scopes.project.get(event.entity + SEP + event.project)
     if (p) candidates.push(p)
+    const e = scopes.entity.get(event.entity)
+    if (e) candidates.push(e)
+    const o = scopes.organization.get('')
+    if (o) candidates.push(o)
 
     const out: CompiledAutomation[] = []
     const tenancy = this.namespaceEntities

@@ -1,5 +1,5 @@
 // What a set of manifests means once validated and compiled: the input of matching and delivery.
-import type { AutomationSpec, EventSourceSpec, MlflowSource, WebhookSpec } from '../api/types.generated.js'
+import type { ArtifactEvent, AutomationSpec, EventSourceSpec, MlflowSource, WebhookSpec } from '../api/types.generated.js'
 import type { Diagnostic } from '../errors.js'
 import type { SourceRef } from './manifest-object.js'
 import type { CompiledTemplate } from './compiled-template.js'
@@ -36,6 +36,11 @@ export interface CompiledCondition {
   test(value: unknown): boolean
 }
 
+/** A compiled `event.filter` (match/event-filter.ts): whether an event passes. */
+export interface EventPredicate {
+  test(event: ArtifactEvent): boolean
+}
+
 export interface CompiledAutomation {
   namespace: string
   name: string
@@ -48,6 +53,8 @@ export interface CompiledAutomation {
   tagRegex?: TextMatcher
   collectionRegex?: TextMatcher
   metadata: CompiledCondition[]
+  /** `event.filter`, when set. */
+  filter?: EventPredicate
 }
 
 /** An EventSource as schema validation leaves it: spec.mlflow.registry defaulted. */

@@ -101,7 +101,7 @@ function metadataValue(c: MetadataCondition): unknown {
 /** A built-in event of the automation's type, filled in to fit its scope, alias/tag regex and metadata conditions where they are simple. */
 export function sampleEvent(spec: AutomationSpec): ArtifactEvent {
   const scope = spec.scope
-  const entity = scope.type === 'Project' ? (scope.entity ?? 'acme') : 'acme'
+  const entity = scope.type === 'Project' || scope.type === 'Entity' ? (scope.entity ?? 'acme') : 'acme'
   const registry = scope.type === 'Project' ? undefined : (scope.registry ?? 'model')
   const project = scope.type === 'Project' ? (scope.project ?? 'example-project') : `wandb-registry-${registry}`
   const collection =
@@ -110,7 +110,7 @@ export function sampleEvent(spec: AutomationSpec): ArtifactEvent {
   for (const c of spec.event.metadata ?? []) metadata[c.key] = metadataValue(c)
   const type = spec.event.type
   const alias = type === 'ADD_ARTIFACT_ALIAS' ? textMatching(spec.event.aliasRegex, 'production') : undefined
-  const tag = type === 'ADD_ARTIFACT_TAG' || type === 'REMOVE_ARTIFACT_TAG' ? textMatching(spec.event.tagRegex, 'candidate') : undefined
+  const tag = type.endsWith('_TAG') ? textMatching(spec.event.tagRegex, 'candidate') : undefined
   return {
     id: 'plan-sample',
     type,

@@ -91,10 +91,10 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
         (has(s.secrets) && s.secrets.some((x: Self) => x.name === s.signing.previousSecret)),
     },
   // Automation scope
-  "self.type == 'Project' || has(self.registry)": {
+  "self.type in ['Project', 'Entity', 'Organization'] || has(self.registry)": {
     code: 'HW_SCOPE_FIELDS',
     field: () => 'registry',
-    holds: (s) => s.type === 'Project' || has(s.registry),
+    holds: (s) => ['Project', 'Entity', 'Organization'].includes(s.type) || has(s.registry),
   },
   "self.type != 'Collection' || has(self.collection)": {
     code: 'HW_SCOPE_FIELDS',
@@ -116,26 +116,41 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
     field: (s) => (has(s.registry) ? 'registry' : 'collection'),
     holds: (s) => s.type !== 'Project' || (!has(s.registry) && !has(s.collection)),
   },
-  "self.type == 'Project' || (!has(self.entity) && !has(self.project) && !has(self.collectionRegex))": {
+  "self.type in ['Project', 'Entity'] || (!has(self.entity) && !has(self.project) && !has(self.collectionRegex))": {
     code: 'HW_SCOPE_FIELDS',
     field: (s) => ['entity', 'project', 'collectionRegex'].find((f) => has(s[f])),
-    holds: (s) => s.type === 'Project' || (!has(s.entity) && !has(s.project) && !has(s.collectionRegex)),
+    holds: (s) => s.type === 'Project' || s.type === 'Entity' || (!has(s.entity) && !has(s.project) && !has(s.collectionRegex)),
+  },
+  "self.type != 'Entity' || (has(self.entity) && !has(self.project) && !has(self.registry) && !has(self.collection))": {
+    code: 'HW_SCOPE_FIELDS',
+    field: (s) => (has(s.entity) ? ['project', 'registry', 'collection'].find((f) => has(s[f])) : 'entity'),
+    holds: (s) => s.type !== 'Entity' || (has(s.entity) && !has(s.project) && !has(s.registry) && !has(s.collection)),
+  },
+  "(self.type == 'Organization') == has(self.organization)": {
+    code: 'HW_SCOPE_FIELDS',
+    field: () => 'organization',
+    holds: (s) => (s.type === 'Organization') === has(s.organization),
+  },
+  "self.type != 'Organization' || (!has(self.registry) && !has(self.collection) && !has(self.entity) && !has(self.project))": {
+    code: 'HW_SCOPE_FIELDS',
+    field: (s) => ['registry', 'collection', 'entity', 'project'].find((f) => has(s[f])),
+    holds: (s) => s.type !== 'Organization' || (!has(s.registry) && !has(s.collection) && !has(s.entity) && !has(s.project)),
   },
   // Automation event filter
-  "self.type != 'ADD_ARTIFACT_ALIAS' || has(self.aliasRegex)": {
+  "self.type != 'ADD_ARTIFACT_ALIAS' || has(self.aliasRegex) || has(self.filter)": {
     code: 'HW_EVENT_FILTER_FIELDS',
     field: () => 'aliasRegex',
-    holds: (s) => s.type !== 'ADD_ARTIFACT_ALIAS' || has(s.aliasRegex),
+    holds: (s) => s.type !== 'ADD_ARTIFACT_ALIAS' || has(s.aliasRegex) || has(s.filter),
   },
   "!has(self.aliasRegex) || self.type == 'ADD_ARTIFACT_ALIAS'": {
     code: 'HW_EVENT_FILTER_FIELDS',
     field: () => 'aliasRegex',
     holds: (s) => !has(s.aliasRegex) || s.type === 'ADD_ARTIFACT_ALIAS',
   },
-  "!has(self.tagRegex) || self.type == 'ADD_ARTIFACT_TAG' || self.type == 'REMOVE_ARTIFACT_TAG'": {
+  "!has(self.tagRegex) || self.type.endsWith('_TAG')": {
     code: 'HW_EVENT_FILTER_FIELDS',
     field: () => 'tagRegex',
-    holds: (s) => !has(s.tagRegex) || s.type === 'ADD_ARTIFACT_TAG' || s.type === 'REMOVE_ARTIFACT_TAG',
+    holds: (s) => !has(s.tagRegex) || String(s.type).endsWith('_TAG'),
   },
   "self.op == 'exists' || has(self.value)": {
     code: 'HW_METADATA_CONDITION',
@@ -148,7 +163,10 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
     holds: (s) => s.op !== 'exists' || !has(s.value),
   },
   // Automation action
-  'has(self.payload) != has(self.payloadTemplate)': { code: 'HW_PAYLOAD_CHOICE', holds: (s) => has(s.payload) !== has(s.payloadTemplate) },
+  '[has(self.payload), has(self.payloadTemplate), has(self.slack)].filter(x, x).size() == 1': {
+    code: 'HW_PAYLOAD_CHOICE',
+    holds: (s) => [s.payload, s.payloadTemplate, s.slack].filter(has).length === 1,
+  },
 }
 
 export interface RuleViolation {

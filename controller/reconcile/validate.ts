@@ -8,12 +8,14 @@ import { closest, formatPath, schemaDiagnostics, type FieldPath } from '../api/s
 import type { Diagnostic, ErrorCode } from '../errors.js'
 import type { ManifestObject } from '../model/manifest-object.js'
 import { compilePayload, compilePayloadText, type TemplateProblem } from '../template/compile.js'
+import { compileSlackMessage } from '../template/slack-message.js'
 import { ACCESS_TOKEN } from '../model/secrets.js'
 import { KEY_HINT, readStandardWebhooksKey } from '../model/signing-key.js'
 import { specialRange } from '../model/special-addresses.js'
 import { EVENT_TYPES, METADATA_PREFIX, VARIABLES, isReservedSecretName, type EventType } from '../template/variables.js'
 import { checkCelRules } from './cel-twins.js'
 import { compileTextMatcher, type TextMatcher } from '../model/text-matcher.js'
+import { compileEventFilter } from '../match/event-filter.js'
 import {
   DEFAULT_NAMESPACE,
   objectKey,
@@ -22,6 +24,7 @@ import {
   type DefaultedWebhookSpec,
   type EventSourceEntry,
   type DesiredState,
+  type EventPredicate,
   type SecretEntry,
   type WebhookEntry,
 } from '../model/desired-state.js'
@@ -255,6 +258,14 @@ function compileCondition(c: Checked, i: number, cond: MetadataCondition, r: Rep
   }
 }
 
+/** Compiles `event.filter` once; each problem is reported at its own place below the filter. */
+function compileFilter(c: Checked, filter: unknown, r: Reporter): EventPredicate | null {
+  const result = compileEventFilter(filter)
+  if (result.ok) return result.predicate
+  for (const p of result.problems) r.at(c.object, c.label, ['spec', 'event', 'filter', ...p.path], 'HW_FILTER_INVALID', p.message, p.hint)
+  return null
+}
+
 function variableProblem(
   name: string,
   eventType: EventType | undefined,
@@ -400,9 +411,9 @@ function signingHint(spec: WebhookSpec, previous: boolean): string {
 function hintFor(code: ErrorCode): string {
   switch (code) {
     case 'HW_SCOPE_FIELDS':
-      return 'Registry: registry; Collection: registry and collection; Project: entity, project and optionally collectionRegex'
+      return 'Registry: registry; Collection: registry and collection; Project: entity, project and optionally collectionRegex; Entity: entity and optionally collectionRegex; Organization: organization'
     case 'HW_EVENT_FILTER_FIELDS':
-      return 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there), tagRegex with ADD_ARTIFACT_TAG and REMOVE_ARTIFACT_TAG'
+      return 'aliasRegex goes with ADD_ARTIFACT_ALIAS (required there unless a filter is set), tagRegex with the tag events (ADD_/REMOVE_ARTIFACT_TAG, ADD_/REMOVE_COLLECTION_TAG)'
     case 'HW_METADATA_CONDITION':
       return 'eq, ne, regex, gt, gte, lt and lte need a value; exists takes none'
     case 'HW_PAYLOAD_CHOICE':
@@ -440,6 +451,7 @@ interface ActionParts {
   webhook?: string
   payloadTemplate?: string
   payload?: unknown
+  slack?: AutomationSpec['action']['slack']
 }
 
 /**
@@ -483,13 +495,19 @@ function checkAction(
   if (webhook?.entry.spec.accessToken) granted.add(ACCESS_TOKEN)
 
   const payloadPath: FieldPath =
-    action.payloadTemplate !== undefined ? ['spec', 'action', 'payloadTemplate'] : ['spec', 'action', 'payload']
+    action.payloadTemplate !== undefined
+      ? ['spec', 'action', 'payloadTemplate']
+      : action.slack !== undefined
+        ? ['spec', 'action', 'slack']
+        : ['spec', 'action', 'payload']
   const compiled =
     action.payloadTemplate !== undefined
       ? compilePayloadText(action.payloadTemplate)
       : action.payload !== undefined
         ? compilePayload(action.payload)
-        : undefined
+        : action.slack !== undefined
+          ? compileSlackMessage(action.slack)
+          : undefined
   const where = (p: { path: Array<string | number>; offset: number }): FieldPath => [...payloadPath, ...p.path]
   const excerpt = (p: { path: Array<string | number>; offset: number }): string =>
     action.payloadTemplate !== undefined ? ` (character ${p.offset + 1} of the template)` : ''
@@ -522,6 +540,7 @@ function meaningOfAutomation(
   const tagRegex = regex(c, ['spec', 'event', 'tagRegex'], event.tagRegex, r)
   const collectionRegex = regex(c, ['spec', 'scope', 'collectionRegex'], spec.scope.collectionRegex, r)
   const metadata = (event.metadata ?? []).map((cond, i) => compileCondition(c, i, cond, r))
+  const filter = event.filter === undefined ? undefined : compileFilter(c, event.filter, r)
 
   const { compiled } = checkAction(c, spec.action, event.type, webhooks, brokenWebhooks, r)
   if (
@@ -530,7 +549,8 @@ function meaningOfAutomation(
     aliasRegex === null ||
     tagRegex === null ||
     collectionRegex === null ||
-    metadata.includes(null)
+    metadata.includes(null) ||
+    filter === null
   )
     return undefined
   return {
@@ -544,6 +564,7 @@ function meaningOfAutomation(
     ...(tagRegex ? { tagRegex } : {}),
     ...(collectionRegex ? { collectionRegex } : {}),
     metadata: metadata as CompiledCondition[],
+    ...(filter ? { filter } : {}),
   }
 }
 

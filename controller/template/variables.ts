@@ -12,6 +12,8 @@ export const EVENT_TYPES: readonly EventType[] = [
   'ADD_ARTIFACT_ALIAS',
   'ADD_ARTIFACT_TAG',
   'REMOVE_ARTIFACT_TAG',
+  'ADD_COLLECTION_TAG',
+  'REMOVE_COLLECTION_TAG',
 ]
 
 export interface VariableSpec {
@@ -23,7 +25,7 @@ export interface VariableSpec {
 }
 
 const ALIAS_EVENTS: readonly EventType[] = ['ADD_ARTIFACT_ALIAS']
-const TAG_EVENTS: readonly EventType[] = ['ADD_ARTIFACT_TAG', 'REMOVE_ARTIFACT_TAG']
+const TAG_EVENTS: readonly EventType[] = ['ADD_ARTIFACT_TAG', 'REMOVE_ARTIFACT_TAG', 'ADD_COLLECTION_TAG', 'REMOVE_COLLECTION_TAG']
 
 export const VARIABLES: Readonly<Record<string, VariableSpec>> = {
   project_name: { description: "Project that owns the change (for a registry, the registry's project).", value: (e) => e.project },
@@ -31,7 +33,11 @@ export const VARIABLES: Readonly<Record<string, VariableSpec>> = {
   event_type: { description: 'The event type, e.g. ADD_ARTIFACT_ALIAS.', value: (e) => e.type },
   event_author: { description: 'User who caused the event.', value: (e) => e.author ?? '' },
   alias: { description: 'The alias added.', events: ALIAS_EVENTS, value: (e) => e.alias ?? '' },
-  tag: { description: 'The tag added or removed.', events: TAG_EVENTS, value: (e) => e.tag ?? '' },
+  tag: {
+    description: 'The tag added or removed (of the version, or of the collection for collection tag events).',
+    events: TAG_EVENTS,
+    value: (e) => e.tag ?? '',
+  },
   artifact_collection_name: { description: 'Collection the version is linked to.', value: (e) => e.collection },
   artifact_version: {
     description: 'The version as a URI: wandb-artifact://_id/<artifact id>.',

@@ -10,7 +10,8 @@
 // test/image.test.ts (scripts/image/build.ts, installing its Debian packages when missing), and
 // installs the MLflow server of the event-source tests from PyPI (test/helpers/mlflow.ts); after the
 // Kubernetes tools it builds Flux's notification-controller, the peer of `npm run bench:peers` that
-// test/bench-peers.test.ts runs (test/tools/notification-controller.ts).
+// test/bench-peers.test.ts runs (test/tools/notification-controller.ts). It also makes the wandb SDK
+// virtualenv whose automation dumps test/import-wandb.test.ts reads (test/tools/wandb-sdk.ts).
 
 import { ensureImage } from '../../scripts/image/build.js'
 import { gitSshdToolSet } from '../helpers/git-sshd.js'
@@ -20,6 +21,7 @@ import { mlflowVenv } from '../helpers/mlflow.js'
 import { findPython, installVenv } from '../tools/python-venv.js'
 import { buildToolSet, findGo } from '../tools/go-build.js'
 import { ensureNotificationController, peerUnavailable } from '../tools/notification-controller.js'
+import { ensureWandbSdk, pythonMissing } from '../tools/wandb-sdk.js'
 import { ensureTools, harnessConfig, harnessStatus } from './tools.js'
 
 const forTests = process.argv.includes('--for-tests')
@@ -65,6 +67,16 @@ if (forTests) {
       const venv = await mlflowVenv(cfg, python.version)
       await installVenv(cfg, venv, python.python, log)
       log(`mlflow: ${venv.dir}`)
+    } catch (err) {
+      log((err as Error).message)
+      process.exit(1)
+    }
+  }
+  const noPython = pythonMissing()
+  if (noPython && !cfg.ci) log(`wandb-sdk: not installed, the wandb import tests will be skipped: ${noPython}`)
+  else {
+    try {
+      log(`wandb-sdk: ${(await ensureWandbSdk(cfg, log)).dumps}`)
     } catch (err) {
       log((err as Error).message)
       process.exit(1)

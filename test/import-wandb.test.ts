@@ -1,0 +1,210 @@
+// `hookwise import wandb` on JSON written by the real wandb SDK from PyPI (test/tools/wandb-sdk.ts,
+// installed by `pretest`): every event, scope, filter operator and action the SDK builds, in the
+// three shapes it gives (model_dump_json() of api.automations() objects, of NewAutomation, and the
+// GraphQL Trigger objects). The manifests written validate and render W&B's payloads.
+import t from 'tap'
+import { parseManifest } from '../controller/sources/manifest.js'
+import { validateObjects } from '../controller/reconcile/validate.js'
+import { AutomationIndex } from '../controller/match/automation-index.js'
+import type { ArtifactEvent } from '../controller/api/types.generated.js'
+import { harnessConfig } from './tools/go-build.js'
+import { pythonMissing, readWandbDumps, wandbSdkFolder } from './tools/wandb-sdk.js'
+import { existsSync } from 'node:fs'
+import { hookwise } from './helpers/cli.js'
+
+const cfg = harnessConfig()
+const sdk = await wandbSdkFolder(cfg)
+if (!existsSync(sdk.dumps)) {
+  const why = pythonMissing() ?? `${sdk.dumps} is missing: run npm run pretest`
+  if (cfg.ci) throw new Error(`the wandb SDK dumps are needed in CI: ${why}`)
+  t.plan(0, `wandb SDK not installed: ${why}`)
+  process.exit(0)
+}
+const dumps = await readWandbDumps(sdk)
+const FLAGS = ['--entity', 'acme', '--registry', 'model', '--project', 'churn']
+
+/** What the SDK can build and hookwise cannot express. */
+const NOT_CONVERTED = [
+  'automation "action-noop": its action NO_OP has no hookwise equivalent',
+  'automation "action-aria": its action ARIA has no hookwise equivalent',
+  'automation "run-metric-threshold": its event RUN_METRIC is a run event; hookwise has artifact events only',
+  'automation "run-metric-change": its event RUN_METRIC_CHANGE is a run event; hookwise has artifact events only',
+  'automation "run-metric-zscore": its event RUN_METRIC_ZSCORE is a run event; hookwise has artifact events only',
+  'automation "run-state": its event RUN_STATE is a run event; hookwise has artifact events only',
+]
+const CONVERTIBLE = dumps.cases.filter((c) => !NOT_CONVERTED.some((n) => n.startsWith(`automation "${c.name}"`)))
+
+const SHAPES: Record<string, string> = {
+  // A loop printing model_dump_json() of api.automations() and api.integrations(): JSON Lines.
+  saved: [...dumps.cases.map((c) => JSON.stringify(c.saved)), ...dumps.integrations.map((i) => JSON.stringify(i.saved))].join('\n'),
+  // A GraphQL response: the integrations come inside the actions.
+  graphql: JSON.stringify({ data: { entity: { triggers: { edges: dumps.cases.map((c) => ({ node: c.graphql })) } } } }),
+  // NewAutomation dumps (event >> action) and the integrations, as one JSON list.
+  new: JSON.stringify([...dumps.cases.map((c) => c.new), ...dumps.integrations.map((i) => i.saved)]),
+}
+
+function load(yaml: string) {
+  const parsed = parseManifest(yaml, 'imported.yaml')
+  return validateObjects(parsed.objects, parsed.diagnostics)
+}
+
+t.test(`the SDK (wandb ${dumps.wandb}) builds ${dumps.cases.length} automations; each shape imports alike`, async (t) => {
+  const outputs: string[] = []
+  for (const [shape, input] of Object.entries(SHAPES)) {
+    const r = await hookwise(['import', 'wandb', '-', ...FLAGS], input)
+    t.equal(r.status, 1, `${shape}: not everything converts`)
+    t.equal(
+      r.stderr,
+      `imported ${CONVERTIBLE.length} automations and 2 webhooks\nnot converted (${NOT_CONVERTED.length}):\n${NOT_CONVERTED.map((n) => `  ${n}\n`).join('')}`,
+      shape,
+    )
+    const state = load(r.stdout)
+    t.same(
+      state.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+      `${shape}: the manifests validate`,
+    )
+    t.same(state.automations.map((a) => a.name).sort(), CONVERTIBLE.map((c) => c.name).sort(), shape)
+    // The fixture's GraphQL payload text has spaces after its separators; the text is kept as W&B has it.
+    outputs.push(r.stdout.replace(/payloadTemplate: '(.*)'$/gm, (_, p: string) => `payloadTemplate: ${JSON.stringify(JSON.parse(p))}`))
+  }
+  t.equal(outputs[1], outputs[0], 'the GraphQL shape gives the same manifests')
+  t.equal(outputs[2], outputs[0], 'the NewAutomation shape gives the same manifests')
+})
+
+const event = (type: string, extra: Partial<ArtifactEvent> = {}): ArtifactEvent =>
+  ({
+    id: 'e-1',
+    type,
+    author: 'alice',
+    entity: 'acme',
+    project: 'wandb-registry-model',
+    registry: 'model',
+    collection: 'churn-classifier',
+    artifact: { id: 'QXJ0aWZhY3Q6NQ==', name: 'churn-classifier', version: 'v7', aliases: ['v7'], tags: [] },
+    ...(type === 'ADD_ARTIFACT_ALIAS' ? { alias: 'production' } : {}),
+    ...(type.endsWith('_TAG') ? { tag: 'candidate' } : {}),
+    ...extra,
+  }) as ArtifactEvent
+
+/** W&B's substitution of a payload (wandb-automations.md's variable table), done here independently of hookwise's renderer. */
+function wandbRender(payload: string, e: ArtifactEvent): unknown {
+  const values: Record<string, string> = {
+    project_name: e.project,
+    entity_name: e.entity,
+    event_type: e.type,
+    event_author: e.author ?? '',
+    artifact_version: `wandb-artifact://_id/${e.artifact.id}`,
+    artifact_version_string: `${e.entity}/${e.project}/${e.collection}:${e.alias ?? e.artifact.version}`,
+    artifact_collection_name: e.collection,
+  }
+  return JSON.parse(payload.replace(/\$\{([a-z_]+)\}/g, (_, name: string) => values[name] ?? ''))
+}
+
+t.test('every imported webhook automation renders the payload W&B would send', async (t) => {
+  const r = await hookwise(['import', 'wandb', '-', ...FLAGS], SHAPES.saved!)
+  const state = load(r.stdout)
+  let compared = 0
+  for (const c of CONVERTIBLE) {
+    const payload = (c.saved.action as { requestPayload?: string }).requestPayload
+    if (!payload) continue
+    const a = state.automations.find((x) => x.name === c.name)!
+    const e = event(a.spec.event.type)
+    t.same(JSON.parse(a.template.render({ event: e, secrets: {} })), wandbRender(payload, e), c.name)
+    compared++
+  }
+  t.ok(compared >= 50, `${compared} payloads compared`)
+  const slack = state.automations.find((x) => x.name === 'action-slack')!
+  t.same(slack.spec.action, {
+    webhook: 'slack-ml-alerts',
+    slack: { title: 'New version', message: '${artifact_version_string} by ${event_author}', severity: 'WARN', channel: '#ml-alerts' },
+  })
+})
+
+t.test("the imported filters, scopes and events match as W&B's would", async (t) => {
+  const r = await hookwise(['import', 'wandb', '-', ...FLAGS], SHAPES.saved!)
+  const index = new AutomationIndex(load(r.stdout).automations)
+  const fired = (e: ArtifactEvent) =>
+    index
+      .match(e)
+      .map((a) => a.name)
+      .filter((n) => n.startsWith('filter-') || n.startsWith('link-'))
+  // Filters are on registry scopes (wandb-registry-model); alias events of the registry.
+  t.same(fired(event('ADD_ARTIFACT_ALIAS')).sort(), [
+    'filter-and',
+    'filter-eq',
+    'filter-exists',
+    'filter-in',
+    'filter-ne',
+    'filter-nin',
+    'filter-none',
+    'filter-nor',
+    'filter-not',
+    'filter-or',
+    'filter-regex',
+  ])
+  t.same(fired(event('ADD_ARTIFACT_ALIAS', { alias: 'tmp-1' })).sort(), [
+    'filter-exists',
+    'filter-ne',
+    'filter-nin',
+    'filter-none',
+    'filter-nor',
+  ])
+  t.same(fired(event('ADD_ARTIFACT_TAG', { tag: 'v5-candidate' })).sort(), [
+    'filter-contains',
+    'filter-gt',
+    'filter-gte',
+    'filter-lt',
+    'filter-lte',
+  ])
+  // LINK_MODEL: registry, collection (ArtifactPortfolio churn-classifier), team and org scopes fire; the SDK's example alias filter needs "prod".
+  t.same(fired(event('LINK_ARTIFACT')).sort(), ['link-org', 'link-portfolio', 'link-registry', 'link-team'])
+  t.same(fired(event('LINK_ARTIFACT', { artifact: { id: 'X', name: 'c', version: 'v1', aliases: ['prod'] } })).sort(), [
+    'link-alias-filter',
+    'link-org',
+    'link-portfolio',
+    'link-registry',
+    'link-team',
+  ])
+  t.same(fired(event('LINK_ARTIFACT', { registry: undefined, project: 'churn', collection: 'churn-dataset' })).sort(), [
+    'link-org',
+    'link-project',
+    'link-sequence',
+    'link-team',
+  ])
+})
+
+t.test('missing context is asked for by flag; secrets become placeholders', async (t) => {
+  const r = await hookwise(['import', 'wandb', '-'], SHAPES.saved!)
+  t.equal(r.status, 1)
+  t.match(
+    r.stderr,
+    'automation "link-portfolio": its scope is the registry collection churn-classifier, whose registry W&B does not export: pass --registry',
+  )
+  t.match(r.stderr, 'automation "link-project": its scope is the project churn, whose entity W&B does not export: pass --entity')
+  t.match(
+    r.stderr,
+    'automation "link-sequence": its scope is the project collection churn-dataset, whose entity and project W&B does not export: pass --entity and --project',
+  )
+  // An automation without its integration: the error says where to get it.
+  const alone = await hookwise(
+    ['import', 'wandb', '-', ...FLAGS],
+    JSON.stringify(dumps.cases.find((c) => c.name === 'link-registry')!.saved),
+  )
+  t.equal(alone.status, 1)
+  t.match(alone.stderr, 'its integration SW50ZWdyYXRpb246MTAx is not in the input: add the dumps of api.integrations()')
+  // A payload using W&B's secrets: the Webhook grants them from the placeholder Secret, signed as W&B signs.
+  const saved = structuredClone(dumps.cases.find((c) => c.name === 'link-registry')!.saved) as { action: { requestPayload: string } }
+  saved.action.requestPayload = '{"token": "${ACCESS_TOKEN}", "key": "${API_KEY}"}'
+  const out = await hookwise(
+    ['import', 'wandb', '-', ...FLAGS, '--secret-name', 'from-wandb'],
+    JSON.stringify([saved, dumps.integrations[0]!.saved]),
+  )
+  t.equal(out.status, 0, out.stderr)
+  t.match(out.stdout, 'stringData:\n  deploy-hook.access-token: REPLACE_ME\n  deploy-hook.api-key: REPLACE_ME\n')
+  t.match(
+    out.stdout,
+    'spec:\n  url: https://ci.example.com/hooks/wandb\n  accessToken:\n    secretKeyRef:\n      name: from-wandb\n      key: deploy-hook.access-token\n  secrets:\n    - name: API_KEY\n      secretKeyRef:\n        name: from-wandb\n        key: deploy-hook.api-key\n  signing:\n    secret: API_KEY\n    scheme: wandb\n',
+  )
+  t.same(load(out.stdout).diagnostics, [])
+})

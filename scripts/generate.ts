@@ -163,14 +163,14 @@ const KINDS: Kind[] = [
     plural: 'eventsources',
     shortNames: ['hwes'],
     schema: schemas.eventSource,
-    columns: [
+    columns: withWhyColumns([
       readyColumn,
       { name: 'Registry', type: 'string', jsonPath: '.spec.mlflow.trackingUri', description: 'The MLflow server (empty for W&B).' },
       { name: 'Last Event', type: 'date', jsonPath: '.status.lastEvent.time', description: 'When the last event was accepted.' },
       { name: 'Events', type: 'integer', jsonPath: '.status.events.accepted', description: 'Events accepted since hookwise started.' },
       { name: 'Rejected', type: 'integer', jsonPath: '.status.events.rejected', description: 'Requests refused.', priority: 1 },
       ageColumn,
-    ],
+    ]),
   },
 ]
 

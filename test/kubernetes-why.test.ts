@@ -141,6 +141,15 @@ if (cluster) {
       MESSAGE: secretMessage,
     })
     t.notMatch(wideText + JSON.stringify(hooks), /s3cr3t-value|--secrets/, 'key names only, never values; no --secrets note')
+    await k.apply(
+      'apiVersion: hookwise.dev/v1alpha1\nkind: EventSource\nmetadata: {name: mlflow-prod}\nspec:\n  mlflow:\n    trackingUri: https://mlflow.mlops.svc:5000\n    entity: acme\n    signingSecret: {secretKeyRef: {name: mlflow, key: webhook-secret}}\n',
+      ns,
+    )
+    t.same(
+      parseTable(await k.kubectl(['get', 'eventsources', '-n', ns, '-o', 'wide'])).header,
+      ['NAME', 'READY', 'REASON', 'REGISTRY', 'LAST EVENT', 'EVENTS', 'REJECTED', 'AGE', 'MESSAGE'],
+      'EventSources show why too',
+    )
 
     await k.apply(manifests(receiver.url, { key: 'token', webhook: 'local-listener' }), ns)
     await readyIs(k, 'automation', ns, 'notify-production', 'True', 'Valid')

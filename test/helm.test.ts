@@ -72,8 +72,8 @@ if (cluster) {
   const kinds = (objs: Obj[]): string[] =>
     objs.map((o) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`).sort()
   const watchRules = [
-    { apiGroups: ['hookwise.dev'], resources: ['webhooks', 'automations'], verbs: ['list', 'watch'] },
-    { apiGroups: ['hookwise.dev'], resources: ['webhooks/status', 'automations/status'], verbs: ['patch'] },
+    { apiGroups: ['hookwise.dev'], resources: ['webhooks', 'automations', 'eventsources'], verbs: ['list', 'watch'] },
+    { apiGroups: ['hookwise.dev'], resources: ['webhooks/status', 'automations/status', 'eventsources/status'], verbs: ['patch'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] },
     { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get'] },
@@ -748,6 +748,8 @@ spec:
         'automations.hookwise.dev | [] | [] | [list watch]',
         'automations.hookwise.dev/status | [] | [] | [patch]',
         'events.events.k8s.io | [] | [] | [create patch]',
+        'eventsources.hookwise.dev | [] | [] | [list watch]',
+        'eventsources.hookwise.dev/status | [] | [] | [patch]',
         'leases.coordination.k8s.io | [] | [] | [get]',
         'secrets | [] | [] | [list watch]',
         'webhooks.hookwise.dev | [] | [] | [list watch]',
@@ -811,6 +813,8 @@ spec:
       'automations.hookwise.dev | [] | [] | [list watch]',
       'automations.hookwise.dev/status | [] | [] | [patch]',
       'events.events.k8s.io | [] | [] | [create patch]',
+      'eventsources.hookwise.dev | [] | [] | [list watch]',
+      'eventsources.hookwise.dev/status | [] | [] | [patch]',
       'leases.coordination.k8s.io | [] | [] | [get]',
       'namespaces | [] | [team-a] | [list watch]',
       'namespaces | [] | [team-b] | [list watch]',
@@ -942,7 +946,7 @@ spec:
       }
       t.same(
         (JSON.parse(await k.kubectl(['get', 'crd', '-o', 'json'])) as { items: Obj[] }).items.map((o) => o.metadata.name).sort(),
-        ['automations.hookwise.dev', 'webhooks.hookwise.dev'],
+        ['automations.hookwise.dev', 'eventsources.hookwise.dev', 'webhooks.hookwise.dev'],
         'the CRDs stay, as Helm keeps crds/',
       )
       t.equal((await k.list('automations', 'ml')).length, 1, "and so do the users' objects")

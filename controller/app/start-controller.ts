@@ -263,6 +263,8 @@ export async function startController(
     },
   })
   let kubernetes: KubernetesController | undefined
+  // Made after the status writer, which reads the EventSources' counts from it.
+  let sources: EventSources | undefined
   // spec.mlflow.register: the webhooks hookwise keeps in MLflow, brought in step with each state.
   const registrar = new MlflowRegistrar({
     onError: (key, err) =>
@@ -300,6 +302,7 @@ export async function startController(
         // controller is recognised by its own Lease and left alone while it holds it.
         identity: `${leaseOf(options, env).namespace}/${leaseOf(options, env).name}`,
         liveness: new ControllerLiveness({ kubeConfig: kc! }),
+        eventSources: () => sources,
       })
     }
     await source.start(apply)
@@ -314,12 +317,13 @@ export async function startController(
   }
   // EventSources (MLflow, W&B): their inbox holds what a registry sent until it is an event.
   const inbox = new SourceInbox(options.state)
-  const sources = new EventSources({
+  sources = new EventSources({
     inbox,
     state: () => source.state,
     secrets: () => secretsOf(source.state),
     registration: (key) => registrar.registration(key),
     accept: (events) => engine.acceptGrouped(events),
+    onReceived: (key) => kubernetes?.received(key),
     onError: (key, err) =>
       log.warn({ source: key, err: (err as Error).message }, 'event source: enriching an event failed; it waits and is tried again'),
   })

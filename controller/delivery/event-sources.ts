@@ -51,6 +51,8 @@ export interface EventSourcesOptions {
   onError?: (source: string, err: unknown) => void
   /** spec.mlflow.register: MLflow's webhook id for a source, or why registering failed. */
   registration?: (key: string) => { webhookId?: string; error?: string } | undefined
+  /** A request to a loaded source was answered (its counts may have changed): Kubernetes mode writes its status. */
+  onReceived?: (source: string) => void
 }
 
 export class EventSources {
@@ -84,6 +86,12 @@ export class EventSources {
   }
 
   async receive(req: SourceRequest): Promise<SourceAnswer> {
+    const answer = await this.answer(req)
+    if (answer.status !== 404) this.o.onReceived?.(objectKey(req.namespace, req.name))
+    return answer
+  }
+
+  private async answer(req: SourceRequest): Promise<SourceAnswer> {
     const key = objectKey(req.namespace, req.name)
     const source = this.o.state().eventSources.get(key)
     if (!source) {

@@ -1,4 +1,4 @@
-// Desired state from the cluster: informers on Webhooks, Automations, the Secrets of the watched
+// Desired state from the cluster: informers on Webhooks, Automations, EventSources, the Secrets of the watched
 // namespaces (and, with namespace tenancy, the Namespaces), turned into the same DesiredState as a
 // folder gives. Every change rebuilds the state (debounced); objects are reconciled against a state
 // that already holds them, never against one built before they changed. A change of a Webhook's or
@@ -30,7 +30,7 @@ export const ENTITIES_KEY = `${API_GROUP}/entities`
 const SECRET_FIELD_SELECTOR = 'type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1'
 
 export type Tenancy = 'none' | 'namespace-label'
-export type ResourceKind = 'Webhook' | 'Automation'
+export type ResourceKind = 'Webhook' | 'Automation' | 'EventSource'
 
 export interface KubernetesSourceOptions {
   kubeConfig: KubeConfig
@@ -54,6 +54,7 @@ type CustomObject = ClusterObject & KubernetesObject
 export class KubernetesSource implements DesiredStateSource {
   private readonly webhooks: Informer<CustomObject>
   private readonly automations: Informer<CustomObject>
+  private readonly eventSources: Informer<CustomObject>
   private readonly secrets: Informer<V1Secret>
   private readonly namespaceObjects: Informer<V1Namespace> | undefined
   private timer: NodeJS.Timeout | undefined
@@ -115,6 +116,12 @@ export class KubernetesSource implements DesiredStateSource {
       onChange: changed('Automation'),
       log: o.log,
     })
+    this.eventSources = startInformer(o.kubeConfig, {
+      resource: 'eventsources',
+      sources: customSources('eventsources'),
+      onChange: changed('EventSource'),
+      log: o.log,
+    })
     this.secrets = startInformer<V1Secret>(o.kubeConfig, {
       resource: 'secrets',
       sources: namespaces.map((namespace) => ({
@@ -148,7 +155,13 @@ export class KubernetesSource implements DesiredStateSource {
 
   /** Resolves once every informer has listed; the state is current then (and delivered, once attached). */
   async synced(): Promise<void> {
-    await Promise.all([this.webhooks.synced, this.automations.synced, this.secrets.synced, this.namespaceObjects?.synced])
+    await Promise.all([
+      this.webhooks.synced,
+      this.automations.synced,
+      this.eventSources.synced,
+      this.secrets.synced,
+      this.namespaceObjects?.synced,
+    ])
     this.listed = true
     this.rebuild()
   }
@@ -162,8 +175,14 @@ export class KubernetesSource implements DesiredStateSource {
     await this.synced()
     const namespaces = this.o.namespaces.length ? [...this.o.namespaces] : 'all'
     this.o.log.info(
-      { namespaces, tenancy: this.o.tenancy, webhooks: this.current.webhooks.size, automations: this.current.automations.length },
-      'watching Webhooks and Automations in Kubernetes',
+      {
+        namespaces,
+        tenancy: this.o.tenancy,
+        webhooks: this.current.webhooks.size,
+        automations: this.current.automations.length,
+        eventSources: this.current.eventSources.size,
+      },
+      'watching Webhooks, Automations and EventSources in Kubernetes',
     )
   }
 
@@ -178,16 +197,26 @@ export class KubernetesSource implements DesiredStateSource {
 
   object(kind: ResourceKind, key: string): CustomObject | undefined {
     const [namespace, name] = key.split('/') as [string, string]
-    return (kind === 'Webhook' ? this.webhooks : this.automations).get(namespace, name)
+    return this.informerOf(kind).get(namespace, name)
   }
 
   objects(kind: ResourceKind): CustomObject[] {
-    return (kind === 'Webhook' ? this.webhooks : this.automations).list()
+    return this.informerOf(kind).list()
+  }
+
+  private informerOf(kind: ResourceKind): Informer<CustomObject> {
+    return kind === 'Webhook' ? this.webhooks : kind === 'Automation' ? this.automations : this.eventSources
   }
 
   /** Lists made again after a watch expired (410 Gone) or failed, over all informers. */
   get relists(): number {
-    return this.webhooks.relists + this.automations.relists + this.secrets.relists + (this.namespaceObjects?.relists ?? 0)
+    return (
+      this.webhooks.relists +
+      this.automations.relists +
+      this.eventSources.relists +
+      this.secrets.relists +
+      (this.namespaceObjects?.relists ?? 0)
+    )
   }
 
   /** Secret values straight from the informer cache: a rotated value is used by the next attempt. */
@@ -209,7 +238,13 @@ export class KubernetesSource implements DesiredStateSource {
   async stop(): Promise<void> {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
-    await Promise.all([this.webhooks.stop(), this.automations.stop(), this.secrets.stop(), this.namespaceObjects?.stop()])
+    await Promise.all([
+      this.webhooks.stop(),
+      this.automations.stop(),
+      this.eventSources.stop(),
+      this.secrets.stop(),
+      this.namespaceObjects?.stop(),
+    ])
   }
 
   private schedule(): void {
@@ -229,6 +264,7 @@ export class KubernetesSource implements DesiredStateSource {
     for (const [kind, informer] of [
       ['Webhook', this.webhooks],
       ['Automation', this.automations],
+      ['EventSource', this.eventSources],
     ] as const) {
       for (const o of informer.list()) {
         const key = `${kind}/${objectKey(o.metadata?.namespace ?? '', o.metadata?.name ?? '')}`
@@ -250,7 +286,7 @@ export class KubernetesSource implements DesiredStateSource {
 }
 
 /**
- * What of a Webhook or Automation the state is built from: its identity, spec generation, labels and
+ * What of a Webhook, Automation or EventSource the state is built from: its identity, spec generation, labels and
  * annotations. The spec is covered by metadata.generation: the API server raises it on every spec
  * change of a custom resource with a status subresource, and never on a status write.
  */

@@ -1,16 +1,18 @@
-// Kubernetes mode: writes what hookwise knows back onto each Webhook and Automation (the engine
+// Kubernetes mode: writes what hookwise knows back onto each Webhook, Automation and EventSource (the engine
 // gets the cluster's desired state from the source, as in every mode): status through the /status
 // subresource (merge patches, coalesced under load), Events on transitions, and the result of a
 // test requested with the hookwise.dev/test-requested-at annotation.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
 import { API_GROUP } from '../api/schemas.js'
-import type { AutomationStatus, Condition, WebhookStatus } from '../api/types.generated.js'
+import type { AutomationStatus, Condition, EventSourceStatus, WebhookStatus } from '../api/types.generated.js'
+import type { EventSources } from '../delivery/event-sources.js'
 import type { AttemptReport } from '../delivery/outcomes.js'
 import type { Sender } from '../delivery/send-result.js'
 import type { StatusFacts } from '../delivery/status-facts.js'
 import { sendTestRequest, type TestRequestOutcome } from '../delivery/test-request.js'
 import { HookwiseError } from '../errors.js'
 import type { Logger } from '../log.js'
+import { eventSourceStatus } from '../model/event-source-status.js'
 import { jsonEqual } from '../model/json-equal.js'
 import { objectKey, type DesiredState } from '../model/desired-state.js'
 import { automationStatus, webhookStatus, type StatusInputs } from '../model/object-status.js'
@@ -54,11 +56,13 @@ export interface KubernetesControllerOptions {
   liveness?: ControllerLiveness
   /** How often an object left to another running controller is looked at again. Default 10 s. */
   recheckMs?: number
+  /** The EventSources' intake (made after the controller): its counts go to each EventSource's status. */
+  eventSources?: () => EventSources | undefined
 }
 
-type StatusOf<K extends ResourceKind> = K extends 'Webhook' ? WebhookStatus : AutomationStatus
+type StatusOf<K extends ResourceKind> = K extends 'Webhook' ? WebhookStatus : K extends 'Automation' ? AutomationStatus : EventSourceStatus
 
-const PLURAL: Record<ResourceKind, string> = { Webhook: 'webhooks', Automation: 'automations' }
+const PLURAL: Record<ResourceKind, string> = { Webhook: 'webhooks', Automation: 'automations', EventSource: 'eventsources' }
 
 export class KubernetesController {
   private readonly source: KubernetesSource
@@ -111,6 +115,11 @@ export class KubernetesController {
     if (webhook) this.queue.add(`Webhook/${webhook}`)
   }
 
+  /** An EventSource's intake answered a request: its counts changed. */
+  received(source: string): void {
+    this.queue.add(`EventSource/${source}`)
+  }
+
   /** Events for what an attempt ended in: DeliveryFailed after the last retry, WebhookGone on 410. */
   attempted(r: AttemptReport): void {
     this.touched(r.delivery.automation, r.delivery.webhook)
@@ -149,7 +158,7 @@ export class KubernetesController {
   }
 
   private enqueueAll(): void {
-    for (const kind of ['Webhook', 'Automation'] as const) {
+    for (const kind of ['Webhook', 'Automation', 'EventSource'] as const) {
       for (const o of this.source.objects(kind)) this.queue.add(`${kind}/${objectKey(o.metadata?.namespace ?? '', o.metadata?.name ?? '')}`)
     }
   }
@@ -179,7 +188,7 @@ export class KubernetesController {
     // seen that write yet. After a restart, the object's status is the start.
     const previous = (last?.status ?? stored) as StatusOf<typeof kind> | undefined
     const generation = object.metadata?.generation
-    let next: WebhookStatus | AutomationStatus
+    let next: WebhookStatus | AutomationStatus | EventSourceStatus
     if (kind === 'Webhook') {
       this.o.status.tracker.seedWebhook(key, previous as WebhookStatus | undefined)
       const status = webhookStatus(key, generation, previous as WebhookStatus | undefined, this.statusInputs())
@@ -187,11 +196,25 @@ export class KubernetesController {
       if (test) status.lastTest = test
       next = status
       this.maybeTest(key, object, status)
+    } else if (kind === 'EventSource') {
+      const intake = this.o.eventSources?.()
+      const inputs = this.statusInputs()
+      next = eventSourceStatus(
+        key,
+        generation,
+        previous as EventSourceStatus | undefined,
+        inputs.state,
+        inputs.secrets,
+        inputs.now,
+        intake?.factsOf(key),
+        intake?.registration(key)?.webhookId,
+      )
     } else {
       this.o.status.tracker.seedAutomation(key, previous as AutomationStatus | undefined)
       next = automationStatus(key, generation, previous as AutomationStatus | undefined, this.statusInputs())
     }
-    if (this.o.identity) next.controller = this.o.identity
+    // EventSourceStatus has no controller field (the API server would prune it).
+    if (this.o.identity && kind !== 'EventSource') (next as WebhookStatus | AutomationStatus).controller = this.o.identity
     if (jsonEqual(next, previous)) return
     // Under load, delivery facts change all the time: write them at most every statusIntervalMs
     // per object. Changes of conditions or generation are written at once.
@@ -245,7 +268,7 @@ export class KubernetesController {
   private async writeStatus(
     kind: ResourceKind,
     key: string,
-    status: WebhookStatus | AutomationStatus,
+    status: WebhookStatus | AutomationStatus | EventSourceStatus,
     previous: Record<string, unknown> | undefined,
   ): Promise<void> {
     const [namespace, name] = key.split('/') as [string, string]

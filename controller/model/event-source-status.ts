@@ -1,10 +1,11 @@
 // The Ready condition of an EventSource: valid, and its Secrets there (an intake without its
 // signing secret answers 503, so the registry retries). Pure, like object-status.ts.
+import type { EventSourceStatus } from '../api/types.generated.js'
 import type { Diagnostic } from '../errors.js'
 import { HookwiseError } from '../errors.js'
 import { objectErrors, type DesiredState } from './desired-state.js'
 import { sourceSecret } from './event-source-secrets.js'
-import type { ConditionInput } from './object-status.js'
+import { setCondition, type ConditionInput } from './object-status.js'
 import type { SecretLookup } from './secrets.js'
 
 export function eventSourceReadiness(
@@ -39,5 +40,38 @@ export function eventSourceReadiness(
   return {
     condition: { type: 'Ready', status: 'True', reason: 'Valid', message: `accepts events from ${what} at /v1/sources/${key}` },
     errors,
+  }
+}
+
+/** What the intake counted for one source since start (delivery/event-sources.ts SourceFacts). */
+export interface EventSourceCounts {
+  accepted: number
+  duplicates: number
+  rejected: number
+  lastEvent?: { time: string; type: string; deliveryId: string }
+}
+
+/**
+ * The status written onto an EventSource in Kubernetes mode: Ready, and what `hookwise get
+ * eventsources` shows (counts since start; the last event survives a restart through `previous`).
+ */
+export function eventSourceStatus(
+  key: string,
+  generation: number | undefined,
+  previous: EventSourceStatus | undefined,
+  state: DesiredState,
+  secrets: SecretLookup,
+  now: number,
+  counts: EventSourceCounts | undefined,
+  mlflowWebhookId?: string,
+): EventSourceStatus {
+  const { condition } = eventSourceReadiness(key, state, secrets)
+  const lastEvent = counts?.lastEvent ?? previous?.lastEvent
+  return {
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    conditions: [setCondition(previous?.conditions, condition, generation, now)],
+    ...(lastEvent ? { lastEvent } : {}),
+    events: { accepted: counts?.accepted ?? 0, duplicates: counts?.duplicates ?? 0, rejected: counts?.rejected ?? 0 },
+    ...(mlflowWebhookId ? { mlflowWebhookId } : {}),
   }
 }

@@ -47,10 +47,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* What the controller does in each watched namespace (or cluster-wide): see docs/kubernetes.md, "Permissions". */}}
 {{- define "hookwise.watchRules" -}}
 - apiGroups: [hookwise.dev]
-  resources: [webhooks, automations]
+  resources: [webhooks, automations, eventsources]
   verbs: [list, watch]
 - apiGroups: [hookwise.dev]
-  resources: [webhooks/status, automations/status]
+  resources: [webhooks/status, automations/status, eventsources/status]
   verbs: [patch]
 - apiGroups: [""]
   resources: [secrets]

@@ -78,12 +78,14 @@ if (cluster) {
       'ok   api-server: https://127.0.0.1:PORT answers (Kubernetes v1.37.2)',
       'FAIL crds: CRD automations.hookwise.dev is not installed',
       '     hint: kubectl apply --server-side -f crds/',
+      'FAIL crds: CRD eventsources.hookwise.dev is not installed',
+      '     hint: kubectl apply --server-side -f crds/',
       'FAIL crds: CRD webhooks.hookwise.dev is not installed',
       '     hint: kubectl apply --server-side -f crds/',
       'ok   rbac: this identity may do all hookwise run --kubernetes needs in every namespace',
       'FAIL controllers: no hookwise controller is running (none holds a Lease)',
       '     hint: start one: hookwise run --kubernetes, or install the Helm chart (a controller run with --no-leader-elect has no Lease and is not seen)',
-      'check failed: 3 errors',
+      'check failed: 4 errors',
     ])
   })
 
@@ -105,6 +107,7 @@ if (cluster) {
     t.same(body(broken.stdout), [
       'ok   api-server: https://127.0.0.1:PORT answers (Kubernetes v1.37.2)',
       'ok   crds: CRD automations.hookwise.dev serves v1alpha1 and matches this hookwise',
+      'ok   crds: CRD eventsources.hookwise.dev serves v1alpha1 and matches this hookwise',
       'ok   crds: CRD webhooks.hookwise.dev serves v1alpha1 and matches this hookwise',
       'ok   rbac: this identity may do all hookwise run --kubernetes needs in every namespace',
       'ok   controllers: controller ml-team/hookwise-controller runs (held by HOLDER) and watches ml-team',
@@ -124,6 +127,7 @@ if (cluster) {
       { check: 'api-server', level: 'ok' },
       { check: 'crds', level: 'ok' },
       { check: 'crds', level: 'ok' },
+      { check: 'crds', level: 'ok' },
       { check: 'rbac', level: 'ok' },
       { check: 'controllers', level: 'ok' },
       { check: 'namespaces', level: 'error', message: /^namespace research is watched by no running controller/ },
@@ -136,7 +140,7 @@ if (cluster) {
     const healthy = await check()
     t.comment(`healthy:\n$ hookwise check\n${healthy.stdout}`)
     t.equal(healthy.status, 0)
-    t.same(body(healthy.stdout).slice(4), [
+    t.same(body(healthy.stdout).slice(5), [
       'ok   controllers: controller ml-team/hookwise-controller runs (held by HOLDER) and watches ml-team',
       'ok   namespaces: every namespace with hookwise objects is watched (2 objects)',
       'ok   secrets: every Secret and key the Webhooks refer to exists',
@@ -159,6 +163,7 @@ if (cluster) {
       [
         "FAIL crds: CRD automations.hookwise.dev is another version than this hookwise's (its schema or columns differ)",
         '     hint: apply the CRDs of this version: kubectl apply --server-side -f crds/ (Helm never upgrades CRDs)',
+        'ok   crds: CRD eventsources.hookwise.dev serves v1alpha1 and matches this hookwise',
         'ok   crds: CRD webhooks.hookwise.dev serves v1alpha1 and matches this hookwise',
       ],
     )
@@ -176,8 +181,8 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: partial, namespace: ml-team}
 rules:
-  - {apiGroups: [hookwise.dev], resources: [webhooks, automations], verbs: [list, watch]}
-  - {apiGroups: [hookwise.dev], resources: [webhooks/status], verbs: [patch]}
+  - {apiGroups: [hookwise.dev], resources: [webhooks, automations, eventsources], verbs: [list, watch]}
+  - {apiGroups: [hookwise.dev], resources: [webhooks/status, eventsources/status], verbs: [patch]}
   - {apiGroups: [""], resources: [secrets], verbs: [list, watch]}
   - {apiGroups: [events.k8s.io], resources: [events], verbs: [create, patch]}
   - {apiGroups: [coordination.k8s.io], resources: [leases], verbs: [get, create, update]}

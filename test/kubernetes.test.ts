@@ -589,12 +589,13 @@ if (cluster) {
       t.same(states, [[[`${ns}/hook`], undefined]])
       t.same(names(source.state), [`${ns}/hook`])
       t.equal(source.secretLookup(ns, 'creds')?.data.token, 'tok', 'Secret values come from the informer cache')
-      t.match(JSON.parse(lines.find((l) => l.includes('watching Webhooks and Automations'))!), {
+      t.match(JSON.parse(lines.find((l) => l.includes('watching Webhooks, Automations and EventSources'))!), {
         level: 30,
         namespaces: [ns],
         tenancy: 'none',
         webhooks: 1,
         automations: 0,
+        eventSources: 0,
       })
 
       await k.apply(automationYaml('deploy'), ns)

@@ -49,8 +49,10 @@ export interface CheckOptions {
 const NEEDED: ReadonlyArray<{ group: string; resource: string; subresource?: string; verbs: string[] }> = [
   { group: API_GROUP, resource: 'webhooks', verbs: ['list', 'watch'] },
   { group: API_GROUP, resource: 'automations', verbs: ['list', 'watch'] },
+  { group: API_GROUP, resource: 'eventsources', verbs: ['list', 'watch'] },
   { group: API_GROUP, resource: 'webhooks', subresource: 'status', verbs: ['patch'] },
   { group: API_GROUP, resource: 'automations', subresource: 'status', verbs: ['patch'] },
+  { group: API_GROUP, resource: 'eventsources', subresource: 'status', verbs: ['patch'] },
   { group: '', resource: 'secrets', verbs: ['list', 'watch'] },
   { group: 'events.k8s.io', resource: 'events', verbs: ['create', 'patch'] },
   { group: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'create', 'update'] },

@@ -89,6 +89,7 @@ spec:
       observedGeneration: 1,
     })
     t.same(ready!.status.events, { accepted: 0, duplicates: 0, rejected: 0 })
+    t.equal(ready!.status.controller, `${ns}/hookwise-controller`, 'status.controller names the Lease of the controller that writes it')
 
     // W&B replaces each ${variable} of the template with its text.
     const template = await hookwise(['sources', 'wandb-template', '--event', 'ADD_ARTIFACT_ALIAS'])

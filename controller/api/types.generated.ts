@@ -505,6 +505,7 @@ export interface WandbSource {
  * via the `definition` "EventSourceStatus".
  */
 export interface EventSourceStatus {
+  controller?: ControllerRef
   /**
    * The metadata.generation last reconciled.
    */

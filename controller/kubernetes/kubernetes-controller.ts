@@ -213,8 +213,7 @@ export class KubernetesController {
       this.o.status.tracker.seedAutomation(key, previous as AutomationStatus | undefined)
       next = automationStatus(key, generation, previous as AutomationStatus | undefined, this.statusInputs())
     }
-    // EventSourceStatus has no controller field (the API server would prune it).
-    if (this.o.identity && kind !== 'EventSource') (next as WebhookStatus | AutomationStatus).controller = this.o.identity
+    if (this.o.identity) next.controller = this.o.identity
     if (jsonEqual(next, previous)) return
     // Under load, delivery facts change all the time: write them at most every statusIntervalMs
     // per object. Changes of conditions or generation are written at once.

@@ -16,7 +16,7 @@ import { isAlive } from './k8s/tools.js'
 
 const group = 'hookwise.dev'
 const version = 'v1alpha1'
-const crdNames = ['webhooks.hookwise.dev', 'automations.hookwise.dev']
+const crdNames = ['webhooks.hookwise.dev', 'automations.hookwise.dev', 'eventsources.hookwise.dev']
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const crds = join(root, 'crds')
 const examplesDir = join(root, 'examples')
@@ -121,7 +121,7 @@ if (cluster) {
         .trim()
         .split('\n')
         .filter((l) => l.endsWith('condition met')).length,
-      2,
+      crdNames.length,
       wait.stdout,
     )
 
@@ -134,6 +134,7 @@ if (cluster) {
       .map((l) => l.trim().split(/\s+/))
     t.same(rows.sort(), [
       ['automations', 'hwa', `${group}/${version}`, 'true', 'Automation'],
+      ['eventsources', 'hwes', `${group}/${version}`, 'true', 'EventSource'],
       ['webhooks', 'hwh', `${group}/${version}`, 'true', 'Webhook'],
     ])
   })

@@ -8,14 +8,16 @@ import { validateObjects } from '../controller/reconcile/validate.js'
 import { AutomationIndex } from '../controller/match/automation-index.js'
 import type { ArtifactEvent } from '../controller/api/types.generated.js'
 import { harnessConfig } from './tools/go-build.js'
-import { pythonMissing, readWandbDumps, wandbSdkFolder } from './tools/wandb-sdk.js'
+import { findPython } from './tools/python-venv.js'
+import { readWandbDumps, wandbSdk } from './tools/wandb-sdk.js'
 import { existsSync } from 'node:fs'
 import { hookwise } from './helpers/cli.js'
 
 const cfg = harnessConfig()
-const sdk = await wandbSdkFolder(cfg)
-if (!existsSync(sdk.dumps)) {
-  const why = pythonMissing() ?? `${sdk.dumps} is missing: run npm run pretest`
+const python = findPython()
+const sdk = python.ok ? await wandbSdk(cfg, python) : undefined
+if (!sdk || !existsSync(sdk.dumps)) {
+  const why = python.ok ? `${sdk?.dumps} is missing: run npm run pretest` : python.reason
   if (cfg.ci) throw new Error(`the wandb SDK dumps are needed in CI: ${why}`)
   t.plan(0, `wandb SDK not installed: ${why}`)
   process.exit(0)

@@ -21,7 +21,7 @@ import { mlflowVenv } from '../helpers/mlflow.js'
 import { findPython, installVenv } from '../tools/python-venv.js'
 import { buildToolSet, findGo } from '../tools/go-build.js'
 import { ensureNotificationController, peerUnavailable } from '../tools/notification-controller.js'
-import { ensureWandbSdk, pythonMissing } from '../tools/wandb-sdk.js'
+import { ensureWandbSdk } from '../tools/wandb-sdk.js'
 import { ensureTools, harnessConfig, harnessStatus } from './tools.js'
 
 const forTests = process.argv.includes('--for-tests')
@@ -72,11 +72,11 @@ if (forTests) {
       process.exit(1)
     }
   }
-  const noPython = pythonMissing()
-  if (noPython && !cfg.ci) log(`wandb-sdk: not installed, the wandb import tests will be skipped: ${noPython}`)
+  if (!python.ok && !cfg.ci) log(`wandb-sdk: not installed, the wandb import tests will be skipped: ${python.reason}`)
   else {
     try {
-      log(`wandb-sdk: ${(await ensureWandbSdk(cfg, log)).dumps}`)
+      if (!python.ok) throw new Error(`wandb-sdk: cannot install: ${python.reason}`)
+      log(`wandb-sdk: ${(await ensureWandbSdk(cfg, python, log)).dumps}`)
     } catch (err) {
       log((err as Error).message)
       process.exit(1)

@@ -70,9 +70,9 @@ export async function installVenv(cfg: HarnessConfig, venv: PythonVenv, base: st
     const started = Date.now()
     log(`${venv.label}: installing ${venv.purpose} from PyPI into ${venv.dir} (later runs reuse it)`)
     try {
-      await run(base, ['-m', 'venv', venv.dir], `${venv.label}: python -m venv`, log)
+      await runStep(base, ['-m', 'venv', venv.dir], `${venv.label}: python -m venv`, log)
       const pip = ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet']
-      await run(venv.python, [...pip, '-r', venv.requirements], `${venv.label}: pip install -r ${venv.requirements}`, log)
+      await runStep(venv.python, [...pip, '-r', venv.requirements], `${venv.label}: pip install -r ${venv.requirements}`, log)
       const manifest = {
         requirements: venv.requirements,
         installedAt: new Date().toISOString(),
@@ -89,7 +89,8 @@ export async function installVenv(cfg: HarnessConfig, venv: PythonVenv, base: st
   }
 }
 
-function run(cmd: string, args: string[], what: string, log: (line: string) => void): Promise<void> {
+/** Runs one install step, its stderr passed through and kept for the error; a heartbeat each minute. */
+export function runStep(cmd: string, args: string[], what: string, log: (line: string) => void): Promise<void> {
   const started = Date.now()
   log(what)
   return new Promise((resolve, reject) => {

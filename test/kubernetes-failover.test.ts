@@ -121,7 +121,8 @@ if (cluster) {
     const leader = startHookwise(args, t)
     await leader.waitFor(/^became leader/)
     const url = await leader.url()
-    const standby = startHookwise(args, t)
+    // The standby has an intake token: its /metrics needs it, as the leader's does.
+    const standby = startHookwise(args, t, { ...process.env, HOOKWISE_INTAKE_TOKEN: 'standby-token' })
     const waiting = await standby.waitFor(/^waiting to become the leader$/)
     t.match(await standby.waitFor(/^cluster listed/), { webhooks: 1, automations: 1 }, 'the standby keeps a warm cache')
     const standbyUrl = `http://${waiting.address}`
@@ -131,6 +132,18 @@ if (cluster) {
     const healthz = await request(`${standbyUrl}/healthz`)
     t.equal(healthz.statusCode, 200)
     await healthz.body.dump()
+    const metrics = async (url: string, headers: Record<string, string> = {}) => {
+      const res = await request(`${url}/metrics`, { headers })
+      return { status: res.statusCode, text: await res.body.text() }
+    }
+    t.match(await metrics(standbyUrl), { status: 401 }, "the standby's /metrics needs the intake token")
+    t.same(await metrics(standbyUrl, { authorization: 'Bearer standby-token' }), {
+      status: 200,
+      text:
+        '# HELP hookwise_leader Whether this process delivers from the queue: 1 on the replica holding the leader Lease (and without leader election), 0 on a standby.\n' +
+        '# TYPE hookwise_leader gauge\nhookwise_leader 0\n',
+    })
+    t.match((await metrics(url)).text, /^hookwise_leader 1$/m, 'the leader says it leads')
     const intake = await request(`${standbyUrl}/v1/events`, { method: 'POST', body: '[]' })
     t.equal(intake.statusCode, 503)
     t.equal(intake.headers['retry-after'], '5')
@@ -152,6 +165,7 @@ if (cluster) {
     const ready = await request(`${newUrl}/readyz`)
     t.equal(ready.statusCode, 200)
     await ready.body.dump()
+    t.match((await metrics(newUrl, { authorization: 'Bearer standby-token' })).text, /^hookwise_leader 1$/m, 'the new leader says it leads')
     await until('all 100 events delivered by the new leader', () => arrivals(receiver.received).size === 100, 60_000)
     t.pass(`${receiver.received.length} requests for 100 deliveries`)
   })

@@ -115,6 +115,7 @@ async function becomeLeader(
   port: number,
   log: Logger,
   env: NodeJS.ProcessEnv,
+  tokens: readonly string[],
   signal?: AbortSignal,
 ): Promise<{ elector: LeaderElector; port: number }> {
   const { namespace, name } = leaseOf(o, env)
@@ -130,7 +131,7 @@ async function becomeLeader(
     log,
     annotations: { [WATCHES_ANNOTATION]: o.namespace?.length ? o.namespace.join(',') : '*' },
   })
-  const standby = new StandbyServer(() => `waiting for Lease ${namespace}/${name}`)
+  const standby = new StandbyServer(() => `waiting for Lease ${namespace}/${name}`, tokens)
   let address: AddressInfo
   try {
     address = await standby.listen(host, port)
@@ -185,7 +186,7 @@ export async function startController(
         ),
       )
     try {
-      ;({ elector, port } = await becomeLeader(kc, options, host, port, log, env, hooks.signal))
+      ;({ elector, port } = await becomeLeader(kc, options, host, port, log, env, tokens, hooks.signal))
     } catch (err) {
       await source.stop()
       throw err

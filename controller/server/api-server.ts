@@ -41,7 +41,7 @@ export interface ApiServerOptions {
 
 const STATUSES: readonly DeliveryStatus[] = ['pending', 'succeeded', 'failed', 'cancelled']
 
-function authorized(req: IncomingMessage, tokens: readonly string[]): boolean {
+export function authorized(req: IncomingMessage, tokens: readonly string[]): boolean {
   if (tokens.length === 0) return true
   const header = req.headers.authorization ?? ''
   const match = /^Bearer (.+)$/.exec(header)

@@ -12,6 +12,21 @@ export interface Metrics {
   render(engine: DeliveryEngine, store: Store, breaker: CircuitBreaker): Promise<{ contentType: string; body: string }>
 }
 
+function leaderGauge(registry: Registry): Gauge {
+  return new Gauge({
+    name: 'hookwise_leader',
+    help: 'Whether this process delivers from the queue: 1 on the replica holding the leader Lease (and without leader election), 0 on a standby.',
+    registers: [registry],
+  })
+}
+
+/** What a standby replica serves on /metrics: hookwise_leader 0, nothing of a queue it has not opened. */
+export function standbyMetrics(): () => Promise<{ contentType: string; body: string }> {
+  const registry = new Registry()
+  leaderGauge(registry).set(0)
+  return async () => ({ contentType: registry.contentType, body: await registry.metrics() })
+}
+
 export function createMetrics(): Metrics {
   const registry = new Registry()
   const events = new Counter({
@@ -50,6 +65,9 @@ export function createMetrics(): Metrics {
     labelNames: ['origin'],
     registers: [registry],
   })
+  // Every replica serves it (a standby 0, see standbyMetrics): "no leader" is no series at 1.
+  const leader = leaderGauge(registry)
+  leader.set(1)
   const writable = new Gauge({
     name: 'hookwise_store_writable',
     help: 'Whether the state store can be written: 0 while its disk is full or failing (nothing is sent, the intake answers 503).',

@@ -6,7 +6,8 @@
 // Building here, before tap starts, keeps a long first build out of the per-file test timeout and
 // away from the other test files running in parallel. `--for-tests` also builds the SSH git server
 // of test/git-ssh.test.ts (test/helpers/git-sshd.ts) and the OCI registry of test/image.test.ts
-// (test/helpers/registry.ts), whatever HOOKWISE_K8S says, and the container image of
+// (test/helpers/registry.ts) and promtool of test/helm-monitoring.test.ts (test/helpers/promtool.ts),
+// whatever HOOKWISE_K8S says, and the container image of
 // test/image.test.ts (scripts/image/build.ts, installing its Debian packages when missing), and
 // installs the MLflow server of the event-source tests from PyPI (test/helpers/mlflow.ts); after the
 // Kubernetes tools it builds Flux's notification-controller, the peer of `npm run bench:peers` that
@@ -17,6 +18,7 @@ import { ensureImage } from '../../scripts/image/build.js'
 import { gitSshdToolSet } from '../helpers/git-sshd.js'
 import { imageSkipReason } from '../helpers/image.js'
 import { registryToolSet } from '../helpers/registry.js'
+import { promtoolToolSet } from '../helpers/promtool.js'
 import { mlflowVenv } from '../helpers/mlflow.js'
 import { findPython, installVenv } from '../tools/python-venv.js'
 import { buildToolSet, findGo } from '../tools/go-build.js'
@@ -29,7 +31,7 @@ const cfg = harnessConfig()
 const log = (line: string) => console.error(line)
 
 if (forTests) {
-  for (const set of [await gitSshdToolSet(cfg), await registryToolSet(cfg)]) {
+  for (const set of [await gitSshdToolSet(cfg), await registryToolSet(cfg), await promtoolToolSet(cfg)]) {
     const go = await findGo(cfg, set)
     if (!go.ok && !cfg.ci) log(`${set.label}: not built, the tests needing it will be skipped: ${go.reason}`)
     else {

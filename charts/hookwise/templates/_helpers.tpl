@@ -124,3 +124,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $number := trimSuffix $unit . | float64 }}
 {{- mulf $number (get (dict "ms" 0.001 "s" 1 "m" 60 "h" 3600) $unit) }}
 {{- end }}
+
+{{/* PromQL label matchers of this install's series: what the chart's ServiceMonitor gives them, unless prometheusRule.selector says otherwise. */}}
+{{- define "hookwise.metricsSelector" -}}
+{{- .Values.prometheusRule.selector | default (printf "job=%q, namespace=%q" (include "hookwise.fullname" .) .Release.Namespace) }}
+{{- end }}

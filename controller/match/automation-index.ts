@@ -62,13 +62,19 @@ function sortByKey(list: List): void {
 
 function listIn<K>(map: Map<K, List>, key: K, create: boolean): List | undefined {
   let list = map.get(key)
-  if (!list && create) map.set(key, (list = []))
+  if (!list && create) {
+    list = []
+    map.set(key, list)
+  }
   return list
 }
 
 function mapIn(map: Map<string, Map<string, List>>, key: string, create: boolean): Map<string, List> | undefined {
   let inner = map.get(key)
-  if (!inner && create) map.set(key, (inner = new Map()))
+  if (!inner && create) {
+    inner = new Map()
+    map.set(key, inner)
+  }
   return inner
 }
 

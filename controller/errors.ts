@@ -22,6 +22,15 @@ export const ATTEMPT_ERROR_CODES = {
     disposition: 'terminal',
     summary: 'The request cannot be sent as built (a header HTTP does not allow); nothing was sent.',
   },
+  SLACK_REFUSED: {
+    disposition: 'terminal',
+    summary:
+      'Slack\'s Web API (chat.postMessage) answered 200 with "ok": false: the message was not posted (a bad token, an unknown channel).',
+  },
+  SLACK_UNAVAILABLE: {
+    disposition: 'transient',
+    summary: 'Slack\'s Web API answered 200 with "ok": false and an error Slack says to retry (internal_error, service_unavailable).',
+  },
 } as const satisfies Record<string, { disposition: Disposition; summary: string }>
 
 export type AttemptErrorCode = keyof typeof ATTEMPT_ERROR_CODES

@@ -264,3 +264,20 @@ t.test('collection tag events: tagRegex, the filter and ${tag} see the collectio
   const [a] = idx.match({ ...base, ...e } as ArtifactEvent)
   t.equal(a!.template.render({ event: { ...base, ...e } as ArtifactEvent, secrets: {} }), '{"x":"ADD_COLLECTION_TAG"}')
 })
+
+t.test('matches from every scope list come out in namespace/name order, few or many', async (t) => {
+  const scopes = [
+    '{type: Organization, organization: acme-org}',
+    '{type: Entity, entity: acme}',
+    '{type: Registry, registry: model}',
+    '{type: Collection, registry: model, collection: churn-classifier}',
+    '{type: Project, entity: acme, project: wandb-registry-model}',
+  ]
+  for (const count of [5, 40]) {
+    // Names interleave across the scopes, so no scope's list is a run of the output.
+    let text = webhook()
+    for (let i = 0; i < count; i++) text += automation(`a-${String(count - i).padStart(2, '0')}`, scopes[i % 5]!, '{type: LINK_ARTIFACT}')
+    const expected = Array.from({ length: count }, (_, i) => `default/a-${String(i + 1).padStart(2, '0')}`)
+    t.same(names(index(text), { type: 'LINK_ARTIFACT', alias: undefined }), expected, `${count} matches`)
+  }
+})

@@ -11,7 +11,8 @@ import { SqliteStore } from '../controller/delivery/sqlite-store.js'
 import { UndiciSender } from '../controller/delivery/sender.js'
 import { createBreaker, createRetryDecider } from '../controller/delivery/policies.js'
 import type { ArtifactEvent } from '../controller/api/types.generated.js'
-import { startReceiver } from './helpers/receiver.js'
+import { type Receiver, startReceiver } from './helpers/receiver.js'
+import { until } from './helpers/until.js'
 import type { TapTest } from './helpers/cli.js'
 
 const event: ArtifactEvent = {
@@ -51,8 +52,9 @@ spec:
 }
 
 /** Delivers `event` once through a real engine, SQLite outbox and undici sender; returns what arrived. */
-async function deliver(t: TapTest, text: (url: string) => string) {
+async function deliver(t: TapTest, text: (url: string) => string, script: Receiver['script'] = []) {
   const receiver = await startReceiver(t)
+  receiver.script.push(...script)
   const parsed = parseManifest(text(receiver.url), 'm.yaml')
   const state = validateObjects(parsed.objects, parsed.diagnostics)
   t.same(
@@ -71,7 +73,7 @@ async function deliver(t: TapTest, text: (url: string) => string) {
   })
   await engine.acceptGrouped([event])
   const [got] = await receiver.waitFor(1)
-  return { got: got!, receiver }
+  return { got: got!, receiver, store }
 }
 
 const EXPECTED_BLOCKS = [
@@ -157,4 +159,44 @@ t.test('what variables insert is cut to Slack limits when rendering, never refus
   t.equal([...m.blocks[0]!.text!.text].length, 150)
   t.ok(m.blocks[0]!.text!.text.endsWith('…'))
   t.equal([...m.blocks[1]!.text!.text].length, 3000)
+})
+
+t.test('chat.postMessage answering 200 with "ok": false is a failed attempt naming Slack\'s error, not a success', async (t) => {
+  const bot = (url: string) =>
+    manifests(
+      `${url}/api/chat.postMessage`,
+      '  accessToken: {secretKeyRef: {name: slack-bot, key: token}}\n',
+      SLACK.replace('severity: WARN}', 'severity: WARN, channel: C0123ML}'),
+    )
+  // What Slack's Web API answers for a channel the bot cannot see (api.slack.com/methods/chat.postMessage).
+  const answer = '{"ok":false,"error":"channel_not_found"}'
+  const { store } = await deliver(t, bot, [{ status: 200, body: answer }])
+  const [row] = await until('the delivery finished', () => store.list().find((d) => d.status !== 'pending') && store.list())
+  t.equal(row!.status, 'failed')
+  t.equal(row!.attempts, 1)
+  t.equal(row!.lastStatusCode, 200)
+  const because =
+    'SLACK_REFUSED: Slack answered 200 with "ok": false, error "channel_not_found": not posted; check the Webhook\'s bot token (accessToken) and action.slack.channel (the bot must be in the channel), then hookwise redeliver'
+  t.equal(row!.lastError, `${because.slice('SLACK_REFUSED: '.length)} (not retried)`)
+  const [attempt] = store.attempts(row!.id)
+  t.equal(attempt!.statusCode, 200)
+  t.equal(attempt!.responseHead, answer)
+  t.equal(attempt!.error, because)
+
+  // Slack's retryable errors are retried; "ok": true is a success.
+  const quick = (url: string) => bot(url).replace('  accessToken:', '  retry: {maxBackoffSeconds: 1}\n  accessToken:')
+  const retried = await deliver(t, quick, [
+    { status: 200, body: '{"ok":false,"error":"service_unavailable"}' },
+    { status: 200, body: '{"ok":true,"ts":"1.2"}' },
+  ])
+  const [done] = await until(
+    'the retried delivery finished',
+    () => retried.store.list().find((d) => d.status !== 'pending') && retried.store.list(),
+  )
+  t.equal(done!.status, 'succeeded')
+  t.equal(done!.attempts, 2)
+  t.match(
+    retried.store.attempts(done!.id)[0]!.error,
+    /^SLACK_UNAVAILABLE: Slack answered 200 with "ok": false, error "service_unavailable": retried$/,
+  )
 })

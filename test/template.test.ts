@@ -229,3 +229,18 @@ t.test('a per-event cache shares event variables across automations but never se
   )
   t.same([...cache.keys()].sort(), ['j:artifact_metadata.accuracy', 't:artifact_metadata.accuracy', 't:artifact_version_string'])
 })
+
+t.test('equal templates that read only the event share one body per event; other templates, other events do not', async (t) => {
+  const payload = { v: '${artifact_version_string}', a: '${json:artifact_metadata.accuracy}' }
+  const [a, b] = [compiled(payload), compiled(payload)]
+  const other = compiled({ v: '${artifact_version_string}' })
+  const cache = new Map<string, string>()
+  const body = '{"v":"acme/wandb-registry-model/churn-classifier:production","a":0.93}'
+  t.equal(a.render({ event: event(), secrets: {}, cache }), body)
+  t.equal(b.render({ event: event(), secrets: {}, cache }), body)
+  t.equal(other.render({ event: event(), secrets: {}, cache }), '{"v":"acme/wandb-registry-model/churn-classifier:production"}')
+  t.equal([...cache.keys()].filter((k) => k.startsWith('b:')).length, 2, 'one body per template text, kept for this event')
+  // The next event has its own cache: its body is built from it.
+  const next = { ...event(), alias: 'staging' } as ArtifactEvent
+  t.equal(b.render({ event: next, secrets: {}, cache: new Map() }), body.replace('production', 'staging'))
+})

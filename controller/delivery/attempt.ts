@@ -13,6 +13,7 @@ import type { EngineSettings } from './engine-options.js'
 import type { Intake } from './intake.js'
 import type { AttemptReport } from './outcomes.js'
 import { redactResult } from './redact.js'
+import { judgeSlackAnswer } from './slack-answer.js'
 import type { SendResult } from './send-result.js'
 import { buildDeliveryRequest } from './request.js'
 import type { StatusTracker } from './status-tracker.js'
@@ -112,7 +113,8 @@ export class AttemptRunner {
     })
     // The sender enforces the egress policy (URL and connected address) and reports EGRESS_DENIED.
     // Secret values an endpoint echoes back are masked before anything judges, records or logs the answer.
-    const result = redactResult(await this.o.sender.send(request, { timeoutMs: webhook.spec.timeoutSeconds * 1000 }), secrets)
+    const sent = redactResult(await this.o.sender.send(request, { timeoutMs: webhook.spec.timeoutSeconds * 1000 }), secrets)
+    const result = automation.spec.action.slack ? judgeSlackAnswer(sent) : sent
     release(result)
     const n = row.attempts + 1
     const now = this.o.now()

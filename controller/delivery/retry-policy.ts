@@ -107,8 +107,8 @@ export function retryAfterMs(value: string | undefined, now: number): number | u
 }
 
 function failReason(result: SendResult): string {
-  // INVALID_REQUEST's message says what to fix itself (it is also what `hookwise test webhook` prints).
-  if (result.error?.code === 'INVALID_REQUEST') return `${result.error.message} (not retried)`
+  // INVALID_REQUEST's and SLACK_REFUSED's messages say what to fix themselves (it is also what `hookwise test webhook` prints).
+  if (result.error?.code === 'INVALID_REQUEST' || result.error?.code === 'SLACK_REFUSED') return `${result.error.message} (not retried)`
   if (result.error) return `${result.error.message} (not retried: change the webhook URL or the egress policy)`
   const status = result.statusCode!
   if (status >= 300 && status < 400)

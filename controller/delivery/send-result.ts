@@ -9,6 +9,7 @@ import type { OutgoingRequest } from './request.js'
  * TIMEOUT (no response within timeoutSeconds), NETWORK (refused, reset, DNS, TLS: the request may
  * not have arrived), EGRESS_DENIED (the egress policy refused the URL or its address: nothing sent),
  * INVALID_REQUEST (undici refused the request as built, e.g. a header value with CR/LF: nothing sent).
+ * SLACK_REFUSED and SLACK_UNAVAILABLE come with a response: Slack's 200 with "ok": false (slack-answer.ts).
  */
 export type SendErrorCode = AttemptErrorCode
 

@@ -26,6 +26,8 @@ class Builder {
   readonly slots: Slot[] = []
   readonly placeholders: Placeholder[] = []
   readonly problems: TemplateProblem[] = []
+  /** Cache keys of the slots; undefined once a slot reads a secret (differs per webhook). */
+  private slotKeys: string[] | undefined = []
 
   text(s: string): void {
     this.literals[this.literals.length - 1] += s
@@ -38,6 +40,8 @@ class Builder {
     const fromEvent = VARIABLES[p.name] !== undefined || p.name.startsWith(METADATA_PREFIX)
     const key = `${p.json ? 'j' : 't'}:${p.name}`
     this.slots.push(fromEvent ? cached(key, text) : text)
+    if (fromEvent) this.slotKeys?.push(key)
+    else this.slotKeys = undefined
     this.literals.push('')
   }
 
@@ -48,11 +52,27 @@ class Builder {
   result(): CompileResult {
     if (this.problems.length > 0) return { ok: false, problems: this.problems }
     const { literals, slots } = this
-    const render = (context: RenderContext): string => {
+    const build = (context: RenderContext): string => {
       let out = literals[0]!
       for (let i = 0; i < slots.length; i++) out += slots[i]!(context) + literals[i + 1]!
       return out
     }
+    // A body that depends on the event alone is the same for every automation with the same
+    // template (automations often share one payload): with the per-event cache, it is built once
+    // per event and template text. The key is the template itself, so equal templates share it.
+    const bodyKey = this.slotKeys && slots.length > 0 ? internKey(`b:${JSON.stringify([literals, this.slotKeys])}`) : undefined
+    const render =
+      bodyKey === undefined
+        ? build
+        : (context: RenderContext): string => {
+            if (!context.cache) return build(context)
+            let body = context.cache.get(bodyKey)
+            if (body === undefined) {
+              body = build(context)
+              context.cache.set(bodyKey, body)
+            }
+            return body
+          }
     return { ok: true, template: { placeholders: this.placeholders, render } }
   }
 }
@@ -152,6 +172,17 @@ function variableValue(name: string): (context: RenderContext) => unknown {
     }
     return value
   }
+}
+
+// One string per body key, so the cache compares equal templates' keys by identity, not by text.
+const MAX_KEYS = 4096
+const keys = new Map<string, string>()
+function internKey(key: string): string {
+  const known = keys.get(key)
+  if (known !== undefined) return known
+  if (keys.size >= MAX_KEYS) keys.clear()
+  keys.set(key, key)
+  return key
 }
 
 function cached(key: string, slot: Slot): Slot {

@@ -15,8 +15,8 @@ export interface Receiver {
   url: string
   port: number
   received: Received[]
-  /** Status (and headers) for the next requests, in order; then `fallback`. */
-  script: Array<number | { status: number; headers?: Record<string, string>; delayMs?: number }>
+  /** Status (and headers, and a body other than {"ok": status < 300}) for the next requests, in order; then `fallback`. */
+  script: Array<number | { status: number; headers?: Record<string, string>; delayMs?: number; body?: string }>
   fallback: number
   /** Resolves when `n` requests have arrived. */
   waitFor(n: number, timeoutMs?: number): Promise<Received[]>
@@ -53,7 +53,8 @@ export async function startReceiver(t: { teardown(fn: () => unknown): void }): P
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
       const step = r.script.shift() ?? r.fallback
-      const { status, headers, delayMs } = typeof step === 'number' ? { status: step, headers: undefined, delayMs: 0 } : step
+      const { status, headers, delayMs, body } =
+        typeof step === 'number' ? { status: step, headers: undefined, delayMs: 0, body: undefined } : step
       const answer = (): void => {
         r.received.push({
           method: req.method!,
@@ -63,7 +64,7 @@ export async function startReceiver(t: { teardown(fn: () => unknown): void }): P
           at: Date.now(),
         })
         res.writeHead(status, { 'content-type': 'application/json', ...headers })
-        res.end(JSON.stringify({ ok: status < 300 }))
+        res.end(body ?? JSON.stringify({ ok: status < 300 }))
         for (const w of waiters.filter((w) => r.received.length >= w.n)) {
           waiters.splice(waiters.indexOf(w), 1)
           w.resolve()

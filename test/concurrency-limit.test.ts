@@ -57,17 +57,38 @@ t.test('a 503 at 17 in flight: at most 16 for 30 s, a lower limit at once, growt
   t.ok(limit.current(at.now) > 16, `probes above 16 again after ${CEILING_HOLD_MS / 1000} s (${limit.current(at.now)})`)
 })
 
-t.test('refused again while the ceiling holds (our count ran ahead of the receiver): one lower, once per round trip', async (t) => {
+t.test('refused again while the ceiling holds (our count ran ahead of the receiver): 0.7 of it, once per ceiling', async (t) => {
   const at = { now: 0 }
   const limit = new ConcurrencyLimit(1000)
   answer(limit, 300, at, ok(20), 1) // round trip about 20 ms
   limit.record(busy(503), 20, step(at, 1))
   answer(limit, 2000, at, ok(20), 10)
   t.equal(limit.current(at.now), 19, 'the ceiling: one below the 20 in flight when refused')
-  limit.record(busy(503), 20, step(at, 1))
-  limit.record(busy(503), 20, step(at, 1))
+  // Two refusals of requests sent under that ceiling (sent 1 ms before their answers): it was too high.
+  limit.record(busy(503), 19, step(at, 1))
+  limit.record(busy(503), 19, step(at, 1))
+  // A late refusal of a request sent before that (answered 3 s after it was sent) says nothing of it.
+  limit.record({ statusCode: 503, latencyMs: 3000 }, 40, step(at, 1))
   answer(limit, 2000, at, ok(20), 10)
-  t.equal(limit.current(at.now), 18, 'two refusals within a round trip: one lower')
+  t.equal(limit.current(at.now), 13, 'two refusals under the ceiling and a late one: 19 × 0.7, once')
+})
+
+t.test("slow start ends when the fastest answer of a round is slower than the last round's (HyStart++)", async (t) => {
+  const at = { now: 0 }
+  const limit = new ConcurrencyLimit(10_000)
+  // Rounds of answers at 20 ms, then at 40 ms (requests queueing), each sent with the whole limit in flight.
+  const round = (latencyMs: number): void => {
+    const n = limit.current(at.now)
+    for (let i = 0; i < n; i++) limit.record(ok(latencyMs), limit.current(at.now), step(at, latencyMs / n))
+  }
+  round(20)
+  round(20)
+  const beforeDelay = limit.current(at.now)
+  round(40)
+  const after = limit.current(at.now)
+  t.ok(after < beforeDelay * 2, `no doubling once latency rose (${beforeDelay} → ${after})`)
+  round(40)
+  t.ok(limit.current(at.now) <= after + 2, `then about one more per round trip (${after} → ${limit.current(at.now)})`)
 })
 
 t.test('429 and timeouts count as overload; one decrease per round trip; never below 1', async (t) => {

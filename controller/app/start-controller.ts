@@ -6,12 +6,8 @@ import { hostname } from 'node:os'
 import { type AddressInfo, isIP } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import type { KubeConfig } from '@kubernetes/client-node'
-import { EventRecorder } from '../kubernetes/event-recorder.js'
-import { KubernetesSource } from '../kubernetes/cluster-source.js'
-import { KubernetesController } from '../kubernetes/kubernetes-controller.js'
-import { ControllerLiveness } from '../kubernetes/controller-liveness.js'
-import { loadKubeConfig } from '../kubernetes/kube-config.js'
-import { LeaderElector, WATCHES_ANNOTATION } from '../kubernetes/leader-election.js'
+import type { KubernetesController } from '../kubernetes/kubernetes-controller.js'
+import type { LeaderElector } from '../kubernetes/leader-election.js'
 import { StandbyServer } from '../server/standby-server.js'
 import { DeliveryEngine } from '../delivery/engine.js'
 import { createBreaker, createRetryDecider } from '../delivery/policies.js'
@@ -104,11 +100,15 @@ function leaseOf(o: KubernetesOptions, env: NodeJS.ProcessEnv): { namespace: str
   return { namespace: o.leaseNamespace ?? env.POD_NAMESPACE ?? o.namespace?.[0] ?? 'default', name: o.leaseName ?? 'hookwise-controller' }
 }
 
+/** What Kubernetes mode loads when it starts (kubernetes-mode.ts). */
+type KubernetesMode = typeof import('./kubernetes-mode.js')
+
 /**
  * Kubernetes mode with leader election: serves /healthz (and an unready /readyz) on the API address
  * until this replica holds the Lease. Resolves with the elector and the port the standby had.
  */
 async function becomeLeader(
+  k8s: KubernetesMode,
   kc: KubeConfig,
   o: KubernetesOptions,
   host: string,
@@ -120,7 +120,7 @@ async function becomeLeader(
 ): Promise<{ elector: LeaderElector; port: number }> {
   const { namespace, name } = leaseOf(o, env)
   const leaseDurationMs = o.leaseDuration ?? 15_000
-  const elector = new LeaderElector({
+  const elector = new k8s.LeaderElector({
     kubeConfig: kc,
     namespace,
     name,
@@ -129,7 +129,7 @@ async function becomeLeader(
     renewDeadlineMs: Math.round((leaseDurationMs * 2) / 3),
     retryPeriodMs: Math.round((leaseDurationMs * 2) / 15),
     log,
-    annotations: { [WATCHES_ANNOTATION]: o.namespace?.length ? o.namespace.join(',') : '*' },
+    annotations: { [k8s.WATCHES_ANNOTATION]: o.namespace?.length ? o.namespace.join(',') : '*' },
   })
   const standby = new StandbyServer(() => `waiting for Lease ${namespace}/${name}`, tokens)
   let address: AddressInfo
@@ -169,12 +169,15 @@ export async function startController(
     log.warn({ requested: host }, 'no intake token configured (--intake-token-file or HOOKWISE_INTAKE_TOKEN): listening on 127.0.0.1 only')
     host = '127.0.0.1'
   }
-  const kc = options.kubernetes ? loadKubeConfig(options.kubeconfig, env, options.apiTimeout) : undefined
+  // Loaded only in Kubernetes mode: the Kubernetes client alone is about 80 MB of resident memory.
+  const k8s = options.kubernetes ? await import('./kubernetes-mode.js') : undefined
+  const kc = k8s ? k8s.loadKubeConfig(options.kubeconfig, env, options.apiTimeout) : undefined
   let elector: LeaderElector | undefined
   // The cluster is listed and watched from the start: a standby's cache is warm when it takes over.
-  const cluster = kc
-    ? new KubernetesSource({ kubeConfig: kc, namespaces: options.namespace ?? [], tenancy: options.tenancy ?? 'none', log })
-    : undefined
+  const cluster =
+    k8s && kc
+      ? new k8s.KubernetesSource({ kubeConfig: kc, namespaces: options.namespace ?? [], tenancy: options.tenancy ?? 'none', log })
+      : undefined
   const source: RunSource = cluster ?? fileSource(options, log, env)
   if (kc && options.leaderElect !== false) {
     void cluster!
@@ -186,7 +189,7 @@ export async function startController(
         ),
       )
     try {
-      ;({ elector, port } = await becomeLeader(kc, options, host, port, log, env, tokens, hooks.signal))
+      ;({ elector, port } = await becomeLeader(k8s!, kc, options, host, port, log, env, tokens, hooks.signal))
     } catch (err) {
       await source.stop()
       throw err
@@ -291,18 +294,23 @@ export async function startController(
   }
   try {
     if (cluster) {
-      kubernetes = new KubernetesController({
+      kubernetes = new k8s!.KubernetesController({
         kubeConfig: kc!,
         source: cluster,
         status,
         sender,
-        events: new EventRecorder({ kubeConfig: kc!, controller: 'hookwise.dev/controller', instance: env.POD_NAME ?? hostname(), log }),
+        events: new k8s!.EventRecorder({
+          kubeConfig: kc!,
+          controller: 'hookwise.dev/controller',
+          instance: env.POD_NAME ?? hostname(),
+          log,
+        }),
         log,
         ...(options.statusInterval ? { statusIntervalMs: options.statusInterval } : {}),
         // Replicas of one install share the Lease, so they share the identity; another install's
         // controller is recognised by its own Lease and left alone while it holds it.
         identity: `${leaseOf(options, env).namespace}/${leaseOf(options, env).name}`,
-        liveness: new ControllerLiveness({ kubeConfig: kc! }),
+        liveness: new k8s!.ControllerLiveness({ kubeConfig: kc! }),
         eventSources: () => sources,
       })
     }

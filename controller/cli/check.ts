@@ -5,8 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { Option, type Command } from 'commander'
 import type { V1CustomResourceDefinition } from '@kubernetes/client-node'
 import { parse } from 'yaml'
-import { checkCluster, type CheckReport } from '../kubernetes/cluster-check.js'
-import { loadKubeConfig } from '../kubernetes/kube-config.js'
+import type { CheckReport } from '../kubernetes/cluster-check.js'
 import type { CommandContext } from './command.js'
 import type { CliIO } from './io.js'
 import { collect } from './options.js'
@@ -44,6 +43,12 @@ export function formatCheck(r: CheckReport): string {
 }
 
 export async function checkCommand(o: CheckCommandOptions, io: CliIO): Promise<number> {
+  // Loaded here, not at the top: every command line imports this file, and the Kubernetes client is
+  // about 80 MB of resident memory (hookwise run --dir has no use for it).
+  const [{ checkCluster }, { loadKubeConfig }] = await Promise.all([
+    import('../kubernetes/cluster-check.js'),
+    import('../kubernetes/kube-config.js'),
+  ])
   const report = await checkCluster({
     kubeConfig: loadKubeConfig(o.kubeconfig),
     expectedCrds: shippedCrds(),

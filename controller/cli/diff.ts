@@ -5,8 +5,7 @@ import { Option, type Command } from 'commander'
 import { relative, resolve, sep } from 'node:path'
 import { API_GROUP_VERSION } from '../api/schemas.js'
 import { UsageError } from '../errors.js'
-import { readClusterRevision, type NamespaceScope } from '../kubernetes/cluster-revision.js'
-import { loadKubeConfig } from '../kubernetes/kube-config.js'
+import type { NamespaceScope } from '../kubernetes/cluster-revision.js'
 import { code, formatMarkdown, MAX_COMMENT_CHARS, type MarkdownWording } from '../plan/markdown.js'
 import { computePlan, type Plan, type PlanRevision } from '../plan/plan.js'
 import { storedForm } from '../plan/stored-form.js'
@@ -56,6 +55,11 @@ export async function diffCommand(options: DiffOptions, io: CliIO): Promise<numb
   const dir = resolve(cwd, options.path)
   if (!(await stat(dir).catch(() => undefined)))
     throw new UsageError(`--path ${options.path} does not exist`, 'give the folder of manifests, relative to the current folder')
+  // Loaded here: the Kubernetes client is about 80 MB of resident memory, and every command line imports this file.
+  const [{ readClusterRevision }, { loadKubeConfig }] = await Promise.all([
+    import('../kubernetes/cluster-revision.js'),
+    import('../kubernetes/kube-config.js'),
+  ])
   const kc = loadKubeConfig(options.kubeconfig)
   const context = kc.getCurrentContext()
   const contextNamespace = kc.getContextObject(context)?.namespace

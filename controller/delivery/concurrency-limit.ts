@@ -1,10 +1,11 @@
 // The adaptive in-flight limit of one webhook, in the spirit of TCP congestion control, Envoy's
 // adaptive concurrency filter and Netflix's concurrency-limits (its gradient of a short against a
 // long latency average): the limit grows while responses succeed and latency holds its level
-// (doubling per round trip until the first sign of overload, then by one per round trip), and
+// (doubling per round trip until latency starts to rise or the first sign of overload, then by one
+// per round trip), and
 // shrinks when the receiver says it is overloaded (429, 503, 504, a timeout) or its latency rises
 // to twice its longer-run level. A receiver that refused at N requests in
-// flight gets at most N - 1 for CEILING_HOLD_MS; a Retry-After on 429/503 pauses new requests for
+// flight gets at most N - 1 for CEILING_HOLD_MS (0.7 of that when it refuses again under it); a Retry-After on 429/503 pauses new requests for
 // that long. Never below 1, never above `max` (spec.maxConcurrency, else the engine's bound).
 // Pure: time comes in with every call.
 import { retryAfterMs } from './retry-policy.js'
@@ -17,6 +18,10 @@ export const CEILING_HOLD_MS = 30_000
 /** Latency is rising when its short average exceeds TOLERANCE × its long average + SLACK_MS. */
 const TOLERANCE = 2
 const SLACK_MS = 5
+/** HyStart++ (RFC 9406): answers per round before its fastest counts, and the bounds of the delay that ends slow start. */
+const ROUND_SAMPLES = 8
+const MIN_DELAY_RISE_MS = 4
+const MAX_DELAY_RISE_MS = 16
 /** Weights of a new answer in the short (about the last 10 answers) and long (about the last 500) averages. */
 const SHORT_WEIGHT = 0.1
 const LONG_WEIGHT = 0.002
@@ -49,6 +54,11 @@ export class ConcurrencyLimit {
   private shortMs: number | undefined
   private longMs: number | undefined
   private lastDecreaseAt = Number.NEGATIVE_INFINITY
+  /** Slow start's rounds (HyStart++): when this one began, its answers so far and their fastest, the last round's fastest. */
+  private roundSince = Number.NEGATIVE_INFINITY
+  private roundSamples = 0
+  private roundMinMs = Number.POSITIVE_INFINITY
+  private lastRoundMinMs = Number.POSITIVE_INFINITY
 
   constructor(private max: number) {
     this.limit = Math.min(INITIAL_LIMIT, max)
@@ -96,23 +106,59 @@ export class ConcurrencyLimit {
     }
     // Grow only while the limit is what holds requests back, not when there is little to send.
     if (inFlight < this.limit / 2) return
+    if (this.limit < this.threshold && this.roundShowsDelay(latencyMs, now)) this.threshold = this.limit
     const room = Math.min(this.max, now < this.ceilingUntil ? this.ceiling : Number.POSITIVE_INFINITY)
     this.limit = Math.min(room, this.limit + (this.limit < this.threshold ? 1 : 1 / this.limit))
   }
 
+  /**
+   * Slow start ends when latency starts to rise, before the first refusal (HyStart++, RFC 9406, as
+   * TCP does it): a round lasts until a request sent after it began is answered; when the fastest of
+   * a round's answers is slower than the last round's fastest by an eighth of it (4 to 16 ms), the
+   * requests are queueing somewhere, so doubling stops and the limit grows by one per round trip.
+   * Without it, on a starved machine answers came back seconds late and in bursts, each one a
+   * slot more, and slow start reached 200 in flight while a receiver bounded at 16 had seen 6: the
+   * surplus then arrived at the receiver all at once, long after the first refusal.
+   */
+  private roundShowsDelay(latencyMs: number, now: number): boolean {
+    if (now - latencyMs >= this.roundSince) {
+      // Sent after this round began: the round is over.
+      this.lastRoundMinMs = this.roundSamples >= ROUND_SAMPLES ? this.roundMinMs : this.lastRoundMinMs
+      this.roundSince = now
+      this.roundSamples = 0
+      this.roundMinMs = Number.POSITIVE_INFINITY
+    }
+    this.roundSamples++
+    this.roundMinMs = Math.min(this.roundMinMs, latencyMs)
+    if (this.roundSamples < ROUND_SAMPLES || this.lastRoundMinMs === Number.POSITIVE_INFINITY) return false
+    const rise = Math.min(MAX_DELAY_RISE_MS, Math.max(MIN_DELAY_RISE_MS, this.lastRoundMinMs / 8))
+    return this.roundMinMs >= this.lastRoundMinMs + rise
+  }
+
   private overload(result: SendResult, inFlight: number, now: number): void {
-    // Our count in flight can exceed the receiver's (answers not read yet, on a busy machine): a
-    // refusal while the ceiling holds lowers it by one more, once per round trip.
+    // A refusal of a request sent with `inFlight` in flight means the receiver holds fewer: the
+    // ceiling drops to inFlight - 1 at once, at every refusal. Our count can exceed the receiver's
+    // (answers not read yet, requests not arrived yet, on a busy machine), so the ceiling can stay
+    // above its bound; a refusal of a request sent under the ceiling then shows it too high and
+    // lowers it by one more, once per ceiling (requests sent before the last lowering say nothing
+    // of the new one). The send time, not an average latency, says which: under load answers come
+    // back late and in bursts.
     const holding = now < this.ceilingUntil
-    const again = holding && now - this.lastCeilingAt >= (this.shortMs ?? result.latencyMs)
-    this.ceiling = Math.max(1, Math.min(holding ? this.ceiling - (again ? 1 : 0) : Number.POSITIVE_INFINITY, inFlight - 1))
-    if (!holding || again) this.lastCeilingAt = now
+    const sentAt = now - result.latencyMs
+    const underCeiling = holding && sentAt > this.lastCeilingAt
+    const ceiling = Math.max(
+      1,
+      Math.min(holding ? (underCeiling ? Math.floor(this.ceiling * BACKOFF) : this.ceiling) : Number.POSITIVE_INFINITY, inFlight - 1),
+    )
+    if (!holding || ceiling < this.ceiling) this.lastCeilingAt = now
+    this.ceiling = ceiling
     this.ceilingUntil = now + CEILING_HOLD_MS
     const retryAfter =
       result.statusCode === 429 || result.statusCode === 503 ? retryAfterMs(result.headers?.['retry-after'], now) : undefined
     if (retryAfter) this.pausedUntil = Math.max(this.pausedUntil, now + Math.min(retryAfter, MAX_PAUSE_MS))
-    // Answers to requests sent before the last decrease describe the old limit: one decrease per round trip.
-    if (now - this.lastDecreaseAt < Math.max(result.latencyMs, 1)) return
+    // Answers to requests sent before the last decrease describe the old limit: one decrease per
+    // round trip, judged by when the refused request was sent.
+    if (sentAt < this.lastDecreaseAt) return
     this.limit = Math.max(1, Math.min(this.limit, inFlight) * BACKOFF)
     this.threshold = this.limit
     this.lastDecreaseAt = now

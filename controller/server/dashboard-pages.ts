@@ -127,7 +127,7 @@ export function overviewPage(report: StatusReport, buckets: readonly AttemptBuck
 ${errors}
 <section aria-labelledby="webhooks-h">
 <h2 id="webhooks-h">Webhooks</h2>
-<p class="muted">Charts over ${window.label}: ${windows}</p>
+<p class="muted">Charts over ${window.label}: ${windows.map((w, i) => html`${i ? ' · ' : ''}${w}`)}</p>
 <div class="scroll" role="region" aria-labelledby="webhooks-h" tabindex="0">
 <table>
 <thead><tr><th scope="col">Webhook</th><th scope="col">Conditions</th><th scope="col">Failures in a row</th><th scope="col">Last delivery</th><th scope="col">Success rate and latency</th></tr></thead>

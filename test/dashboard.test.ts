@@ -139,6 +139,18 @@ spec:
     t.equal((await fetch(`${base}/ui/assets/dashboard.css`)).status, 200, 'the stylesheet is public (the login page uses it)')
   })
 
+  await t.test('the time filter reads UTC minutes and names a malformed one', async (t) => {
+    const html = async (q: string) => (await api(`/ui/deliveries?${q}`)).text()
+    t.match(await html('since=2099-01-01T00:00'), 'No deliveries match.')
+    t.equal((await html('until=2099-01-01T00:00')).match(/<tbody>[\s\S]*?<\/tbody>/)![0].split('<tr>').length - 1, 4)
+    const bad = await api('/ui/deliveries?since=yesterday&status=lost')
+    t.equal(bad.status, 400)
+    t.match(
+      await bad.text(),
+      'status must be one of pending, succeeded, failed, cancelled; &quot;from&quot; must be a date and time like 2026-12-03T16:30; got &quot;yesterday&quot;',
+    )
+  })
+
   await t.test('redelivery is a POST with the CSRF token of the session, from the same origin', async (t) => {
     const id = encodeURIComponent(audit.id)
     const login = await fetch(`${base}/ui/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ token: TOKEN }) })

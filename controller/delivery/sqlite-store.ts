@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads'
 import type { AttemptRow, DeliveryRow, DeliveryStatus } from '../model/delivery.js'
 import { StateCorruptError } from '../errors.js'
 import { prepareStateFiles } from './state-files.js'
-import type { FinishedAttempt, GoneMark, NewDelivery, NewEvent, NewEvents, Store } from './store.js'
+import type { AttemptBucket, DeliveryFilter, FinishedAttempt, GoneMark, NewDelivery, NewEvent, NewEvents, Store } from './store.js'
 
 export interface SqliteStoreOptions {
   /** `full` fsyncs every commit (survives power loss); `normal` (default) survives process crashes. */
@@ -308,25 +308,57 @@ export class SqliteStore implements Store {
     }))
   }
 
-  list(filter: { automation?: string; status?: DeliveryStatus; limit?: number } = {}): DeliveryRow[] {
+  list(filter: DeliveryFilter = {}): DeliveryRow[] {
     const where: string[] = []
     const params: Array<string | number> = []
-    if (filter.automation) {
-      where.push('d.automation = ?')
-      params.push(filter.automation)
+    const clauses: Array<[keyof DeliveryFilter, string]> = [
+      ['automation', 'd.automation = ?'],
+      ['webhook', 'd.webhook = ?'],
+      ['eventId', 'e.id = ?'],
+      ['status', 'd.status = ?'],
+      ['since', 'd.created_at >= ?'],
+      ['until', 'd.created_at < ?'],
+    ]
+    for (const [key, clause] of clauses) {
+      const value = filter[key]
+      if (value === undefined || value === '') continue
+      where.push(clause)
+      params.push(value)
     }
-    if (filter.status) {
-      where.push('d.status = ?')
-      params.push(filter.status)
-    }
-    params.push(filter.limit ?? 100)
-    const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?`
+    params.push(filter.limit ?? 100, filter.offset ?? 0)
+    const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.rowid DESC LIMIT ? OFFSET ?`
     return (
       this.db
         .prepare(sql)
         .raw()
         .all(...params) as unknown[][]
     ).map(toDelivery)
+  }
+
+  attemptBuckets(since: number, bucketMs: number): AttemptBucket[] {
+    const rows = this.db
+      .prepare(
+        `SELECT d.webhook AS webhook, (a.started_at / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS start, COUNT(*) AS attempts,
+          SUM(a.status_code BETWEEN 200 AND 299) AS succeeded, AVG(a.latency_ms) AS mean, MAX(a.latency_ms) AS max
+        FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+        WHERE a.started_at >= ? GROUP BY d.webhook, start ORDER BY d.webhook, start`,
+      )
+      .all(Math.trunc(bucketMs), Math.trunc(bucketMs), since) as Array<{
+      webhook: string
+      start: number
+      attempts: number
+      succeeded: number | null
+      mean: number
+      max: number
+    }>
+    return rows.map((r) => ({
+      webhook: r.webhook,
+      start: r.start,
+      attempts: r.attempts,
+      succeeded: r.succeeded ?? 0,
+      meanLatencyMs: Math.round(r.mean),
+      maxLatencyMs: r.max,
+    }))
   }
 
   countsByAutomation(): Map<string, Record<DeliveryStatus, number>> {

@@ -44,6 +44,36 @@ export interface GoneMark {
   specHash: string | null
 }
 
+/** Which deliveries list returns; every field given must match. */
+export interface DeliveryFilter {
+  automation?: string
+  webhook?: string
+  /** The id of the event the deliveries were made for. */
+  eventId?: string
+  status?: DeliveryStatus
+  /** Created at or after this time (ms). */
+  since?: number
+  /** Created before this time (ms). */
+  until?: number
+  /** Rows to skip before the first returned (paging). */
+  offset?: number
+  /** At most this many rows (default 100). */
+  limit?: number
+}
+
+/** Attempts to one webhook that started in one time bucket (the dashboard's charts). */
+export interface AttemptBucket {
+  webhook: string
+  /** Start of the bucket (ms): a multiple of the bucket size. */
+  start: number
+  attempts: number
+  /** Attempts answered with a 2xx status. */
+  succeeded: number
+  /** Mean and largest latency of the bucket's attempts (ms). */
+  meanLatencyMs: number
+  maxLatencyMs: number
+}
+
 /** A finished attempt and its delivery's new state. */
 export interface FinishedAttempt {
   attempt: AttemptRow
@@ -114,8 +144,11 @@ export interface Store {
   /** A delivery's attempts as they were recorded (masked headers and body), by n; empty when none or unknown. */
   attempts(id: string): AttemptRow[]
 
-  /** Deliveries of one automation and/or status, newest first (by created time, then the last stored first); at most `limit` (default 100). */
-  list(filter?: { automation?: string; status?: DeliveryStatus; limit?: number }): DeliveryRow[]
+  /** Deliveries matching every field of the filter, newest first (by created time, then the last stored first); `offset` skips, at most `limit` (default 100). */
+  list(filter?: DeliveryFilter): DeliveryRow[]
+
+  /** Attempts started at or after `since`, per webhook and bucket of `bucketMs`, by webhook then bucket. */
+  attemptBuckets(since: number, bucketMs: number): AttemptBucket[]
 
   /** Per automation with deliveries, how many are in each status (0 for a status with none). */
   countsByAutomation(): Map<string, Record<DeliveryStatus, number>>

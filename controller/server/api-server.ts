@@ -1,7 +1,6 @@
 // The HTTP API: event intake, delivery history and redelivery, status, health and metrics.
 // Bad input always gets a 4xx problem body naming the field; never a 500.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import type { AcceptedEvent } from '../delivery/outcomes.js'
 import { parseJson, validateEvent } from '../api/event.js'
@@ -15,8 +14,11 @@ import { storageFailure } from '../delivery/store-health.js'
 import type { DeliveryStatus } from '../model/delivery.js'
 import { HOP_HEADER, MAX_HOPS, parseHopHeader, withHop } from '../model/event-hop.js'
 import { readBody } from './read-body.js'
+import { Dashboard } from './dashboard.js'
+import { isIntakeToken } from './intake-token.js'
 import { close, listen } from './listen.js'
 import { sendJson, sendProblem } from './problem.js'
+import type { StatusReport } from './status-report.js'
 
 export interface ApiServerOptions {
   engine: DeliveryEngine
@@ -46,11 +48,7 @@ export function authorized(req: IncomingMessage, tokens: readonly string[]): boo
   const header = req.headers.authorization ?? ''
   const match = /^Bearer (.+)$/.exec(header)
   if (!match) return false
-  const given = Buffer.from(match[1]!)
-  return tokens.some((t) => {
-    const want = Buffer.from(t)
-    return want.length === given.length && timingSafeEqual(want, given)
-  })
+  return isIntakeToken(match[1]!, tokens)
 }
 
 /** The most deliveries one GET /v1/deliveries returns. */
@@ -76,9 +74,16 @@ function decodePathSegment(segment: string): string | undefined {
 export class ApiServer {
   private readonly server: Server
   private readonly o: ApiServerOptions
+  private readonly dashboard: Dashboard
 
   constructor(options: ApiServerOptions) {
     this.o = options
+    this.dashboard = new Dashboard({
+      store: options.store,
+      tokens: options.tokens,
+      status: () => options.status() as StatusReport,
+      redelivered: () => options.engine.kick(),
+    })
     this.server = createServer((req, res) => {
       this.route(req, res).catch((err) => {
         // A write the full (or failing) state disk refused (a redelivery): 503, not a 500 to log.
@@ -119,6 +124,8 @@ export class ApiServer {
       if (problem) return sendJson(res, 503, { ready: false, reason: `the state store cannot be written (${problem})` })
       return sendJson(res, 200, { ready: true })
     }
+    // The browser dashboard: its own login (a cookie), so it answers before the bearer check.
+    if (path === '/ui' || path.startsWith('/ui/')) return this.dashboard.handle(req, res, url)
     // A registry signs its requests with the EventSource's secret and knows no intake token.
     const source = /^\/v1\/sources\/([^/]+)\/([^/]+)$/.exec(path)
     if (source) return this.sourceIntake(req, res, source[1]!, source[2]!)

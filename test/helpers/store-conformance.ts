@@ -435,6 +435,60 @@ export function storeConformance(t: TapTest, name: string, open: OpenStore): Pro
       t.equal((await store.list({ automation: 'team/many', limit: 500 })).length, 105)
     })
 
+    t.test('list filters by webhook, event, created time, and pages with offset', async (t) => {
+      const store = await opened(t)
+      await store.write(events([newEvent('e-1', [delivery('d-1', 'team/a', 'team/w1'), delivery('d-2', 'team/b', 'team/w2')])], T0), [])
+      await store.write(events([newEvent('e-2', [delivery('d-3', 'team/a', 'team/w2')])], T0 + 1000), [])
+      await store.write(events([newEvent('e-3', [delivery('d-4', 'team/a', 'team/w1')])], T0 + 2000), [])
+      const ids = async (filter?: Parameters<Store['list']>[0]) => (await store.list(filter)).map((d) => d.id)
+      t.same(await ids({ webhook: 'team/w2' }), ['d-3', 'd-2'])
+      t.same(await ids({ eventId: 'e-1' }), ['d-2', 'd-1'])
+      t.same(await ids({ eventId: 'e-1', webhook: 'team/w1' }), ['d-1'])
+      t.same(await ids({ since: T0 + 1000 }), ['d-4', 'd-3'], 'since is inclusive')
+      t.same(await ids({ until: T0 + 1000 }), ['d-2', 'd-1'], 'until is exclusive')
+      t.same(await ids({ since: T0 + 500, until: T0 + 1500 }), ['d-3'])
+      t.same(await ids({ limit: 2, offset: 0 }), ['d-4', 'd-3'])
+      t.same(await ids({ limit: 2, offset: 2 }), ['d-2', 'd-1'], 'the second page')
+      t.same(await ids({ limit: 2, offset: 4 }), [], 'past the end')
+      t.same(await ids({ automation: 'team/a', offset: 1 }), ['d-3', 'd-1'])
+    })
+
+    t.test('attemptBuckets counts attempts, 2xx answers and latency per webhook and time bucket', async (t) => {
+      const store = await opened(t)
+      const MIN = 60_000
+      await store.write(
+        events(
+          [
+            newEvent('e-1', [
+              delivery('d-1', 'team/a', 'team/w1'),
+              delivery('d-2', 'team/a', 'team/w2'),
+              delivery('d-3', 'team/a', 'team/w1'),
+            ]),
+          ],
+          T0,
+        ),
+        [],
+      )
+      const slow = (a: AttemptRow, latencyMs: number): AttemptRow => ({ ...a, latencyMs })
+      await finish(store, { attempt: slow(attempt('d-1', 1, T0 + 10, 500), 30), next: next('pending', T0 + MIN, T0 + 100) })
+      await finish(store, { attempt: slow(attempt('d-1', 2, T0 + MIN + 5, 200), 10), next: next('succeeded', T0 + MIN, T0 + MIN + 20) })
+      await finish(store, { attempt: slow(attempt('d-3', 1, T0 + 20, 204), 50), next: next('succeeded', T0, T0 + 100) })
+      await finish(store, {
+        attempt: slow(attempt('d-2', 1, T0 + 30, null, 'connect ECONNREFUSED'), 4),
+        next: next('failed', T0, T0 + 100),
+      })
+      t.same(await store.attemptBuckets(T0, MIN), [
+        { webhook: 'team/w1', start: T0, attempts: 2, succeeded: 1, meanLatencyMs: 40, maxLatencyMs: 50 },
+        { webhook: 'team/w1', start: T0 + MIN, attempts: 1, succeeded: 1, meanLatencyMs: 10, maxLatencyMs: 10 },
+        { webhook: 'team/w2', start: T0, attempts: 1, succeeded: 0, meanLatencyMs: 4, maxLatencyMs: 4 },
+      ])
+      t.same(
+        await store.attemptBuckets(T0 + MIN, MIN),
+        [{ webhook: 'team/w1', start: T0 + MIN, attempts: 1, succeeded: 1, meanLatencyMs: 10, maxLatencyMs: 10 }],
+        'since leaves out older attempts',
+      )
+    })
+
     t.test("countsByAutomation counts each automation's deliveries per status", async (t) => {
       const store = await opened(t)
       t.equal((await store.countsByAutomation()).size, 0)

@@ -12,7 +12,8 @@
 // installs the MLflow server of the event-source tests from PyPI (test/helpers/mlflow.ts); after the
 // Kubernetes tools it builds Flux's notification-controller, the peer of `npm run bench:peers` that
 // test/bench-peers.test.ts runs (test/tools/notification-controller.ts). It also makes the wandb SDK
-// virtualenv whose automation dumps test/import-wandb.test.ts reads (test/tools/wandb-sdk.ts).
+// virtualenv whose automation dumps test/import-wandb.test.ts reads (test/tools/wandb-sdk.ts), and
+// installs Debian's chromium for the dashboard's browser test (test/tools/chromium.ts).
 
 import { ensureImage } from '../../scripts/image/build.js'
 import { gitSshdToolSet } from '../helpers/git-sshd.js'
@@ -24,6 +25,7 @@ import { findPython, installVenv } from '../tools/python-venv.js'
 import { buildToolSet, findGo } from '../tools/go-build.js'
 import { ensureNotificationController, peerUnavailable } from '../tools/notification-controller.js'
 import { ensureWandbSdk } from '../tools/wandb-sdk.js'
+import { ensureChromium } from '../tools/chromium.js'
 import { ensureTools, harnessConfig, harnessStatus } from './tools.js'
 
 const forTests = process.argv.includes('--for-tests')
@@ -44,6 +46,15 @@ if (forTests) {
       }
     }
   }
+}
+
+if (forTests) {
+  const missing = ensureChromium(log)
+  if (missing && !cfg.ci) log(`chromium: not installed, test/dashboard.test.ts will be skipped: ${missing}`)
+  else if (missing) {
+    log(`chromium: cannot install: ${missing}`)
+    process.exit(1)
+  } else log('chromium: /usr/bin/chromium')
 }
 
 if (forTests) {

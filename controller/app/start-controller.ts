@@ -273,22 +273,28 @@ export async function startController(
   const secretsOf = (state: DesiredState) => source.secretLookup ?? mapLookup(state.secrets)
   const apply = (next: DesiredState, revision?: string): void => {
     const started = performance.now()
-    const { cancelled } = engine.setState(next)
+    // New events match the new state at once; the cancellations of removed automations are stored after.
+    const applied = engine.setState(next)
     if (source.secretLookup) engine.setSecretLookup(source.secretLookup)
     void registrar.sync(next, secretsOf(next))
-    log.info(
-      {
-        webhooks: next.webhooks.size,
-        automations: next.automations.length,
-        errors: next.diagnostics.filter((d) => d.severity === 'error').length,
-        cancelled,
-        applyMs: Math.round(performance.now() - started),
-        ...(revision ? { revision } : {}),
-      },
-      'desired state applied',
+    applied.then(
+      ({ cancelled }) =>
+        log.info(
+          {
+            webhooks: next.webhooks.size,
+            automations: next.automations.length,
+            errors: next.diagnostics.filter((d) => d.severity === 'error').length,
+            cancelled,
+            applyMs: Math.round(performance.now() - started),
+            ...(revision ? { revision } : {}),
+          },
+          'desired state applied',
+        ),
+      (err) => log.error({ err }, 'applying the desired state to the delivery queue failed'),
     )
   }
   try {
+    await engine.opened
     if (cluster) {
       kubernetes = new KubernetesController({
         kubeConfig: kc!,
@@ -368,13 +374,13 @@ export async function startController(
     const now = Date.now()
     // Pruning is a write too: on a full disk it fails (the store health says so, once); next minute again.
     if (engine.storeProblem) return
-    try {
-      const pruned = store.prune(now - retentionMs, now - Math.max(retentionMs, 24 * 3600_000))
-      if (pruned.deliveries || pruned.events) log.info(pruned, 'pruned history')
-      inbox.prune(now - Math.max(retentionMs, 24 * 3600_000))
-    } catch (err) {
-      log.warn({ err }, 'pruning the history failed; trying again in a minute')
-    }
+    Promise.resolve()
+      .then(() => store.prune(now - retentionMs, now - Math.max(retentionMs, 24 * 3600_000)))
+      .then((pruned) => {
+        if (pruned.deliveries || pruned.events) log.info(pruned, 'pruned history')
+        inbox.prune(now - Math.max(retentionMs, 24 * 3600_000))
+      })
+      .catch((err) => log.warn({ err }, 'pruning the history failed; trying again in a minute'))
   }, 60_000)
   prune.unref()
   // A registration that failed (MLflow down, a Secret missing) is tried again; one in step costs nothing.

@@ -47,13 +47,13 @@ function deliveryCells(d: DeliveryRow): string[] {
   ]
 }
 
-export function deliveriesCommand(
+export async function deliveriesCommand(
   o: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean },
   io: CliIO,
-): number {
+): Promise<number> {
   const store = openStore(o.state)
   try {
-    const rows = store.list({
+    const rows = await store.list({
       ...(o.automation ? { automation: o.automation.includes('/') ? o.automation : `default/${o.automation}` } : {}),
       ...(o.status ? { status: o.status } : {}),
       limit: o.limit,
@@ -63,16 +63,16 @@ export function deliveriesCommand(
     else io.out(`${table(['ID', 'AUTOMATION', 'STATUS', 'ATTEMPTS', 'CODE', 'CREATED', 'LAST ERROR'], rows.map(deliveryCells))}\n`)
     return 0
   } finally {
-    store.close()
+    await store.close()
   }
 }
 
-export function deliveryCommand(id: string, o: { state: string; json?: boolean }, io: CliIO): number {
+export async function deliveryCommand(id: string, o: { state: string; json?: boolean }, io: CliIO): Promise<number> {
   const store = openStore(o.state)
   try {
-    const d = store.get(id)
+    const d = await store.get(id)
     if (!d) throw new HookwiseError('HW_PATH_NOT_FOUND', `no delivery ${id}`, { hint: 'list them with hookwise deliveries' })
-    const attempts = store.attempts(id)
+    const attempts = await store.attempts(id)
     if (o.json) {
       io.out(`${JSON.stringify({ ...d, attempts }, null, 2)}\n`)
       return 0
@@ -95,23 +95,23 @@ export function deliveryCommand(id: string, o: { state: string; json?: boolean }
     io.out(`${lines.join('\n')}\n`)
     return 0
   } finally {
-    store.close()
+    await store.close()
   }
 }
 
-export function redeliverCommand(id: string, o: { state: string }, io: CliIO): number {
+export async function redeliverCommand(id: string, o: { state: string }, io: CliIO): Promise<number> {
   const store = openStore(o.state)
   try {
-    const d = store.get(id)
+    const d = await store.get(id)
     if (!d) throw new HookwiseError('HW_PATH_NOT_FOUND', `no delivery ${id}`, { hint: 'list them with hookwise deliveries' })
-    if (!store.redeliver(id, Date.now())) {
+    if (!(await store.redeliver(id, Date.now()))) {
       io.err(`delivery ${id} is still pending; it will be attempted again by itself\n`)
       return 1
     }
     io.out(`delivery ${id} queued again (same webhook-id)\n`)
     return 0
   } finally {
-    store.close()
+    await store.close()
   }
 }
 
@@ -124,8 +124,8 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .addOption(new Option('--status <status>', 'only this status').choices(['pending', 'succeeded', 'failed', 'cancelled']))
     .option('--limit <n>', 'at most this many', positive, 50)
     .option('--json', 'print JSON')
-    .action((opts: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean }) =>
-      setStatus(deliveriesCommand(opts, io)),
+    .action(async (opts: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean }) =>
+      setStatus(await deliveriesCommand(opts, io)),
     )
 
   cli
@@ -134,12 +134,12 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .argument('<id>', 'delivery id (the webhook-id header)')
     .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
     .option('--json', 'print JSON')
-    .action((id: string, opts: { state: string; json?: boolean }) => setStatus(deliveryCommand(id, opts, io)))
+    .action(async (id: string, opts: { state: string; json?: boolean }) => setStatus(await deliveryCommand(id, opts, io)))
 
   cli
     .command('redeliver')
     .description('queue a finished delivery again, with the same webhook-id')
     .argument('<id>', 'delivery id')
     .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
-    .action((id: string, opts: { state: string }) => setStatus(redeliverCommand(id, opts, io)))
+    .action(async (id: string, opts: { state: string }) => setStatus(await redeliverCommand(id, opts, io)))
 }

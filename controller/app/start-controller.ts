@@ -18,7 +18,7 @@ import { createBreaker, createRetryDecider } from '../delivery/policies.js'
 import { ThreadedSender } from '../delivery/threaded-sender.js'
 import { StatusFacts } from '../delivery/status-facts.js'
 import { StatusTracker } from '../delivery/status-tracker.js'
-import { SqliteStore } from '../delivery/sqlite-store.js'
+import { openStore } from '../delivery/open-store.js'
 import { EventSources } from '../delivery/event-sources.js'
 import { SourceInbox } from '../delivery/source-inbox.js'
 import { MlflowRegistrar } from '../delivery/mlflow-register.js'
@@ -34,6 +34,9 @@ import { checkSourceOptions, fileSource, type KubernetesOptions, type RunSource,
 export interface RunOptions extends SourceOptions {
   secrets?: string[]
   state: string
+  /** PostgreSQL store URL without a password (else --store-url-file or HOOKWISE_STORE_URL; none: SQLite in `state`). */
+  store?: string
+  storeUrlFile?: string
   listen: string
   intakeTokenFile?: string
   allowInsecureHttp?: boolean
@@ -191,7 +194,15 @@ export async function startController(
       throw err
     }
   }
-  const store = new SqliteStore(options.state, { durability: options.durability, checkpointIntervalMs: 1000 })
+  let opened: Awaited<ReturnType<typeof openStore>>
+  try {
+    opened = await openStore(options, { durability: options.durability, checkpointIntervalMs: 1000 }, env)
+  } catch (err) {
+    await source.stop()
+    await elector?.stop()
+    throw err
+  }
+  const { store, where } = opened
   const egress = {
     allowInsecureHttp: options.allowInsecureHttp ?? false,
     allow: options.egressAllow ?? [],
@@ -256,10 +267,10 @@ export async function startController(
     onStoreProblem: (reason) => {
       if (reason)
         log.error(
-          { state: store.path, reason },
+          { state: where, reason },
           'the state store cannot be written: nothing is sent and the intake answers 503 until it can (free space on the --state volume; hookwise checks again by itself)',
         )
-      else log.info({ state: store.path }, 'the state store can be written again: delivering')
+      else log.info({ state: where }, 'the state store can be written again: delivering')
     },
   })
   let kubernetes: KubernetesController | undefined
@@ -389,7 +400,7 @@ export async function startController(
   log.info(
     {
       address: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
-      state: store.path,
+      state: where,
       auth: tokens.length > 0,
     },
     'hookwise is running',

@@ -1,11 +1,11 @@
-// Delivery history from the state folder: `hookwise deliveries`, `hookwise delivery ID`,
-// `hookwise redeliver ID`. They read the SQLite file directly, so they work whether or not the
+// Delivery history from the state folder or the PostgreSQL store: `hookwise deliveries`, `hookwise
+// delivery ID`, `hookwise redeliver ID`. They read the store directly, so they work whether or not the
 // controller is running (a running controller picks a redelivery up within its poll interval, 200 ms,
 // or up to 2 s while it works through a backlog).
 import { existsSync } from 'node:fs'
 import { Option, type Command } from 'commander'
 import { join } from 'node:path'
-import { SqliteStore } from '../delivery/sqlite-store.js'
+import { openStore, storeUrl, type StoreChoice } from '../delivery/open-store.js'
 import type { Store } from '../delivery/store.js'
 import type { DeliveryRow, DeliveryStatus } from '../model/delivery.js'
 import { HookwiseError } from '../errors.js'
@@ -13,13 +13,16 @@ import type { CommandContext } from './command.js'
 import type { CliIO } from './io.js'
 import { positive } from './options.js'
 
-function openStore(state: string): Store {
-  if (!existsSync(join(state, 'hookwise.db'))) {
-    throw new HookwiseError('HW_PATH_NOT_FOUND', `no hookwise state in ${state}`, {
-      hint: 'pass the --state folder hookwise run uses (default ./.hookwise)',
+/** Where the history is: the --state folder, or the PostgreSQL store of --store, --store-url-file or HOOKWISE_STORE_URL. */
+type StoreFlags = StoreChoice
+
+async function openHistory(o: StoreFlags): Promise<Store> {
+  if (storeUrl(o) === undefined && !existsSync(join(o.state, 'hookwise.db'))) {
+    throw new HookwiseError('HW_PATH_NOT_FOUND', `no hookwise state in ${o.state}`, {
+      hint: 'pass the --state folder hookwise run uses (default ./.hookwise), or its --store / --store-url-file',
     })
   }
-  return new SqliteStore(state)
+  return (await openStore(o)).store
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
@@ -48,10 +51,10 @@ function deliveryCells(d: DeliveryRow): string[] {
 }
 
 export async function deliveriesCommand(
-  o: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean },
+  o: StoreFlags & { automation?: string; status?: DeliveryStatus; limit: number; json?: boolean },
   io: CliIO,
 ): Promise<number> {
-  const store = openStore(o.state)
+  const store = await openHistory(o)
   try {
     const rows = await store.list({
       ...(o.automation ? { automation: o.automation.includes('/') ? o.automation : `default/${o.automation}` } : {}),
@@ -67,8 +70,8 @@ export async function deliveriesCommand(
   }
 }
 
-export async function deliveryCommand(id: string, o: { state: string; json?: boolean }, io: CliIO): Promise<number> {
-  const store = openStore(o.state)
+export async function deliveryCommand(id: string, o: StoreFlags & { json?: boolean }, io: CliIO): Promise<number> {
+  const store = await openHistory(o)
   try {
     const d = await store.get(id)
     if (!d) throw new HookwiseError('HW_PATH_NOT_FOUND', `no delivery ${id}`, { hint: 'list them with hookwise deliveries' })
@@ -99,8 +102,8 @@ export async function deliveryCommand(id: string, o: { state: string; json?: boo
   }
 }
 
-export async function redeliverCommand(id: string, o: { state: string }, io: CliIO): Promise<number> {
-  const store = openStore(o.state)
+export async function redeliverCommand(id: string, o: StoreFlags, io: CliIO): Promise<number> {
+  const store = await openHistory(o)
   try {
     const d = await store.get(id)
     if (!d) throw new HookwiseError('HW_PATH_NOT_FOUND', `no delivery ${id}`, { hint: 'list them with hookwise deliveries' })
@@ -120,11 +123,13 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .command('deliveries')
     .description('list deliveries from the state folder, newest first')
     .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
+    .option('--store <url>', 'the PostgreSQL store of hookwise run instead (no password; or HOOKWISE_STORE_URL)')
+    .option('--store-url-file <file>', 'file holding the PostgreSQL store URL')
     .option('--automation <[namespace/]name>', 'only this automation')
     .addOption(new Option('--status <status>', 'only this status').choices(['pending', 'succeeded', 'failed', 'cancelled']))
     .option('--limit <n>', 'at most this many', positive, 50)
     .option('--json', 'print JSON')
-    .action(async (opts: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean }) =>
+    .action(async (opts: StoreFlags & { automation?: string; status?: DeliveryStatus; limit: number; json?: boolean }) =>
       setStatus(await deliveriesCommand(opts, io)),
     )
 
@@ -133,13 +138,17 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .description('show one delivery and every attempt: headers (secrets masked), body, response')
     .argument('<id>', 'delivery id (the webhook-id header)')
     .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
+    .option('--store <url>', 'the PostgreSQL store of hookwise run instead (no password; or HOOKWISE_STORE_URL)')
+    .option('--store-url-file <file>', 'file holding the PostgreSQL store URL')
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { state: string; json?: boolean }) => setStatus(await deliveryCommand(id, opts, io)))
+    .action(async (id: string, opts: StoreFlags & { json?: boolean }) => setStatus(await deliveryCommand(id, opts, io)))
 
   cli
     .command('redeliver')
     .description('queue a finished delivery again, with the same webhook-id')
     .argument('<id>', 'delivery id')
     .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
-    .action(async (id: string, opts: { state: string }) => setStatus(await redeliverCommand(id, opts, io)))
+    .option('--store <url>', 'the PostgreSQL store of hookwise run instead (no password; or HOOKWISE_STORE_URL)')
+    .option('--store-url-file <file>', 'file holding the PostgreSQL store URL')
+    .action(async (id: string, opts: StoreFlags) => setStatus(await redeliverCommand(id, opts, io)))
 }

@@ -111,6 +111,8 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     )
     .option('--secrets <dir>', 'folder of Secret manifests (repeatable)', collect)
     .option('--state <dir>', 'folder of the delivery queue and history (SQLite)', './.hookwise')
+    .option('--store <url>', 'keep the queue and history in PostgreSQL instead: postgres://USER@HOST/DB, no password (several replicas)')
+    .option('--store-url-file <file>', 'file holding the PostgreSQL URL, password included (or HOOKWISE_STORE_URL)')
     .option('--listen <host:port>', 'address of the HTTP API (intake, status, metrics)', '127.0.0.1:8080')
     .option(
       '--intake-token-file <file>',

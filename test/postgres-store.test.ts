@@ -50,4 +50,36 @@ if (server) {
     t.equal(stored, 50, 'one of each pair stored, the other a duplicate')
     t.equal(await a!.pendingCount(), 50)
   })
+
+  t.test(
+    'claims: a replica reading due rows claims them; the others skip them until the lease runs out; NOTIFY wakes the others',
+    async (t) => {
+      const url = await server.database('claims')
+      const a = await PostgresStore.open(url, { claimLeaseMs: 5000 })
+      const b = await PostgresStore.open(url, { claimLeaseMs: 5000 })
+      t.teardown(() => Promise.all([a.close(), b.close()]))
+      let woken = 0
+      b.watch(() => woken++)
+      await new Promise((r) => setTimeout(r, 300)) // b's LISTEN is in place
+      const now = Date.parse('2026-11-27T10:00:00Z')
+      const deliveries = ['d-1', 'd-2', 'd-3'].map((id) => ({ id, automation: 'default/a', webhook: 'default/w' }))
+      await a.write({ items: [{ eventId: 'e-1', body: '{}', deliveries }], now, dedupSince: 0 }, [])
+      for (let i = 0; i < 50 && woken === 0; i++) await new Promise((r) => setTimeout(r, 100))
+      t.equal(woken, 1, "b is woken by a's commit")
+      t.same(await b.due(now, 10), [], "a's new deliveries are claimed by a")
+      t.same(
+        (await a.due(now, 10)).map((d) => d.id),
+        ['d-1', 'd-2', 'd-3'],
+        'a reads its own claims again',
+      )
+      t.same(await b.due(now, 10), [], 'renewed by the read')
+      await new Promise((r) => setTimeout(r, 5200))
+      t.same(
+        (await b.due(now, 10)).map((d) => d.id),
+        ['d-1', 'd-2', 'd-3'],
+        "after the lease a's claims go to b",
+      )
+      t.same(await a.due(now, 10), [], 'and are b’s now')
+    },
+  )
 }

@@ -37,6 +37,8 @@ export interface RunOptions extends SourceOptions {
   /** PostgreSQL store URL without a password (else --store-url-file or HOOKWISE_STORE_URL; none: SQLite in `state`). */
   store?: string
   storeUrlFile?: string
+  /** ms a replica's claim on a due delivery holds (PostgreSQL; default 30 s). */
+  claimLease?: number
   listen: string
   intakeTokenFile?: string
   allowInsecureHttp?: boolean

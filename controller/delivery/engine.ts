@@ -43,6 +43,8 @@ export class DeliveryEngine {
     this.scheduler = new OutboxScheduler(this.o, this.attempts, this.health)
     this.intake.due = this.scheduler
     this.facts.onGoneChange = (webhook, hash) => this.intake.markGone(webhook, hash)
+    // Deliveries another replica stored (a shared PostgreSQL store) are looked for at once.
+    this.o.store.watch?.(() => this.scheduler.kick())
     this.opened = this.open()
   }
 

@@ -17,6 +17,8 @@ export interface StoreChoice {
   store?: string
   /** --store-url-file FILE. */
   storeUrlFile?: string
+  /** --claim-lease: how long a replica's claim on a due delivery holds (PostgreSQL). */
+  claimLease?: number
 }
 
 export interface OpenedStore {
@@ -98,7 +100,7 @@ export async function openStore(
   }
   const where = maskUrl(url)
   try {
-    return { store: await PostgresStore.open(url), where, kind: 'postgres' }
+    return { store: await PostgresStore.open(url, choice.claimLease ? { claimLeaseMs: choice.claimLease } : {}), where, kind: 'postgres' }
   } catch (err) {
     // The server's answer and the masked URL; a message of pg's never holds the password, but the
     // URL could reach it through a malformed option, so it is masked again to be sure.

@@ -56,6 +56,13 @@ CREATE TABLE gone_webhooks (
 CREATE TABLE store_probe (id INTEGER PRIMARY KEY, at BIGINT NOT NULL);
 `,
   },
+  {
+    version: 2,
+    name: 'delivery claims of replicas',
+    sql: `
+ALTER TABLE deliveries ADD COLUMN claimed_by TEXT, ADD COLUMN claimed_until BIGINT;
+`,
+  },
 ]
 
 /** Applies the migrations this database lacks, under the advisory lock; returns the versions applied. */

@@ -5,12 +5,24 @@
 // meant a second way to write queries beside SQLite's prepared statements. Every method answers
 // with a promise. Writes batch their rows through unnest() arrays, so a group commit of N events
 // and M attempts costs a fixed handful of round trips, not one per row.
+import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import type { AttemptRow, DeliveryRow, DeliveryStatus } from '../model/delivery.js'
 import { migrate } from './postgres-migrations.js'
 import type { FinishedAttempt, GoneMark, NewDelivery, NewEvents, Store } from './store.js'
 
+/** The channel replicas NOTIFY on when they store deliveries that are due (LISTEN/NOTIFY). */
+const CHANNEL = 'hookwise_due'
+
+/** The database's clock in ms: claim leases compare times of one clock, whatever the replicas' clocks say. */
+const DB_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint'
+
 export interface PostgresStoreOptions {
+  /**
+   * How long a replica's claim on a due delivery holds (default 30 s). A replica renews its claims
+   * each time it reads the outbox; the claims of one that died come back to the others after this.
+   */
+  claimLeaseMs?: number
   /** Connections in the pool (default 10). */
   maxConnections?: number
   /** Name of the application in pg_stat_activity (default hookwise). */
@@ -57,7 +69,18 @@ const toDelivery = (r: DeliveryRecord): DeliveryRow => ({
 })
 
 export class PostgresStore implements Store {
-  private constructor(private readonly pool: pg.Pool) {}
+  /** This store's name in claims: one per process (per open). */
+  readonly replica = randomUUID()
+  private readonly leaseMs: number
+  private listener: pg.Client | undefined
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly url: string,
+    options: PostgresStoreOptions,
+  ) {
+    this.leaseMs = options.claimLeaseMs ?? 30_000
+  }
 
   /** Connects and brings the schema up to date (once, under an advisory lock, however many replicas start together). */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
@@ -81,7 +104,35 @@ export class PostgresStore implements Store {
       await pool.end()
       throw err
     }
-    return new PostgresStore(pool)
+    return new PostgresStore(pool, url, options)
+  }
+
+  /**
+   * Calls `wake` when another replica stored deliveries that are due now (NOTIFY at its commit), so
+   * an idle replica starts on them at once instead of at its next poll. A lost listening connection
+   * is opened again; meanwhile polling still finds the work.
+   */
+  watch(wake: () => void): void {
+    let timer: NodeJS.Timeout | undefined
+    const listen = async (): Promise<void> => {
+      const client = new pg.Client({ connectionString: this.url, types })
+      this.listener = client
+      client.on('error', () => {})
+      client.on('end', () => {
+        if (this.listener === client) setTimeout(() => void listen().catch(() => {}), 1000).unref()
+      })
+      client.on('notification', (n) => {
+        if (n.payload === this.replica || timer) return
+        // Many commits in a burst wake the scheduler once.
+        timer = setTimeout(() => {
+          timer = undefined
+          wake()
+        }, 5)
+      })
+      await client.connect()
+      await client.query(`LISTEN ${CHANNEL}`)
+    }
+    void listen().catch(() => {})
   }
 
   /** Runs `work` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
@@ -111,7 +162,9 @@ export class PostgresStore implements Store {
             [g.webhook, g.specHash],
           )
       }
-      return insertEvents(c, events)
+      const stored = await insertEvents(c, events, this.replica, this.leaseMs)
+      if (stored.some((d) => d && d.length > 0)) await c.query('SELECT pg_notify($1, $2)', [CHANNEL, this.replica])
+      return stored
     })
   }
 
@@ -120,12 +173,25 @@ export class PostgresStore implements Store {
     return new Map(r.rows.map((g) => [g.webhook, g.spec_hash]))
   }
 
-  // `skip` is asked when the rows arrive, so it sees what is in flight then.
+  // Reading the due deliveries claims them for this replica: rows no other live replica claimed are
+  // locked without waiting (FOR UPDATE SKIP LOCKED: a row another replica is claiming right now is
+  // passed over, not waited for) and marked claimed until now + the lease. Rows this replica claimed
+  // before come back too (its cache is rebuilt from each read), with their lease renewed. `skip` is
+  // asked when the rows arrive, so it sees what is in flight then.
   async due(now: number, limit: number, skip?: (id: string) => boolean): Promise<DeliveryRow[]> {
-    const r = await this.pool.query<DeliveryRecord>(
-      `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.status = 'pending' AND d.next_attempt_at <= $1 ORDER BY d.next_attempt_at, d.seq LIMIT $2`,
-      [now, limit],
+    const r = await this.pool.query<DeliveryRecord & { seq: number }>(
+      `WITH c AS (
+         SELECT id FROM deliveries
+         WHERE status = 'pending' AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until < ${DB_NOW} OR claimed_by = $3)
+         ORDER BY next_attempt_at, seq LIMIT $2
+         FOR UPDATE SKIP LOCKED
+       )
+       UPDATE deliveries d SET claimed_by = $3, claimed_until = ${DB_NOW} + $4::bigint
+       FROM c, events e WHERE d.id = c.id AND e.seq = d.event_seq
+       RETURNING ${DELIVERY_COLUMNS}, d.seq`,
+      [now, limit, this.replica, this.leaseMs],
     )
+    r.rows.sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.seq - b.seq)
     const rows: DeliveryRow[] = []
     for (const row of r.rows) if (!skip?.(row.id)) rows.push(toDelivery(row))
     return rows
@@ -161,7 +227,7 @@ export class PostgresStore implements Store {
 
   async reschedule(id: string, nextAttemptAt: number, now: number, reason?: string): Promise<void> {
     await this.pool.query(
-      "UPDATE deliveries SET next_attempt_at = $1, last_error = COALESCE($2, last_error), updated_at = $3 WHERE id = $4 AND status = 'pending'",
+      "UPDATE deliveries SET next_attempt_at = $1, last_error = COALESCE($2, last_error), updated_at = $3, claimed_until = NULL WHERE id = $4 AND status = 'pending'",
       [nextAttemptAt, reason ?? null, now, id],
     )
   }
@@ -181,7 +247,7 @@ export class PostgresStore implements Store {
 
   async redeliver(id: string, now: number): Promise<boolean> {
     const r = await this.pool.query(
-      "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1 WHERE id = $2 AND status != 'pending'",
+      "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1, claimed_until = NULL WHERE id = $2 AND status != 'pending'",
       [now, id],
     )
     return r.rowCount === 1
@@ -257,8 +323,15 @@ export class PostgresStore implements Store {
     await this.pool.query('INSERT INTO store_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at', [Date.now()])
   }
 
-  close(): Promise<void> {
-    return this.pool.end()
+  async close(): Promise<void> {
+    const listener = this.listener
+    this.listener = undefined
+    await listener?.end().catch(() => {})
+    // A replica stopping gracefully (a rolling upgrade) hands its claims back at once, not after the lease.
+    await this.pool
+      .query("UPDATE deliveries SET claimed_until = NULL WHERE claimed_by = $1 AND status = 'pending'", [this.replica])
+      .catch(() => {})
+    await this.pool.end()
   }
 }
 
@@ -283,7 +356,7 @@ async function insertAttempts(c: pg.PoolClient, items: readonly FinishedAttempt[
     ],
   )
   await c.query(
-    `UPDATE deliveries d SET status = u.status, attempts = u.n, next_attempt_at = u.next_at, last_status_code = u.code, last_error = u.err, updated_at = u.now
+    `UPDATE deliveries d SET status = u.status, attempts = u.n, next_attempt_at = u.next_at, last_status_code = u.code, last_error = u.err, updated_at = u.now, claimed_until = NULL
      FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::int[], $6::text[], $7::bigint[]) AS u(id, status, n, next_at, code, err, now)
      WHERE d.id = u.id`,
     [
@@ -303,7 +376,7 @@ async function insertAttempts(c: pg.PoolClient, items: readonly FinishedAttempt[
  * id at once are serialised by a transaction-scoped advisory lock on the id's hash (taken in hash
  * order, so two writes never wait on each other crosswise): the second sees the first's row.
  */
-async function insertEvents(c: pg.PoolClient, events: NewEvents): Promise<Array<NewDelivery[] | null>> {
+async function insertEvents(c: pg.PoolClient, events: NewEvents, replica: string, leaseMs: number): Promise<Array<NewDelivery[] | null>> {
   const { items, now, dedupSince, seqs } = events
   if (items.length === 0) return []
   const ids = items.map((i) => i.eventId)
@@ -331,14 +404,18 @@ async function insertEvents(c: pg.PoolClient, events: NewEvents): Promise<Array<
     const deliveries = fresh.flatMap((i) => i.deliveries.map((d) => ({ ...d, seq: seqOf.get(i.eventId)! })))
     if (deliveries.length > 0)
       await c.query(
-        `INSERT INTO deliveries (id, event_seq, automation, webhook, status, next_attempt_at, created_at, updated_at)
-         SELECT id, event_seq, automation, webhook, 'pending', $5, $5, $5 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY AS d(id, event_seq, automation, webhook, k) ORDER BY k`,
+        // Claimed by the replica that took the event: it starts them from its cache, without a read.
+        `INSERT INTO deliveries (id, event_seq, automation, webhook, status, next_attempt_at, created_at, updated_at, claimed_by, claimed_until)
+         SELECT id, event_seq, automation, webhook, 'pending', $5, $5, $5, $6, ${DB_NOW} + $7::bigint
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY AS d(id, event_seq, automation, webhook, k) ORDER BY k`,
         [
           deliveries.map((d) => d.id),
           deliveries.map((d) => d.seq),
           deliveries.map((d) => d.automation),
           deliveries.map((d) => d.webhook),
           now,
+          replica,
+          leaseMs,
         ],
       )
   }

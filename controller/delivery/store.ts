@@ -144,6 +144,12 @@ export interface Store {
    */
   probeWrite(): Awaitable<void>
 
+  /**
+   * Optional, for stores shared by several processes: calls `wake` when another process stored
+   * deliveries that are due, so this one looks for work at once rather than at its next poll.
+   */
+  watch?(wake: () => void): void
+
   /** Closes the store; resolves once nothing of it runs any more. Everything written stays stored. */
   close(): Promise<void>
 }

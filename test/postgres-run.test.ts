@@ -113,6 +113,7 @@ if (server) {
     t.teardown(() => (stopped ? undefined : c.stop()))
     const base = `http://127.0.0.1:${c.address.port}`
     const running = JSON.parse(logs.find((l) => l.includes('hookwise is running'))!)
+    t.equal(running.state, `postgres://hookwise:****@127.0.0.1:${server.port}/run`, 'the log names the store, masked')
     const res = await request(`${base}/v1/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -128,6 +128,15 @@ export const ERROR_CODES = {
     disposition: 'transient',
     summary: 'The state store cannot be written (disk full, I/O error); deliveries and the intake wait until it can.',
   },
+  HW_STORE_URL: {
+    disposition: 'terminal',
+    summary:
+      'The PostgreSQL store URL (--store, --store-url-file, HOOKWISE_STORE_URL) is not usable, or puts a password on the command line.',
+  },
+  HW_STORE_CONNECT: {
+    disposition: 'transient',
+    summary: 'hookwise could not connect to the PostgreSQL store, or could not migrate its schema.',
+  },
   HW_STANDBY_STOPPED: { disposition: 'terminal', summary: 'hookwise was stopped while it waited to become the leader (it exits 0).' },
   ...ATTEMPT_ERROR_CODES,
 } as const satisfies Record<string, { disposition: Disposition; summary: string }>

@@ -274,7 +274,7 @@ t.test('removing an automation cancels its pending deliveries', async (t) => {
   await h.receiver.waitFor(1)
   await h.settle()
   const onlyWebhook = manifests(`${h.receiver.url}/hook`).split('---\napiVersion: hookwise.dev/v1alpha1\nkind: Automation')[0]!
-  t.same(h.engine.setState(state(onlyWebhook)), { cancelled: 1 })
+  t.same(await h.engine.setState(state(onlyWebhook)), { cancelled: 1 })
   t.match(h.store.get(a!.deliveries[0]!.id), { status: 'cancelled', lastError: 'automation removed' })
   t.equal(h.engine.pendingCount, 0)
 })

@@ -14,7 +14,7 @@ import { createBreaker, createRetryDecider } from '../delivery/policies.js'
 import { ThreadedSender } from '../delivery/threaded-sender.js'
 import { StatusFacts } from '../delivery/status-facts.js'
 import { StatusTracker } from '../delivery/status-tracker.js'
-import { SqliteStore } from '../delivery/sqlite-store.js'
+import { openStore } from '../delivery/open-store.js'
 import { EventSources } from '../delivery/event-sources.js'
 import { SourceInbox } from '../delivery/source-inbox.js'
 import { MlflowRegistrar } from '../delivery/mlflow-register.js'
@@ -30,6 +30,11 @@ import { checkSourceOptions, fileSource, type KubernetesOptions, type RunSource,
 export interface RunOptions extends SourceOptions {
   secrets?: string[]
   state: string
+  /** PostgreSQL store URL without a password (else --store-url-file or HOOKWISE_STORE_URL; none: SQLite in `state`). */
+  store?: string
+  storeUrlFile?: string
+  /** ms a replica's claim on a due delivery holds (PostgreSQL; default 30 s). */
+  claimLease?: number
   listen: string
   intakeTokenFile?: string
   allowInsecureHttp?: boolean
@@ -195,7 +200,15 @@ export async function startController(
       throw err
     }
   }
-  const store = new SqliteStore(options.state, { durability: options.durability, checkpointIntervalMs: 1000 })
+  let opened: Awaited<ReturnType<typeof openStore>>
+  try {
+    opened = await openStore(options, { durability: options.durability, checkpointIntervalMs: 1000 }, env)
+  } catch (err) {
+    await source.stop()
+    await elector?.stop()
+    throw err
+  }
+  const { store, where } = opened
   const egress = {
     allowInsecureHttp: options.allowInsecureHttp ?? false,
     allow: options.egressAllow ?? [],
@@ -260,10 +273,10 @@ export async function startController(
     onStoreProblem: (reason) => {
       if (reason)
         log.error(
-          { state: store.path, reason },
+          { state: where, reason },
           'the state store cannot be written: nothing is sent and the intake answers 503 until it can (free space on the --state volume; hookwise checks again by itself)',
         )
-      else log.info({ state: store.path }, 'the state store can be written again: delivering')
+      else log.info({ state: where }, 'the state store can be written again: delivering')
     },
   })
   let kubernetes: KubernetesController | undefined
@@ -277,22 +290,28 @@ export async function startController(
   const secretsOf = (state: DesiredState) => source.secretLookup ?? mapLookup(state.secrets)
   const apply = (next: DesiredState, revision?: string): void => {
     const started = performance.now()
-    const { cancelled } = engine.setState(next)
+    // New events match the new state at once; the cancellations of removed automations are stored after.
+    const applied = engine.setState(next)
     if (source.secretLookup) engine.setSecretLookup(source.secretLookup)
     void registrar.sync(next, secretsOf(next))
-    log.info(
-      {
-        webhooks: next.webhooks.size,
-        automations: next.automations.length,
-        errors: next.diagnostics.filter((d) => d.severity === 'error').length,
-        cancelled,
-        applyMs: Math.round(performance.now() - started),
-        ...(revision ? { revision } : {}),
-      },
-      'desired state applied',
+    applied.then(
+      ({ cancelled }) =>
+        log.info(
+          {
+            webhooks: next.webhooks.size,
+            automations: next.automations.length,
+            errors: next.diagnostics.filter((d) => d.severity === 'error').length,
+            cancelled,
+            applyMs: Math.round(performance.now() - started),
+            ...(revision ? { revision } : {}),
+          },
+          'desired state applied',
+        ),
+      (err) => log.error({ err }, 'applying the desired state to the delivery queue failed'),
     )
   }
   try {
+    await engine.opened
     if (cluster) {
       kubernetes = new k8s!.KubernetesController({
         kubeConfig: kc!,
@@ -377,13 +396,13 @@ export async function startController(
     const now = Date.now()
     // Pruning is a write too: on a full disk it fails (the store health says so, once); next minute again.
     if (engine.storeProblem) return
-    try {
-      const pruned = store.prune(now - retentionMs, now - Math.max(retentionMs, 24 * 3600_000))
-      if (pruned.deliveries || pruned.events) log.info(pruned, 'pruned history')
-      inbox.prune(now - Math.max(retentionMs, 24 * 3600_000))
-    } catch (err) {
-      log.warn({ err }, 'pruning the history failed; trying again in a minute')
-    }
+    Promise.resolve()
+      .then(() => store.prune(now - retentionMs, now - Math.max(retentionMs, 24 * 3600_000)))
+      .then((pruned) => {
+        if (pruned.deliveries || pruned.events) log.info(pruned, 'pruned history')
+        inbox.prune(now - Math.max(retentionMs, 24 * 3600_000))
+      })
+      .catch((err) => log.warn({ err }, 'pruning the history failed; trying again in a minute'))
   }, 60_000)
   prune.unref()
   // A registration that failed (MLflow down, a Secret missing) is tried again; one in step costs nothing.
@@ -392,7 +411,7 @@ export async function startController(
   log.info(
     {
       address: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
-      state: store.path,
+      state: where,
       auth: tokens.length > 0,
     },
     'hookwise is running',

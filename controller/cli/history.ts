@@ -1,11 +1,11 @@
-// Delivery history from the state folder: `hookwise deliveries`, `hookwise delivery ID`,
-// `hookwise redeliver ID`. They read the SQLite file directly, so they work whether or not the
+// Delivery history from the state folder or the PostgreSQL store: `hookwise deliveries`, `hookwise
+// delivery ID`, `hookwise redeliver ID`. They read the store directly, so they work whether or not the
 // controller is running (a running controller picks a redelivery up within its poll interval, 200 ms,
 // or up to 2 s while it works through a backlog).
 import { existsSync } from 'node:fs'
 import { Option, type Command } from 'commander'
 import { join } from 'node:path'
-import { SqliteStore } from '../delivery/sqlite-store.js'
+import { openStore, storeUrl, type StoreChoice } from '../delivery/open-store.js'
 import type { Store } from '../delivery/store.js'
 import type { DeliveryRow, DeliveryStatus } from '../model/delivery.js'
 import { HookwiseError } from '../errors.js'
@@ -13,13 +13,16 @@ import type { CommandContext } from './command.js'
 import type { CliIO } from './io.js'
 import { positive } from './options.js'
 
-function openStore(state: string): Store {
-  if (!existsSync(join(state, 'hookwise.db'))) {
-    throw new HookwiseError('HW_PATH_NOT_FOUND', `no hookwise state in ${state}`, {
-      hint: 'pass the --state folder hookwise run uses (default ./.hookwise)',
+/** Where the history is: the --state folder, or the PostgreSQL store of --store, --store-url-file or HOOKWISE_STORE_URL. */
+type StoreFlags = StoreChoice
+
+async function openHistory(o: StoreFlags): Promise<Store> {
+  if (storeUrl(o) === undefined && !existsSync(join(o.state, 'hookwise.db'))) {
+    throw new HookwiseError('HW_PATH_NOT_FOUND', `no hookwise state in ${o.state}`, {
+      hint: 'pass the --state folder hookwise run uses (default ./.hookwise), or its --store / --store-url-file',
     })
   }
-  return new SqliteStore(state)
+  return (await openStore(o)).store
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
@@ -47,13 +50,13 @@ function deliveryCells(d: DeliveryRow): string[] {
   ]
 }
 
-export function deliveriesCommand(
-  o: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean },
+export async function deliveriesCommand(
+  o: StoreFlags & { automation?: string; status?: DeliveryStatus; limit: number; json?: boolean },
   io: CliIO,
-): number {
-  const store = openStore(o.state)
+): Promise<number> {
+  const store = await openHistory(o)
   try {
-    const rows = store.list({
+    const rows = await store.list({
       ...(o.automation ? { automation: o.automation.includes('/') ? o.automation : `default/${o.automation}` } : {}),
       ...(o.status ? { status: o.status } : {}),
       limit: o.limit,
@@ -63,16 +66,16 @@ export function deliveriesCommand(
     else io.out(`${table(['ID', 'AUTOMATION', 'STATUS', 'ATTEMPTS', 'CODE', 'CREATED', 'LAST ERROR'], rows.map(deliveryCells))}\n`)
     return 0
   } finally {
-    store.close()
+    await store.close()
   }
 }
 
-export function deliveryCommand(id: string, o: { state: string; json?: boolean }, io: CliIO): number {
-  const store = openStore(o.state)
+export async function deliveryCommand(id: string, o: StoreFlags & { json?: boolean }, io: CliIO): Promise<number> {
+  const store = await openHistory(o)
   try {
-    const d = store.get(id)
+    const d = await store.get(id)
     if (!d) throw new HookwiseError('HW_PATH_NOT_FOUND', `no delivery ${id}`, { hint: 'list them with hookwise deliveries' })
-    const attempts = store.attempts(id)
+    const attempts = await store.attempts(id)
     if (o.json) {
       io.out(`${JSON.stringify({ ...d, attempts }, null, 2)}\n`)
       return 0
@@ -95,23 +98,23 @@ export function deliveryCommand(id: string, o: { state: string; json?: boolean }
     io.out(`${lines.join('\n')}\n`)
     return 0
   } finally {
-    store.close()
+    await store.close()
   }
 }
 
-export function redeliverCommand(id: string, o: { state: string }, io: CliIO): number {
-  const store = openStore(o.state)
+export async function redeliverCommand(id: string, o: StoreFlags, io: CliIO): Promise<number> {
+  const store = await openHistory(o)
   try {
-    const d = store.get(id)
+    const d = await store.get(id)
     if (!d) throw new HookwiseError('HW_PATH_NOT_FOUND', `no delivery ${id}`, { hint: 'list them with hookwise deliveries' })
-    if (!store.redeliver(id, Date.now())) {
+    if (!(await store.redeliver(id, Date.now()))) {
       io.err(`delivery ${id} is still pending; it will be attempted again by itself\n`)
       return 1
     }
     io.out(`delivery ${id} queued again (same webhook-id)\n`)
     return 0
   } finally {
-    store.close()
+    await store.close()
   }
 }
 
@@ -120,12 +123,14 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .command('deliveries')
     .description('list deliveries from the state folder, newest first')
     .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
+    .option('--store <url>', 'the PostgreSQL store of hookwise run instead (no password; or HOOKWISE_STORE_URL)')
+    .option('--store-url-file <file>', 'file holding the PostgreSQL store URL')
     .option('--automation <[namespace/]name>', 'only this automation')
     .addOption(new Option('--status <status>', 'only this status').choices(['pending', 'succeeded', 'failed', 'cancelled']))
     .option('--limit <n>', 'at most this many', positive, 50)
     .option('--json', 'print JSON')
-    .action((opts: { state: string; automation?: string; status?: DeliveryStatus; limit: number; json?: boolean }) =>
-      setStatus(deliveriesCommand(opts, io)),
+    .action(async (opts: StoreFlags & { automation?: string; status?: DeliveryStatus; limit: number; json?: boolean }) =>
+      setStatus(await deliveriesCommand(opts, io)),
     )
 
   cli
@@ -133,13 +138,17 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .description('show one delivery and every attempt: headers (secrets masked), body, response')
     .argument('<id>', 'delivery id (the webhook-id header)')
     .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
+    .option('--store <url>', 'the PostgreSQL store of hookwise run instead (no password; or HOOKWISE_STORE_URL)')
+    .option('--store-url-file <file>', 'file holding the PostgreSQL store URL')
     .option('--json', 'print JSON')
-    .action((id: string, opts: { state: string; json?: boolean }) => setStatus(deliveryCommand(id, opts, io)))
+    .action(async (id: string, opts: StoreFlags & { json?: boolean }) => setStatus(await deliveryCommand(id, opts, io)))
 
   cli
     .command('redeliver')
     .description('queue a finished delivery again, with the same webhook-id')
     .argument('<id>', 'delivery id')
     .option('--state <dir>', 'state folder of hookwise run', './.hookwise')
-    .action((id: string, opts: { state: string }) => setStatus(redeliverCommand(id, opts, io)))
+    .option('--store <url>', 'the PostgreSQL store of hookwise run instead (no password; or HOOKWISE_STORE_URL)')
+    .option('--store-url-file <file>', 'file holding the PostgreSQL store URL')
+    .action(async (id: string, opts: StoreFlags) => setStatus(await redeliverCommand(id, opts, io)))
 }

@@ -111,6 +111,14 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     )
     .option('--secrets <dir>', 'folder of Secret manifests (repeatable)', collect)
     .option('--state <dir>', 'folder of the delivery queue and history (SQLite)', './.hookwise')
+    .option('--store <url>', 'keep the queue and history in PostgreSQL instead: postgres://USER@HOST/DB, no password (several replicas)')
+    .option('--store-url-file <file>', 'file holding the PostgreSQL URL, password included (or HOOKWISE_STORE_URL)')
+    .addOption(
+      new Option(
+        '--claim-lease <duration>',
+        "how long a replica's claim on a due delivery holds; a dead replica's claims go to the others after it (PostgreSQL; default: 30s)",
+      ).argParser(parseInterval),
+    )
     .option('--listen <host:port>', 'address of the HTTP API (intake, status, metrics)', '127.0.0.1:8080')
     .option(
       '--intake-token-file <file>',

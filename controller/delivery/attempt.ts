@@ -17,6 +17,7 @@ import { judgeSlackAnswer } from './slack-answer.js'
 import type { SendResult } from './send-result.js'
 import { buildDeliveryRequest } from './request.js'
 import type { StatusTracker } from './status-tracker.js'
+import { isPromise } from './store.js'
 
 /** How long a delivery waits for its webhook (not ready, suspended, gone, a Secret missing) before it is looked at again. */
 const WAIT_FOR_WEBHOOK_MS = 30_000
@@ -58,17 +59,25 @@ export class AttemptRunner {
     return this.state?.webhooks.get(webhook)?.spec.maxConcurrency
   }
 
-  /** Checks what must hold before an attempt; reschedules (without counting an attempt) when it does not. */
-  prepare(row: DeliveryRow, now: number): boolean {
+  /**
+   * Checks what must hold before an attempt: true when it does; otherwise reschedules (without
+   * counting an attempt) or cancels, and returns false, or the promise of that write when the store
+   * answers with promises (the delivery must not be read and started again before it is stored).
+   */
+  prepare(row: DeliveryRow, now: number): boolean | Promise<void> {
     const automation = this.automations.get(row.automation)
     if (!automation) {
-      this.intake.cancelled(this.o.store.cancelAutomation(row.automation, 'automation removed', now))
-      return false
+      const n = this.o.store.cancelAutomation(row.automation, 'automation removed', now)
+      if (!isPromise(n)) {
+        this.intake.cancelled(n)
+        return false
+      }
+      return n.then((k) => this.intake.cancelled(k))
     }
     const webhook = this.state!.webhooks.get(row.webhook)
-    const wait = (ms: number, reason: string): false => {
-      this.o.store.reschedule(row.id, now + ms, now, reason)
-      return false
+    const wait = (ms: number, reason: string): false | Promise<void> => {
+      const written = this.o.store.reschedule(row.id, now + ms, now, reason)
+      return isPromise(written) ? written : false
     }
     if (!webhook?.valid) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} is not ready`)
     if (webhook.spec.suspend) return wait(WAIT_FOR_WEBHOOK_MS, `webhook ${row.webhook} is suspended`)
@@ -95,12 +104,12 @@ export class AttemptRunner {
       if (err instanceof HookwiseError) {
         // Our own fault, not the receiver's: a probe slot taken in prepare goes back at once.
         this.o.breaker.release(originOf(webhook.spec.url))
-        this.o.store.reschedule(row.id, startedAt + WAIT_FOR_WEBHOOK_MS, startedAt, err.message)
+        await this.o.store.reschedule(row.id, startedAt + WAIT_FOR_WEBHOOK_MS, startedAt, err.message)
         return
       }
       throw err
     }
-    const event = this.intake.event(row.id) ?? (JSON.parse(this.o.store.eventBody(row.eventSeq)!) as ArtifactEvent)
+    const event = this.intake.event(row.id) ?? (JSON.parse((await this.o.store.eventBody(row.eventSeq))!) as ArtifactEvent)
     // The request, and its masked twin for the history.
     const { request, masked } = buildDeliveryRequest({
       webhook: webhook.spec,

@@ -14,6 +14,7 @@ import { OutboxScheduler } from './outbox-scheduler.js'
 import type { AcceptedEvent } from './outcomes.js'
 import { StatusTracker } from './status-tracker.js'
 import { StoreHealth } from './store-health.js'
+import { isPromise } from './store.js'
 
 export class DeliveryEngine {
   /** What happened lately: every acceptance and attempt is recorded here. */
@@ -23,12 +24,17 @@ export class DeliveryEngine {
   private readonly attempts: AttemptRunner
   private readonly scheduler: OutboxScheduler
   private readonly health: StoreHealth
+  /**
+   * Resolves once the queue's counts and the 410 holds are read from the store: await it before
+   * start() and the first acceptGrouped (a store that answers synchronously has them within this turn).
+   */
+  readonly opened: Promise<void>
 
   constructor(options: EngineOptions) {
     this.o = engineSettings(options)
     this.facts = options.facts ?? new StatusTracker()
     this.health = new StoreHealth({
-      probe: () => this.o.store.probeWrite(),
+      probe: async () => await this.o.store.probeWrite(),
       ...(options.onStoreProblem ? { onChange: options.onStoreProblem } : {}),
       resumed: () => this.scheduler.kick(),
     })
@@ -36,21 +42,42 @@ export class DeliveryEngine {
     this.attempts = new AttemptRunner(this.o, this.facts, this.intake)
     this.scheduler = new OutboxScheduler(this.o, this.attempts, this.health)
     this.intake.due = this.scheduler
-    // A 410 hold outlives a restart: the store remembers it (checked against the spec by setState).
-    for (const [webhook, hash] of this.o.store.goneWebhooks()) this.facts.seedGone(webhook, hash)
     this.facts.onGoneChange = (webhook, hash) => this.intake.markGone(webhook, hash)
+    // Deliveries another replica stored (a shared PostgreSQL store) are looked for at once.
+    this.o.store.watch?.(() => this.scheduler.kick())
+    this.opened = this.open()
   }
 
-  /** Applies a new desired state: new matches use it at once; pending deliveries of removed automations are cancelled. */
-  setState(state: DesiredState): { cancelled: number } {
+  /** Reads the queue's counts and the 410 holds: at once from a synchronous store, else once they arrive. */
+  private open(): Promise<void> {
+    const read = [this.o.store.pendingCount(), this.o.store.pendingByWebhook(), this.o.store.goneWebhooks()] as const
+    const use = ([pending, perWebhook, gone]: [number, Map<string, number>, Map<string, string>]): void => {
+      this.intake.loaded(pending, perWebhook)
+      // A 410 hold outlives a restart: the store remembers it (checked against the spec by setState).
+      for (const [webhook, hash] of gone) this.facts.seedGone(webhook, hash)
+    }
+    if (!read.some(isPromise)) {
+      use(read as unknown as [number, Map<string, number>, Map<string, string>])
+      return Promise.resolve()
+    }
+    const opened = Promise.all(read).then(use)
+    opened.catch(() => {}) // the caller awaiting `opened` gets the error
+    return opened
+  }
+
+  /**
+   * Applies a new desired state: new matches use it at once; pending deliveries of removed
+   * automations are cancelled (resolves with how many once that is stored).
+   */
+  async setState(state: DesiredState): Promise<{ cancelled: number }> {
     this.intake.setState(state)
     this.attempts.setState(state)
     this.facts.applyState(state)
     let cancelled = 0
     const now = this.o.now()
     try {
-      for (const key of this.o.store.automationsWithPending()) {
-        if (!this.attempts.hasAutomation(key)) cancelled += this.o.store.cancelAutomation(key, 'automation removed', now)
+      for (const key of await this.o.store.automationsWithPending()) {
+        if (!this.attempts.hasAutomation(key)) cancelled += await this.o.store.cancelAutomation(key, 'automation removed', now)
       }
     } catch (err) {
       // The disk is full: the rest are cancelled when they come due (prepare) once it is not.

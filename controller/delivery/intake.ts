@@ -14,7 +14,7 @@ import type { EngineSettings } from './engine-options.js'
 import type { AcceptedEvent } from './outcomes.js'
 import type { StatusTracker } from './status-tracker.js'
 import type { StoreHealth } from './store-health.js'
-import type { GoneMark, NewDelivery, NextState } from './store.js'
+import { isPromise, type GoneMark, type NewDelivery, type NextState } from './store.js'
 
 /** Where deliveries just stored go, to start without reading the outbox again (the outbox scheduler). */
 export interface DueQueue {
@@ -66,13 +66,21 @@ export class Intake {
     private readonly facts: StatusTracker,
     private readonly health: StoreHealth,
   ) {
-    this.pending = o.store.pendingCount()
-    this.pendingPerWebhook = o.store.pendingByWebhook()
+    this.pending = 0
+    this.pendingPerWebhook = new Map()
+  }
+
+  /** The queue's counts as the store has them (the engine reads them before it starts; see DeliveryEngine.opened). */
+  loaded(pending: number, perWebhook: Map<string, number>): void {
+    this.pending += pending
+    for (const [webhook, n] of perWebhook) this.pendingPerWebhook.set(webhook, (this.pendingPerWebhook.get(webhook) ?? 0) + n)
   }
 
   /** Reads the pending deliveries per webhook from the store again (after changes the intake does not see). */
   recount(): void {
-    this.pendingPerWebhook = this.o.store.pendingByWebhook()
+    const counts = this.o.store.pendingByWebhook()
+    if (!isPromise(counts)) this.pendingPerWebhook = counts
+    else counts.then((c) => (this.pendingPerWebhook = c)).catch((err) => this.o.onError?.(err))
   }
 
   /**
@@ -198,20 +206,29 @@ export class Intake {
     }
     if (taken.length === 0 && records.length === 0 && marks.length === 0) return
     const seqs: number[] = []
-    let stored: Array<NewDelivery[] | null>
-    try {
-      stored = this.o.store.write({ items, now, dedupSince: now - this.o.dedupWindowMs, seqs }, records, marks)
-    } catch (err) {
+    const failed = (err: unknown): void => {
       // Out of space or failing: refused with 503 + Retry-After; the attempts stay pending.
       const why = this.health.failed(err) ? new StoreUnavailableError(this.health.problem!) : err
       for (const t of taken) t.call.reject(why)
       for (const r of records) r.reject(why)
+    }
+    const done = (stored: Array<NewDelivery[] | null>): void => {
+      for (const r of records) r.resolve()
+      if (taken.length === 0) return
+      const accepted = this.stored(items, stored, seqs, now)
+      for (const t of taken) t.call.resolve(accepted.slice(t.from, t.to))
+    }
+    // The pending counts move when the write is stored: while a write to a database server is on
+    // its way, the next turn's group is bounded by the counts without it (slightly over at most).
+    let result: ReturnType<typeof this.o.store.write>
+    try {
+      result = this.o.store.write({ items, now, dedupSince: now - this.o.dedupWindowMs, seqs }, records, marks)
+    } catch (err) {
+      failed(err)
       return
     }
-    for (const r of records) r.resolve()
-    if (taken.length === 0) return
-    const accepted = this.stored(items, stored, seqs, now)
-    for (const t of taken) t.call.resolve(accepted.slice(t.from, t.to))
+    if (isPromise(result)) result.then(done, failed).catch((err) => this.o.onError?.(err))
+    else done(result)
   }
 
   /**

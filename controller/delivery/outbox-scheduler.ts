@@ -9,6 +9,7 @@ import type { EngineSettings } from './engine-options.js'
 import { StoreUnavailableError } from '../errors.js'
 import type { SendResult } from './send-result.js'
 import type { StoreHealth } from './store-health.js'
+import { isPromise } from './store.js'
 
 export class OutboxScheduler {
   private readonly inFlight = new Set<string>()
@@ -32,6 +33,11 @@ export class OutboxScheduler {
   private more = false
   /** Webhooks that got new deliveries since the last read. */
   private readonly fresh = new Set<string>()
+  /** A read from a store that answers with promises is on its way (see read). */
+  private reading = false
+  private kickedDuringRead = false
+  /** Deliveries that finished while that read was on its way: its rows may show them still pending. */
+  private readonly finishedDuringRead = new Set<string>()
 
   constructor(
     private readonly o: EngineSettings,
@@ -85,6 +91,7 @@ export class OutboxScheduler {
   /** Looks for due work now, reading the outbox again (after a change made outside the engine). */
   kick(): void {
     this.readAt = 0
+    if (this.reading) this.kickedDuringRead = true
     this.wake()
   }
 
@@ -164,16 +171,41 @@ export class OutboxScheduler {
   }
 
   private read(now: number): void {
+    if (this.reading) return
     // Read more than we can start: rows of a saturated webhook must not hide others.
     const limit = this.o.concurrency * 4 + this.inFlight.size
     const started = performance.now()
     // Rows in flight are left out (not built); they still count toward whether the read was full.
-    let inFlight = 0
+    const left = { out: 0 }
     const rows = this.o.store.due(now, limit, (id) => {
-      if (!this.inFlight.has(id)) return false
-      inFlight++
+      if (!this.inFlight.has(id) && !this.finishedDuringRead.has(id)) return false
+      left.out++
       return true
     })
+    if (!isPromise(rows)) {
+      this.fill(rows, left.out, limit, now, started)
+      return
+    }
+    // A database server answers later: the cache is filled then, and the scheduler woken.
+    this.reading = true
+    rows
+      .then(
+        (read) => this.fill(read, left.out, limit, now, started),
+        (err) => {
+          if (!this.health.failed(err)) this.o.onError?.(err)
+        },
+      )
+      .finally(() => {
+        this.reading = false
+        this.finishedDuringRead.clear()
+        // A kick while the read was on its way: the outbox changed after the read began.
+        if (this.kickedDuringRead) this.readAt = 0
+        this.kickedDuringRead = false
+        this.wake()
+      })
+  }
+
+  private fill(rows: DeliveryRow[], inFlight: number, limit: number, now: number, started: number): void {
     this.cached = new Map()
     this.cachedCount = 0
     for (let i = rows.length - 1; i >= 0; i--) {
@@ -202,12 +234,30 @@ export class OutboxScheduler {
         if (this.inFlight.size >= this.o.concurrency) return
         const row = rows.pop()!
         this.cachedCount--
-        if (!this.attempts.prepare(row, now)) continue
-        this.launch(row)
-        busy++
+        const ready = this.attempts.prepare(row, now)
+        if (ready === true) {
+          this.launch(row)
+          busy++
+        } else if (ready !== false) this.hold(row.id, ready)
       }
       if (rows.length === 0) this.cached.delete(webhook)
     }
+  }
+
+  /** Keeps a delivery from being started again while its reschedule (or cancellation) is being stored. */
+  private hold(id: string, written: Promise<void>): void {
+    this.inFlight.add(id)
+    const p = written
+      .catch((err) => {
+        if (!this.health.failed(err)) this.o.onError?.(err)
+      })
+      .finally(() => {
+        this.inFlight.delete(id)
+        if (this.reading) this.finishedDuringRead.add(id)
+        this.running.delete(p)
+        this.wake()
+      })
+    this.running.add(p)
   }
 
   private launch(row: DeliveryRow): void {
@@ -235,6 +285,7 @@ export class OutboxScheduler {
       })
       .finally(() => {
         this.inFlight.delete(row.id)
+        if (this.reading) this.finishedDuringRead.add(row.id)
         release()
         this.running.delete(p)
         this.wake()

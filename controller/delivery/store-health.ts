@@ -18,7 +18,7 @@ export function storageFailure(err: unknown): string | undefined {
 
 export interface StoreHealthOptions {
   /** A write that needs free space on the store's disk; throws while there is none. */
-  probe: () => void
+  probe: () => void | Promise<void>
   /** Told when the store stops (reason) or starts again (undefined) being writable. */
   onChange?: (reason: string | undefined) => void
   /** Called once the store can be written again (the engine reads its outbox again). */
@@ -58,14 +58,14 @@ export class StoreHealth {
   }
 
   private schedule(): void {
-    this.timer = setTimeout(() => this.probe(), this.waitMs)
+    this.timer = setTimeout(() => void this.probe(), this.waitMs)
     this.timer.unref()
   }
 
-  private probe(): void {
+  private async probe(): Promise<void> {
     this.timer = undefined
     try {
-      this.o.probe()
+      await this.o.probe()
     } catch {
       // Still unwritable, whatever the probe threw (it runs from a timer: nothing to throw to).
       this.waitMs = Math.min(this.waitMs * 2, MAX_PROBE_MS)

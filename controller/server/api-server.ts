@@ -148,7 +148,7 @@ export class ApiServer {
         return sendProblem(res, 405, 'Method Not Allowed', 'POST events to /v1/events', { headers: { Allow: 'POST' } })
       return this.intake(req, res)
     }
-    if (path === '/v1/status' && req.method === 'GET') return sendJson(res, 200, this.o.status())
+    if (path === '/v1/status' && req.method === 'GET') return sendJson(res, 200, await this.o.status())
     if (path === '/v1/sync' && this.o.sync) {
       if (req.method !== 'POST')
         return sendProblem(res, 405, 'Method Not Allowed', 'POST to /v1/sync to fetch the repository now', { headers: { Allow: 'POST' } })
@@ -170,7 +170,7 @@ export class ApiServer {
       return sendJson(
         res,
         200,
-        this.o.store.list({ ...(automation ? { automation } : {}), ...(status ? { status: status as DeliveryStatus } : {}), limit }),
+        await this.o.store.list({ ...(automation ? { automation } : {}), ...(status ? { status: status as DeliveryStatus } : {}), limit }),
       )
     }
     const one = /^\/v1\/deliveries\/([^/]+)(\/redeliver)?$/.exec(path)
@@ -178,17 +178,17 @@ export class ApiServer {
       const id = decodePathSegment(one[1]!)
       if (id === undefined)
         return sendProblem(res, 400, 'Bad Request', `the path ${path} has a malformed % escape; percent-encode the delivery id as UTF-8`)
-      const delivery = this.o.store.get(id)
+      const delivery = await this.o.store.get(id)
       if (!delivery) return sendProblem(res, 404, 'Not Found', `no delivery ${id}`)
       if (one[2]) {
         if (req.method !== 'POST') return sendProblem(res, 405, 'Method Not Allowed', 'POST to redeliver', { headers: { Allow: 'POST' } })
         if (delivery.status === 'pending') return sendProblem(res, 409, 'Conflict', `delivery ${id} is still pending`)
-        this.o.store.redeliver(id, Date.now())
+        await this.o.store.redeliver(id, Date.now())
         this.o.engine.kick()
         return sendJson(res, 202, { id, status: 'pending' })
       }
       if (req.method !== 'GET') return sendProblem(res, 405, 'Method Not Allowed', 'GET a delivery', { headers: { Allow: 'GET' } })
-      return sendJson(res, 200, { ...delivery, attempts: this.o.store.attempts(id) })
+      return sendJson(res, 200, { ...delivery, attempts: await this.o.store.attempts(id) })
     }
     return sendProblem(res, 404, 'Not Found', `no route ${req.method} ${path}`)
   }

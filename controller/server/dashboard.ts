@@ -110,7 +110,7 @@ export class Dashboard {
     const one = /^\/ui\/deliveries\/([^/]+)(\/redeliver)?$/.exec(path)
     if (one) {
       const id = decode(one[1]!)
-      const d = id === undefined ? undefined : this.o.store.get(id)
+      const d = id === undefined ? undefined : await this.o.store.get(id)
       if (!d)
         return this.send(
           res,
@@ -123,7 +123,7 @@ export class Dashboard {
         return this.send(
           res,
           200,
-          page(`Delivery ${d.id}`, 'deliveries', deliveryPage(d, this.o.store.attempts(d.id), notice), { live: true }),
+          page(`Delivery ${d.id}`, 'deliveries', deliveryPage(d, await this.o.store.attempts(d.id), notice), { live: true }),
         )
       }
       if (method === 'GET')
@@ -139,7 +139,7 @@ export class Dashboard {
         )
       if (d.status === 'pending')
         return this.send(res, 409, messagePage('Still pending', `delivery ${d.id} is still pending: redeliver it once it has finished`))
-      this.o.store.redeliver(d.id, this.now())
+      await this.o.store.redeliver(d.id, this.now())
       this.o.redelivered()
       res.writeHead(303, { ...HEADERS, Location: `/ui/deliveries/${encodeURIComponent(d.id)}?redelivered=1` })
       res.end()
@@ -148,16 +148,16 @@ export class Dashboard {
     return this.send(res, 404, messagePage('Not found', `no page ${path}`, { href: '/ui', label: 'Overview' }))
   }
 
-  private overview(res: ServerResponse, url: URL): void {
+  private async overview(res: ServerResponse, url: URL): Promise<void> {
     const name = url.searchParams.get('window') ?? '24h'
     const windowName = name in WINDOWS ? name : '24h'
     const window = chartWindow(windowName, this.now())
     const report = this.o.status()
-    const buckets = this.o.store.attemptBuckets(window.start, window.bucketMs)
+    const buckets = await this.o.store.attemptBuckets(window.start, window.bucketMs)
     this.send(res, 200, page('Overview', 'overview', overviewPage(report, buckets, window, windowName), { live: true }))
   }
 
-  private deliveries(res: ServerResponse, url: URL): void {
+  private async deliveries(res: ServerResponse, url: URL): Promise<void> {
     const q = url.searchParams
     const form: FilterForm = {
       automation: q.get('automation') ?? '',
@@ -188,7 +188,7 @@ export class Dashboard {
       offset: (pageNo - 1) * size,
       limit: size + 1,
     }
-    const rows = this.o.store.list(filter)
+    const rows = await this.o.store.list(filter)
     const report = this.o.status()
     const choices = {
       automations: (report.automations ?? []).map((a) => `${a.namespace}/${a.name}`).sort(),
@@ -207,8 +207,8 @@ export class Dashboard {
     )
   }
 
-  private event(res: ServerResponse, id: string | undefined): void {
-    const rows = id === undefined ? [] : this.o.store.list({ eventId: id, limit: 1000 })
+  private async event(res: ServerResponse, id: string | undefined): Promise<void> {
+    const rows = id === undefined ? [] : await this.o.store.list({ eventId: id, limit: 1000 })
     if (id === undefined || rows.length === 0) {
       this.send(
         res,
@@ -217,7 +217,11 @@ export class Dashboard {
       )
       return
     }
-    this.send(res, 200, page(`Event ${id}`, 'deliveries', eventPage(id, this.o.store.eventBody(rows[0]!.eventSeq), rows), { live: true }))
+    this.send(
+      res,
+      200,
+      page(`Event ${id}`, 'deliveries', eventPage(id, await this.o.store.eventBody(rows[0]!.eventSeq), rows), { live: true }),
+    )
   }
 
   private async login(req: IncomingMessage, res: ServerResponse, method: string): Promise<void> {

@@ -88,7 +88,7 @@ export function createMetrics(): Metrics {
       writable.set(engine.storeProblem === undefined ? 1 : 0)
       circuit.reset()
       for (const c of breaker.snapshot()) circuit.set({ origin: c.origin }, c.state === 'open' ? 2 : c.state === 'half-open' ? 1 : 0)
-      const created = store.oldestPendingCreatedAt()
+      const created = await store.oldestPendingCreatedAt()
       oldest.set(created === undefined ? 0 : (Date.now() - created) / 1000)
       return { contentType: registry.contentType, body: await registry.metrics() }
     },

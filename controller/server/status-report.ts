@@ -53,8 +53,13 @@ export interface StatusReport {
 }
 
 /** `inputs` from StatusFacts.inputs (delivery/status-facts.ts), as the Kubernetes status writer takes them. */
-export function statusReport(inputs: StatusInputs, store: Store, source?: GitSourceStatus, sources?: EventSources): StatusReport {
-  const report = objectsReport(inputs, store)
+export async function statusReport(
+  inputs: StatusInputs,
+  store: Store,
+  source?: GitSourceStatus,
+  sources?: EventSources,
+): Promise<StatusReport> {
+  const report = objectsReport(inputs, await store.countsByAutomation())
   if (sources) report.eventSources = eventSourcesReport(inputs, sources)
   if (!source) return report
   const revision = source.revision ? { revision: source.revision } : {}
@@ -103,10 +108,9 @@ function eventSourcesReport(inputs: StatusInputs, sources: EventSources): NonNul
 const conditionOf = (conditions: readonly ConditionInput[], type: string): ConditionInput | undefined =>
   conditions.find((c) => c.type === type)
 
-function objectsReport(inputs: StatusInputs, store: Store): StatusReport {
+function objectsReport(inputs: StatusInputs, counts: Map<string, Record<DeliveryStatus, number>>): StatusReport {
   const state = inputs.state
   const errorsOf = (label: string): Diagnostic[] => [...objectErrors(state, label)]
-  const counts = store.countsByAutomation()
   const webhooks = [...state.webhooks.values()].map((w) => {
     const key = objectKey(w.namespace, w.name)
     const facts = inputs.webhookFacts(key)

@@ -13,7 +13,8 @@
 // Kubernetes tools it builds Flux's notification-controller, the peer of `npm run bench:peers` that
 // test/bench-peers.test.ts runs (test/tools/notification-controller.ts). It also makes the wandb SDK
 // virtualenv whose automation dumps test/import-wandb.test.ts reads (test/tools/wandb-sdk.ts), and
-// installs Debian's chromium for the dashboard's browser test (test/tools/chromium.ts).
+// installs Debian's chromium for the dashboard's browser test (test/tools/chromium.ts), and
+// Debian's PostgreSQL server for the PostgreSQL store's tests when missing (test/helpers/postgres.ts).
 
 import { ensureImage } from '../../scripts/image/build.js'
 import { gitSshdToolSet } from '../helpers/git-sshd.js'
@@ -21,6 +22,7 @@ import { imageSkipReason } from '../helpers/image.js'
 import { registryToolSet } from '../helpers/registry.js'
 import { promtoolToolSet } from '../helpers/promtool.js'
 import { mlflowVenv } from '../helpers/mlflow.js'
+import { ensurePostgresBinaries, postgresSkipReason } from '../helpers/postgres.js'
 import { findPython, installVenv } from '../tools/python-venv.js'
 import { buildToolSet, findGo } from '../tools/go-build.js'
 import { ensureNotificationController, peerUnavailable } from '../tools/notification-controller.js'
@@ -55,6 +57,15 @@ if (forTests) {
     log(`chromium: cannot install: ${missing}`)
     process.exit(1)
   } else log('chromium: /usr/bin/chromium')
+  try {
+    log(`postgres: ${ensurePostgresBinaries(log)}`)
+  } catch (err) {
+    if (cfg.ci) {
+      log(`postgres: cannot install: ${(err as Error).message}`)
+      process.exit(1)
+    }
+    log(`postgres: not installed, the PostgreSQL tests will be skipped: ${postgresSkipReason() ?? (err as Error).message}`)
+  }
 }
 
 if (forTests) {

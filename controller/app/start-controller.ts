@@ -6,13 +6,8 @@ import { hostname } from 'node:os'
 import { type AddressInfo, isIP } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import type { KubeConfig } from '@kubernetes/client-node'
-import { EventRecorder } from '../kubernetes/event-recorder.js'
-import { KubernetesSource } from '../kubernetes/cluster-source.js'
-import { KubernetesController } from '../kubernetes/kubernetes-controller.js'
-import { ControllerLiveness } from '../kubernetes/controller-liveness.js'
-import { loadKubeConfig } from '../kubernetes/kube-config.js'
-import { LeaderElector, WATCHES_ANNOTATION } from '../kubernetes/leader-election.js'
-import { StandbyServer } from '../server/standby-server.js'
+import type { KubernetesController } from '../kubernetes/kubernetes-controller.js'
+import type { LeaderElector } from '../kubernetes/leader-election.js'
 import { DeliveryEngine } from '../delivery/engine.js'
 import { createBreaker, createRetryDecider } from '../delivery/policies.js'
 import { ThreadedSender } from '../delivery/threaded-sender.js'
@@ -109,6 +104,7 @@ function leaseOf(o: KubernetesOptions, env: NodeJS.ProcessEnv): { namespace: str
  * until this replica holds the Lease. Resolves with the elector and the port the standby had.
  */
 async function becomeLeader(
+  { LeaderElector, StandbyServer, WATCHES_ANNOTATION }: typeof import('./kubernetes-parts.js'),
   kc: KubeConfig,
   o: KubernetesOptions,
   host: string,
@@ -168,12 +164,14 @@ export async function startController(
     log.warn({ requested: host }, 'no intake token configured (--intake-token-file or HOOKWISE_INTAKE_TOKEN): listening on 127.0.0.1 only')
     host = '127.0.0.1'
   }
-  const kc = options.kubernetes ? loadKubeConfig(options.kubeconfig, env, options.apiTimeout) : undefined
+  const k8s = options.kubernetes ? await import('./kubernetes-parts.js') : undefined
+  const kc = k8s?.loadKubeConfig(options.kubeconfig, env, options.apiTimeout)
   let elector: LeaderElector | undefined
   // The cluster is listed and watched from the start: a standby's cache is warm when it takes over.
-  const cluster = kc
-    ? new KubernetesSource({ kubeConfig: kc, namespaces: options.namespace ?? [], tenancy: options.tenancy ?? 'none', log })
-    : undefined
+  const cluster =
+    k8s && kc
+      ? new k8s.KubernetesSource({ kubeConfig: kc, namespaces: options.namespace ?? [], tenancy: options.tenancy ?? 'none', log })
+      : undefined
   const source: RunSource = cluster ?? fileSource(options, log, env)
   if (kc && options.leaderElect !== false) {
     void cluster!
@@ -185,7 +183,7 @@ export async function startController(
         ),
       )
     try {
-      ;({ elector, port } = await becomeLeader(kc, options, host, port, log, env, hooks.signal))
+      ;({ elector, port } = await becomeLeader(k8s!, kc, options, host, port, log, env, hooks.signal))
     } catch (err) {
       await source.stop()
       throw err
@@ -289,19 +287,24 @@ export async function startController(
     )
   }
   try {
-    if (cluster) {
-      kubernetes = new KubernetesController({
+    if (k8s && cluster) {
+      kubernetes = new k8s.KubernetesController({
         kubeConfig: kc!,
         source: cluster,
         status,
         sender,
-        events: new EventRecorder({ kubeConfig: kc!, controller: 'hookwise.dev/controller', instance: env.POD_NAME ?? hostname(), log }),
+        events: new k8s.EventRecorder({
+          kubeConfig: kc!,
+          controller: 'hookwise.dev/controller',
+          instance: env.POD_NAME ?? hostname(),
+          log,
+        }),
         log,
         ...(options.statusInterval ? { statusIntervalMs: options.statusInterval } : {}),
         // Replicas of one install share the Lease, so they share the identity; another install's
         // controller is recognised by its own Lease and left alone while it holds it.
         identity: `${leaseOf(options, env).namespace}/${leaseOf(options, env).name}`,
-        liveness: new ControllerLiveness({ kubeConfig: kc! }),
+        liveness: new k8s.ControllerLiveness({ kubeConfig: kc! }),
         eventSources: () => sources,
       })
     }

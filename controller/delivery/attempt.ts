@@ -5,7 +5,7 @@
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { HookwiseError } from '../errors.js'
 import type { DeliveryRow, DeliveryStatus } from '../model/delivery.js'
-import type { CompiledAutomation, DesiredState, WebhookEntry } from '../model/desired-state.js'
+import { automationByKey, type DesiredState, type WebhookEntry } from '../model/desired-state.js'
 import { mapLookup, resolveWebhookSecrets, type SecretLookup } from '../model/secrets.js'
 import { eventHop } from '../model/event-hop.js'
 import { endpointOk, originOf } from './circuit-breaker.js'
@@ -22,7 +22,6 @@ const WAIT_FOR_WEBHOOK_MS = 30_000
 
 export class AttemptRunner {
   private state: DesiredState | undefined
-  private automations = new Map<string, CompiledAutomation>()
   private secrets: SecretLookup = () => undefined
 
   constructor(
@@ -34,7 +33,6 @@ export class AttemptRunner {
   /** Attempts use this state's automations, webhooks and Secrets. */
   setState(state: DesiredState): void {
     this.state = state
-    this.automations = new Map(state.automations.map((a) => [a.key, a]))
     this.secrets = mapLookup(state.secrets)
   }
 
@@ -49,7 +47,7 @@ export class AttemptRunner {
   }
 
   hasAutomation(key: string): boolean {
-    return this.automations.has(key)
+    return this.state !== undefined && automationByKey(this.state, key) !== undefined
   }
 
   /** The webhook's spec.maxConcurrency, if it sets one. */
@@ -59,7 +57,7 @@ export class AttemptRunner {
 
   /** Checks what must hold before an attempt; reschedules (without counting an attempt) when it does not. */
   prepare(row: DeliveryRow, now: number): boolean {
-    const automation = this.automations.get(row.automation)
+    const automation = this.state && automationByKey(this.state, row.automation)
     if (!automation) {
       this.intake.cancelled(this.o.store.cancelAutomation(row.automation, 'automation removed', now))
       return false
@@ -84,7 +82,7 @@ export class AttemptRunner {
    * request is answered (the webhook's slot is free while the attempt is being recorded).
    */
   async run(row: DeliveryRow, release: (result?: SendResult) => void): Promise<void> {
-    const automation = this.automations.get(row.automation)!
+    const automation = automationByKey(this.state!, row.automation)!
     const webhook = this.state!.webhooks.get(row.webhook) as WebhookEntry
     const startedAt = this.o.now()
     let secrets: Record<string, string>

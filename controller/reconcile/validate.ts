@@ -18,6 +18,7 @@ import { compileTextMatcher, type TextMatcher } from '../model/text-matcher.js'
 import { compileEventFilter } from '../match/event-filter.js'
 import {
   DEFAULT_NAMESPACE,
+  automationPosition,
   objectKey,
   type CompiledAutomation,
   type CompiledCondition,
@@ -744,18 +745,6 @@ export function validateObjects(
 const idOf = (c: Checked): string => `${c.kind}/${c.namespace}/${c.name}`
 const byKey = (a: { key: string }, b: { key: string }): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
 
-/** Where `key` is, or would be inserted, in automations sorted by key. */
-function keyIndex(automations: readonly CompiledAutomation[], key: string): number {
-  let lo = 0
-  let hi = automations.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (automations[mid]!.key < key) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
-
 /**
  * The incremental pass (issue 22): when the objects differ from the last call's only in Automations
  * replaced, added or removed — every other object the same, in the same order, the earlier
@@ -810,13 +799,13 @@ function validateChange(
   for (const o of removed) {
     const a = last.usable.get(o)?.compiled
     if (!a) continue
-    const at = keyIndex(automations, a.key)
+    const at = automationPosition(automations, a.key)
     if (automations[at] === a) automations.splice(at, 1)
   }
   const compiled = fresh.map((f) => {
     const before = r.diagnostics.length
     const a = compileAutomation(f.checked, last.webhooks, last.brokenWebhooks, r, cache)
-    if (a) automations.splice(keyIndex(automations, a.key), 0, a)
+    if (a) automations.splice(automationPosition(automations, a.key), 0, a)
     return { ...f, compiled: a, diagnostics: r.diagnostics.slice(before) }
   })
 

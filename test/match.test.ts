@@ -281,3 +281,38 @@ t.test('matches from every scope list come out in namespace/name order, few or m
     t.same(names(index(text), { type: 'LINK_ARTIFACT', alias: undefined }), expected, `${count} matches`)
   }
 })
+
+t.test('an index update reads no automation that stayed the same object (issue 22)', async (t) => {
+  const parsed = parseManifest(
+    webhook() +
+      Array.from({ length: 50 }, (_, i) =>
+        automation(
+          `a${String(i).padStart(2, '0')}`,
+          '{type: Registry, registry: model}',
+          '{type: ADD_ARTIFACT_ALIAS, aliasRegex: "^production$"}',
+        ),
+      ).join(''),
+    'm.yaml',
+  )
+  const automations = validateObjects(parsed.objects, parsed.diagnostics).automations
+  const reads = new Map<number, number>()
+  // Each compiled automation behind a proxy that counts property reads.
+  const counted = automations.map(
+    (a, i) =>
+      new Proxy(a, {
+        get: (target, key, receiver) => {
+          reads.set(i, (reads.get(i) ?? 0) + 1)
+          return Reflect.get(target, key, receiver)
+        },
+      }),
+  )
+  const idx = new AutomationIndex(counted)
+  const changed = { ...automations[20]!, key: automations[20]!.key }
+  const next = counted.map((a, i) => (i === 20 ? changed : a))
+  reads.clear()
+  idx.update(next)
+  // The replaced one, and the few its bucket's binary search compares with (log2 50 < 6), not one of every 49 others.
+  const others = [...reads.keys()].filter((i) => i !== 20)
+  t.ok(reads.has(20) && others.length <= 6, `automations read besides the replaced one: ${others.length}`)
+  t.same(names(idx, {}), names(new AutomationIndex(next), {}))
+})

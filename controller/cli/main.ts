@@ -5,63 +5,64 @@ import { fileURLToPath } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { HookwiseError, UsageError } from '../errors.js'
 import { VERSION } from '../version.js'
-import * as check from './check.js'
 import type { CommandContext } from './command.js'
-import * as curl from './curl.js'
-import * as diff from './diff.js'
-import * as emit from './emit.js'
-import * as history from './history.js'
 import { processIO, type CliIO } from './io.js'
-import * as listen from './listen.js'
-import * as match from './match.js'
-import * as plan from './plan.js'
-import * as render from './render.js'
-import * as run from './run.js'
-import * as sources from './sources.js'
-import * as status from './status.js'
-import * as testWebhook from './test-webhook.js'
-import * as importWandb from './import-wandb.js'
-import * as validate from './validate.js'
 
-/** The commands, in the order `hookwise --help` lists them. */
-const COMMANDS: ReadonlyArray<{ register(cli: Command, ctx: CommandContext): void }> = [
-  validate,
-  render,
-  match,
-  curl,
-  listen,
-  run,
-  emit,
-  history,
-  status,
-  testWebhook,
-  plan,
-  diff,
-  check,
-  sources,
-  importWandb,
+type CommandModule = { register(cli: Command, ctx: CommandContext): void }
+
+/**
+ * The commands, in the order `hookwise --help` lists them: the names each module registers, and the
+ * module, imported only when needed (issue 22). `hookwise validate` loads validation alone, not
+ * every command's dependencies (the Kubernetes client, git, SQLite): about a second of CPU.
+ */
+const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<CommandModule> }> = [
+  { names: ['validate'], load: () => import('./validate.js') },
+  { names: ['render'], load: () => import('./render.js') },
+  { names: ['match'], load: () => import('./match.js') },
+  { names: ['curl'], load: () => import('./curl.js') },
+  { names: ['listen'], load: () => import('./listen.js') },
+  { names: ['run'], load: () => import('./run.js') },
+  { names: ['emit'], load: () => import('./emit.js') },
+  { names: ['deliveries', 'delivery', 'redeliver'], load: () => import('./history.js') },
+  { names: ['get', 'describe'], load: () => import('./status.js') },
+  { names: ['test'], load: () => import('./test-webhook.js') },
+  { names: ['plan'], load: () => import('./plan.js') },
+  { names: ['diff'], load: () => import('./diff.js') },
+  { names: ['check'], load: () => import('./check.js') },
+  { names: ['sources'], load: () => import('./sources.js') },
+  { names: ['import'], load: () => import('./import-wandb.js') },
 ]
 
-function program(ctx: CommandContext): Command {
+/** The modules of the command named first in argv, or all of them (help, a misspelled command, none). */
+async function commandModules(argv: readonly string[]): Promise<CommandModule[]> {
+  const name = argv[0]
+  const named = COMMANDS.find((c) => name !== undefined && c.names.includes(name))
+  return Promise.all((named ? [named] : COMMANDS).map((c) => c.load()))
+}
+
+function program(ctx: CommandContext, commands: readonly CommandModule[]): Command {
   const cli = new Command('hookwise')
     .description('Declarative webhook automations for ML artifact registries.')
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut: ctx.io.out, writeErr: ctx.io.err })
     .showHelpAfterError('(run hookwise --help for usage)')
-  for (const command of COMMANDS) command.register(cli, ctx)
+  for (const command of commands) command.register(cli, ctx)
   return cli
 }
 
 /** Runs the command line and returns the exit status. */
 export async function runCli(argv: readonly string[], io: CliIO = processIO): Promise<number> {
   let status = 0
-  const cli = program({
-    io,
-    setStatus: (s) => {
-      status = s
+  const cli = program(
+    {
+      io,
+      setStatus: (s) => {
+        status = s
+      },
     },
-  })
+    await commandModules(argv),
+  )
   try {
     await cli.parseAsync([...argv], { from: 'user' })
     return status

@@ -5,7 +5,7 @@
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { HookwiseError } from '../errors.js'
 import type { DeliveryRow, DeliveryStatus } from '../model/delivery.js'
-import type { CompiledAutomation, DesiredState, WebhookEntry } from '../model/desired-state.js'
+import { automationByKey, type DesiredState, type WebhookEntry } from '../model/desired-state.js'
 import { mapLookup, resolveWebhookSecrets, type SecretLookup } from '../model/secrets.js'
 import { eventHop } from '../model/event-hop.js'
 import { endpointOk, originOf } from './circuit-breaker.js'
@@ -24,7 +24,6 @@ const WAIT_FOR_WEBHOOK_MS = 30_000
 
 export class AttemptRunner {
   private state: DesiredState | undefined
-  private automations = new Map<string, CompiledAutomation>()
   private secrets: SecretLookup = () => undefined
 
   constructor(
@@ -36,7 +35,6 @@ export class AttemptRunner {
   /** Attempts use this state's automations, webhooks and Secrets. */
   setState(state: DesiredState): void {
     this.state = state
-    this.automations = new Map(state.automations.map((a) => [a.key, a]))
     this.secrets = mapLookup(state.secrets)
   }
 
@@ -51,7 +49,7 @@ export class AttemptRunner {
   }
 
   hasAutomation(key: string): boolean {
-    return this.automations.has(key)
+    return this.state !== undefined && automationByKey(this.state, key) !== undefined
   }
 
   /** The webhook's spec.maxConcurrency, if it sets one. */
@@ -65,7 +63,7 @@ export class AttemptRunner {
    * answers with promises (the delivery must not be read and started again before it is stored).
    */
   prepare(row: DeliveryRow, now: number): boolean | Promise<void> {
-    const automation = this.automations.get(row.automation)
+    const automation = this.state && automationByKey(this.state, row.automation)
     if (!automation) {
       const n = this.o.store.cancelAutomation(row.automation, 'automation removed', now)
       if (!isPromise(n)) {
@@ -94,7 +92,7 @@ export class AttemptRunner {
    * request is answered (the webhook's slot is free while the attempt is being recorded).
    */
   async run(row: DeliveryRow, release: (result?: SendResult) => void): Promise<void> {
-    const automation = this.automations.get(row.automation)!
+    const automation = automationByKey(this.state!, row.automation)!
     const webhook = this.state!.webhooks.get(row.webhook) as WebhookEntry
     const startedAt = this.o.now()
     let secrets: Record<string, string>

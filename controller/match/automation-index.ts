@@ -94,8 +94,10 @@ export function filtersAccept(a: CompiledAutomation, event: ArtifactEvent): bool
 
 export class AutomationIndex {
   private readonly byType = new Map<string, ByScope>()
-  /** What is indexed, by key: update compares it with a new state's automations. */
+  /** What is indexed (the enabled automations), by key. */
   private readonly indexed = new Map<string, CompiledAutomation>()
+  /** The automations indexed last (enabled or not), sorted by key: update walks them beside the new ones. */
+  private last: readonly CompiledAutomation[]
 
   /**
    * Matches come out in key order. With `namespaceEntities`, an automation only matches events of
@@ -105,7 +107,8 @@ export class AutomationIndex {
     automations: readonly CompiledAutomation[],
     private namespaceEntities?: ReadonlyMap<string, ReadonlySet<string>>,
   ) {
-    for (const a of [...automations].sort(byKey)) this.add(a)
+    this.last = [...automations].sort(byKey)
+    for (const a of this.last) this.add(a)
   }
 
   /** Enabled automations indexed. */
@@ -114,16 +117,37 @@ export class AutomationIndex {
   }
 
   /**
-   * Makes this index the index of `automations`, changing only what changed (issue 22): an
-   * automation that is the same object as before stays where it is; one that is new, changed or
-   * gone is added or removed. The cost is that of a pass over the keys, not of building the buckets.
+   * Makes this index the index of `automations` (sorted by key, as DesiredState.automations is),
+   * changing only what changed (issue 22): an automation that is the same object as before stays
+   * where it is; one that is new, changed or gone is added or removed. The old and new lists are
+   * walked side by side comparing references, so an unchanged automation costs a pointer comparison
+   * (not a Map entry per automation as before: 150 ms at 10k on a busy machine).
    */
   update(automations: readonly CompiledAutomation[], namespaceEntities?: ReadonlyMap<string, ReadonlySet<string>>): void {
     this.namespaceEntities = namespaceEntities
-    const next = new Map<string, CompiledAutomation>()
-    for (const a of automations) if (a.spec.enabled !== false) next.set(a.key, a)
-    for (const [key, a] of this.indexed) if (next.get(key) !== a) this.remove(a)
-    for (const [key, a] of next) if (!this.indexed.has(key)) this.add(a)
+    const old = this.last
+    let i = 0
+    let j = 0
+    while (i < old.length || j < automations.length) {
+      const a = old[i]
+      const b = automations[j]
+      if (a === b) {
+        i++
+        j++
+      } else if (b === undefined || (a !== undefined && a.key < b.key)) {
+        this.remove(a!)
+        i++
+      } else if (a === undefined || b.key < a.key) {
+        this.add(b)
+        j++
+      } else {
+        this.remove(a)
+        this.add(b)
+        i++
+        j++
+      }
+    }
+    this.last = automations
   }
 
   private listOf(a: CompiledAutomation, create: boolean): List | undefined {
@@ -155,6 +179,7 @@ export class AutomationIndex {
 
   // An emptied list stays in its map: a scope that had automations usually gets them back.
   private remove(a: CompiledAutomation): void {
+    if (this.indexed.get(a.key) !== a) return // disabled: never indexed
     const list = this.listOf(a, false)
     if (list) remove(list, a)
     this.indexed.delete(a.key)

@@ -92,7 +92,6 @@ export interface DesiredState {
 /** Indexes of a state, built once on first use (a state is not changed after it is built). */
 interface StateIndex {
   errors: Map<string, Diagnostic[]>
-  automations: Map<ObjectKey, CompiledAutomation>
 }
 const indexes = new WeakMap<DesiredState, StateIndex>()
 
@@ -106,7 +105,7 @@ function indexOf(state: DesiredState): StateIndex {
       if (list) list.push(d)
       else errors.set(d.object, [d])
     }
-    index = { errors, automations: new Map(state.automations.map((a) => [a.key, a])) }
+    index = { errors }
     indexes.set(state, index)
   }
   return index
@@ -115,5 +114,20 @@ function indexOf(state: DesiredState): StateIndex {
 /** The errors reported about one object, by its label `Kind namespace/name`, in input order. */
 export const objectErrors = (state: DesiredState, label: string): readonly Diagnostic[] => indexOf(state).errors.get(label) ?? []
 
+/** Where `key` is, or would be inserted, in automations sorted by key (binary search: no index to build per state). */
+export function automationPosition(automations: readonly CompiledAutomation[], key: ObjectKey): number {
+  let lo = 0
+  let hi = automations.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (automations[mid]!.key < key) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
 /** The valid automation with this key, if there is one. */
-export const automationByKey = (state: DesiredState, key: ObjectKey): CompiledAutomation | undefined => indexOf(state).automations.get(key)
+export const automationByKey = (state: DesiredState, key: ObjectKey): CompiledAutomation | undefined => {
+  const a = state.automations[automationPosition(state.automations, key)]
+  return a?.key === key ? a : undefined
+}

@@ -18,6 +18,7 @@ import { compileTextMatcher, type TextMatcher } from '../model/text-matcher.js'
 import { compileEventFilter } from '../match/event-filter.js'
 import {
   DEFAULT_NAMESPACE,
+  automationPosition,
   objectKey,
   type CompiledAutomation,
   type CompiledCondition,
@@ -56,6 +57,26 @@ export class ValidationCache {
     Checked,
     { webhook: WebhookEntry; compiled: CompiledAutomation | undefined; diagnostics: Diagnostic[] }
   >()
+  /** The last call's input and outcome: a call that only replaces, adds or removes Automations patches it (validateChange). */
+  last: LastRun | undefined
+}
+
+/** What validateChange needs of the last call, recorded by validateAll and kept up to date by validateChange. */
+interface LastRun {
+  objects: readonly ManifestObject[]
+  objectSet: Set<ManifestObject>
+  earlierKey: string
+  /** `Kind/namespace/name` of every object that passed its schema, duplicates included. */
+  ids: Map<string, ManifestObject>
+  /** The Automations that were compiled (passed their schema, not duplicated): their compiled form, if valid. */
+  usable: Map<ManifestObject, { id: string; compiled: CompiledAutomation | undefined }>
+  webhooks: ReadonlyMap<string, { entry: WebhookEntry }>
+  brokenWebhooks: ReadonlySet<string>
+  /** The diagnostics of the Automation pass, per object in input order (only objects that have some). */
+  automationDiagnostics: Array<{ object: ManifestObject; diagnostics: Diagnostic[] }>
+  /** Where the Automation pass's diagnostics start and end in state.diagnostics. */
+  segment: { start: number; end: number }
+  state: DesiredState
 }
 
 class Reporter {
@@ -720,6 +741,110 @@ export function validateObjects(
   earlier: readonly Diagnostic[] = [],
   cache?: ValidationCache,
 ): DesiredState {
+  return (cache?.last && validateChange(objects, earlier, cache, cache.last)) ?? validateAll(objects, earlier, cache)
+}
+
+const idOf = (c: Checked): string => `${c.kind}/${c.namespace}/${c.name}`
+const byKey = (a: { key: string }, b: { key: string }): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+
+/**
+ * The incremental pass (issue 22): when the objects differ from the last call's only in Automations
+ * replaced, added or removed — every other object the same, in the same order, the earlier
+ * diagnostics the same — the last outcome is patched: only the Automations that changed are read,
+ * checked and compiled, and nothing is done per unchanged object but a set lookup. Whatever else
+ * changed (a Webhook, a Secret, a duplicate name, a schema error, objects reordered) returns
+ * undefined and validateAll checks everything, so both give the same state and diagnostics
+ * (test/validate-change.test.ts compares them).
+ */
+function validateChange(
+  objects: readonly ManifestObject[],
+  earlier: readonly Diagnostic[],
+  cache: ValidationCache,
+  last: LastRun,
+): DesiredState | undefined {
+  if (JSON.stringify(earlier) !== last.earlierKey) return undefined
+  // The objects not seen last time, and those gone: the others must keep their order.
+  const added: Array<{ object: ManifestObject; index: number }> = []
+  const removed: ManifestObject[] = []
+  let i = 0
+  for (const [index, o] of objects.entries()) {
+    if (!last.objectSet.has(o)) {
+      added.push({ object: o, index })
+      continue
+    }
+    while (i < last.objects.length && last.objects[i] !== o) removed.push(last.objects[i++]!)
+    if (i === last.objects.length) return undefined // moved before an object it followed
+    i++
+  }
+  while (i < last.objects.length) removed.push(last.objects[i++]!)
+  const { webhooks, secrets, eventSources } = last.state
+  // A new state each call (a caller may add namespaceEntities to it), sharing what did not change.
+  if (!added.length && !removed.length)
+    return { webhooks, automations: last.state.automations, secrets, eventSources, diagnostics: last.state.diagnostics }
+  const gone = new Set(removed)
+  for (const o of removed) if (!last.usable.has(o)) return undefined
+  const r = new Reporter()
+  const fresh: Array<{ object: ManifestObject; index: number; checked: Checked; id: string }> = []
+  const freshIds = new Set<string>()
+  for (const { object: o, index } of added) {
+    if (o.apiVersion !== API_GROUP_VERSION || o.kind !== 'Automation') return undefined
+    const { checked: c } = remember(cache.schema, o, r, (key) => ({ checked: schemaLayer(key, 'Automation', r) }))
+    if (!c || r.diagnostics.length) return undefined
+    const id = idOf(c)
+    const holder = last.ids.get(id)
+    if ((holder && !gone.has(holder)) || freshIds.has(id)) return undefined // a duplicate name
+    freshIds.add(id)
+    fresh.push({ object: o, index, checked: c, id })
+  }
+
+  const automations = [...last.state.automations]
+  for (const o of removed) {
+    const a = last.usable.get(o)?.compiled
+    if (!a) continue
+    const at = automationPosition(automations, a.key)
+    if (automations[at] === a) automations.splice(at, 1)
+  }
+  const compiled = fresh.map((f) => {
+    const before = r.diagnostics.length
+    const a = compileAutomation(f.checked, last.webhooks, last.brokenWebhooks, r, cache)
+    if (a) automations.splice(automationPosition(automations, a.key), 0, a)
+    return { ...f, compiled: a, diagnostics: r.diagnostics.slice(before) }
+  })
+
+  // The Automation pass's diagnostics, in input order: those of the objects kept, and the new ones.
+  let perObject = last.automationDiagnostics.filter((d) => !gone.has(d.object))
+  const newDiagnostics = compiled.filter((c) => c.diagnostics.length)
+  if (newDiagnostics.length) {
+    const position = perObject.length ? new Map(objects.map((o, index) => [o, index])) : new Map<ManifestObject, number>()
+    perObject = [...perObject.map((d) => ({ ...d, index: position.get(d.object) ?? 0 })), ...newDiagnostics]
+      .sort((a, b) => a.index - b.index)
+      .map(({ object, diagnostics }) => ({ object, diagnostics }))
+  }
+  const all = last.state.diagnostics
+  const diagnostics = [...all.slice(0, last.segment.start), ...perObject.flatMap((d) => d.diagnostics), ...all.slice(last.segment.end)]
+
+  for (const o of removed) {
+    last.ids.delete(last.usable.get(o)!.id)
+    last.objectSet.delete(o)
+    last.usable.delete(o)
+  }
+  for (const c of compiled) {
+    last.objectSet.add(c.object)
+    last.usable.set(c.object, { id: c.id, compiled: c.compiled })
+    last.ids.set(c.id, c.object)
+  }
+  const state: DesiredState = { webhooks, automations, secrets, eventSources, diagnostics }
+  Object.assign(last, {
+    objects,
+    automationDiagnostics: perObject,
+    segment: { start: last.segment.start, end: diagnostics.length - (all.length - last.segment.end) },
+    state,
+  })
+  return state
+}
+
+/** Every object checked (those the cache knows are not checked again) and cross-checked. */
+function validateAll(objects: readonly ManifestObject[], earlier: readonly Diagnostic[], cache: ValidationCache | undefined): DesiredState {
   const r = new Reporter()
   r.diagnostics.push(...earlier)
   const checked: Checked[] = []
@@ -730,6 +855,7 @@ export function validateObjects(
   const brokenWebhooks = new Set<string>()
   // Automations that failed their schema: their webhook and variables are still checked.
   const schemaFailed: Checked[] = []
+  const ids = new Map<string, ManifestObject>()
   for (const o of objects) {
     const kind = kindOf(o, r)
     if (!kind) continue
@@ -741,7 +867,7 @@ export function validateObjects(
       if (kind === 'Automation') schemaFailed.push(identify(o, kind))
       continue
     }
-    const id = `${kind}/${c.namespace}/${c.name}`
+    const id = idOf(c)
     const first = seen.get(id)
     if (first && kind === 'Secret')
       secretCopies.set(objectKey(c.namespace, c.name), [...(secretCopies.get(objectKey(c.namespace, c.name)) ?? [first]), c])
@@ -757,6 +883,7 @@ export function validateObjects(
       continue
     }
     seen.set(id, c)
+    ids.set(id, o)
     checked.push(c)
   }
   const duplicated = new Set(r.diagnostics.filter((d) => d.code === 'HW_DUPLICATE_NAME').map((d) => d.object))
@@ -788,26 +915,47 @@ export function validateObjects(
   const inOrder = [...usable.filter((c) => c.kind === 'Automation'), ...schemaFailed].sort(
     (a, b) => (position.get(a.object) ?? 0) - (position.get(b.object) ?? 0),
   )
+  const segmentStart = r.diagnostics.length
+  const usableAutomations = new Map<ManifestObject, { id: string; compiled: CompiledAutomation | undefined }>()
+  const automationDiagnostics: LastRun['automationDiagnostics'] = []
   for (const c of inOrder) {
+    const before = r.diagnostics.length
     if (failed.has(c)) {
       const { action, eventType } = wellTypedAction(c)
       checkAction(c, action, eventType, webhooks, brokenWebhooks, r)
-      continue
+    } else {
+      const a = compileAutomation(c, webhooks, brokenWebhooks, r, cache)
+      if (a) automations.push(a)
+      usableAutomations.set(c.object, { id: idOf(c), compiled: a })
     }
-    const a = compileAutomation(c, webhooks, brokenWebhooks, r, cache)
-    if (a) automations.push(a)
+    if (r.diagnostics.length !== before) automationDiagnostics.push({ object: c.object, diagnostics: r.diagnostics.slice(before) })
   }
-  automations.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  const segmentEnd = r.diagnostics.length
+  automations.sort(byKey)
   const eventSources = new Map<string, EventSourceEntry>()
   for (const c of usable) {
     const entry = c.kind === 'EventSource' ? meaningOfEventSource(c, r) : undefined
     if (entry) eventSources.set(objectKey(c.namespace, c.name), entry)
   }
-  return {
+  const state: DesiredState = {
     webhooks: new Map([...webhooks].map(([k, v]) => [k, v.entry])),
     automations,
     secrets,
     eventSources,
     diagnostics: r.diagnostics,
   }
+  if (cache)
+    cache.last = {
+      objects,
+      objectSet: new Set(objects),
+      earlierKey: JSON.stringify(earlier),
+      ids,
+      usable: usableAutomations,
+      webhooks,
+      brokenWebhooks,
+      automationDiagnostics,
+      segment: { start: segmentStart, end: segmentEnd },
+      state,
+    }
+  return state
 }

@@ -67,12 +67,13 @@ export function parsePlain(text: string, file: string, previous?: ParsedManifest
     // From the start of its first line: indentation there (a tab, say) is part of what is read. A
     // copy, not a slice: V8 keeps a slice's whole parent string alive, and js-yaml's strings are
     // slices of their input, so a document kept across edits would keep every version of its file.
-    const chunk = Buffer.from(text.slice(start.offset - (start.column - 1), start.end)).toString()
+    const slice = text.slice(start.offset - (start.column - 1), start.end)
     const old = before.get(place(index, start))
-    if (old && documentText.get(old) === chunk) {
+    if (old && documentText.get(old) === slice) {
       objects.push(old)
       continue
     }
+    const chunk = Buffer.from(slice).toString()
     let body: unknown
     try {
       body = load(chunk, { schema: CORE_SCHEMA })

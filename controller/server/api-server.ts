@@ -81,7 +81,7 @@ export class ApiServer {
     this.dashboard = new Dashboard({
       store: options.store,
       tokens: options.tokens,
-      status: () => options.status() as StatusReport,
+      status: () => options.status() as StatusReport | Promise<StatusReport>,
       redelivered: () => options.engine.kick(),
     })
     this.server = createServer((req, res) => {

@@ -32,7 +32,7 @@ export interface DashboardOptions {
   store: Store
   /** Intake tokens; empty: no login (the API then listens on loopback only). */
   tokens: readonly string[]
-  status: () => StatusReport
+  status: () => StatusReport | Promise<StatusReport>
   /** Called after a redelivery was stored, so the engine sends it now. */
   redelivered: () => void
   /** Deliveries per page. Default 50. */
@@ -152,7 +152,7 @@ export class Dashboard {
     const name = url.searchParams.get('window') ?? '24h'
     const windowName = name in WINDOWS ? name : '24h'
     const window = chartWindow(windowName, this.now())
-    const report = this.o.status()
+    const report = await this.o.status()
     const buckets = await this.o.store.attemptBuckets(window.start, window.bucketMs)
     this.send(res, 200, page('Overview', 'overview', overviewPage(report, buckets, window, windowName), { live: true }))
   }
@@ -189,7 +189,7 @@ export class Dashboard {
       limit: size + 1,
     }
     const rows = await this.o.store.list(filter)
-    const report = this.o.status()
+    const report = await this.o.status()
     const choices = {
       automations: (report.automations ?? []).map((a) => `${a.namespace}/${a.name}`).sort(),
       webhooks: (report.webhooks ?? []).map((w) => `${w.namespace}/${w.name}`).sort(),

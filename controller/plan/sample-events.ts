@@ -108,7 +108,7 @@ export function sampleEvent(spec: AutomationSpec): ArtifactEvent {
     scope.type === 'Collection' ? (scope.collection ?? 'example-collection') : textMatching(scope.collectionRegex, 'example-collection')
   const metadata: Record<string, unknown> = {}
   for (const c of spec.event.metadata ?? []) metadata[c.key] = metadataValue(c)
-  const type = spec.event.type
+  const type = spec.event.type as ArtifactEvent['type']
   const alias = type === 'ADD_ARTIFACT_ALIAS' ? textMatching(spec.event.aliasRegex, 'production') : undefined
   const tag = type.endsWith('_TAG') ? textMatching(spec.event.tagRegex, 'candidate') : undefined
   return {

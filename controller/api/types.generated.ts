@@ -738,10 +738,7 @@ export interface RunEvent {
    */
   metric?: {
     name: string
-    /**
-     * The value that decided (null for NaN or an infinity in JSON).
-     */
-    value: number | null
+    value: MetricValue
     agg?: string
     threshold?: number
     step?: number

@@ -38,8 +38,6 @@ export interface VariableSpec {
 const art = (e: HookwiseEvent): ArtifactEvent => e as ArtifactEvent
 const run = (e: HookwiseEvent): RunEvent => e as RunEvent
 const METRIC_EVENTS: readonly EventType[] = ['RUN_METRIC', 'RUN_METRIC_CHANGE', 'RUN_METRIC_ZSCORE']
-/** The metric's value as JSON can carry it: NaN and the infinities as text. */
-const metricValue = (v: number | null | undefined): number | string => (v === null || v === undefined ? 'NaN' : v)
 
 const ALIAS_EVENTS: readonly EventType[] = ['ADD_ARTIFACT_ALIAS']
 const TAG_EVENTS: readonly EventType[] = ['ADD_ARTIFACT_TAG', 'REMOVE_ARTIFACT_TAG', 'ADD_COLLECTION_TAG', 'REMOVE_COLLECTION_TAG']
@@ -88,7 +86,7 @@ export const VARIABLES: Readonly<Record<string, VariableSpec>> = {
     description:
       "The value that decided: the window's aggregate (RUN_METRIC), the current window's aggregate (RUN_METRIC_CHANGE), the newest value (RUN_METRIC_ZSCORE).",
     events: METRIC_EVENTS,
-    value: (e) => metricValue(run(e).metric?.value),
+    value: (e) => run(e).metric?.value ?? '',
   },
   metric_agg: {
     description: 'The aggregation, MAX, MIN or AVERAGE (empty without one).',

@@ -23,6 +23,9 @@ type RunState = RunEvent['state']
 /** Series kept in memory (each at most MAX_WINDOW_VALUES values); the rest are read from runs.db when needed. */
 const CACHED_SERIES = 4096
 
+/** Cooldown marks kept in memory (fired or known not to have fired); the rest are read from runs.db. */
+const CACHED_MARKS = 200_000
+
 const ENDED: ReadonlySet<RunState> = new Set(['FINISHED', 'FAILED'])
 
 const SEP = '\u0000'
@@ -41,6 +44,8 @@ const runKey = (r: RunInfo): string => `${r.entity}/${r.project}/${r.id}`
 export class RunIntake {
   private index = new RunIndex([])
   private readonly cache = new Map<string, Series>()
+  /** When each automation last fired for each run (null: never), as read from or written to runs.db. */
+  private readonly firedCache = new Map<string, number | null>()
   /** Batches are taken one at a time: a batch's evaluation sees the series the one before left. */
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -85,8 +90,18 @@ export class RunIntake {
     const touched = new Set<string>()
     /** Fired in this batch, so a second point of the batch respects the cooldown too. */
     const firedNow = new Map<string, number>()
-    const lastFired = (a: CompiledAutomation, run: string, kind: string): number | undefined =>
-      firedNow.get(`${a.key}${SEP}${run}${SEP}${kind}`) ?? this.store.firedAt(a.key, run, kind)
+    const lastFired = (a: CompiledAutomation, run: string, kind: string): number | undefined => {
+      const key = `${a.key}${SEP}${run}${SEP}${kind}`
+      const justNow = firedNow.get(key)
+      if (justNow !== undefined) return justNow
+      let at = this.firedCache.get(key)
+      if (at === undefined) {
+        at = this.store.firedAt(a.key, run, kind) ?? null
+        this.firedCache.set(key, at)
+        if (this.firedCache.size > CACHED_MARKS) this.firedCache.delete(this.firedCache.keys().next().value!)
+      }
+      return at ?? undefined
+    }
     const fire = (a: CompiledAutomation, run: string, kind: string, event: RunEvent): void => {
       firedNow.set(`${a.key}${SEP}${run}${SEP}${kind}`, now)
       fired.push({ automation: a.key, run, kind, at: now })
@@ -160,6 +175,7 @@ export class RunIntake {
       throw err
     }
     for (const run of ended) for (const key of this.cache.keys()) if (key.startsWith(run + SEP)) this.cache.delete(key)
+    for (const [key, at] of firedNow) this.firedCache.set(key, at)
     return { points: points.length, fired: accepted }
   }
 }

@@ -3,6 +3,7 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { loadDesiredState } from '../controller/sources/load.js'
+import { chooseEvent } from '../controller/plan/sample-events.js'
 import { hookwise } from './helpers/cli.js'
 
 const MANIFESTS = `apiVersion: hookwise.dev/v1alpha1
@@ -173,5 +174,36 @@ t.test('run event mistakes: each reported at its file:line:column with a message
       'invalid: 10 errors',
       '',
     ].join('\n'),
+  )
+})
+
+t.test('plan previews run automations with a sample run; render and curl refuse an artifact event for them', async (t) => {
+  const state = await loadDesiredState({ manifests: ['examples'] })
+  const bodies = state.automations
+    .filter((a) => a.run)
+    .map((a) => {
+      const chosen = chooseEvent(a, [])
+      t.equal(chosen.fires, true)
+      return a.template.render({ event: chosen.event, secrets: {} })
+    })
+  t.same(bodies, [
+    '{"text":"accuracy of acme/example-project run example-run dropped to 0.5"}',
+    '{"text":"sweep-example-run: loss jumped to 0.5","value":0.5}',
+    '{"text":"run example-run of acme/churn is FAILED (sample-user)","run":"https://wandb.ai/acme/churn/runs/a1b2c3d4"}',
+    '{"text":"example-run: AVERAGE(val_loss) = 0.5 > 0.5","run":"https://wandb.ai/acme/churn/runs/a1b2c3d4"}',
+  ])
+  const r = await hookwise([
+    'render',
+    '--manifests',
+    'examples',
+    '--automation',
+    'val-loss-above',
+    '--event',
+    'examples/events/link-artifact.json',
+  ])
+  t.equal(r.status, 2)
+  t.equal(
+    r.stderr,
+    'error HW_USAGE: automation default/val-loss-above watches RUN_METRIC run events, and --event takes artifact events\n  hint: send run metric points to a running hookwise with hookwise emit --run FILE and read the delivery (docs/run-events.md); hookwise plan previews run automations with a sample run\n',
   )
 })

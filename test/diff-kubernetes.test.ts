@@ -374,7 +374,7 @@ if (cluster) {
     t.ok(at > 0)
     t.equal(
       lines[at + 2],
-      '- `invalid/hooks.yaml:23:5` **error** `HW_SCHEMA`: Automation default/deploy: spec.event.type: "ADD_ALIAS" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG — hint: use one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG',
+      '- `invalid/hooks.yaml:23:5` **error** `HW_SCHEMA`: Automation default/deploy: spec.event.type: "ADD_ALIAS" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG, RUN_METRIC, RUN_METRIC_CHANGE, RUN_METRIC_ZSCORE, RUN_STATE — hint: use one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG, RUN_METRIC, RUN_METRIC_CHANGE, RUN_METRIC_ZSCORE, RUN_STATE',
     )
     t.ok(r.stdout.includes('```diff\n- spec.event.type: "ADD_ARTIFACT_ALIAS"\n+ spec.event.type: "ADD_ALIAS"\n```'), r.stdout)
     t.ok(r.stdout.includes('**Before** — this event fires it:'), 'the cluster request is shown')

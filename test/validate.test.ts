@@ -70,7 +70,7 @@ t.test('schema: wrong enum value names file, line, column, object and path, with
       code: 'HW_SCHEMA',
       severity: 'error',
       message:
-        '"ADD_ARTIFACT_ALIASES" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG',
+        '"ADD_ARTIFACT_ALIASES" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG, RUN_METRIC, RUN_METRIC_CHANGE, RUN_METRIC_ZSCORE, RUN_STATE',
       hint: 'did you mean ADD_ARTIFACT_ALIAS?',
     },
   ])
@@ -99,7 +99,7 @@ t.test('one suggestion, the likeliest: LINK is LINK_ARTIFACT (a prefix), hoook i
   t.same(await hint(['type: ADD_ARTIFACT_ALIAS\n    aliasRegex: ^production$', 'type: LINK']), ['did you mean LINK_ARTIFACT?'])
   t.same(await hint(['type: ADD_ARTIFACT_ALIAS\n    aliasRegex: ^production$', 'type: link_artifact']), ['did you mean LINK_ARTIFACT?'])
   t.same(await hint(['type: ADD_ARTIFACT_ALIAS\n    aliasRegex: ^production$', 'type: PUSH']), [
-    'use one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG',
+    'use one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG, RUN_METRIC, RUN_METRIC_CHANGE, RUN_METRIC_ZSCORE, RUN_STATE',
   ])
   t.same(await hint(['${artifact_version_string}', '${artifact_verison_string}']), ['did you mean ${artifact_version_string}?'])
   // ${alias} exists for this event type, so it is the guess for ${alais}; the webhook's secrets are candidates too.
@@ -117,7 +117,7 @@ t.test('validate reports meaning errors of an object that fails its schema, in t
   t.same(
     r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.path}: ${d.message} / ${d.hint}`),
     [
-      '11:5 HW_SCHEMA spec.event.type: "LINK" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG / did you mean LINK_ARTIFACT?',
+      '11:5 HW_SCHEMA spec.event.type: "LINK" is not one of LINK_ARTIFACT, UNLINK_ARTIFACT, CREATE_ARTIFACT, ADD_ARTIFACT_ALIAS, ADD_ARTIFACT_TAG, REMOVE_ARTIFACT_TAG, ADD_COLLECTION_TAG, REMOVE_COLLECTION_TAG, RUN_METRIC, RUN_METRIC_CHANGE, RUN_METRIC_ZSCORE, RUN_STATE / did you mean LINK_ARTIFACT?',
       '13:5 HW_WEBHOOK_NOT_FOUND spec.action.webhook: webhook hok does not exist in namespace default (webhooks there: hook) / did you mean hook?',
       '15:7 HW_TEMPLATE_UNKNOWN_VARIABLE spec.action.payload.version: ${artifact_verison} is not a known variable / did you mean ${artifact_version}?',
     ],

@@ -4,18 +4,20 @@ import automation from './schemas/automation.schema.json' with { type: 'json' }
 import event from './schemas/event.schema.json' with { type: 'json' }
 import secret from './schemas/secret.schema.json' with { type: 'json' }
 import eventSource from './schemas/event-source.schema.json' with { type: 'json' }
+import run from './schemas/run.schema.json' with { type: 'json' }
 
 /** A JSON Schema document as loaded from controller/api/schemas. */
 export type JsonSchema = Record<string, unknown>
 
 /** The JSON Schemas: the single source of truth for the types, the CRDs and validation. */
-export const schemas: Readonly<Record<'common' | 'webhook' | 'automation' | 'event' | 'secret' | 'eventSource', JsonSchema>> = {
+export const schemas: Readonly<Record<'common' | 'webhook' | 'automation' | 'event' | 'secret' | 'eventSource' | 'run', JsonSchema>> = {
   common,
   webhook,
   automation,
   event,
   secret,
   eventSource,
+  run,
 }
 
 export const API_GROUP = 'hookwise.dev'

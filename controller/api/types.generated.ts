@@ -7,6 +7,13 @@
  * via the `definition` "ControllerRef".
  */
 export type ControllerRef = string
+/**
+ * A logged value: a number, or NaN, Infinity or -Infinity as text.
+ *
+ * This interface was referenced by `HookwiseApi`'s JSON-Schema
+ * via the `definition` "MetricValue".
+ */
+export type MetricValue = number | ('NaN' | 'Infinity' | '-Infinity')
 
 /**
  * Standard object metadata. Objects loaded from a folder or git without a namespace are in `default`.
@@ -264,7 +271,7 @@ export interface AutomationSpec {
   action: Action
 }
 /**
- * Which artifacts the automation watches. Registry: every collection of a registry; Collection: one collection of a registry; Project: every collection of entity/project, optionally narrowed by collectionRegex; Entity: every registry and project of an entity (team); Organization: everything.
+ * Which artifacts the automation watches. Registry: every collection of a registry; Collection: one collection of a registry; Project: every collection of entity/project, optionally narrowed by collectionRegex; Entity: every registry and project of an entity (team); Organization: everything. Run events take Project and Entity scopes.
  *
  * This interface was referenced by `HookwiseApi`'s JSON-Schema
  * via the `definition` "Scope".
@@ -300,14 +307,14 @@ export interface Scope {
   collectionRegex?: string
 }
 /**
- * Which events fire the automation.
+ * Which events fire the automation: an artifact event, or a run event (RUN_METRIC, RUN_METRIC_CHANGE, RUN_METRIC_ZSCORE, RUN_STATE) with its parameters beside type. See docs/run-events.md.
  *
  * This interface was referenced by `HookwiseApi`'s JSON-Schema
  * via the `definition` "EventFilter".
  */
 export interface EventFilter {
   /**
-   * The artifact event to watch.
+   * The artifact or run event to watch.
    */
   type:
     | 'LINK_ARTIFACT'
@@ -318,6 +325,10 @@ export interface EventFilter {
     | 'REMOVE_ARTIFACT_TAG'
     | 'ADD_COLLECTION_TAG'
     | 'REMOVE_COLLECTION_TAG'
+    | 'RUN_METRIC'
+    | 'RUN_METRIC_CHANGE'
+    | 'RUN_METRIC_ZSCORE'
+    | 'RUN_STATE'
   /**
    * ADD_ARTIFACT_ALIAS only, and required there unless event.filter is set: the added alias must match this regular expression (RE2 syntax), e.g. ^production$. Shorthand of filter {alias: {$regex: ...}}.
    */
@@ -327,7 +338,7 @@ export interface EventFilter {
    */
   tagRegex?: string
   /**
-   * W&B's filter language over the event's fields, e.g. {"$and": [{"alias": {"$regex": "^prod"}}, {"metadata.accuracy": {"$gte": 0.9}}]}: $and $or $nor $not combine; $eq $ne $gt $gte $lt $lte $in $nin $exists $regex $contains compare. Must hold as well as aliasRegex, tagRegex and metadata. See docs/filters.md.
+   * W&B's filter language over the event's fields, e.g. {"$and": [{"alias": {"$regex": "^prod"}}, {"metadata.accuracy": {"$gte": 0.9}}]}: $and $or $nor $not combine; $eq $ne $gt $gte $lt $lte $in $nin $exists $regex $contains compare. Must hold as well as aliasRegex, tagRegex and metadata. For run events the fields are the run's (run.name, run.tags, config.KEY...). See docs/filters.md.
    */
   filter?: {
     [k: string]: unknown
@@ -338,6 +349,71 @@ export interface EventFilter {
    * @maxItems 32
    */
   metadata?: MetadataCondition[]
+  /**
+   * RUN_METRIC, RUN_METRIC_CHANGE and RUN_METRIC_ZSCORE (required there): the metric's name as the run logs it, e.g. val_loss.
+   */
+  metric?: string
+  /**
+   * RUN_METRIC and RUN_METRIC_CHANGE: how the values of a window combine. Absent: the newest value only (windows of 1).
+   */
+  agg?: 'MAX' | 'MIN' | 'AVERAGE'
+  /**
+   * RUN_METRIC: the last `window` logged values are aggregated (default 1, the newest; more than 1 needs agg). RUN_METRIC_ZSCORE: the newest value is compared with the `window` values logged before it (default 30).
+   */
+  window?: number
+  /**
+   * RUN_METRIC (required there): aggregate op threshold.
+   */
+  op?: 'gt' | 'gte' | 'lt' | 'lte'
+  /**
+   * RUN_METRIC (required there): the bound the aggregate is compared with. RUN_METRIC_ZSCORE: the |z-score| that fires (default 3).
+   */
+  threshold?: number
+  /**
+   * RUN_METRIC_CHANGE: values in the current window, the newest ones (default 1; more than 1 needs agg).
+   */
+  currentWindow?: number
+  /**
+   * RUN_METRIC_CHANGE: values in the prior window, the ones just before the current window (default: currentWindow; more than 1 needs agg).
+   */
+  priorWindow?: number
+  /**
+   * RUN_METRIC_CHANGE (required there): ABSOLUTE compares current - prior with amount; RELATIVE compares (current - prior) / |prior| with amount (0.1 is 10 %).
+   */
+  changeType?: 'ABSOLUTE' | 'RELATIVE'
+  /**
+   * RUN_METRIC_CHANGE and RUN_METRIC_ZSCORE: INCREASE, DECREASE or ANY (default).
+   */
+  direction?: 'INCREASE' | 'DECREASE' | 'ANY'
+  /**
+   * RUN_METRIC_CHANGE (required there): the change that fires, at least this much in the direction given.
+   */
+  amount?: number
+  /**
+   * RUN_STATE (required there): the states whose start fires; CRASHED counts as FAILED.
+   *
+   * @minItems 1
+   * @maxItems 3
+   */
+  states?: ('RUNNING' | 'FINISHED' | 'FAILED')[]
+  /**
+   * Run events only: the run's name (its id in W&B, e.g. 3xk9q2ab) must match this regular expression (RE2 syntax).
+   */
+  runNameRegex?: string
+  /**
+   * Run events only: the run's display name must match this regular expression (RE2 syntax).
+   */
+  runDisplayNameRegex?: string
+  /**
+   * Run events only: the run must carry every one of these tags.
+   *
+   * @maxItems 32
+   */
+  runTags?: string[]
+  /**
+   * Run events only: after firing for a run, the automation does not fire for that run again for this long (default 24h, as W&B; 0 fires on every evaluation that holds). RUN_STATE fires once per run and state whatever the cooldown.
+   */
+  cooldown?: string
 }
 /**
  * A condition on one top-level metadata key. gt/gte/lt/lte compare numbers; eq/ne compare the value's text; regex matches the value's text (RE2 syntax); exists needs no value.
@@ -554,6 +630,119 @@ export interface EventSourceStatus {
    * The id of the webhook hookwise registered in MLflow (spec.mlflow.register).
    */
   mlflowWebhookId?: string
+}
+/**
+ * Metric values a run logged at one step, and/or the state it entered.
+ *
+ * This interface was referenced by `HookwiseApi`'s JSON-Schema
+ * via the `definition` "RunMessage".
+ */
+export interface RunMessage {
+  run: RunInfo
+  /**
+   * The step the values were logged at; absent: the step after the newest one seen for each metric.
+   */
+  step?: number
+  /**
+   * When the values were logged (RFC 3339).
+   */
+  time?: string
+  /**
+   * Values by metric name: numbers, or the texts NaN, Infinity and -Infinity (JSON has no such numbers).
+   */
+  metrics?: {
+    [k: string]: MetricValue
+  }
+  /**
+   * The state the run entered; CRASHED counts as FAILED.
+   */
+  state?: 'RUNNING' | 'FINISHED' | 'FAILED' | 'CRASHED'
+}
+/**
+ * The run: who owns it and what it is.
+ *
+ * This interface was referenced by `HookwiseApi`'s JSON-Schema
+ * via the `definition` "RunInfo".
+ */
+export interface RunInfo {
+  /**
+   * The run's id, unique within its project (${run_id}).
+   */
+  id: string
+  /**
+   * The run's name (${run_name}; the id when absent).
+   */
+  name?: string
+  /**
+   * The run's display name (the name when absent).
+   */
+  displayName?: string
+  /**
+   * Entity (team) that owns the project.
+   */
+  entity: string
+  /**
+   * Project (or MLflow experiment) of the run.
+   */
+  project: string
+  /**
+   * Tags of the run.
+   *
+   * @maxItems 256
+   */
+  tags?: string[]
+  /**
+   * The run's configuration (hyperparameters), tested by event.filter as config.KEY.
+   */
+  config?: {
+    [k: string]: unknown
+  }
+  /**
+   * User who started the run (${event_author}).
+   */
+  author?: string
+  /**
+   * Where the run is shown (${run_url}).
+   */
+  url?: string
+}
+/**
+ * A run event hookwise fired: stored with its deliveries and rendered into their payloads.
+ *
+ * This interface was referenced by `HookwiseApi`'s JSON-Schema
+ * via the `definition` "RunEvent".
+ */
+export interface RunEvent {
+  /**
+   * The run event.
+   */
+  type: 'RUN_METRIC' | 'RUN_METRIC_CHANGE' | 'RUN_METRIC_ZSCORE' | 'RUN_STATE'
+  /**
+   * Event id, derived from the automation, the run and the step or state.
+   */
+  id: string
+  /**
+   * When the deciding value was logged or the state entered.
+   */
+  time: string
+  author?: string
+  entity: string
+  project: string
+  run: RunInfo
+  /**
+   * The run's state then.
+   */
+  state: 'RUNNING' | 'FINISHED' | 'FAILED'
+  /**
+   * Metric events: what decided.
+   */
+  metric?: {
+    name: string
+    value: MetricValue
+    agg?: string
+    threshold?: number
+    step?: number
+  }
 }
 /**
  * A Webhook is an HTTP endpoint that automations in the same namespace deliver to, with the credentials it is granted.

@@ -33,6 +33,7 @@ export const validators = {
   Secret: get(schemas.secret),
   ArtifactEvent: get(schemas.event),
   EventSource: get(schemas.eventSource),
+  RunMessage: get(schemas.run),
 } as const
 
 export type { ErrorObject }

@@ -16,6 +16,9 @@ import { StatusFacts } from '../delivery/status-facts.js'
 import { StatusTracker } from '../delivery/status-tracker.js'
 import { openStore } from '../delivery/open-store.js'
 import { EventSources } from '../delivery/event-sources.js'
+import { RunIntake } from '../delivery/run-intake.js'
+import { RunWindowStore } from '../delivery/run-windows.js'
+import { MAX_WINDOW_VALUES } from '../match/metric-window.js'
 import { SourceInbox } from '../delivery/source-inbox.js'
 import { MlflowRegistrar } from '../delivery/mlflow-register.js'
 import { mapLookup } from '../model/secrets.js'
@@ -288,10 +291,14 @@ export async function startController(
       log.warn({ source: key, err: (err as Error).message }, 'event source: registering the webhook in MLflow failed; trying again'),
   })
   const secretsOf = (state: DesiredState) => source.secretLookup ?? mapLookup(state.secrets)
+  // Run events (docs/run-events.md): series and cooldowns in <state>/runs.db; what fires goes to the engine.
+  const runWindows = new RunWindowStore(options.state, MAX_WINDOW_VALUES)
+  const runs = new RunIntake(runWindows, (events, targets) => engine.acceptFired(events, targets))
   const apply = (next: DesiredState, revision?: string): void => {
     const started = performance.now()
     // New events match the new state at once; the cancellations of removed automations are stored after.
     const applied = engine.setState(next)
+    runs.setState(next)
     if (source.secretLookup) engine.setSecretLookup(source.secretLookup)
     void registrar.sync(next, secretsOf(next))
     applied.then(
@@ -358,6 +365,7 @@ export async function startController(
   const sync = source.sync?.bind(source)
   const server = new ApiServer({
     sources,
+    runs,
     engine,
     store,
     tokens,
@@ -375,6 +383,7 @@ export async function startController(
     address = await server.listen(host, port)
   } catch (err) {
     inbox.close()
+    runWindows.close()
     await source.stop()
     await kubernetes?.stop()
     await sender.close()
@@ -428,6 +437,7 @@ export async function startController(
       await server.close()
       await sources.stop()
       inbox.close()
+      runWindows.close()
       await delivering
       await source.stop()
       await kubernetes?.stop()

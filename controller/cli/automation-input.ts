@@ -62,6 +62,11 @@ export async function loadAutomationInput(options: AutomationInputOptions, io: C
     )
     return undefined
   }
+  if (automation.run)
+    throw new UsageError(
+      `automation ${key} watches ${automation.spec.event.type} run events, and --event takes artifact events`,
+      'send run metric points to a running hookwise with hookwise emit --run FILE and read the delivery (docs/run-events.md); hookwise plan previews run automations with a sample run',
+    )
   const parsed = parseEvent(await readInput(options.event, io), options.event)
   if (!parsed.ok) {
     io.err(`${parsed.diagnostics.map(formatText).join('\n')}\n`)

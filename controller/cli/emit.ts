@@ -1,7 +1,8 @@
 // `hookwise emit`: sends events to a running hookwise from a CI pipeline or a registry hook.
 import type { Command } from 'commander'
 import { request } from 'undici'
-import { parseEvent, validateEvent } from '../api/event.js'
+import { parseEvent, parseJson, validateEvent } from '../api/event.js'
+import { validateRunMessage } from '../api/run-message.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { HookwiseError, UsageError } from '../errors.js'
 import { formatText } from '../errors.js'
@@ -27,6 +28,8 @@ export interface EmitOptions {
   author?: string
   id?: string
   metadata?: string[]
+  /** A file of run messages (docs/run-events.md), sent to /v1/runs instead of an event. */
+  run?: string
   /** Attempts when the server answers 429/503 or cannot be reached. Default 5. */
   attempts?: number
 }
@@ -71,18 +74,19 @@ function eventFromFlags(o: EmitOptions): unknown {
   }
 }
 
-function intakeUrl(to: string): string {
+function intakeUrl(to: string, path = '/v1/events'): string {
   let url: URL
   try {
     url = new URL(to)
   } catch {
     throw new UsageError(`--to ${to} is not a URL`, 'e.g. --to http://hookwise.ml-platform:8080')
   }
-  if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/events'
+  if (url.pathname === '/' || url.pathname === '') url.pathname = path
   return url.toString()
 }
 
 export async function emitCommand(o: EmitOptions, io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (o.run) return emitRuns(o, o.run, io, env)
   let event: ArtifactEvent
   if (o.event) {
     const parsed = parseEvent(await readInput(o.event, io), o.event)
@@ -102,8 +106,56 @@ export async function emitCommand(o: EmitOptions, io: CliIO, env: NodeJS.Process
     event = r.event
   }
   const url = intakeUrl(o.to)
+  const answer = await post(url, JSON.stringify(event), o, env)
+  if (answer.status === 202) {
+    const events = (JSON.parse(answer.text) as { events: Array<{ id: string; duplicate: boolean; deliveries: unknown[] }> }).events
+    for (const e of events) io.out(eventLine(e))
+    return 0
+  }
+  io.err(`${url} answered ${answer.status}: ${answer.text}\n`)
+  return 1
+}
+
+const eventLine = (e: { id: string; duplicate: boolean; deliveries: unknown[] }): string =>
+  e.duplicate
+    ? `event ${e.id}: duplicate, already accepted\n`
+    : `event ${e.id}: accepted, ${e.deliveries.length} deliver${e.deliveries.length === 1 ? 'y' : 'ies'}\n`
+
+/** `--run FILE`: run metric points and state changes, one message or a list, to /v1/runs. */
+async function emitRuns(o: EmitOptions, file: string, io: CliIO, env: NodeJS.ProcessEnv): Promise<number> {
+  const parsed = parseJson(await readInput(file, io), file)
+  if (!parsed.ok) {
+    io.err(`${parsed.diagnostics.map(formatText).join('\n')}\n`)
+    return 1
+  }
+  const values = Array.isArray(parsed.value) ? parsed.value : [parsed.value]
+  const problems = values.flatMap((v, i) => {
+    const r = validateRunMessage(v, file)
+    return r.ok ? [] : r.diagnostics.map((d) => (Array.isArray(parsed.value) ? { ...d, path: `[${i}]${d.path ? `.${d.path}` : ''}` } : d))
+  })
+  if (problems.length) {
+    io.err(`${problems.map(formatText).join('\n')}\n`)
+    return 1
+  }
+  const url = intakeUrl(o.to, '/v1/runs')
+  const answer = await post(url, JSON.stringify(parsed.value), o, env)
+  if (answer.status === 202) {
+    const a = JSON.parse(answer.text) as {
+      messages: number
+      points: number
+      fired: Array<{ id: string; duplicate: boolean; deliveries: unknown[] }>
+    }
+    io.out(`run messages: ${a.messages} accepted, ${a.points} metric values kept, ${a.fired.length} run events fired\n`)
+    for (const e of a.fired) io.out(eventLine(e))
+    return 0
+  }
+  io.err(`${url} answered ${answer.status}: ${answer.text}\n`)
+  return 1
+}
+
+/** POSTs a JSON body, trying again on 429, 503 and connection failures (up to --attempts). */
+async function post(url: string, body: string, o: EmitOptions, env: NodeJS.ProcessEnv): Promise<{ status: number; text: string }> {
   const token = clientToken(o.tokenFile, env)
-  const body = JSON.stringify(event)
   const attempts = o.attempts ?? 5
   for (let attempt = 1; ; attempt++) {
     let status: number
@@ -133,18 +185,7 @@ export async function emitCommand(o: EmitOptions, io: CliIO, env: NodeJS.Process
       await new Promise((r) => setTimeout(r, Math.min((retryAfter ?? 2 ** attempt) * 1000, 30_000)))
       continue
     }
-    if (status === 202) {
-      const answer = JSON.parse(text) as { events: Array<{ id: string; duplicate: boolean; deliveries: unknown[] }> }
-      for (const e of answer.events)
-        io.out(
-          e.duplicate
-            ? `event ${e.id}: duplicate, already accepted\n`
-            : `event ${e.id}: accepted, ${e.deliveries.length} deliver${e.deliveries.length === 1 ? 'y' : 'ies'}\n`,
-        )
-      return 0
-    }
-    io.err(`${url} answered ${status}: ${text}\n`)
-    return 1
+    return { status, text }
   }
 }
 
@@ -169,5 +210,9 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .option('--author <user>', 'who caused the event')
     .option('--id <id>', 'event id, for deduplication (default: generated)')
     .option('--metadata <key=value>', 'a top-level metadata value, JSON when it parses (repeatable)', collect)
+    .option(
+      '--run <file>',
+      'run metric points and state changes as a JSON file (- for standard input), sent to /v1/runs instead of an event',
+    )
     .action(async (opts: EmitOptions) => setStatus(await emitCommand(opts, io)))
 }

@@ -2,7 +2,7 @@
 // suspended, not gone, circuit closed) to its record: the webhook's secrets are resolved, the body
 // rendered, the request built and signed, sent, judged by the retry policy and the circuit breaker,
 // and recorded (through the intake's group commit) with credentials and secret values masked.
-import type { ArtifactEvent } from '../api/types.generated.js'
+import type { HookwiseEvent } from '../model/hookwise-event.js'
 import { HookwiseError } from '../errors.js'
 import type { DeliveryRow, DeliveryStatus } from '../model/delivery.js'
 import { automationByKey, type DesiredState, type WebhookEntry } from '../model/desired-state.js'
@@ -107,7 +107,7 @@ export class AttemptRunner {
       }
       throw err
     }
-    const event = this.intake.event(row.id) ?? (JSON.parse((await this.o.store.eventBody(row.eventSeq))!) as ArtifactEvent)
+    const event = this.intake.event(row.id) ?? (JSON.parse((await this.o.store.eventBody(row.eventSeq))!) as HookwiseEvent)
     // The request, and its masked twin for the history.
     const { request, masked } = buildDeliveryRequest({
       webhook: webhook.spec,

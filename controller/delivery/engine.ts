@@ -4,8 +4,8 @@
 // circuit breaker are injected. It is the composition of three parts: the intake (intake.ts, with
 // the group commit every write goes through), the outbox scheduler (outbox-scheduler.ts) and the
 // attempt (attempt.ts).
-import type { ArtifactEvent } from '../api/types.generated.js'
-import type { DesiredState } from '../model/desired-state.js'
+import type { ArtifactEvent, RunEvent } from '../api/types.generated.js'
+import type { CompiledAutomation, DesiredState } from '../model/desired-state.js'
 import type { SecretLookup } from '../model/secrets.js'
 import { AttemptRunner } from './attempt.js'
 import { engineSettings, type EngineOptions, type EngineSettings } from './engine-options.js'
@@ -114,6 +114,11 @@ export class DeliveryEngine {
    */
   acceptGrouped(events: readonly ArtifactEvent[]): Promise<AcceptedEvent[]> {
     return this.intake.acceptGrouped(events)
+  }
+
+  /** Stores run events hookwise fired (run-intake.ts), each with the automations it fires, as acceptGrouped stores events. */
+  acceptFired(events: readonly RunEvent[], targets: ReadonlyArray<readonly CompiledAutomation[]>): Promise<AcceptedEvent[]> {
+    return this.intake.acceptGrouped(events, targets)
   }
 
   start(): void {

@@ -5,10 +5,11 @@
 // pending, and the parsed event of each delivery it accepted.
 import { randomUUID } from 'node:crypto'
 import type { ArtifactEvent } from '../api/types.generated.js'
+import type { HookwiseEvent } from '../model/hookwise-event.js'
 import { AutomationIndex } from '../match/automation-index.js'
 import type { AttemptRow, DeliveryRow } from '../model/delivery.js'
 import { QueueFullError, StoreUnavailableError } from '../errors.js'
-import type { DesiredState } from '../model/desired-state.js'
+import type { CompiledAutomation, DesiredState } from '../model/desired-state.js'
 import { deliveryId } from './delivery-id.js'
 import type { EngineSettings } from './engine-options.js'
 import type { AcceptedEvent } from './outcomes.js'
@@ -24,7 +25,7 @@ export interface DueQueue {
 
 interface MatchedEvent {
   eventId: string
-  event: ArtifactEvent
+  event: HookwiseEvent
   body: string
   deliveries: Array<{ id: string; automation: string; webhook: string }>
 }
@@ -44,7 +45,9 @@ export class Intake {
   private toMark: GoneMark[] = []
   /** Intake calls waiting to be stored together (see acceptGrouped). */
   private toAccept: Array<{
-    events: readonly ArtifactEvent[]
+    events: readonly HookwiseEvent[]
+    /** Run events come matched already (run-intake.ts): the automations each one fires. */
+    targets?: ReadonlyArray<readonly CompiledAutomation[]>
     resolve: (accepted: AcceptedEvent[]) => void
     reject: (err: unknown) => void
   }> = []
@@ -54,7 +57,7 @@ export class Intake {
    * redelivered, or over the bound) reads its event from the store. Entries go when the delivery
    * finishes; the whole map is dropped when deliveries are cancelled in bulk.
    */
-  private readonly events = new Map<string, { event: ArtifactEvent; bytes: number }>()
+  private readonly events = new Map<string, { event: HookwiseEvent; bytes: number }>()
   private eventBytes = 0
   /** Finished attempts waiting to be recorded together (see record). */
   private toRecord: Array<{ attempt: AttemptRow; next: NextState; resolve: () => void; reject: (err: unknown) => void }> = []
@@ -107,9 +110,9 @@ export class Intake {
    * commit). Resolves once this call's events and deliveries are stored; rejects with
    * QueueFullError, storing nothing of this call, when they would take the queue over its bound.
    */
-  acceptGrouped(events: readonly ArtifactEvent[]): Promise<AcceptedEvent[]> {
+  acceptGrouped(events: readonly HookwiseEvent[], targets?: ReadonlyArray<readonly CompiledAutomation[]>): Promise<AcceptedEvent[]> {
     return new Promise((resolve, reject) => {
-      this.toAccept.push({ events, resolve, reject })
+      this.toAccept.push({ events, ...(targets ? { targets } : {}), resolve, reject })
       this.scheduleFlush()
     })
   }
@@ -128,7 +131,7 @@ export class Intake {
   }
 
   /** The event of a delivery this process accepted, while it is cached. */
-  event(deliveryId: string): ArtifactEvent | undefined {
+  event(deliveryId: string): HookwiseEvent | undefined {
     return this.events.get(deliveryId)?.event
   }
 
@@ -184,7 +187,7 @@ export class Intake {
     for (const call of calls) {
       let mine: MatchedEvent[]
       try {
-        mine = this.matchEvents(call.events, now)
+        mine = this.matchEvents(call.events, now, call.targets)
       } catch (err) {
         call.reject(err)
         continue
@@ -247,17 +250,23 @@ export class Intake {
     return undefined
   }
 
-  private matchEvents(events: readonly ArtifactEvent[], now: number): MatchedEvent[] {
-    return events.map((e) => {
-      const event: ArtifactEvent = { ...e, id: e.id ?? `evt_${randomUUID()}`, time: e.time ?? new Date(now).toISOString() }
-      const deliveries = this.index
-        .match(event)
-        .map((a) => ({ id: deliveryId(now), automation: a.key, webhook: `${a.namespace}/${a.spec.action.webhook}` }))
+  private matchEvents(
+    events: readonly HookwiseEvent[],
+    now: number,
+    targets?: ReadonlyArray<readonly CompiledAutomation[]>,
+  ): MatchedEvent[] {
+    return events.map((e, i) => {
+      const event: HookwiseEvent = { ...e, id: e.id ?? `evt_${randomUUID()}`, time: e.time ?? new Date(now).toISOString() }
+      const deliveries = (targets?.[i] ?? this.index.match(event as ArtifactEvent)).map((a) => ({
+        id: deliveryId(now),
+        automation: a.key,
+        webhook: `${a.namespace}/${a.spec.action.webhook}`,
+      }))
       return { eventId: event.id!, event, body: JSON.stringify(event), deliveries }
     })
   }
 
-  private rememberEvent(deliveryId: string, event: ArtifactEvent, bytes: number): void {
+  private rememberEvent(deliveryId: string, event: HookwiseEvent, bytes: number): void {
     if (this.events.size >= EVENT_CACHE_ENTRIES || this.eventBytes + bytes > EVENT_CACHE_BYTES) return
     this.events.set(deliveryId, { event, bytes })
     this.eventBytes += bytes

@@ -1,6 +1,7 @@
 // Builds the exact HTTP request of one delivery attempt, and its masked twin for history and
 // printing. Pure: sending is the sender's job.
-import type { ArtifactEvent, WebhookSpec } from '../api/types.generated.js'
+import type { WebhookSpec } from '../api/types.generated.js'
+import type { HookwiseEvent } from '../model/hookwise-event.js'
 import type { CompiledTemplate } from '../model/compiled-template.js'
 import type { DefaultedWebhookSpec } from '../model/desired-state.js'
 import { HOP_HEADER } from '../model/event-hop.js'
@@ -67,7 +68,7 @@ export function buildRequest(input: RequestInput): OutgoingRequest {
 }
 
 /** The body of a delivery request: a template rendered for an event, or a body sent as it is. */
-export type DeliveryPayload = { template: CompiledTemplate; event: ArtifactEvent } | { body: string }
+export type DeliveryPayload = { template: CompiledTemplate; event: HookwiseEvent } | { body: string }
 
 export type DeliveryRequestInput = Omit<RequestInput, 'body'> & DeliveryPayload
 

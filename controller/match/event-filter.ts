@@ -9,7 +9,7 @@
 // $lte $in $nin $exists $regex $contains, and $not around them). A field whose value is a list
 // (artifact.aliases, or alias outside alias events) matches when any element does, as in MongoDB;
 // $ne and $nin then mean "no element".
-import type { ArtifactEvent } from '../api/types.generated.js'
+import type { ArtifactEvent, RunEvent } from '../api/types.generated.js'
 import type { FieldPath } from '../model/manifest-object.js'
 import { jsonEqual, isRecord } from '../model/json-equal.js'
 import { compileTextMatcher } from '../model/text-matcher.js'
@@ -27,9 +27,11 @@ export interface FilterProblem {
 
 export type FilterResult = { ok: true; predicate: EventPredicate } | { ok: false; problems: FilterProblem[] }
 
-type Read = (event: ArtifactEvent) => unknown
+// biome-ignore lint/suspicious/noExplicitAny: a field table reads the events of its own kind (artifact or run), never another
+type AnyEvent = any
+type Read = (event: AnyEvent) => unknown
 type Test = (value: unknown) => boolean
-type Pred = (event: ArtifactEvent) => boolean
+type Pred = (event: AnyEvent) => boolean
 
 const aliasesOf = (e: ArtifactEvent): unknown => (e.type === 'ADD_ARTIFACT_ALIAS' ? e.alias : (e.artifact.aliases ?? []))
 const tagsOf = (e: ArtifactEvent): unknown => (e.tag !== undefined ? e.tag : (e.artifact.tags ?? []))
@@ -57,15 +59,52 @@ export const FILTER_FIELDS: Readonly<Record<string, { read: Read; description: s
 /** `metadata.KEY` (and `metadata.KEY.SUBKEY...`): a key of the version's metadata. */
 const METADATA_FIELD = /^(?:metadata|artifact\.metadata)\.(.+)$/
 
+/** The fields a filter of a run automation may name (run events; docs/run-events.md). */
+export const RUN_FILTER_FIELDS: Readonly<Record<string, { read: (e: RunEvent) => unknown; description: string }>> = {
+  type: { read: (e) => e.type, description: 'the event type' },
+  author: { read: (e) => e.run.author, description: 'the user who started the run' },
+  entity: { read: (e) => e.entity, description: 'the entity (team)' },
+  project: { read: (e) => e.project, description: 'the project' },
+  state: { read: (e) => e.state, description: 'the run state: RUNNING, FINISHED or FAILED' },
+  'run.id': { read: (e) => e.run.id, description: "the run's id" },
+  'run.name': { read: (e) => e.run.name ?? e.run.id, description: "the run's name" },
+  'run.displayName': { read: (e) => e.run.displayName ?? e.run.name ?? e.run.id, description: "the run's display name" },
+  'run.tags': { read: (e) => e.run.tags ?? [], description: 'the tags of the run (a list)' },
+}
+
+/** `config.KEY` (and `config.KEY.SUBKEY...`): a key of the run's config. */
+const CONFIG_FIELD = /^(?:config|run\.config)\.(.+)$/
+
+/** What a filter can name: fixed fields, and keys under a prefix read from a nested object. */
+interface FieldTable {
+  fields: Readonly<Record<string, { read: Read }>>
+  nested: RegExp
+  nestedIn: (e: AnyEvent) => unknown
+  nestedName: string
+}
+
+const ARTIFACT_FIELDS: FieldTable = {
+  fields: FILTER_FIELDS,
+  nested: METADATA_FIELD,
+  nestedIn: (e: ArtifactEvent) => e.artifact.metadata,
+  nestedName: 'metadata.KEY',
+}
+const RUN_FIELDS: FieldTable = {
+  fields: RUN_FILTER_FIELDS,
+  nested: CONFIG_FIELD,
+  nestedIn: (e: RunEvent) => e.run.config,
+  nestedName: 'config.KEY',
+}
+
 const FIELD_OPERATORS = ['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists', '$regex', '$contains', '$not'] as const
 const LOGICAL_OPERATORS = ['$and', '$or', '$nor', '$not'] as const
 
-const fieldList = (): string => [...Object.keys(FILTER_FIELDS), 'metadata.KEY'].join(', ')
+const fieldList = (table: FieldTable): string => [...Object.keys(table.fields), table.nestedName].join(', ')
 
-function metadataReader(keyPath: string): Read {
+function nestedReader(table: FieldTable, keyPath: string): Read {
   const keys = keyPath.split('.')
   return (e) => {
-    let v: unknown = e.artifact.metadata
+    let v: unknown = table.nestedIn(e)
     for (const k of keys) {
       if (!isRecord(v) || !Object.hasOwn(v, k)) return undefined
       v = v[k]
@@ -91,6 +130,8 @@ function compare(op: '$gt' | '$gte' | '$lt' | '$lte', bound: number | string): T
 class Compiler {
   readonly problems: FilterProblem[] = []
   private nodes = 0
+
+  constructor(private readonly table: FieldTable) {}
 
   private problem(path: FieldPath, message: string, hint: string): undefined {
     this.problems.push({ path, message, hint })
@@ -169,9 +210,10 @@ class Compiler {
   }
 
   private field(name: string, value: unknown, path: FieldPath, depth: number): Pred | undefined {
-    const meta = METADATA_FIELD.exec(name)?.[1]
-    const read = meta !== undefined ? metadataReader(meta) : Object.hasOwn(FILTER_FIELDS, name) ? FILTER_FIELDS[name]!.read : undefined
-    if (!read) return this.problem(path, `${JSON.stringify(name)} is not a field a filter can test`, `fields: ${fieldList()}`)
+    const t = this.table
+    const nested = t.nested.exec(name)?.[1]
+    const read = nested !== undefined ? nestedReader(t, nested) : Object.hasOwn(t.fields, name) ? t.fields[name]!.read : undefined
+    if (!read) return this.problem(path, `${JSON.stringify(name)} is not a field a filter can test`, `fields: ${fieldList(t)}`)
     const test = this.condition(value, path, depth + 1)
     return test && ((e) => test(read(e)))
   }
@@ -256,9 +298,12 @@ class Compiler {
   }
 }
 
-/** Compiles a filter (already parsed from YAML or JSON); problems are at paths below the filter. */
-export function compileEventFilter(filter: unknown): FilterResult {
-  const c = new Compiler()
+/**
+ * Compiles a filter (already parsed from YAML or JSON); problems are at paths below the filter.
+ * `runs`: the filter of a run automation, over the run's fields and config.
+ */
+export function compileEventFilter(filter: unknown, runs = false): FilterResult {
+  const c = new Compiler(runs ? RUN_FIELDS : ARTIFACT_FIELDS)
   const pred = c.expression(filter, [], 0)
   if (!pred || c.problems.length) return { ok: false, problems: c.problems }
   return { ok: true, predicate: { test: pred } }

@@ -1,6 +1,6 @@
 // What a compiled payload template offers the stages after it (matching keeps it, delivery renders it);
 // template/compile.ts makes one.
-import type { ArtifactEvent } from '../api/types.generated.js'
+import type { HookwiseEvent } from './hookwise-event.js'
 
 /** A `${...}` reference in a template. */
 export interface Placeholder {
@@ -15,7 +15,7 @@ export interface Placeholder {
 }
 
 export interface RenderContext {
-  event: ArtifactEvent
+  event: HookwiseEvent
   /** Secret values by variable name, including ACCESS_TOKEN when the webhook has an access token. */
   secrets: Readonly<Record<string, string>>
   /**

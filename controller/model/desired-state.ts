@@ -1,5 +1,5 @@
 // What a set of manifests means once validated and compiled: the input of matching and delivery.
-import type { ArtifactEvent, AutomationSpec, EventSourceSpec, MlflowSource, WebhookSpec } from '../api/types.generated.js'
+import type { ArtifactEvent, AutomationSpec, RunEvent, EventSourceSpec, MlflowSource, WebhookSpec } from '../api/types.generated.js'
 import type { Diagnostic } from '../errors.js'
 import type { SourceRef } from './manifest-object.js'
 import type { CompiledTemplate } from './compiled-template.js'
@@ -36,9 +36,19 @@ export interface CompiledCondition {
   test(value: unknown): boolean
 }
 
-/** A compiled `event.filter` (match/event-filter.ts): whether an event passes. */
+/** A compiled `event.filter` (match/event-filter.ts): whether an event passes (a run event for run automations). */
 export interface EventPredicate {
-  test(event: ArtifactEvent): boolean
+  test(event: ArtifactEvent | RunEvent): boolean
+}
+
+/** What a run automation tests of a run, besides its scope (docs/run-events.md). */
+export interface CompiledRunFilter {
+  nameRegex?: TextMatcher
+  displayNameRegex?: TextMatcher
+  /** The run must carry every one. */
+  tags: readonly string[]
+  /** How long after firing for a run the automation stays quiet for it (ms). */
+  cooldownMs: number
 }
 
 export interface CompiledAutomation {
@@ -55,6 +65,8 @@ export interface CompiledAutomation {
   metadata: CompiledCondition[]
   /** `event.filter`, when set. */
   filter?: EventPredicate
+  /** Run automations: the run filters and cooldown. */
+  run?: CompiledRunFilter
 }
 
 /** An EventSource as schema validation leaves it: spec.mlflow.registry defaulted. */

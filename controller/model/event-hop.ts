@@ -16,7 +16,7 @@ export const MAX_HOPS = 3
 const HOP_PROPERTY = 'hookwiseHop'
 
 /** The hop of an accepted event: 0 for one that did not come from a hookwise delivery. */
-export function eventHop(event: ArtifactEvent): number {
+export function eventHop(event: object): number {
   const hop = (event as unknown as Record<string, unknown>)[HOP_PROPERTY]
   return typeof hop === 'number' ? hop : 0
 }

@@ -9,6 +9,7 @@ import { mapLookup, resolveWebhookSecrets } from '../model/secrets.js'
 import type { ManifestObject } from '../model/manifest-object.js'
 import { diffValues, type FieldChange } from './diff.js'
 import { previewRequest, type PreviewedRequest } from './request-preview.js'
+import type { HookwiseEvent } from '../model/hookwise-event.js'
 import { chooseEvent, fires, type NamedEvent } from './sample-events.js'
 
 export type Change = 'added' | 'changed' | 'removed' | 'unchanged'
@@ -130,7 +131,7 @@ function secretKeys(before: RawObject | undefined, after: RawObject | undefined)
 }
 
 /** The request of automation `key` at one revision for `event`. */
-function requestAt(revision: PlanRevision, side: 'base' | 'head', key: string, event: NamedEvent['event']): RequestSide {
+function requestAt(revision: PlanRevision, side: 'base' | 'head', key: string, event: HookwiseEvent): RequestSide {
   const where = `the ${side} (${revision.ref})`
   const automation = revision.state.automations.find((a) => a.key === key)
   if (!automation)

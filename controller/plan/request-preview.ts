@@ -1,6 +1,6 @@
 // The request an automation would send for an event, safe to print in a pull request: every secret
 // the webhook grants is rendered as ****, Authorization and signature values are masked. Pure.
-import type { ArtifactEvent } from '../api/types.generated.js'
+import type { HookwiseEvent } from '../model/hookwise-event.js'
 import { buildDeliveryRequest, MASK, maskedSecrets } from '../delivery/request.js'
 import { PLACEHOLDER_SECRET, signatureHeaders } from '../delivery/signing.js'
 import type { CompiledAutomation, WebhookEntry } from '../model/desired-state.js'
@@ -23,7 +23,7 @@ export interface PreviewedRequest {
  * event's time, so a plan is the same every time it is computed. Signature values are masked too:
  * computed with a placeholder key they would mean nothing.
  */
-export function previewRequest(automation: CompiledAutomation, webhook: WebhookEntry, event: ArtifactEvent): PreviewedRequest {
+export function previewRequest(automation: CompiledAutomation, webhook: WebhookEntry, event: HookwiseEvent): PreviewedRequest {
   const { spec } = webhook
   const granted = [...(spec.accessToken ? [ACCESS_TOKEN] : []), ...(spec.secrets ?? []).map((s) => s.name)]
   const timestamp = Math.max(0, Math.floor((Date.parse(event.time ?? '') || 0) / 1000))

@@ -1,6 +1,7 @@
 // Events to preview an automation with: the first of the user's events that fires it, or a built-in
 // sample of its event type filled in to fit its scope and filters. Pure.
-import type { ArtifactEvent, AutomationSpec, MetadataCondition } from '../api/types.generated.js'
+import type { ArtifactEvent, AutomationSpec, MetadataCondition, RunEvent } from '../api/types.generated.js'
+import type { HookwiseEvent } from '../model/hookwise-event.js'
 import { AutomationIndex } from '../match/automation-index.js'
 import type { CompiledAutomation } from '../model/desired-state.js'
 
@@ -12,15 +13,18 @@ export interface NamedEvent {
 
 /** The event an automation is previewed with, where it came from, and whether it fires the automation. */
 export interface ChosenEvent {
-  event: ArtifactEvent
+  event: HookwiseEvent
   /** The file it was read from; absent for a built-in sample. */
   file?: string
   fires: boolean
 }
 
 /** Whether `event` fires `a`, as if it were enabled (a disabled automation is previewed as it would send). */
-export function fires(a: CompiledAutomation, event: ArtifactEvent): boolean {
-  return new AutomationIndex([{ ...a, spec: { ...a.spec, enabled: true } }]).match(event).length > 0
+export function fires(a: CompiledAutomation, event: HookwiseEvent): boolean {
+  // A run automation is previewed with its sample run (it fires on windows, not on one event).
+  if (a.run) return event.type === a.spec.event.type
+  if (event.type.startsWith('RUN_')) return false
+  return new AutomationIndex([{ ...a, spec: { ...a.spec, enabled: true } }]).match(event as ArtifactEvent).length > 0
 }
 
 /**
@@ -29,6 +33,7 @@ export function fires(a: CompiledAutomation, event: ArtifactEvent): boolean {
  * sample), with `fires: false` so the plan can say so. `events` should be in a stable order (sorted by file).
  */
 export function chooseEvent(a: CompiledAutomation, events: readonly NamedEvent[]): ChosenEvent {
+  if (a.run) return { event: sampleRunEvent(a.spec), fires: true }
   const ofType = events.filter((e) => e.event.type === a.spec.event.type)
   const firing = ofType.find((e) => fires(a, e.event))
   if (firing) return { event: firing.event, file: firing.file, fires: true }
@@ -108,7 +113,7 @@ export function sampleEvent(spec: AutomationSpec): ArtifactEvent {
     scope.type === 'Collection' ? (scope.collection ?? 'example-collection') : textMatching(scope.collectionRegex, 'example-collection')
   const metadata: Record<string, unknown> = {}
   for (const c of spec.event.metadata ?? []) metadata[c.key] = metadataValue(c)
-  const type = spec.event.type
+  const type = spec.event.type as ArtifactEvent['type']
   const alias = type === 'ADD_ARTIFACT_ALIAS' ? textMatching(spec.event.aliasRegex, 'production') : undefined
   const tag = type.endsWith('_TAG') ? textMatching(spec.event.tagRegex, 'candidate') : undefined
   return {
@@ -131,5 +136,45 @@ export function sampleEvent(spec: AutomationSpec): ArtifactEvent {
     },
     ...(alias !== undefined ? { alias } : {}),
     ...(tag !== undefined ? { tag } : {}),
+  }
+}
+
+/** A built-in run event of a run automation's type, its run fitted to the scope and run filters where they are simple. */
+export function sampleRunEvent(spec: AutomationSpec): RunEvent {
+  const e = spec.event
+  const entity = spec.scope.entity ?? 'acme'
+  const project = spec.scope.project ?? 'example-project'
+  const name = textMatching(e.runNameRegex, 'example-run')
+  const type = e.type as RunEvent['type']
+  const threshold = type === 'RUN_METRIC_CHANGE' ? e.amount : type === 'RUN_METRIC_ZSCORE' ? (e.threshold ?? 3) : e.threshold
+  return {
+    type,
+    id: 'plan-sample',
+    time: '2026-01-01T00:00:00Z',
+    author: 'sample-user',
+    entity,
+    project,
+    run: {
+      id: 'a1b2c3d4',
+      name,
+      displayName: textMatching(e.runDisplayNameRegex, name),
+      entity,
+      project,
+      tags: [...(e.runTags ?? [])],
+      author: 'sample-user',
+      url: `https://wandb.ai/${entity}/${project}/runs/a1b2c3d4`,
+    },
+    state: type === 'RUN_STATE' ? (e.states?.[0] ?? 'FAILED') : 'RUNNING',
+    ...(type === 'RUN_STATE'
+      ? {}
+      : {
+          metric: {
+            name: e.metric ?? 'val_loss',
+            value: 0.5,
+            ...(e.agg !== undefined ? { agg: e.agg } : {}),
+            ...(threshold !== undefined ? { threshold } : {}),
+            step: 100,
+          },
+        }),
   }
 }

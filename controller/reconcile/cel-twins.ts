@@ -27,6 +27,10 @@ const CEL_HOP_BY_HOP = `[${HOP_BY_HOP_HEADERS.map((h) => `'${h}'`).join(', ')}]`
 const badName = (s: Self): string | undefined => Object.keys(s).find((k) => !HEADER_NAME.test(k))
 const badValue = (s: Self): string | undefined => Object.keys(s).find((k) => NOT_IN_HEADER_VALUE.test(s[k]))
 const hopByHop = (s: Self): string | undefined => Object.keys(s).find((k) => HOP_BY_HOP_HEADERS.includes(k.toLowerCase()))
+const isRunEvent = (s: Self): boolean => String(s.type).startsWith('RUN_')
+const isMetricEvent = (s: Self): boolean => String(s.type).startsWith('RUN_METRIC')
+const CHANGE_FIELDS = ['currentWindow', 'priorWindow', 'changeType', 'amount']
+const RUN_ONLY_FIELDS = ['runNameRegex', 'runDisplayNameRegex', 'runTags', 'cooldown']
 const RESERVED_HEADERS = [
   'authorization',
   'content-type',
@@ -151,6 +155,94 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
     code: 'HW_EVENT_FILTER_FIELDS',
     field: () => 'tagRegex',
     holds: (s) => !has(s.tagRegex) || String(s.type).endsWith('_TAG'),
+  },
+  // Run event parameters (docs/run-events.md)
+  "!self.type.startsWith('RUN_METRIC') || has(self.metric)": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: () => 'metric',
+    holds: (s) => !isMetricEvent(s) || has(s.metric),
+  },
+  "!has(self.metric) || self.type.startsWith('RUN_METRIC')": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: () => 'metric',
+    holds: (s) => !has(s.metric) || isMetricEvent(s),
+  },
+  "self.type != 'RUN_METRIC' || (has(self.op) && has(self.threshold))": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: (s) => (has(s.op) ? 'threshold' : 'op'),
+    holds: (s) => s.type !== 'RUN_METRIC' || (has(s.op) && has(s.threshold)),
+  },
+  "!has(self.op) || self.type == 'RUN_METRIC'": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: () => 'op',
+    holds: (s) => !has(s.op) || s.type === 'RUN_METRIC',
+  },
+  "!has(self.agg) || self.type in ['RUN_METRIC', 'RUN_METRIC_CHANGE']": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: () => 'agg',
+    holds: (s) => !has(s.agg) || s.type === 'RUN_METRIC' || s.type === 'RUN_METRIC_CHANGE',
+  },
+  "!has(self.window) || self.type in ['RUN_METRIC', 'RUN_METRIC_ZSCORE']": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: () => 'window',
+    holds: (s) => !has(s.window) || s.type === 'RUN_METRIC' || s.type === 'RUN_METRIC_ZSCORE',
+  },
+  "!has(self.threshold) || self.type in ['RUN_METRIC', 'RUN_METRIC_ZSCORE']": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: () => 'threshold',
+    holds: (s) => !has(s.threshold) || s.type === 'RUN_METRIC' || s.type === 'RUN_METRIC_ZSCORE',
+  },
+  "self.type != 'RUN_METRIC' || has(self.agg) || !has(self.window) || self.window == 1": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: () => 'agg',
+    holds: (s) => s.type !== 'RUN_METRIC' || has(s.agg) || !has(s.window) || s.window === 1,
+  },
+  "self.type != 'RUN_METRIC_CHANGE' || (has(self.changeType) && has(self.amount))": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: (s) => (has(s.changeType) ? 'amount' : 'changeType'),
+    holds: (s) => s.type !== 'RUN_METRIC_CHANGE' || (has(s.changeType) && has(s.amount)),
+  },
+  "(!has(self.currentWindow) && !has(self.priorWindow) && !has(self.changeType) && !has(self.amount)) || self.type == 'RUN_METRIC_CHANGE'":
+    {
+      code: 'HW_EVENT_FILTER_FIELDS',
+      field: (s) => CHANGE_FIELDS.find((f) => has(s[f])),
+      holds: (s) => s.type === 'RUN_METRIC_CHANGE' || CHANGE_FIELDS.every((f) => !has(s[f])),
+    },
+  "self.type != 'RUN_METRIC_CHANGE' || has(self.agg) || ((!has(self.currentWindow) || self.currentWindow == 1) && (!has(self.priorWindow) || self.priorWindow == 1))":
+    {
+      code: 'HW_EVENT_FILTER_FIELDS',
+      field: () => 'agg',
+      holds: (s) =>
+        s.type !== 'RUN_METRIC_CHANGE' ||
+        has(s.agg) ||
+        ((!has(s.currentWindow) || s.currentWindow === 1) && (!has(s.priorWindow) || s.priorWindow === 1)),
+    },
+  "!has(self.direction) || self.type in ['RUN_METRIC_CHANGE', 'RUN_METRIC_ZSCORE']": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: () => 'direction',
+    holds: (s) => !has(s.direction) || s.type === 'RUN_METRIC_CHANGE' || s.type === 'RUN_METRIC_ZSCORE',
+  },
+  "(self.type == 'RUN_STATE') == has(self.states)": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: () => 'states',
+    holds: (s) => (s.type === 'RUN_STATE') === has(s.states),
+  },
+  "self.type.startsWith('RUN_') || (!has(self.runNameRegex) && !has(self.runDisplayNameRegex) && !has(self.runTags) && !has(self.cooldown))":
+    {
+      code: 'HW_EVENT_FILTER_FIELDS',
+      field: (s) => RUN_ONLY_FIELDS.find((f) => has(s[f])),
+      holds: (s) => isRunEvent(s) || RUN_ONLY_FIELDS.every((f) => !has(s[f])),
+    },
+  "!self.type.startsWith('RUN_') || !has(self.metadata)": {
+    code: 'HW_EVENT_FILTER_FIELDS',
+    field: () => 'metadata',
+    holds: (s) => !isRunEvent(s) || !has(s.metadata),
+  },
+  // Automation spec
+  "!self.event.type.startsWith('RUN_') || (self.scope.type in ['Project', 'Entity'] && !has(self.scope.collectionRegex))": {
+    code: 'HW_SCOPE_FIELDS',
+    field: (s) => (has(s.scope.collectionRegex) ? 'scope.collectionRegex' : 'scope.type'),
+    holds: (s) => !isRunEvent(s.event) || ((s.scope.type === 'Project' || s.scope.type === 'Entity') && !has(s.scope.collectionRegex)),
   },
   "self.op == 'exists' || has(self.value)": {
     code: 'HW_METADATA_CONDITION',

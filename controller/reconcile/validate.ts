@@ -12,7 +12,16 @@ import { compileSlackMessage } from '../template/slack-message.js'
 import { ACCESS_TOKEN } from '../model/secrets.js'
 import { KEY_HINT, readStandardWebhooksKey } from '../model/signing-key.js'
 import { specialRange } from '../model/special-addresses.js'
-import { EVENT_TYPES, METADATA_PREFIX, VARIABLES, isReservedSecretName, type EventType } from '../template/variables.js'
+import {
+  ALL_EVENT_TYPES,
+  EVENT_TYPES,
+  RUN_EVENT_TYPES,
+  METADATA_PREFIX,
+  VARIABLES,
+  hasArtifactMetadata,
+  isReservedSecretName,
+  type EventType,
+} from '../template/variables.js'
 import { checkCelRules } from './cel-twins.js'
 import { compileTextMatcher, type TextMatcher } from '../model/text-matcher.js'
 import { compileEventFilter } from '../match/event-filter.js'
@@ -199,7 +208,7 @@ function wellTypedAction(c: Checked): { action: ActionParts; eventType: EventTyp
       ...(typeof a.payloadTemplate === 'string' ? { payloadTemplate: a.payloadTemplate } : {}),
       ...(a.payload !== undefined && a.payloadTemplate === undefined ? { payload: a.payload } : {}),
     },
-    eventType: EVENT_TYPES.includes(type as EventType) ? (type as EventType) : undefined,
+    eventType: ALL_EVENT_TYPES.includes(type as EventType) ? (type as EventType) : undefined,
   }
 }
 
@@ -280,11 +289,18 @@ function compileCondition(c: Checked, i: number, cond: MetadataCondition, r: Rep
 }
 
 /** Compiles `event.filter` once; each problem is reported at its own place below the filter. */
-function compileFilter(c: Checked, filter: unknown, r: Reporter): EventPredicate | null {
-  const result = compileEventFilter(filter)
+function compileFilter(c: Checked, filter: unknown, runs: boolean, r: Reporter): EventPredicate | null {
+  const result = compileEventFilter(filter, runs)
   if (result.ok) return result.predicate
   for (const p of result.problems) r.at(c.object, c.label, ['spec', 'event', 'filter', ...p.path], 'HW_FILTER_INVALID', p.message, p.hint)
   return null
+}
+
+/** How a hint names the events a variable exists for. */
+function eventsNamed(events: readonly EventType[]): string {
+  if (events === EVENT_TYPES) return 'artifact events (run events have ${run_id}, ${run_name}, ${metric_value}...)'
+  if (events === RUN_EVENT_TYPES) return 'run events (RUN_METRIC, RUN_METRIC_CHANGE, RUN_METRIC_ZSCORE, RUN_STATE)'
+  return `${events.join(' and ')} events`
 }
 
 function variableProblem(
@@ -299,12 +315,19 @@ function variableProblem(
       return {
         code: 'HW_TEMPLATE_UNKNOWN_VARIABLE',
         message: `\${${name}} is not available for ${eventType} events`,
-        hint: `\${${name}} exists only for ${builtin.events.join(' and ')} events; remove it or change spec.event.type`,
+        hint: `\${${name}} exists only for ${eventsNamed(builtin.events)}; remove it or change spec.event.type`,
       }
     }
     return undefined
   }
-  if (name.startsWith(METADATA_PREFIX)) return undefined
+  if (name.startsWith(METADATA_PREFIX)) {
+    if (hasArtifactMetadata(eventType)) return undefined
+    return {
+      code: 'HW_TEMPLATE_UNKNOWN_VARIABLE',
+      message: `\${${name}} is not available for ${eventType} events: runs have no artifact metadata`,
+      hint: 'use the run variables (${run_name}, ${metric_value}...), see docs/run-events.md#variables',
+    }
+  }
   if (granted.has(name)) return undefined
   // Variables of this event type and the webhook's secrets: what a misspelled name may have meant.
   const available = [
@@ -428,6 +451,27 @@ function signingHint(spec: WebhookSpec, previous: boolean): string {
     ? `name one of ${names.join(', ')}, or add ${secret} to spec.secrets`
     : `spec.secrets is empty (none given): add a secret named ${secret}, or remove spec.signing`
 }
+
+/** Fields of spec.event that only run events take. */
+const RUN_FIELDS = new Set([
+  'metric',
+  'agg',
+  'window',
+  'op',
+  'threshold',
+  'currentWindow',
+  'priorWindow',
+  'changeType',
+  'direction',
+  'amount',
+  'states',
+  'runNameRegex',
+  'runDisplayNameRegex',
+  'runTags',
+  'cooldown',
+])
+const RUN_EVENT_HINT =
+  'RUN_METRIC takes metric, op, threshold (agg, window); RUN_METRIC_CHANGE metric, changeType, amount (agg, currentWindow, priorWindow, direction); RUN_METRIC_ZSCORE metric (window, threshold, direction); RUN_STATE states; all take a Project or Entity scope; see docs/run-events.md'
 
 function hintFor(code: ErrorCode): string {
   switch (code) {
@@ -553,15 +597,19 @@ function meaningOfAutomation(
 ): CompiledAutomation | undefined {
   const spec = c.body.spec as AutomationSpec
   const before = r.diagnostics.length
+  const runs = spec.event.type.startsWith('RUN_')
   for (const v of checkCelRules((schemas.automation.properties as Record<string, Record<string, unknown>>).spec!, spec, ['spec'], defs)) {
-    r.at(c.object, c.label, v.path, v.code, v.message, hintFor(v.code))
+    r.at(c.object, c.label, v.path, v.code, v.message, runs || RUN_FIELDS.has(String(v.path.at(-1))) ? RUN_EVENT_HINT : hintFor(v.code))
   }
   const event: EventFilter = spec.event
   const aliasRegex = regex(c, ['spec', 'event', 'aliasRegex'], event.aliasRegex, r)
   const tagRegex = regex(c, ['spec', 'event', 'tagRegex'], event.tagRegex, r)
   const collectionRegex = regex(c, ['spec', 'scope', 'collectionRegex'], spec.scope.collectionRegex, r)
   const metadata = (event.metadata ?? []).map((cond, i) => compileCondition(c, i, cond, r))
-  const filter = event.filter === undefined ? undefined : compileFilter(c, event.filter, r)
+  const runEvent = event.type.startsWith('RUN_')
+  const filter = event.filter === undefined ? undefined : compileFilter(c, event.filter, runEvent, r)
+  const runNameRegex = regex(c, ['spec', 'event', 'runNameRegex'], event.runNameRegex, r)
+  const runDisplayNameRegex = regex(c, ['spec', 'event', 'runDisplayNameRegex'], event.runDisplayNameRegex, r)
 
   const { compiled } = checkAction(c, spec.action, event.type, webhooks, brokenWebhooks, r)
   if (
@@ -571,7 +619,9 @@ function meaningOfAutomation(
     tagRegex === null ||
     collectionRegex === null ||
     metadata.includes(null) ||
-    filter === null
+    filter === null ||
+    runNameRegex === null ||
+    runDisplayNameRegex === null
   )
     return undefined
   return {
@@ -588,7 +638,25 @@ function meaningOfAutomation(
     collectionRegex: collectionRegex ?? undefined,
     metadata: metadata as CompiledCondition[],
     filter: filter ?? undefined,
+    run: runEvent
+      ? {
+          ...(runNameRegex ? { nameRegex: runNameRegex } : {}),
+          ...(runDisplayNameRegex ? { displayNameRegex: runDisplayNameRegex } : {}),
+          tags: event.runTags ?? [],
+          cooldownMs: cooldownMs(event.cooldown),
+        }
+      : undefined,
   }
+}
+
+/** W&B fires a run automation at most once per run per 24 hours; `cooldown` changes it. */
+export const DEFAULT_COOLDOWN_MS = 24 * 3_600_000
+
+/** event.cooldown (the schema's pattern: 0, or a number and s, m, h or d) in ms. */
+function cooldownMs(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_COOLDOWN_MS
+  if (text === '0') return 0
+  return Number(text.slice(0, -1)) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[text.at(-1) as 's' | 'm' | 'h' | 'd']
 }
 
 function meaningOfEventSource(c: Checked, r: Reporter): EventSourceEntry | undefined {

@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net'
 import type { AcceptedEvent } from '../delivery/outcomes.js'
 import { parseJson, validateEvent } from '../api/event.js'
 import { isCloudEventRequest, readCloudEvents } from '../api/cloud-events.js'
-import type { ArtifactEvent } from '../api/types.generated.js'
+import type { ArtifactEvent, RunMessage } from '../api/types.generated.js'
+import type { RunAccepted } from '../delivery/run-intake.js'
+import { validateRunMessage } from '../api/run-message.js'
 import { BodyTooLargeError, QueueFullError, StoreUnavailableError, type Diagnostic } from '../errors.js'
 import type { DeliveryEngine } from '../delivery/engine.js'
 import type { SourceAnswer, SourceRequest } from '../delivery/event-sources.js'
@@ -38,6 +40,8 @@ export interface ApiServerOptions {
   onEvents?: (accepted: number, duplicates: number) => void
   /** POST /v1/sources/<namespace>/<name>: an EventSource's intake, authenticated by its own signature. Absent: 404. */
   sources?: { receive(req: SourceRequest): Promise<SourceAnswer> }
+  /** POST /v1/runs: run metric points and state changes (docs/run-events.md). Absent: 404. */
+  runs?: { take(messages: readonly RunMessage[]): Promise<RunAccepted> }
   onError?: (err: unknown) => void
 }
 
@@ -148,6 +152,13 @@ export class ApiServer {
         return sendProblem(res, 405, 'Method Not Allowed', 'POST events to /v1/events', { headers: { Allow: 'POST' } })
       return this.intake(req, res)
     }
+    if (path === '/v1/runs' && this.o.runs) {
+      if (req.method !== 'POST')
+        return sendProblem(res, 405, 'Method Not Allowed', 'POST run metric points and state changes to /v1/runs', {
+          headers: { Allow: 'POST' },
+        })
+      return this.runIntake(req, res, this.o.runs)
+    }
     if (path === '/v1/status' && req.method === 'GET') return sendJson(res, 200, await this.o.status())
     if (path === '/v1/sync' && this.o.sync) {
       if (req.method !== 'POST')
@@ -224,6 +235,48 @@ export class ApiServer {
       ...(answer.errors ? { errors: answer.errors } : {}),
       ...(answer.status === 503 ? { headers: { 'Retry-After': '30' } } : {}),
     })
+  }
+
+  /** POST /v1/runs: the same authentication, body limit and bound on items per request as /v1/events. */
+  private async runIntake(req: IncomingMessage, res: ServerResponse, runs: NonNullable<ApiServerOptions['runs']>): Promise<void> {
+    let raw: Buffer
+    try {
+      raw = await readBody(req, this.o.bodyLimit ?? 1024 * 1024)
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        res.setHeader('Connection', 'close')
+        return sendProblem(res, 413, 'Payload Too Large', err.message)
+      }
+      throw err
+    }
+    const parsed = parseJson(raw.toString('utf8'))
+    if (!parsed.ok) return sendProblem(res, 400, 'Bad Request', 'the body is not valid JSON', { errors: parsed.diagnostics })
+    const list = Array.isArray(parsed.value)
+    const values = list ? (parsed.value as unknown[]) : [parsed.value]
+    const max = this.o.maxEventsPerRequest ?? 1000
+    if (values.length === 0) return sendProblem(res, 400, 'Bad Request', 'the array holds no run messages')
+    if (values.length > max)
+      return sendProblem(res, 413, 'Payload Too Large', `at most ${max} run messages per request; got ${values.length}`)
+    const messages: RunMessage[] = []
+    const errors: Diagnostic[] = []
+    values.forEach((v, i) => {
+      const r = validateRunMessage(v)
+      if (r.ok) messages.push(r.message)
+      else errors.push(...r.diagnostics.map((d) => (list ? { ...d, path: `[${i}]${d.path ? `.${d.path}` : ''}` } : d)))
+    })
+    if (errors.length)
+      return sendProblem(res, 400, 'Bad Request', `${errors.length === 1 ? 'a field is' : 'fields are'} not valid; nothing was accepted`, {
+        errors,
+      })
+    let taken: RunAccepted
+    try {
+      taken = await runs.take(messages)
+    } catch (err) {
+      if (err instanceof QueueFullError || err instanceof StoreUnavailableError)
+        return sendProblem(res, 503, 'Service Unavailable', err.message, { headers: { 'Retry-After': String(err.retryAfterSeconds) } })
+      throw err
+    }
+    return sendJson(res, 202, { messages: messages.length, points: taken.points, fired: taken.fired })
   }
 
   private async intake(req: IncomingMessage, res: ServerResponse): Promise<void> {

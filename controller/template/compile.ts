@@ -159,7 +159,8 @@ function variableValue(name: string): (context: RenderContext) => unknown {
   if (name.startsWith(METADATA_PREFIX)) {
     const key = name.slice(METADATA_PREFIX.length)
     return (c) => {
-      const metadata = c.event.artifact.metadata
+      // Validation allows ${artifact_metadata.KEY} in artifact automations only.
+      const metadata = 'artifact' in c.event ? c.event.artifact.metadata : undefined
       return metadata && Object.hasOwn(metadata, key) ? metadata[key] : undefined
     }
   }

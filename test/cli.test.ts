@@ -338,6 +338,52 @@ t.test('match prints NAMESPACE/NAME of each match', async (t) => {
   })
 })
 
+t.test('match --run prints the run automations a file of run messages fires', async (t) => {
+  t.same(await hookwise(['match', '--manifests', examples, '--run', ev('run-val-loss')]), {
+    status: 0,
+    stdout: 'default/val-loss-above run 3xk9q2ab step 4 val_loss=0.55\ndefault/run-failed run 3xk9q2ab state FAILED\n',
+    stderr: '',
+  })
+  // r1 carries the tag and config accuracy-drop asks for, r2 neither; r1's 7th value drops again
+  // within the 24 h cooldown (no second line); r2 crashes (counts as FAILED).
+  const run = { id: 'r1', name: 'sweep-1', entity: 'acme', project: 'churn', tags: ['production'], config: { lr: 0.001 } }
+  const other = { ...run, id: 'r2', tags: [] }
+  const accuracy = [0.9, 0.9, 0.9, 0.8, 0.8, 0.77, 0.5]
+  const messages = [
+    ...accuracy.map((a, step) => ({ run, step, metrics: { accuracy: a } })),
+    ...accuracy.map((a, step) => ({ run: other, step, metrics: { accuracy: a } })),
+    { run: other, state: 'CRASHED' },
+  ]
+  t.same(await hookwise(['match', '--manifests', examples, '--run', '-'], JSON.stringify(messages)), {
+    status: 0,
+    stdout: 'default/accuracy-drop run r1 step 5 accuracy=0.79\ndefault/run-failed run r2 state FAILED\n',
+    stderr: '',
+  })
+  const json = await hookwise(['match', '--manifests', examples, '--run', '-', '--format', 'json'], JSON.stringify(messages.slice(0, 6)))
+  t.same(JSON.parse(json.stdout), [
+    {
+      namespace: 'default',
+      name: 'accuracy-drop',
+      webhook: 'local-listener',
+      type: 'RUN_METRIC_CHANGE',
+      run: 'r1',
+      metric: { name: 'accuracy', step: 5, value: 0.79 },
+    },
+  ])
+  t.same(await hookwise(['match', '--manifests', examples, '--run', '-'], '{"run": {"id": "x", "entity": "acme"}, "step": 1}'), {
+    status: 1,
+    stdout: '',
+    stderr:
+      '-: error HW_EVENT_INVALID: run.project: required field "project" is missing\n  hint: add run.project: Project (or MLflow experiment) of the run.\n',
+  })
+  const neither = await hookwise(['match', '--manifests', examples])
+  t.equal(neither.status, 2)
+  t.equal(
+    neither.stderr,
+    'error HW_USAGE: match needs one of --event FILE and --run FILE\n  hint: pass an artifact event with --event, or run messages with --run\n',
+  )
+})
+
 t.test('the hookwise binary runs as a process', async (t) => {
   const r = spawnSync(
     process.execPath,

@@ -1,14 +1,14 @@
 // `hookwise emit`: sends events to a running hookwise from a CI pipeline or a registry hook.
 import type { Command } from 'commander'
 import { request } from 'undici'
-import { parseEvent, parseJson, validateEvent } from '../api/event.js'
-import { validateRunMessage } from '../api/run-message.js'
+import { parseEvent, validateEvent } from '../api/event.js'
 import type { ArtifactEvent } from '../api/types.generated.js'
 import { HookwiseError, UsageError } from '../errors.js'
 import { formatText } from '../errors.js'
 import type { CommandContext } from './command.js'
 import { readInput, type CliIO } from './io.js'
 import { clientToken, collect } from './options.js'
+import { readRunMessages } from './run-messages.js'
 
 export interface EmitOptions {
   to: string
@@ -123,22 +123,10 @@ const eventLine = (e: { id: string; duplicate: boolean; deliveries: unknown[] })
 
 /** `--run FILE`: run metric points and state changes, one message or a list, to /v1/runs. */
 async function emitRuns(o: EmitOptions, file: string, io: CliIO, env: NodeJS.ProcessEnv): Promise<number> {
-  const parsed = parseJson(await readInput(file, io), file)
-  if (!parsed.ok) {
-    io.err(`${parsed.diagnostics.map(formatText).join('\n')}\n`)
-    return 1
-  }
-  const values = Array.isArray(parsed.value) ? parsed.value : [parsed.value]
-  const problems = values.flatMap((v, i) => {
-    const r = validateRunMessage(v, file)
-    return r.ok ? [] : r.diagnostics.map((d) => (Array.isArray(parsed.value) ? { ...d, path: `[${i}]${d.path ? `.${d.path}` : ''}` } : d))
-  })
-  if (problems.length) {
-    io.err(`${problems.map(formatText).join('\n')}\n`)
-    return 1
-  }
+  const messages = await readRunMessages(file, io)
+  if (!messages) return 1
   const url = intakeUrl(o.to, '/v1/runs')
-  const answer = await post(url, JSON.stringify(parsed.value), o, env)
+  const answer = await post(url, JSON.stringify(messages), o, env)
   if (answer.status === 202) {
     const a = JSON.parse(answer.text) as {
       messages: number

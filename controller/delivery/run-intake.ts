@@ -5,7 +5,7 @@
 // the restart (a re-sent point has the same event id, a duplicate), but never loses a delivery.
 import { createHash } from 'node:crypto'
 import type { MetricValue, RunEvent, RunInfo, RunMessage } from '../api/types.generated.js'
-import { MAX_WINDOW_VALUES, record, type Series } from '../match/metric-window.js'
+import { MAX_WINDOW_VALUES, metricNumber, record, type Series } from '../match/metric-window.js'
 import { RunIndex, evaluate } from '../match/run-index.js'
 import type { CompiledAutomation, DesiredState } from '../model/desired-state.js'
 import type { AcceptedEvent } from './outcomes.js'
@@ -29,12 +29,6 @@ const CACHED_MARKS = 200_000
 const ENDED: ReadonlySet<RunState> = new Set(['FINISHED', 'FAILED'])
 
 const SEP = '\u0000'
-
-/** A logged value from JSON: NaN and the infinities come as text. */
-export function metricNumber(v: number | string): number {
-  if (typeof v === 'number') return v
-  return v === 'Infinity' ? Number.POSITIVE_INFINITY : v === '-Infinity' ? Number.NEGATIVE_INFINITY : Number.NaN
-}
 
 /** A number as the event carries it: NaN and the infinities as text. */
 const asJson = (v: number): MetricValue => (Number.isFinite(v) ? v : Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity')

@@ -24,6 +24,12 @@ export interface Verdict {
   measure?: number
 }
 
+/** A logged value from JSON: NaN and the infinities come as text. */
+export function metricNumber(v: number | string): number {
+  if (typeof v === 'number') return v
+  return v === 'Infinity' ? Number.POSITIVE_INFINITY : v === '-Infinity' ? Number.NEGATIVE_INFINITY : Number.NaN
+}
+
 /** Whether a logged value goes into windows: every number but NaN. */
 export const isWindowValue = (v: number): boolean => !Number.isNaN(v)
 

@@ -6,7 +6,8 @@ import t from 'tap'
 import { parseManifest } from '../controller/sources/manifest.js'
 import { validateObjects } from '../controller/reconcile/validate.js'
 import { AutomationIndex } from '../controller/match/automation-index.js'
-import type { ArtifactEvent } from '../controller/api/types.generated.js'
+import type { ArtifactEvent, RunMessage } from '../controller/api/types.generated.js'
+import { matchRuns } from '../controller/match/run-match.js'
 import { harnessConfig } from './tools/go-build.js'
 import { findPython } from './tools/python-venv.js'
 import { readWandbDumps, wandbSdk } from './tools/wandb-sdk.js'
@@ -29,10 +30,6 @@ const FLAGS = ['--entity', 'acme', '--registry', 'model', '--project', 'churn']
 const NOT_CONVERTED = [
   'automation "action-noop": its action NO_OP has no hookwise equivalent',
   'automation "action-aria": its action ARIA has no hookwise equivalent',
-  'automation "run-metric-threshold": its event RUN_METRIC is a run event; hookwise has artifact events only',
-  'automation "run-metric-change": its event RUN_METRIC_CHANGE is a run event; hookwise has artifact events only',
-  'automation "run-metric-zscore": its event RUN_METRIC_ZSCORE is a run event; hookwise has artifact events only',
-  'automation "run-state": its event RUN_STATE is a run event; hookwise has artifact events only',
 ]
 const CONVERTIBLE = dumps.cases.filter((c) => !NOT_CONVERTED.some((n) => n.startsWith(`automation "${c.name}"`)))
 
@@ -107,7 +104,7 @@ t.test('every imported webhook automation renders the payload W&B would send', a
   const r = await hookwise(['import', 'wandb', '-', ...FLAGS], SHAPES.saved!)
   const state = load(r.stdout)
   let compared = 0
-  for (const c of CONVERTIBLE) {
+  for (const c of CONVERTIBLE.filter((x) => !x.name.startsWith('run-'))) {
     const payload = (c.saved.action as { requestPayload?: string }).requestPayload
     if (!payload) continue
     const a = state.automations.find((x) => x.name === c.name)!
@@ -174,6 +171,60 @@ t.test("the imported filters, scopes and events match as W&B's would", async (t)
     'link-sequence',
     'link-team',
   ])
+})
+
+t.test("W&B's run events import as hookwise's, with their parameters, and fire on a run's values", async (t) => {
+  const r = await hookwise(['import', 'wandb', '-', ...FLAGS], SHAPES.saved!)
+  const automations = load(r.stdout).automations.filter((a) => a.name.startsWith('run-'))
+  t.same(Object.fromEntries(automations.map((a) => [a.name, a.spec.event])), {
+    'run-metric-threshold': { type: 'RUN_METRIC', metric: 'loss', agg: 'AVERAGE', window: 5, op: 'gt', threshold: 0.5 },
+    'run-metric-change': {
+      type: 'RUN_METRIC_CHANGE',
+      metric: 'accuracy',
+      agg: 'MAX',
+      currentWindow: 3,
+      priorWindow: 3,
+      changeType: 'RELATIVE',
+      direction: 'ANY',
+      amount: 0.1,
+    },
+    'run-metric-zscore': { type: 'RUN_METRIC_ZSCORE', metric: 'loss', window: 10, threshold: 2, direction: 'ANY' },
+    'run-state': { type: 'RUN_STATE', states: ['FAILED', 'FINISHED'] },
+  })
+  t.same(
+    automations.map((a) => a.spec.scope),
+    automations.map(() => ({ type: 'Project', entity: 'acme', project: 'churn' })),
+  )
+  // loss: 0.5, 0.3 five times (mean 0.4, sd 0.1), then 0.7 (z = 3 >= 2; the average of the last 5
+  // is 0.46) and 0.9 (average 0.54 > 0.5); accuracy: max 0.8 over steps 0-2, then 0.95 (+18.75 %
+  // >= 10 %); then the run crashes (FAILED).
+  const run = { id: 'r1', entity: 'acme', project: 'churn' }
+  const loss = [0.5, 0.3, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3, 0.5, 0.3, 0.7, 0.9]
+  const messages: RunMessage[] = [
+    ...loss.map((v, step) => ({ run, step, metrics: { loss: v, ...(step < 6 ? { accuracy: step < 3 ? 0.8 : 0.95 } : {}) } })),
+    { run, state: 'CRASHED' },
+  ]
+  t.same(
+    matchRuns(automations, messages).map((m) => [m.automation.name, m.metric?.step ?? m.state]),
+    [
+      ['run-metric-change', 5],
+      ['run-metric-zscore', 10],
+      ['run-metric-threshold', 11],
+      ['run-state', 'FAILED'],
+    ],
+  )
+  // A run filter W&B built from the run's fields is not guessed at.
+  const named = structuredClone(dumps.cases.find((c) => c.name === 'run-state')!.saved) as { event: { filter: string } }
+  named.event.filter = JSON.stringify({ run_filter: '{"display_name": {"$regex": "^sweep"}}', run_state_filter: { states: ['FAILED'] } })
+  const refused = await hookwise(
+    ['import', 'wandb', '-', ...FLAGS],
+    [JSON.stringify(named), ...dumps.integrations.map((i) => JSON.stringify(i.saved))].join('\n'),
+  )
+  t.equal(refused.status, 1)
+  t.match(
+    refused.stderr,
+    'automation "run-state": its run filter {"display_name":{"$regex":"^sweep"}} is not converted: write it as runNameRegex, runTags or filter (docs/run-events.md#filters-on-the-run)',
+  )
 })
 
 t.test('missing context is asked for by flag; secrets become placeholders', async (t) => {

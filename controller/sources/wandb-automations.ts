@@ -8,6 +8,7 @@
 // carries its secrets. Missing context comes from the options; secrets become secretKeyRefs to one
 // Secret whose values are placeholders to fill in.
 import { isRecord } from '../model/json-equal.js'
+import { RUN_EVENT_TYPES, runEventOf } from './wandb-run-events.js'
 
 export interface WandbImportOptions {
   /** Entity (team) of project scopes and of collections of projects. */
@@ -275,8 +276,10 @@ function actionOf(ctx: Context, action: Json): Converted<Json> {
 function automationOf(ctx: Context, a: Json): Converted<{ name: string; spec: Json }> {
   const event = a.event as Json
   const wandbType = str(event.event_type) ?? str(event.eventType) ?? '?'
-  const type = EVENT_TYPES[wandbType]
-  if (!type) return { ok: false, why: `its event ${wandbType} is a run event; hookwise has artifact events only` }
+  const runEvent = RUN_EVENT_TYPES.has(wandbType) ? runEventOf(wandbType, event.filter) : undefined
+  if (runEvent && !runEvent.ok) return runEvent
+  const type = runEvent ? wandbType : EVENT_TYPES[wandbType]
+  if (!type) return { ok: false, why: `its event ${wandbType} is not one W&B documents` }
   const scopeRaw = isRecord(a.scope) ? a.scope : isRecord(event.scope) ? event.scope : undefined
   if (!scopeRaw) return { ok: false, why: 'it has no scope' }
   const scope = scopeOf(scopeRaw, ctx.o)
@@ -285,7 +288,7 @@ function automationOf(ctx: Context, a: Json): Converted<{ name: string; spec: Js
   if (!action.ok) return action
   const comments = [...scope.comments, ...action.comments]
   if (wandbType !== type) comments.push(`W&B event ${wandbType} is hookwise's ${type}`)
-  const filter = eventFilter(event.filter)
+  const filter = runEvent ? undefined : eventFilter(event.filter)
   const keepFilter = !isEmptyFilter(filter) || type === 'ADD_ARTIFACT_ALIAS'
   if (filter !== undefined && !isRecord(filter))
     return { ok: false, why: `its filter ${JSON.stringify(event.filter)} is not a JSON object` }
@@ -293,7 +296,7 @@ function automationOf(ctx: Context, a: Json): Converted<{ name: string; spec: Js
     ...(str(a.description) ? { description: str(a.description) } : {}),
     ...(a.enabled === false ? { enabled: false } : {}),
     scope: scope.value,
-    event: { type, ...(keepFilter && filter !== undefined ? { filter } : {}) },
+    event: runEvent ? runEvent.event : { type, ...(keepFilter && filter !== undefined ? { filter } : {}) },
     action: action.value,
   }
   const wandbName = str(a.name) ?? 'imported'

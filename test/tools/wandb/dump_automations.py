@@ -139,8 +139,8 @@ def graphql_scope(scope):
 cases = []
 
 
-def add(name, event, action_name):
-    action = ACTIONS[action_name]
+def add(name, event, action_name, action=None):
+    action = action or ACTIONS[action_name]
     new = (event >> action).model_copy(update={"name": name, "description": f"case {name}", "enabled": True})
     new_json = json.loads(new.model_dump_json())
     graphql = {
@@ -192,15 +192,20 @@ add("link-alias-filter", OnLinkArtifact(scope=SCOPES["portfolio"], filter=alias.
 # Every action.
 for action_name in ACTIONS:
     add(f"action-{action_name}", OnLinkArtifact(scope=SCOPES["registry"]), action_name)
-# Run events (hookwise has no run events: the import reports them).
+# Run events, with run variables in their payloads (W&B's artifact variables are empty for runs).
+RUN_WEBHOOK = SendWebhook(
+    integration_id=WEBHOOK_ID,
+    request_payload={"run": "${run_name}", "metric": "${metric_name}", "value": "${metric_value}", "event": "${event_type}"},
+)
+RUN_SLACK = SendNotification(integration_id=SLACK_ID, title="Run ${run_name}", message="${run_name} is ${run_state}", severity="ERROR")
 run_filters = {
     "run-metric-threshold": RunEvent.metric("loss").avg(5).gt(0.5),
     "run-metric-change": RunEvent.metric("accuracy").max(3).changes_by(frac=0.1),
     "run-metric-zscore": MetricZScoreFilter(name="loss", window=10, threshold=2.0, change_dir="ANY"),
 }
 for f_name, f in run_filters.items():
-    add(f_name, OnRunMetric(scope=SCOPES["project"], filter=f), "webhook")
-add("run-state", OnRunState(scope=SCOPES["project"], filter=RunEvent.state.in_(["finished", "failed"])), "slack")
+    add(f_name, OnRunMetric(scope=SCOPES["project"], filter=f), "webhook", RUN_WEBHOOK)
+add("run-state", OnRunState(scope=SCOPES["project"], filter=RunEvent.state.in_(["finished", "failed"])), "slack", RUN_SLACK)
 
 integrations = [
     WebhookIntegration(id=WEBHOOK_ID, name="deploy-hook", url_endpoint="https://ci.example.com/hooks/wandb"),

@@ -57,7 +57,10 @@ export const ERROR_CODES = {
     disposition: 'terminal',
     summary: 'An event.filter names an operator or field the filter language does not have, or an operand that does not fit.',
   },
-  HW_PAYLOAD_CHOICE: { disposition: 'terminal', summary: 'An action needs exactly one of payload and payloadTemplate.' },
+  HW_PAYLOAD_CHOICE: {
+    disposition: 'terminal',
+    summary: 'An action needs exactly one of payload, payloadTemplate, slack and noop, and a webhook unless it is noop.',
+  },
   HW_TEMPLATE_SYNTAX: { disposition: 'terminal', summary: 'A payload template does not parse.' },
   HW_TEMPLATE_UNKNOWN_VARIABLE: {
     disposition: 'terminal',

@@ -27,10 +27,7 @@ const dumps = await readWandbDumps(sdk)
 const FLAGS = ['--entity', 'acme', '--registry', 'model', '--project', 'churn']
 
 /** What the SDK can build and hookwise cannot express. */
-const NOT_CONVERTED = [
-  'automation "action-noop": its action NO_OP has no hookwise equivalent',
-  'automation "action-aria": its action ARIA has no hookwise equivalent',
-]
+const NOT_CONVERTED = ['automation "action-aria": its action ARIA has no hookwise equivalent']
 const CONVERTIBLE = dumps.cases.filter((c) => !NOT_CONVERTED.some((n) => n.startsWith(`automation "${c.name}"`)))
 
 const SHAPES: Record<string, string> = {
@@ -69,6 +66,12 @@ t.test(`the SDK (wandb ${dumps.wandb}) builds ${dumps.cases.length} automations;
   }
   t.equal(outputs[1], outputs[0], 'the GraphQL shape gives the same manifests')
   t.equal(outputs[2], outputs[0], 'the NewAutomation shape gives the same manifests')
+})
+
+t.test("W&B's DoNothing becomes action noop: {} (no webhook)", async (t) => {
+  const r = await hookwise(['import', 'wandb', '-', ...FLAGS], SHAPES.saved!)
+  const noop = load(r.stdout).automations.find((a) => a.name === 'action-noop')
+  t.same(noop?.spec.action, { noop: {} })
 })
 
 const event = (type: string, extra: Partial<ArtifactEvent> = {}): ArtifactEvent =>

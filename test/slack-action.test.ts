@@ -145,7 +145,7 @@ t.test('validation: Slack limits, one body only, the severity list', async (t) =
     {
       path: 'spec.action',
       code: 'HW_PAYLOAD_CHOICE',
-      message: 'set exactly one of action.payload, action.payloadTemplate and action.slack',
+      message: 'set exactly one of action.payload, action.payloadTemplate, action.slack and action.noop',
     },
   ])
   t.match(check('{message: "${no_such_variable}"}'), [{ path: 'spec.action.slack.message', code: 'HW_TEMPLATE_UNKNOWN_VARIABLE' }])

@@ -352,7 +352,7 @@ t.test('exactly one of payload and payloadTemplate', async (t) => {
       column: 3,
       path: 'spec.action',
       code: 'HW_PAYLOAD_CHOICE',
-      message: 'set exactly one of action.payload, action.payloadTemplate and action.slack',
+      message: 'set exactly one of action.payload, action.payloadTemplate, action.slack and action.noop',
     },
   ])
 })

@@ -436,7 +436,7 @@ export interface MetadataCondition {
   value?: string
 }
 /**
- * The webhook to call and the body to send: exactly one of payload, payloadTemplate and slack.
+ * The webhook to call and the body to send: exactly one of payload, payloadTemplate and slack; or noop (no webhook).
  *
  * This interface was referenced by `HookwiseApi`'s JSON-Schema
  * via the `definition` "Action".
@@ -445,7 +445,7 @@ export interface Action {
   /**
    * Name of a Webhook in the same namespace.
    */
-  webhook: string
+  webhook?: string
   /**
    * The JSON body as a structured object; string values may hold ${variables}. A string that is exactly ${json:VARIABLE} inserts the value with its JSON type.
    */
@@ -457,6 +457,10 @@ export interface Action {
    */
   payloadTemplate?: string
   slack?: SlackAction
+  /**
+   * W&B's no-op action (DoNothing): the automation matches and records a delivery, already succeeded, and sends nothing; useful to test filters. Write noop: {} without webhook.
+   */
+  noop?: {}
 }
 /**
  * A Slack message (W&B's notification action) in Block Kit: a header with the title, a section with the message, a context line with the severity. The Webhook is a Slack incoming-webhook URL, or https://slack.com/api/chat.postMessage with the bot token as accessToken and channel set here.

@@ -52,6 +52,11 @@ export async function loadAutomationInput(options: AutomationInputOptions, io: C
       hint: known.length ? `automations found: ${known.join(', ')}` : 'no valid automation was found; run hookwise validate',
     })
   }
+  if (automation.spec.action.webhook === undefined)
+    throw new UsageError(
+      `automation ${key} has a noop action: it records a delivery and sends nothing, so there is no request`,
+      'hookwise match --event FILE shows whether an event fires it',
+    )
   const webhook = state.webhooks.get(objectKey(namespace, automation.spec.action.webhook))!
   if (!webhook.valid) {
     io.err(

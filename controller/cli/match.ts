@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander'
 import { parseEvent } from '../api/event.js'
 import { AutomationIndex } from '../match/automation-index.js'
+import type { CompiledAutomation } from '../model/desired-state.js'
 import { loadDesiredState } from '../sources/load.js'
 import { formatText, UsageError } from '../errors.js'
 import { matchRuns, type RunMatch } from '../match/run-match.js'
@@ -51,13 +52,13 @@ export async function matchCommand(options: MatchOptions, io: CliIO): Promise<nu
   if (options.format === 'json') {
     io.out(
       `${JSON.stringify(
-        matches.map((a) => ({ namespace: a.namespace, name: a.name, webhook: a.spec.action.webhook })),
+        matches.map((a) => ({ namespace: a.namespace, name: a.name, ...actionOf(a) })),
         null,
         2,
       )}\n`,
     )
   } else if (matches.length > 0) {
-    io.out(`${matches.map((a) => a.key).join('\n')}\n`)
+    io.out(`${matches.map((a) => (a.spec.action.noop ? `${a.key} noop` : a.key)).join('\n')}\n`)
   }
   return 0
 }
@@ -68,7 +69,7 @@ function printRunMatches(matches: RunMatch[], format: 'text' | 'json', io: CliIO
     const rows = matches.map((m) => ({
       namespace: m.automation.namespace,
       name: m.automation.name,
-      webhook: m.automation.spec.action.webhook,
+      ...actionOf(m.automation),
       type: m.type,
       run: m.run,
       // NaN and the infinities as text, as run messages and events carry them.
@@ -95,4 +96,9 @@ export function register(cli: Command, { io, setStatus }: CommandContext): void 
     .action(async (opts: MatchOptions) => {
       setStatus(await matchCommand(opts, io))
     })
+}
+
+/** JSON's action fields: the webhook called, or `action: "noop"` for a noop action (it sends nothing). */
+function actionOf(a: CompiledAutomation): { webhook: string } | { action: 'noop' } {
+  return a.spec.action.webhook === undefined ? { action: 'noop' } : { webhook: a.spec.action.webhook }
 }

@@ -15,7 +15,7 @@ import type { EngineSettings } from './engine-options.js'
 import type { AcceptedEvent } from './outcomes.js'
 import type { StatusTracker } from './status-tracker.js'
 import type { StoreHealth } from './store-health.js'
-import { isPromise, type GoneMark, type NewDelivery, type NextState } from './store.js'
+import { isPromise, NOOP_WEBHOOK, type GoneMark, type NewDelivery, type NextState } from './store.js'
 
 /** Where deliveries just stored go, to start without reading the outbox again (the outbox scheduler). */
 export interface DueQueue {
@@ -27,7 +27,7 @@ interface MatchedEvent {
   eventId: string
   event: HookwiseEvent
   body: string
-  deliveries: Array<{ id: string; automation: string; webhook: string }>
+  deliveries: NewDelivery[]
 }
 
 /** Bounds of the in-memory copy of accepted events (see `events`): entries, and bytes of their JSON. */
@@ -242,7 +242,7 @@ export class Intake {
   private overWebhookBound(mine: readonly MatchedEvent[], adding: ReadonlyMap<string, number>): QueueFullError | undefined {
     const max = this.o.maxPendingPerWebhook
     const counts = new Map<string, number>()
-    for (const item of mine) for (const d of item.deliveries) counts.set(d.webhook, (counts.get(d.webhook) ?? 0) + 1)
+    for (const item of mine) for (const d of item.deliveries) if (!d.noop) counts.set(d.webhook, (counts.get(d.webhook) ?? 0) + 1)
     for (const [webhook, n] of counts) {
       const pending = (this.pendingPerWebhook.get(webhook) ?? 0) + (adding.get(webhook) ?? 0)
       if (pending + n > max) return new QueueFullError(pending, max, webhook)
@@ -257,11 +257,12 @@ export class Intake {
   ): MatchedEvent[] {
     return events.map((e, i) => {
       const event: HookwiseEvent = { ...e, id: e.id ?? `evt_${randomUUID()}`, time: e.time ?? new Date(now).toISOString() }
-      const deliveries = (targets?.[i] ?? this.index.match(event as ArtifactEvent)).map((a) => ({
-        id: deliveryId(now),
-        automation: a.key,
-        webhook: `${a.namespace}/${a.spec.action.webhook}`,
-      }))
+      const deliveries = (targets?.[i] ?? this.index.match(event as ArtifactEvent)).map(
+        (a): NewDelivery =>
+          a.spec.action.webhook === undefined
+            ? { id: deliveryId(now), automation: a.key, webhook: NOOP_WEBHOOK, noop: true }
+            : { id: deliveryId(now), automation: a.key, webhook: `${a.namespace}/${a.spec.action.webhook}` },
+      )
       return { eventId: event.id!, event, body: JSON.stringify(event), deliveries }
     })
   }
@@ -279,29 +280,31 @@ export class Intake {
       if (deliveries) for (const d of deliveries) this.rememberEvent(d.id, item.event, item.body.length)
       return { id: item.eventId, duplicate: deliveries === null, deliveries: deliveries ?? [] }
     })
-    const added = accepted.reduce((n, a) => n + a.deliveries.length, 0)
+    // A noop delivery is stored already succeeded: nothing pending, nothing to send.
+    const added = accepted.reduce((n, a) => n + a.deliveries.filter((d) => !d.noop).length, 0)
     this.pending += added
     for (const a of accepted)
-      for (const d of a.deliveries) this.pendingPerWebhook.set(d.webhook, (this.pendingPerWebhook.get(d.webhook) ?? 0) + 1)
+      for (const d of a.deliveries) if (!d.noop) this.pendingPerWebhook.set(d.webhook, (this.pendingPerWebhook.get(d.webhook) ?? 0) + 1)
     this.facts.accepted(accepted, now)
     this.o.onAccepted?.(accepted)
     if (added > 0) {
       accepted.forEach((a, i) => {
         for (const d of a.deliveries)
-          this.due.cacheNew({
-            id: d.id,
-            eventSeq: seqs[i]!,
-            eventId: a.id,
-            automation: d.automation,
-            webhook: d.webhook,
-            status: 'pending',
-            attempts: 0,
-            nextAttemptAt: now,
-            createdAt: now,
-            updatedAt: now,
-            lastStatusCode: null,
-            lastError: null,
-          })
+          if (!d.noop)
+            this.due.cacheNew({
+              id: d.id,
+              eventSeq: seqs[i]!,
+              eventId: a.id,
+              automation: d.automation,
+              webhook: d.webhook,
+              status: 'pending',
+              attempts: 0,
+              nextAttemptAt: now,
+              createdAt: now,
+              updatedAt: now,
+              lastStatusCode: null,
+              lastError: null,
+            })
       })
       this.due.wake()
     }

@@ -11,7 +11,7 @@ export type Verdict = Decision
 export interface AcceptedEvent {
   id: string
   duplicate: boolean
-  deliveries: Array<{ id: string; automation: string; webhook: string }>
+  deliveries: Array<{ id: string; automation: string; webhook: string; noop?: true }>
 }
 
 /** What an attempt did, for status, metrics and logs. */

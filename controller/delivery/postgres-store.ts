@@ -432,8 +432,8 @@ async function insertEvents(c: pg.PoolClient, events: NewEvents, replica: string
       await c.query(
         // Claimed by the replica that took the event: it starts them from its cache, without a read.
         `INSERT INTO deliveries (id, event_seq, automation, webhook, status, next_attempt_at, created_at, updated_at, claimed_by, claimed_until)
-         SELECT id, event_seq, automation, webhook, 'pending', $5, $5, $5, $6, ${DB_NOW} + $7::bigint
-         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY AS d(id, event_seq, automation, webhook, k) ORDER BY k`,
+         SELECT id, event_seq, automation, webhook, status, $5, $5, $5, $6, ${DB_NOW} + $7::bigint
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $8::text[]) WITH ORDINALITY AS d(id, event_seq, automation, webhook, status, k) ORDER BY k`,
         [
           deliveries.map((d) => d.id),
           deliveries.map((d) => d.seq),
@@ -442,6 +442,7 @@ async function insertEvents(c: pg.PoolClient, events: NewEvents, replica: string
           now,
           replica,
           leaseMs,
+          deliveries.map((d) => (d.noop ? 'succeeded' : 'pending')),
         ],
       )
   }

@@ -150,8 +150,8 @@ export class SqliteStore implements Store {
     this.stmt = {
       recentEvent: db.prepare<[string, number], { seq: number }>('SELECT seq FROM events WHERE id = ? AND received_at >= ? LIMIT 1'),
       insertEvent: db.prepare<[string, number, string]>('INSERT INTO events (id, received_at, body) VALUES (?, ?, ?)'),
-      insertDelivery: db.prepare<[string, number | bigint, string, string, number, number, number]>(
-        "INSERT INTO deliveries (id, event_seq, automation, webhook, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+      insertDelivery: db.prepare<[string, number | bigint, string, string, string, number, number, number]>(
+        'INSERT INTO deliveries (id, event_seq, automation, webhook, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       due: db
         .prepare<[number, number], unknown[]>(
@@ -230,7 +230,8 @@ export class SqliteStore implements Store {
       }
       const seq = this.stmt.insertEvent.run(item.eventId, now, item.body).lastInsertRowid
       seqs?.push(Number(seq))
-      for (const d of item.deliveries) this.stmt.insertDelivery.run(d.id, seq, d.automation, d.webhook, now, now, now)
+      for (const d of item.deliveries)
+        this.stmt.insertDelivery.run(d.id, seq, d.automation, d.webhook, d.noop ? 'succeeded' : 'pending', now, now, now)
       return item.deliveries
     })
   }

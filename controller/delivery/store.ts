@@ -21,7 +21,12 @@ export interface NewDelivery {
   id: string
   automation: string
   webhook: string
+  /** A noop action's delivery: stored already succeeded, with no attempt (nothing is sent). */
+  noop?: true
 }
+
+/** The webhook column of a noop action's delivery: no Webhook key has no slash, so it names none. */
+export const NOOP_WEBHOOK = '(noop)'
 
 /** An event to store, with the deliveries it matched (none is fine: the event is stored for dedup). */
 export interface NewEvent {

@@ -153,6 +153,20 @@ export function automationReadiness(key: string, inputs: StatusInputs): Conditio
     const reason = errors.map((d) => AUTOMATION_REASONS[d.code]).find(Boolean) ?? 'InvalidSpec'
     return { type: 'Ready', status: 'False', reason, message: errors.length ? describe(errors) : `Automation ${key} is not valid` }
   }
+  if (automation.spec.action.webhook === undefined)
+    return automation.spec.enabled === false
+      ? {
+          type: 'Ready',
+          status: 'False',
+          reason: 'Disabled',
+          message: 'spec.enabled is false: the automation does not fire (set it to true to resume)',
+        }
+      : {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Valid',
+          message: `fires on ${automation.spec.event.type}; noop: records a delivery and sends nothing`,
+        }
   const webhookKey = objectKey(automation.namespace, automation.spec.action.webhook)
   const webhook = webhookReadiness(webhookKey, inputs.state.webhooks.get(webhookKey), inputs)
   if (webhook.status !== 'True')

@@ -73,6 +73,8 @@ function prettyBody(body: string): string {
 }
 
 function requestSide(title: string, side: RequestSide): string {
+  if (side.noop)
+    return `**${title}**: noop — ${side.fires ? 'this event fires it' : 'this event does not fire it'}; it records a delivery and sends nothing`
   if (!side.request) return `**${title}**: no request — ${text(side.error ?? 'not rendered')}`
   const heading = `**${title}** — ${side.fires ? 'this event fires it' : 'this event does not fire it'}`
   const r = side.request

@@ -32,6 +32,8 @@ export interface RequestSide {
   request?: PreviewedRequest
   /** Why no request could be rendered (the automation or its webhook is invalid there). */
   error?: string
+  /** A noop action (spec.action.noop): it records a delivery and sends nothing, so there is no request. */
+  noop?: true
 }
 
 export interface RequestPreview {
@@ -136,9 +138,10 @@ function requestAt(revision: PlanRevision, side: 'base' | 'head', key: string, e
   const automation = revision.state.automations.find((a) => a.key === key)
   if (!automation)
     return { fires: false, error: `automation ${key} is not valid at ${where}${side === 'head' ? '; see the validation errors' : ''}` }
+  const firesHere = fires(automation, event)
+  if (automation.spec.action.webhook === undefined) return { fires: firesHere, noop: true }
   const webhookKey = objectKey(automation.namespace, automation.spec.action.webhook)
   const webhook = revision.state.webhooks.get(webhookKey)
-  const firesHere = fires(automation, event)
   if (!webhook?.valid)
     return {
       fires: firesHere,

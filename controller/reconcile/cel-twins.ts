@@ -255,9 +255,14 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
     holds: (s) => s.op !== 'exists' || !has(s.value),
   },
   // Automation action
-  '[has(self.payload), has(self.payloadTemplate), has(self.slack)].filter(x, x).size() == 1': {
+  '[has(self.payload), has(self.payloadTemplate), has(self.slack), has(self.noop)].filter(x, x).size() == 1': {
     code: 'HW_PAYLOAD_CHOICE',
-    holds: (s) => [s.payload, s.payloadTemplate, s.slack].filter(has).length === 1,
+    holds: (s) => [s.payload, s.payloadTemplate, s.slack, s.noop].filter(has).length === 1,
+  },
+  'has(self.webhook) != has(self.noop)': {
+    code: 'HW_PAYLOAD_CHOICE',
+    field: (s) => (has(s.noop) ? 'webhook' : 'noop'),
+    holds: (s) => has(s.webhook) !== has(s.noop),
   },
 }
 

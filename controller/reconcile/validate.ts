@@ -517,6 +517,7 @@ interface ActionParts {
   payloadTemplate?: string
   payload?: unknown
   slack?: AutomationSpec['action']['slack']
+  noop?: unknown
 }
 
 /**
@@ -572,7 +573,9 @@ function checkAction(
         ? compilePayload(action.payload)
         : action.slack !== undefined
           ? compileSlackMessage(action.slack)
-          : undefined
+          : action.noop !== undefined
+            ? compilePayload({}) // never rendered: a noop delivery sends nothing
+            : undefined
   const where = (p: { path: Array<string | number>; offset: number }): FieldPath => [...payloadPath, ...p.path]
   const excerpt = (p: { path: Array<string | number>; offset: number }): string =>
     action.payloadTemplate !== undefined ? ` (character ${p.offset + 1} of the template)` : ''
@@ -790,7 +793,7 @@ function compileAutomation(
   cache: ValidationCache | undefined,
 ): CompiledAutomation | undefined {
   const spec = c.body.spec as AutomationSpec
-  const webhook = webhooks.get(objectKey(c.namespace, spec.action.webhook))?.entry
+  const webhook = spec.action.webhook === undefined ? undefined : webhooks.get(objectKey(c.namespace, spec.action.webhook))?.entry
   // Without its webhook, the message lists the namespace's webhooks: computed each time (rare).
   const known = webhook && cache?.automations.get(c)
   if (known && known.webhook === webhook) {

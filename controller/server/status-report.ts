@@ -139,7 +139,7 @@ function objectsReport(inputs: StatusInputs, counts: Map<string, Record<Delivery
       ready: conditionOf(conditions, 'Ready')?.status === 'True',
       errors: errorsOf(`Automation ${a.key}`),
       event: a.spec.event.type,
-      webhook: a.spec.action.webhook,
+      webhook: a.spec.action.webhook ?? '',
       enabled: a.spec.enabled !== false,
       deliveries: counts.get(a.key) ?? { pending: 0, succeeded: 0, failed: 0, cancelled: 0 },
       ...(facts?.lastTriggered ? { lastTriggered: facts.lastTriggered } : {}),

@@ -270,6 +270,7 @@ function actionOf(ctx: Context, action: Json): Converted<Json> {
       comments: [],
     }
   }
+  if (type === 'NO_OP') return { ok: true, value: { noop: {} }, comments: [] }
   return { ok: false, why: `its action ${type ?? '(unknown)'} has no hookwise equivalent` }
 }
 

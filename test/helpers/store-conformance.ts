@@ -107,6 +107,21 @@ export function storeConformance(t: TapTest, name: string, open: OpenStore): Pro
       t.same(await store.attempts('d-1'), [])
     })
 
+    t.test('a noop delivery is stored already succeeded, with no attempt, and is never due', async (t) => {
+      const store = await opened(t)
+      const seqs: number[] = []
+      const noop: NewDelivery = { id: 'd-noop', automation: 'default/try', webhook: '(noop)', noop: true }
+      await store.write(events([newEvent('e-1', [noop, delivery('d-1')])], T0, seqs), [])
+      t.same(await store.get('d-noop'), { ...fresh('d-noop', 'e-1', seqs[0]!, T0, 'default/try', '(noop)'), status: 'succeeded' })
+      t.same(await store.attempts('d-noop'), [])
+      t.same(
+        (await store.due(T0 + DAY, 10)).map((d) => d.id),
+        ['d-1'],
+      )
+      t.equal(await store.pendingCount(), 1)
+      t.same(await store.pendingByWebhook(), new Map([['default/w', 1]]))
+    })
+
     t.test('dedup window: the same event id is a duplicate inside it and new after it', async (t) => {
       const store = await opened(t)
       const item = { eventId: 'e-1', body: '{}', deliveries: [{ id: 'd-1', automation: 'default/a', webhook: 'default/w' }] }

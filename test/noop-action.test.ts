@@ -12,6 +12,8 @@ import type { ArtifactEvent } from '../controller/api/types.generated.js'
 import { startReceiver } from './helpers/receiver.js'
 import { until } from './helpers/until.js'
 import { hookwise } from './helpers/cli.js'
+import { createRepo } from './helpers/git-repo.js'
+import { planCommand } from '../controller/cli/plan.js'
 
 const event: ArtifactEvent = {
   id: 'e-1',
@@ -112,4 +114,16 @@ t.test('hookwise match shows a noop automation as noop; render has no request fo
     render.stderr,
     /automation default\/try-filter has a noop action: it records a delivery and sends nothing, so there is no request/,
   )
+})
+
+t.test('hookwise plan shows an added noop automation as noop, with no request', async (t) => {
+  const repo = createRepo()
+  t.teardown(repo.remove)
+  repo.write({ 'hw/hooks.yaml': manifests('https://example.com/hook').split('\n---\n')[0]! })
+  repo.commit('base')
+  repo.write({ 'hw/hooks.yaml': manifests('https://example.com/hook') })
+  let stdout = ''
+  const io = { out: (s: string) => void (stdout += s), err: () => {}, stdin: async () => '' }
+  t.equal(await planCommand({ base: 'main', path: 'hw', format: 'markdown', cwd: repo.root }, io), 0)
+  t.match(stdout, /try-filter[\s\S]*: noop — this event fires it; it records a delivery and sends nothing/)
 })

@@ -123,7 +123,13 @@ t.test('hookwise plan shows an added noop automation as noop, with no request', 
   repo.commit('base')
   repo.write({ 'hw/hooks.yaml': manifests('https://example.com/hook') })
   let stdout = ''
-  const io = { out: (s: string) => void (stdout += s), err: () => {}, stdin: async () => '' }
+  const io = {
+    out: (s: string) => {
+      stdout += s
+    },
+    err: () => {},
+    stdin: async () => '',
+  }
   t.equal(await planCommand({ base: 'main', path: 'hw', format: 'markdown', cwd: repo.root }, io), 0)
   t.match(stdout, /try-filter[\s\S]*: noop — this event fires it; it records a delivery and sends nothing/)
 })

@@ -265,7 +265,7 @@ t.test('render: missing secrets, unknown automation, invalid event, event that w
   t.equal(unknown.status, 1)
   t.equal(
     unknown.stderr,
-    'error HW_AUTOMATION_NOT_FOUND: automation team/nope is not in examples\n  hint: automations found: default/accuracy-drop, default/announce-linked-versions, default/deploy-production, default/evaluate-candidates, default/local-echo, default/loss-spike, default/run-failed, default/slack-new-versions, default/val-loss-above, default/warn-weak-production-models\n',
+    'error HW_AUTOMATION_NOT_FOUND: automation team/nope is not in examples\n  hint: automations found: default/accuracy-drop, default/announce-linked-versions, default/deploy-production, default/evaluate-candidates, default/local-echo, default/loss-spike, default/run-failed, default/slack-new-versions, default/staging-alias-trial, default/val-loss-above, default/warn-weak-production-models\n',
   )
 
   const badEvent = await hookwise(
